@@ -1,0 +1,13 @@
+// Where commands write: injected so tests can capture output.
+export interface Output {
+  stdout(text: string): void;
+  stderr(text: string): void;
+  /** Whether stderr is a terminal (progress display). */
+  readonly isTty: boolean;
+}
+
+export const processOutput = (): Output => ({
+  stdout: (t) => process.stdout.write(t),
+  stderr: (t) => process.stderr.write(t),
+  isTty: process.stderr.isTTY === true,
+});

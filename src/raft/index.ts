@@ -1,0 +1,14 @@
+// The public surface of the Raft core.
+export { AssertionError, assert, assertNever } from "./assert.js";
+export { NotLeaderError, RaftError, type RaftErrorCode } from "./errors.js";
+export { type Prng, Xoshiro128 } from "./prng.js";
+export {
+  canSendBeforePersist,
+  Raft,
+  type RaftOptions,
+  type RaftStatus,
+  type Ready,
+  type TestingFaults,
+} from "./raft.js";
+export type { DurableState, LogStorage } from "./storage.js";
+export * from "./types.js";

@@ -1,0 +1,69 @@
+// A node's simulated disk: what survives a crash. Writes become durable only when the
+// simulated fsync completes; a crash while one is in flight loses it, or (a torn write)
+// keeps only a prefix of its entries and never its hard state.
+import {
+  asIndex,
+  assert,
+  asTerm,
+  type Entry,
+  type HardState,
+  NO_NODE,
+  type Snapshot,
+} from "../raft/index.js";
+
+export class SimDisk {
+  hardState: HardState = { term: asTerm(0), vote: NO_NODE, commit: asIndex(0) };
+  snapshot: Snapshot | undefined;
+  entries: Entry[] = [];
+  fsyncs = 0;
+
+  private snapIndex(): number {
+    return this.snapshot?.meta.index ?? 0;
+  }
+
+  lastIndex(): number {
+    return this.snapIndex() + this.entries.length;
+  }
+
+  /** Applies one Ready's write: snapshot (replaces the log), entries (truncating), hard state. */
+  write(
+    snapshot: Snapshot | undefined,
+    entries: readonly Entry[],
+    hardState: HardState | undefined,
+  ): void {
+    if (snapshot !== undefined) {
+      this.snapshot = snapshot;
+      this.entries = [];
+    }
+    this.appendEntries(entries);
+    if (hardState !== undefined) this.hardState = hardState;
+    this.fsyncs++;
+  }
+
+  appendEntries(entries: readonly Entry[]): void {
+    const first = entries[0];
+    if (first === undefined) return;
+    const base = this.snapIndex();
+    if (first.index <= base) {
+      // Entries below the snapshot are already covered by it.
+      const skip = base + 1 - first.index;
+      this.appendEntries(entries.slice(skip));
+      return;
+    }
+    assert(
+      first.index <= this.lastIndex() + 1,
+      `disk: gap at ${first.index} after ${this.lastIndex()}`,
+    );
+    this.entries.length = first.index - base - 1;
+    for (const e of entries) this.entries.push(e);
+  }
+
+  /** The node's own snapshot: store it and compact the log prefix it covers. */
+  compact(snapshot: Snapshot): void {
+    const drop = snapshot.meta.index - this.snapIndex();
+    if (drop <= 0) return;
+    assert(snapshot.meta.index <= this.lastIndex(), "disk: snapshot beyond the durable log");
+    this.entries = this.entries.slice(drop);
+    this.snapshot = snapshot;
+  }
+}

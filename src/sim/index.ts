@@ -1,0 +1,10 @@
+// The deterministic simulator's public surface.
+export { type RunSeedsOptions, runSeeds, type SeedSummary } from "./runner.js";
+export {
+  describeMessage,
+  type FaultMode,
+  runSeed,
+  type SimOptions,
+  type SimResult,
+  Simulation,
+} from "./simulation.js";

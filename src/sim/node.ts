@@ -1,0 +1,403 @@
+// A simulated member: the Raft core driven by a minimal runtime that follows the Ready contract
+// against a simulated disk, network and clock, applies committed entries to the sim KV state
+// machine, answers clients and serves ReadIndex reads. It can crash (losing everything not
+// durable), restart from its disk, and pause.
+import { type EntryDigest, fnv1a } from "../check/raft-invariants.js";
+import {
+  asIndex,
+  type ConfState,
+  canSendBeforePersist,
+  type Entry,
+  type Index,
+  type Message,
+  type NodeId,
+  NotLeaderError,
+  Raft,
+  RaftError,
+  type Ready,
+  type Snapshot,
+  type TestingFaults,
+  type Xoshiro128,
+} from "../raft/index.js";
+import { SimDisk } from "./disk.js";
+import { decodeCommand, encodeCommand, type KvCommand, type KvOutput, SimKv } from "./sim-kv.js";
+
+/** A client request as it arrives at a node. */
+export type ClientRequest =
+  | {
+      readonly kind: "write";
+      readonly requestId: number;
+      readonly client: string;
+      readonly command: KvCommand;
+    }
+  | {
+      readonly kind: "read";
+      readonly requestId: number;
+      readonly client: string;
+      readonly key: string;
+    };
+
+export type ClientReply =
+  | { readonly kind: "ok"; readonly requestId: number; readonly output: KvOutput }
+  /** Certainly not applied by this attempt (refused before it was proposed). */
+  | { readonly kind: "refused"; readonly requestId: number; readonly leaderHint: string }
+  /** This attempt's entry was lost (overwritten); the command may still be applied by a retry. */
+  | { readonly kind: "lost"; readonly requestId: number };
+
+/** What a node asks of the simulation around it. */
+export interface NodeEnvironment {
+  readonly now: () => number;
+  sendMessage(m: Message): void;
+  reply(client: string, reply: ClientReply): void;
+  /** Schedules `callback` after `delayMs`, unless this node crashed (incarnation changed) meanwhile. */
+  later(node: SimNode, delayMs: number, callback: () => void): void;
+  fsyncDelayMs(): number;
+  observeLeader(
+    node: NodeId,
+    term: number,
+    firstIndex: number,
+    termAt: (i: number) => number | undefined,
+  ): void;
+  observeDurable(node: NodeId, entries: readonly EntryDigest[]): void;
+  observeSnapshotInstall(node: NodeId, index: number, term: number): void;
+  observeCompaction(node: NodeId, index: number): void;
+  observeApply(node: NodeId, entry: EntryDigest): void;
+  observeAck(entry: EntryDigest): void;
+  trace(node: NodeId, what: string): void;
+}
+
+export interface SimNodeOptions {
+  readonly id: NodeId;
+  readonly confState: ConfState;
+  readonly electionTicks: number;
+  readonly heartbeatTicks: number;
+  readonly snapshotEveryEntries: number;
+  readonly messageBytesMax: number;
+  readonly inflightMessagesMax: number;
+  readonly testingFaults: TestingFaults | undefined;
+}
+
+export function digestOf(e: Entry): EntryDigest {
+  return { index: e.index, term: e.term, hash: fnv1a(e.data, e.type === "Normal" ? 1 : 2) };
+}
+
+interface PendingWrite {
+  readonly index: Index;
+  readonly term: number;
+  readonly requestId: number;
+  readonly client: string;
+}
+
+interface PendingRead {
+  readonly requestId: number;
+  readonly client: string;
+  readonly key: string;
+}
+
+export class SimNode {
+  readonly disk = new SimDisk();
+  raft!: Raft;
+  kv = new SimKv();
+  /** Bumped on every crash so events scheduled by an earlier life are ignored. */
+  incarnation = 0;
+  crashed = false;
+  paused = false;
+  /** Messages that arrived while paused; delivered on resume, in order. */
+  private pausedInbox: Message[] = [];
+  private writing: Ready | undefined;
+  private applied = 0;
+  private lastSnapshotIndex = 0;
+  private pendingWrites = new Map<number, PendingWrite>();
+  /** ReadIndex contexts waiting for the leader's answer. */
+  private readsByContext = new Map<string, PendingRead>();
+  /** Reads whose index is known, waiting for the state machine to apply it. */
+  private readsWaiting: { index: number; read: PendingRead }[] = [];
+  private readSeq = 0;
+  private wasLeaderTerm = -1;
+  private observedCommit = 0;
+
+  constructor(
+    readonly options: SimNodeOptions,
+    private readonly prng: Xoshiro128,
+    private readonly env: NodeEnvironment,
+  ) {
+    this.boot();
+  }
+
+  get id(): NodeId {
+    return this.options.id;
+  }
+
+  get appliedIndex(): number {
+    return this.applied;
+  }
+
+  /** Builds the volatile state from the disk (first start and every restart). */
+  private boot(): void {
+    const d = this.disk;
+    this.raft = new Raft({
+      id: this.options.id,
+      electionTicks: this.options.electionTicks,
+      heartbeatTicks: this.options.heartbeatTicks,
+      prng: this.prng.fork(),
+      confState: this.options.confState,
+      hardState: d.hardState,
+      snapshot: d.snapshot,
+      entries: d.entries,
+      messageBytesMax: this.options.messageBytesMax,
+      inflightMessagesMax: this.options.inflightMessagesMax,
+      ...(this.options.testingFaults ? { testingFaults: this.options.testingFaults } : {}),
+    });
+    this.kv = d.snapshot ? SimKv.restore(d.snapshot.data) : new SimKv();
+    this.applied = d.snapshot?.meta.index ?? 0;
+    this.lastSnapshotIndex = this.applied;
+    this.writing = undefined;
+    this.pendingWrites = new Map();
+    this.readsByContext = new Map();
+    this.readsWaiting = [];
+    this.pausedInbox = [];
+    this.wasLeaderTerm = -1;
+    this.observedCommit = d.hardState.commit;
+  }
+
+  crash(): void {
+    if (this.crashed) return;
+    const w = this.writing;
+    if (w !== undefined && w.entries.length > 0 && this.prng.chance(0.5)) {
+      // Torn write: only a prefix of the batch's entries reached the disk, no hard state.
+      const keep = this.prng.int(w.entries.length + 1);
+      if (w.snapshot === undefined && keep > 0) {
+        const part = w.entries.slice(0, keep);
+        this.disk.appendEntries(part);
+        this.env.observeDurable(this.id, part.map(digestOf));
+      }
+    }
+    this.crashed = true;
+    this.paused = false;
+    this.incarnation++;
+    this.env.trace(this.id, "crash");
+  }
+
+  restart(): void {
+    if (!this.crashed) return;
+    this.crashed = false;
+    this.boot();
+    this.env.trace(this.id, `restart term=${this.raft.term} last=${this.raft.log.lastIndex()}`);
+    this.pump();
+  }
+
+  pause(): void {
+    if (!this.crashed) this.paused = true;
+  }
+
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    const inbox = this.pausedInbox;
+    this.pausedInbox = [];
+    for (const m of inbox) this.raft.step(m);
+    this.pump();
+  }
+
+  tick(): void {
+    if (this.crashed || this.paused) return;
+    this.raft.tick();
+    this.pump();
+  }
+
+  receive(m: Message): void {
+    if (this.crashed) return;
+    if (this.paused) {
+      if (this.pausedInbox.length < 10_000) this.pausedInbox.push(m);
+      return;
+    }
+    this.raft.step(m);
+    this.pump();
+  }
+
+  handleClient(request: ClientRequest): void {
+    if (this.crashed || this.paused) return; // lost; the client times out
+    if (request.kind === "write") {
+      try {
+        const { index, term } = this.raft.propose(encodeCommand(request.command));
+        this.pendingWrites.set(index, {
+          index,
+          term,
+          requestId: request.requestId,
+          client: request.client,
+        });
+      } catch (e) {
+        if (!(e instanceof RaftError)) throw e;
+        const hint = e instanceof NotLeaderError ? e.leaderHint : "";
+        this.env.reply(request.client, {
+          kind: "refused",
+          requestId: request.requestId,
+          leaderHint: hint,
+        });
+      }
+    } else {
+      const context = `${this.id}/${this.incarnation}/${this.readSeq++}`;
+      try {
+        this.raft.readIndex(context);
+        this.readsByContext.set(context, {
+          requestId: request.requestId,
+          client: request.client,
+          key: request.key,
+        });
+      } catch (e) {
+        if (!(e instanceof RaftError)) throw e;
+        this.env.reply(request.client, {
+          kind: "refused",
+          requestId: request.requestId,
+          leaderHint: this.raft.lead,
+        });
+      }
+    }
+    this.pump();
+  }
+
+  /** Runs the Ready loop until the core has nothing more or a disk write is in flight. */
+  pump(): void {
+    for (let round = 0; round < 1000; round++) {
+      if (this.crashed || this.paused || this.writing !== undefined || !this.raft.hasReady())
+        return;
+      const rd = this.raft.ready();
+      this.observeRole();
+      this.observeCommit(rd);
+      for (const m of rd.messages) if (canSendBeforePersist(rd, m)) this.env.sendMessage(m);
+      const needsDisk =
+        rd.mustSync ||
+        rd.hardState !== undefined ||
+        rd.entries.length > 0 ||
+        rd.snapshot !== undefined;
+      if (!needsDisk) {
+        this.finish(rd);
+        continue;
+      }
+      this.writing = rd;
+      this.env.later(this, this.env.fsyncDelayMs(), () => {
+        this.writing = undefined;
+        this.finish(rd);
+        this.pump();
+      });
+      return;
+    }
+  }
+
+  /** Whatever a node declares committed is committed: feed it to the safety checker at once. */
+  private observeCommit(rd: Ready): void {
+    const commit = rd.hardState?.commit;
+    if (commit === undefined || commit <= this.observedCommit) return;
+    for (let i = Math.max(this.observedCommit + 1, this.raft.log.firstIndex()); i <= commit; i++) {
+      const e = this.raft.log.entry(asIndex(i));
+      if (e !== undefined) this.env.observeApply(this.id, digestOf(e));
+    }
+    this.observedCommit = commit;
+  }
+
+  private observeRole(): void {
+    const r = this.raft;
+    if (r.role === "Leader" && this.wasLeaderTerm !== r.term) {
+      this.wasLeaderTerm = r.term;
+      this.env.trace(this.id, `leader term=${r.term} last=${r.log.lastIndex()}`);
+      this.env.observeLeader(this.id, r.term, r.log.firstIndex(), (i) => r.log.term(asIndex(i)));
+    }
+  }
+
+  /** Contract steps 2–6 once the write is durable. */
+  private finish(rd: Ready): void {
+    if (rd.snapshot !== undefined || rd.entries.length > 0 || rd.hardState !== undefined) {
+      this.disk.write(rd.snapshot, rd.entries, rd.hardState);
+      if (rd.snapshot !== undefined) {
+        this.env.observeSnapshotInstall(this.id, rd.snapshot.meta.index, rd.snapshot.meta.term);
+      }
+      if (rd.entries.length > 0) this.env.observeDurable(this.id, rd.entries.map(digestOf));
+    }
+    for (const m of rd.messages) if (!canSendBeforePersist(rd, m)) this.env.sendMessage(m);
+    if (rd.snapshot !== undefined) this.restoreSnapshot(rd.snapshot);
+    for (const e of rd.committedEntries) this.applyEntry(e);
+    for (const rs of rd.readStates) {
+      const read = this.readsByContext.get(rs.context);
+      if (read === undefined) continue;
+      this.readsByContext.delete(rs.context);
+      this.readsWaiting.push({ index: rs.index, read });
+    }
+    for (const context of rd.droppedReads) {
+      const read = this.readsByContext.get(context);
+      if (read === undefined) continue;
+      this.readsByContext.delete(context);
+      this.env.reply(read.client, { kind: "refused", requestId: read.requestId, leaderHint: "" });
+    }
+    this.serveReads();
+    this.raft.advance(rd);
+    this.maybeSnapshot();
+  }
+
+  private restoreSnapshot(snapshot: Snapshot): void {
+    this.kv = SimKv.restore(snapshot.data);
+    this.applied = snapshot.meta.index;
+    this.lastSnapshotIndex = snapshot.meta.index;
+    // Proposals at or below the snapshot can no longer be matched to their entries: the
+    // clients will retry, and sessions make the retry safe.
+    for (const [index, p] of this.pendingWrites) {
+      if (index <= snapshot.meta.index) {
+        this.pendingWrites.delete(index);
+        this.env.reply(p.client, { kind: "lost", requestId: p.requestId });
+      }
+    }
+    this.env.trace(this.id, `restore snapshot index=${snapshot.meta.index}`);
+  }
+
+  private applyEntry(e: Entry): void {
+    if (e.index <= this.applied) return;
+    const digest = digestOf(e);
+    this.env.observeApply(this.id, digest);
+    let output: KvOutput = null;
+    if (e.type === "Normal" && e.data.length > 0) output = this.kv.apply(decodeCommand(e.data));
+    this.applied = e.index;
+    const pending = this.pendingWrites.get(e.index);
+    if (pending === undefined) return;
+    this.pendingWrites.delete(e.index);
+    if (pending.term === e.term) {
+      this.env.observeAck(digest);
+      this.env.reply(pending.client, { kind: "ok", requestId: pending.requestId, output });
+    } else {
+      this.env.reply(pending.client, { kind: "lost", requestId: pending.requestId });
+    }
+  }
+
+  private serveReads(): void {
+    if (this.readsWaiting.length === 0) return;
+    const still: { index: number; read: PendingRead }[] = [];
+    for (const w of this.readsWaiting) {
+      if (w.index <= this.applied) {
+        this.env.reply(w.read.client, {
+          kind: "ok",
+          requestId: w.read.requestId,
+          output: this.kv.get(w.read.key),
+        });
+      } else still.push(w);
+    }
+    this.readsWaiting = still;
+  }
+
+  private maybeSnapshot(): void {
+    if (this.applied - this.lastSnapshotIndex < this.options.snapshotEveryEntries) return;
+    const index = asIndex(this.raft.log.applied);
+    const term = this.raft.log.term(index);
+    if (term === undefined || index <= this.lastSnapshotIndex) return;
+    const snapshot: Snapshot = {
+      meta: { index, term, confState: this.raft.tracker.confState },
+      data: this.kv.snapshot(),
+    };
+    this.disk.compact(snapshot);
+    this.raft.compact(snapshot);
+    this.env.observeCompaction(this.id, index);
+    this.lastSnapshotIndex = index;
+  }
+
+  /** A digest of the state machine, for the final convergence check. */
+  stateDigest(): string {
+    return this.kv.digest();
+  }
+}

@@ -1,0 +1,56 @@
+// Runs many seeds, on every core: a pool of worker threads, each running whole seeds, fed one
+// seed at a time so a slow seed does not hold up the rest. Results come back in seed order.
+import { availableParallelism } from "node:os";
+import { Worker } from "node:worker_threads";
+import type { SimOptions, SimResult } from "./simulation.js";
+
+export type SeedSummary = Omit<SimResult, "history">;
+
+export interface RunSeedsOptions {
+  readonly seeds: readonly number[];
+  readonly base: Omit<SimOptions, "seed">;
+  /** Worker threads; default: one per core. */
+  readonly workers?: number;
+  readonly onResult?: (result: SeedSummary, done: number) => void;
+}
+
+export async function runSeeds(options: RunSeedsOptions): Promise<SeedSummary[]> {
+  const seeds = options.seeds;
+  const workerCount = Math.max(
+    1,
+    Math.min(options.workers ?? availableParallelism(), seeds.length),
+  );
+  const results = new Map<number, SeedSummary>();
+  let next = 0;
+  let done = 0;
+  const workerUrl = new URL("./worker.js", import.meta.url);
+  await new Promise<void>((resolve, reject) => {
+    let live = workerCount;
+    for (let w = 0; w < workerCount; w++) {
+      const worker = new Worker(workerUrl);
+      const feed = (): void => {
+        if (next >= seeds.length) {
+          void worker.terminate();
+          return;
+        }
+        worker.postMessage({ ...options.base, seed: seeds[next++] });
+      };
+      worker.on("message", (result: SeedSummary) => {
+        results.set(result.seed, result);
+        done++;
+        options.onResult?.(result, done);
+        feed();
+      });
+      worker.on("error", reject);
+      worker.on("exit", () => {
+        if (--live === 0) resolve();
+      });
+      feed();
+    }
+  });
+  return seeds.map((s) => {
+    const r = results.get(s);
+    if (r === undefined) throw new Error(`seed ${s} produced no result`);
+    return r;
+  });
+}

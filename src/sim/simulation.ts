@@ -1,0 +1,746 @@
+// One simulated run: a cluster of SimNodes, clients running a KV workload, and a fault schedule,
+// all in virtual time and all drawn from one seed. Same seed, same run, byte for byte: the
+// trace hash at the end proves it. After the fault phase the cluster is healed and must
+// recover (liveness); then the history is checked for linearizability and Raft's invariants
+// (checked at every step) are summed up.
+import { checkLinearizable, type HistoryOp } from "../check/index.js";
+import { fnv1a, type InvariantViolation, RaftInvariants } from "../check/raft-invariants.js";
+import {
+  asNodeId,
+  type ConfState,
+  type Message,
+  type NodeId,
+  type TestingFaults,
+  Xoshiro128,
+} from "../raft/index.js";
+import { EventQueue } from "./event-queue.js";
+import { calmLinks, type LinkConditions, SimNetwork } from "./network.js";
+import { type ClientReply, type ClientRequest, type NodeEnvironment, SimNode } from "./node.js";
+import type { KvOp, KvOutput } from "./sim-kv.js";
+
+export type FaultMode = "all" | "none";
+
+export interface SimOptions {
+  readonly seed: number;
+  /** Cluster size; by default 3, 5 or 7 chosen by the seed. */
+  readonly nodes?: number;
+  readonly faults?: FaultMode;
+  /** Virtual milliseconds of faults before the cluster is healed. */
+  readonly faultPhaseMs?: number;
+  /** Virtual milliseconds after healing within which everything must recover. */
+  readonly recoveryMs?: number;
+  readonly testingFaults?: TestingFaults;
+  /** Keep the full history in the result (for --history). */
+  readonly keepHistory?: boolean;
+  /** Trace lines kept for a failure report. */
+  readonly traceLines?: number;
+}
+
+export interface SimResult {
+  readonly seed: number;
+  readonly nodes: number;
+  readonly ok: boolean;
+  readonly violations: readonly InvariantViolation[];
+  readonly linearizable: boolean | "unknown";
+  readonly linearizabilityDetail: string;
+  readonly livenessFailures: readonly string[];
+  readonly ops: number;
+  readonly opsOk: number;
+  readonly virtualMs: number;
+  readonly events: number;
+  readonly traceHash: string;
+  readonly trace: readonly string[];
+  readonly history: readonly HistoryOp[] | undefined;
+}
+
+const TICK_MS = 10;
+const ELECTION_TICKS = 10;
+const HEARTBEAT_TICKS = 2;
+const ATTEMPT_TIMEOUT_MS = 300;
+const OP_DEADLINE_MS = 2500;
+const EVENTS_MAX = 20_000_000;
+
+type SimEvent =
+  | { readonly kind: "tick"; readonly node: SimNode }
+  | { readonly kind: "deliver"; readonly message: Message }
+  | {
+      readonly kind: "later";
+      readonly node: SimNode;
+      readonly incarnation: number;
+      readonly run: () => void;
+    }
+  | { readonly kind: "request"; readonly node: SimNode; readonly request: ClientRequest }
+  | { readonly kind: "reply"; readonly client: SimClient; readonly reply: ClientReply }
+  | { readonly kind: "attemptTimeout"; readonly client: SimClient; readonly requestId: number }
+  | { readonly kind: "clientStep"; readonly client: SimClient }
+  | { readonly kind: "retry"; readonly client: SimClient; readonly op: OpInFlight }
+  | { readonly kind: "fault" }
+  | { readonly kind: "flap"; readonly a: string; readonly b: string; readonly left: number }
+  | { readonly kind: "heal" }
+  | { readonly kind: "strike"; readonly node: SimNode; readonly crash: boolean };
+
+interface OpInFlight {
+  readonly historyIndex: number;
+  readonly op: KvOp;
+  readonly key: string;
+  readonly seq: number;
+  readonly value: string | undefined;
+  readonly expected: string | null | undefined;
+  readonly deadline: number;
+  readonly requestIds: Set<number>;
+  mayHaveApplied: boolean;
+}
+
+interface SimClient {
+  readonly id: string;
+  seq: number;
+  current: OpInFlight | undefined;
+  leaderGuess: string;
+  lastSeen: Map<string, string | null>;
+}
+
+/** The history entry as recorded (mutable while the operation runs). */
+interface MutableHistoryOp {
+  client: string;
+  op: KvOp;
+  key: string;
+  value?: string;
+  expected?: string | null;
+  invoke: number;
+  complete: number | null;
+  status: "ok" | "fail" | "unknown";
+  output: KvOutput;
+}
+
+export class Simulation {
+  readonly seed: number;
+  readonly nodeCount: number;
+  private readonly prng: Xoshiro128;
+  private readonly faultPrng: Xoshiro128;
+  private readonly clientPrng: Xoshiro128;
+  private readonly queue = new EventQueue<SimEvent>();
+  private readonly network: SimNetwork;
+  private readonly clientLinks: SimNetwork;
+  readonly nodes: SimNode[] = [];
+  private readonly nodesById = new Map<string, SimNode>();
+  private readonly clients: SimClient[] = [];
+  private readonly keys: string[];
+  private readonly history: MutableHistoryOp[] = [];
+  readonly invariants = new RaftInvariants();
+  private readonly faults: FaultMode;
+  private readonly faultPhaseMs: number;
+  private readonly recoveryMs: number;
+  private now = 0;
+  private events = 0;
+  private traceHash = 0x811c9dc5;
+  private readonly traceRing: string[] = [];
+  private readonly traceLines: number;
+  private requestSeq = 0;
+  private valueSeq = 0;
+  private healed = false;
+  private healTime = Number.POSITIVE_INFINITY;
+  private fsyncSlowUntil = 0;
+  /** "churn" seeds kill and cut off leaders every few dozen milliseconds (Figure 8 territory). */
+  private readonly faultProfile: "mixed" | "churn";
+  private readonly livenessFailures: string[] = [];
+
+  constructor(private readonly options: SimOptions) {
+    this.seed = options.seed;
+    this.prng = new Xoshiro128(options.seed);
+    this.faultPrng = this.prng.fork();
+    this.clientPrng = this.prng.fork();
+    this.network = new SimNetwork(this.prng.fork());
+    this.clientLinks = new SimNetwork(this.prng.fork());
+    this.nodeCount = options.nodes ?? ([3, 5, 7][options.seed % 3] as number);
+    this.faults = options.faults ?? "all";
+    this.faultPhaseMs = options.faultPhaseMs ?? 6000 + this.prng.int(4000);
+    this.recoveryMs = options.recoveryMs ?? 6000;
+    this.traceLines = options.traceLines ?? 80;
+    this.faultProfile = this.prng.chance(0.3) ? "churn" : "mixed";
+    const keyCount = 2 + this.prng.int(4);
+    this.keys = Array.from({ length: keyCount }, (_, i) => `k${i + 1}`);
+
+    const ids = Array.from({ length: this.nodeCount }, (_, i) => asNodeId(`n${i + 1}`));
+    const confState: ConfState = { voters: ids, votersOutgoing: [], learners: [] };
+    const snapshotEveryEntries = 20 + this.prng.int(200);
+    // Small messages and windows make the leader replicate old entries apart from new ones.
+    const messageBytesMax = this.prng.pick([1, 150, 4096, 1 << 20]);
+    const inflightMessagesMax = this.prng.pick([1, 4, 64, 256]);
+    const env = this.environment();
+    for (const id of ids) {
+      const node = new SimNode(
+        {
+          id,
+          confState,
+          electionTicks: ELECTION_TICKS,
+          heartbeatTicks: HEARTBEAT_TICKS,
+          snapshotEveryEntries,
+          messageBytesMax,
+          inflightMessagesMax,
+          testingFaults: options.testingFaults,
+        },
+        this.prng.fork(),
+        env,
+      );
+      this.nodes.push(node);
+      this.nodesById.set(id, node);
+      // Each node ticks with its own phase, as real clocks do.
+      this.queue.push(this.prng.float() * TICK_MS, { kind: "tick", node });
+    }
+    const clientCount = 2 + this.prng.int(4);
+    for (let i = 0; i < clientCount; i++) {
+      const client: SimClient = {
+        id: `c${i + 1}`,
+        seq: 0,
+        current: undefined,
+        leaderGuess: this.clientPrng.pick(ids),
+        lastSeen: new Map(),
+      };
+      this.clients.push(client);
+      this.queue.push(this.clientPrng.float() * 50, { kind: "clientStep", client });
+    }
+    if (this.faults === "all") this.queue.push(100 + this.faultPrng.int(300), { kind: "fault" });
+    this.queue.push(this.faultPhaseMs, { kind: "heal" });
+  }
+
+  private environment(): NodeEnvironment {
+    return {
+      now: () => this.now,
+      sendMessage: (m) => {
+        for (const delay of this.network.deliveries(m.from, m.to)) {
+          this.queue.push(this.now + delay, { kind: "deliver", message: m });
+        }
+      },
+      reply: (clientId, reply) => {
+        const client = this.clients.find((c) => c.id === clientId);
+        if (client === undefined) return;
+        for (const delay of this.clientLinks.deliveries("node", clientId)) {
+          this.queue.push(this.now + delay, { kind: "reply", client, reply });
+        }
+      },
+      later: (node, delayMs, run) => {
+        this.queue.push(this.now + delayMs, {
+          kind: "later",
+          node,
+          incarnation: node.incarnation,
+          run,
+        });
+      },
+      fsyncDelayMs: () => {
+        const slow = this.now < this.fsyncSlowUntil;
+        return slow ? 5 + this.prng.float() * 40 : 0.3 + this.prng.float() * 2;
+      },
+      observeLeader: (node, term, firstIndex, termAt) => {
+        this.invariants.observeLeader(node, term);
+        this.invariants.observeLeaderLog(node, term, firstIndex, termAt);
+        this.onNewLeader(node);
+      },
+      observeDurable: (node, entries) => this.invariants.observeDurableAppend(node, entries),
+      observeSnapshotInstall: (node, index, term) =>
+        this.invariants.observeSnapshotInstall(node, index, term),
+      observeCompaction: (node, index) => this.invariants.observeCompaction(node, index),
+      observeApply: (node, entry) => this.invariants.observeApply(node, entry),
+      observeAck: (entry) => this.invariants.observeAcknowledged(entry),
+      trace: (node, what) => this.trace(`${node} ${what}`),
+    };
+  }
+
+  private trace(line: string): void {
+    this.traceRing.push(`${this.now.toFixed(3).padStart(10)}ms ${line}`);
+    if (this.traceRing.length > this.traceLines) this.traceRing.shift();
+  }
+
+  private hashEvent(kind: number, a: number, b: number): void {
+    let h = this.traceHash ^ kind;
+    h = Math.imul(h, 0x01000193) ^ Math.floor(this.now * 1000);
+    h = Math.imul(h, 0x01000193) ^ a;
+    h = Math.imul(h, 0x01000193) ^ b;
+    this.traceHash = h >>> 0;
+  }
+
+  /** Runs to the end and judges the run. */
+  run(): SimResult {
+    const endMs = this.faultPhaseMs + this.recoveryMs;
+    for (;;) {
+      const t = this.queue.peekTime();
+      if (t === undefined || t > endMs) break;
+      if (++this.events > EVENTS_MAX) {
+        this.livenessFailures.push(`event budget of ${EVENTS_MAX} exhausted at ${this.now}ms`);
+        break;
+      }
+      const ev = this.queue.pop();
+      if (ev === undefined) break;
+      this.now = ev.time;
+      this.dispatch(ev.payload);
+      if (!this.invariants.ok) break;
+    }
+    return this.finish();
+  }
+
+  private dispatch(ev: SimEvent): void {
+    switch (ev.kind) {
+      case "tick":
+        this.hashEvent(1, idNum(ev.node.id), 0);
+        ev.node.tick();
+        this.queue.push(this.now + TICK_MS, ev);
+        return;
+      case "deliver": {
+        const m = ev.message;
+        this.hashEvent(2, idNum(m.from) * 64 + idNum(m.to), messageCode(m) * 1_000_003 + m.term);
+        if (this.options.traceLines !== 0) this.trace(describeMessage(m));
+        this.nodesById.get(m.to)?.receive(m);
+        return;
+      }
+      case "later":
+        if (ev.node.incarnation !== ev.incarnation || ev.node.crashed) return;
+        this.hashEvent(3, idNum(ev.node.id), ev.incarnation);
+        ev.run();
+        return;
+      case "request":
+        this.hashEvent(4, idNum(ev.node.id), ev.request.requestId);
+        ev.node.handleClient(ev.request);
+        return;
+      case "reply":
+        this.hashEvent(5, idNum(ev.client.id), ev.reply.requestId);
+        this.onReply(ev.client, ev.reply);
+        return;
+      case "attemptTimeout":
+        this.hashEvent(6, idNum(ev.client.id), ev.requestId);
+        this.onAttemptTimeout(ev.client, ev.requestId);
+        return;
+      case "clientStep":
+        this.hashEvent(7, idNum(ev.client.id), 0);
+        this.startOp(ev.client);
+        return;
+      case "retry":
+        this.hashEvent(11, idNum(ev.client.id), 0);
+        if (ev.client.current === ev.op) this.sendAttempt(ev.client);
+        return;
+      case "fault":
+        this.hashEvent(8, 0, 0);
+        if (!this.healed) {
+          if (this.faultProfile === "churn") this.injectChurn();
+          else this.injectFault();
+          const gap =
+            this.faultProfile === "churn"
+              ? 20 + this.faultPrng.int(120)
+              : 100 + this.faultPrng.int(500);
+          this.queue.push(this.now + gap, { kind: "fault" });
+        }
+        return;
+      case "flap":
+        this.hashEvent(9, ev.left, 0);
+        if (this.healed) return;
+        if (this.network.isBlocked(ev.a, ev.b)) {
+          this.network.unblock(ev.a, ev.b);
+          this.network.unblock(ev.b, ev.a);
+        } else {
+          this.network.block(ev.a, ev.b);
+          this.network.block(ev.b, ev.a);
+        }
+        if (ev.left > 0) {
+          this.queue.push(this.now + 20 + this.faultPrng.int(80), { ...ev, left: ev.left - 1 });
+        }
+        return;
+      case "heal":
+        this.hashEvent(10, 0, 0);
+        this.heal();
+        return;
+      case "strike":
+        this.hashEvent(12, idNum(ev.node.id), ev.crash ? 1 : 0);
+        if (this.healed || ev.node.crashed) return;
+        if (ev.crash) ev.node.crash();
+        else this.isolate(ev.node);
+        this.trace(`churn strike new leader ${ev.node.id} ${ev.crash ? "crash" : "isolate"}`);
+        return;
+    }
+  }
+
+  // ───────────────────────────── faults ─────────────────────────────
+
+  private injectFault(): void {
+    const p = this.faultPrng;
+    const ids = this.nodes.map((n) => n.id as string);
+    const live = this.nodes.filter((n) => !n.crashed);
+    const crashed = this.nodes.filter((n) => n.crashed);
+    const roll = p.int(100);
+    if (roll < 12) {
+      // Symmetric partition into two random groups.
+      const shuffled = ids.map((id) => ({ id, side: p.int(2) }));
+      this.network.healAll();
+      for (const a of shuffled)
+        for (const b of shuffled) if (a.side !== b.side) this.network.block(a.id, b.id);
+      this.trace(`fault partition ${shuffled.map((s) => `${s.id}:${s.side}`).join(" ")}`);
+    } else if (roll < 22) {
+      const leader = this.currentLeader();
+      if (leader !== undefined) {
+        for (const id of ids) {
+          if (id === leader.id) continue;
+          this.network.block(leader.id, id);
+          this.network.block(id, leader.id);
+        }
+        this.trace(`fault isolate leader ${leader.id}`);
+      }
+    } else if (roll < 30) {
+      // Asymmetric: some directed links only.
+      const count = 1 + p.int(ids.length);
+      for (let i = 0; i < count; i++) {
+        const a = p.pick(ids);
+        const b = p.pick(ids);
+        if (a !== b) this.network.block(a, b);
+      }
+      this.trace(`fault asymmetric ${count} links`);
+    } else if (roll < 45) {
+      this.network.healAll();
+      this.trace("fault heal partitions");
+    } else if (roll < 55) {
+      if (live.length > 1) {
+        const victim = p.pick(live);
+        victim.crash();
+        this.trace(`fault crash ${victim.id}`);
+      }
+    } else if (roll < 60) {
+      const leader = this.currentLeader();
+      if (leader !== undefined && live.length > 1) {
+        leader.crash();
+        this.trace(`fault crash leader ${leader.id}`);
+      }
+    } else if (roll < 75) {
+      if (crashed.length > 0) {
+        const node = p.pick(crashed);
+        node.restart();
+      }
+    } else if (roll < 80) {
+      const node = p.pick(live);
+      if (node !== undefined) {
+        node.pause();
+        this.trace(`fault pause ${node.id}`);
+      }
+    } else if (roll < 85) {
+      for (const n of this.nodes) n.resume();
+      this.trace("fault resume all");
+    } else if (roll < 93) {
+      const c: LinkConditions = {
+        dropRate: p.chance(0.5) ? p.float() * 0.2 : 0,
+        duplicateRate: p.chance(0.3) ? p.float() * 0.05 : 0,
+        delayMinMs: 0.2 + p.float(),
+        delayMaxMs: 2 + p.float() * 8,
+        tailRate: p.float() * 0.2,
+        tailMaxMs: 5 + p.float() * 120,
+      };
+      this.network.conditions = c;
+      this.clientLinks.conditions = { ...c, dropRate: c.dropRate / 2 };
+      this.trace(
+        `fault links drop=${c.dropRate.toFixed(3)} dup=${c.duplicateRate.toFixed(3)} tail=${c.tailRate.toFixed(2)}`,
+      );
+    } else if (roll < 97) {
+      const a = p.pick(ids);
+      const b = p.pick(ids);
+      if (a !== b) {
+        this.queue.push(this.now, { kind: "flap", a, b, left: 4 + p.int(10) });
+        this.trace(`fault flapping ${a}<->${b}`);
+      }
+    } else {
+      this.fsyncSlowUntil = this.now + 200 + p.int(1000);
+      this.trace("fault slow disk");
+    }
+  }
+
+  /** Leader churn: crash or isolate whoever leads, restart and reconnect the others, drop messages. */
+  private injectChurn(): void {
+    const p = this.faultPrng;
+    const crashed = this.nodes.filter((n) => n.crashed);
+    const leader = this.currentLeader();
+    const roll = p.int(100);
+    if (roll < 30 && leader !== undefined && crashed.length < this.nodeCount - 1) {
+      leader.crash();
+      this.trace(`churn crash leader ${leader.id}`);
+    } else if (roll < 45 && leader !== undefined) {
+      this.isolate(leader);
+      this.trace(`churn isolate leader ${leader.id}`);
+    } else if (roll < 75 && crashed.length > 0) {
+      p.pick(crashed).restart();
+    } else if (roll < 90) {
+      this.network.healAll();
+      this.trace("churn heal partitions");
+    } else {
+      this.network.conditions = { ...calmLinks(), dropRate: p.float() * 0.3 };
+      this.trace(`churn drop=${this.network.conditions.dropRate.toFixed(2)}`);
+    }
+  }
+
+  /**
+   * In churn seeds, a new leader is often struck down within milliseconds of its election, before
+   * its first entries spread: the interleavings of Raft's Figure 8 need exactly that.
+   */
+  private onNewLeader(id: string): void {
+    if (this.faultProfile !== "churn" || this.healed || !this.faultPrng.chance(0.4)) return;
+    const node = this.nodesById.get(id);
+    if (node === undefined) return;
+    const crash =
+      this.faultPrng.chance(0.5) && this.nodes.filter((n) => n.crashed).length < this.nodeCount - 1;
+    this.queue.push(this.now + this.faultPrng.float() * 6, { kind: "strike", node, crash });
+  }
+
+  private isolate(node: SimNode): void {
+    for (const n of this.nodes) {
+      if (n === node) continue;
+      this.network.block(node.id, n.id);
+      this.network.block(n.id, node.id);
+    }
+  }
+
+  private heal(): void {
+    this.healed = true;
+    this.healTime = this.now;
+    this.network.healAll();
+    this.network.conditions = calmLinks();
+    this.clientLinks.conditions = calmLinks();
+    this.fsyncSlowUntil = 0;
+    for (const n of this.nodes) {
+      n.restart();
+      n.resume();
+    }
+    this.trace("heal: network calm, every node up");
+  }
+
+  private currentLeader(): SimNode | undefined {
+    let best: SimNode | undefined;
+    for (const n of this.nodes) {
+      if (n.crashed || n.raft.role !== "Leader") continue;
+      if (best === undefined || n.raft.term > best.raft.term) best = n;
+    }
+    return best;
+  }
+
+  // ───────────────────────────── clients ─────────────────────────────
+
+  private startOp(client: SimClient): void {
+    const workloadEnd = this.faultPhaseMs + this.recoveryMs / 2;
+    if (client.current !== undefined || this.now >= workloadEnd) return;
+    const p = this.clientPrng;
+    const key = p.pick(this.keys);
+    const roll = p.int(100);
+    const op: KvOp = roll < 35 ? "get" : roll < 65 ? "put" : roll < 75 ? "delete" : "cas";
+    let value: string | undefined;
+    let expected: string | null | undefined;
+    if (op === "put" || op === "cas") value = `v${++this.valueSeq}`;
+    if (op === "cas") expected = p.chance(0.8) ? (client.lastSeen.get(key) ?? null) : null;
+    const entry: MutableHistoryOp = {
+      client: client.id,
+      op,
+      key,
+      invoke: this.now,
+      complete: null,
+      status: "unknown",
+      output: null,
+    };
+    if (value !== undefined) entry.value = value;
+    if (op === "cas") entry.expected = expected ?? null;
+    this.history.push(entry);
+    client.current = {
+      historyIndex: this.history.length - 1,
+      op,
+      key,
+      seq: op === "get" ? client.seq : ++client.seq,
+      value,
+      expected,
+      deadline: this.now + OP_DEADLINE_MS,
+      requestIds: new Set(),
+      mayHaveApplied: false,
+    };
+    this.sendAttempt(client);
+  }
+
+  private sendAttempt(client: SimClient): void {
+    const cur = client.current;
+    if (cur === undefined) return;
+    const requestId = ++this.requestSeq;
+    cur.requestIds.add(requestId);
+    const node = this.nodesById.get(client.leaderGuess) ?? (this.nodes[0] as SimNode);
+    const request: ClientRequest =
+      cur.op === "get"
+        ? { kind: "read", requestId, client: client.id, key: cur.key }
+        : {
+            kind: "write",
+            requestId,
+            client: client.id,
+            command: {
+              client: client.id,
+              seq: cur.seq,
+              op: cur.op,
+              key: cur.key,
+              ...(cur.value !== undefined ? { value: cur.value } : {}),
+              ...(cur.op === "cas" ? { expected: cur.expected ?? null } : {}),
+            },
+          };
+    for (const delay of this.clientLinks.deliveries(client.id, "node")) {
+      this.queue.push(this.now + delay, { kind: "request", node, request });
+    }
+    this.queue.push(this.now + ATTEMPT_TIMEOUT_MS, { kind: "attemptTimeout", client, requestId });
+  }
+
+  private onReply(client: SimClient, reply: ClientReply): void {
+    const cur = client.current;
+    if (cur === undefined || !cur.requestIds.has(reply.requestId)) return;
+    if (reply.kind === "ok") {
+      const h = this.history[cur.historyIndex] as MutableHistoryOp;
+      h.status = "ok";
+      h.complete = this.now;
+      h.output = cur.op === "get" || cur.op === "cas" ? reply.output : null;
+      if (cur.op === "get") client.lastSeen.set(cur.key, reply.output as string | null);
+      if (cur.op === "put") client.lastSeen.set(cur.key, cur.value ?? null);
+      if (cur.op === "delete") client.lastSeen.set(cur.key, null);
+      if (cur.op === "cas" && reply.output === true)
+        client.lastSeen.set(cur.key, cur.value ?? null);
+      this.endOp(client);
+      return;
+    }
+    if (reply.kind === "lost") cur.mayHaveApplied = true;
+    if (reply.kind === "refused") {
+      client.leaderGuess =
+        reply.leaderHint !== "" && reply.leaderHint !== client.leaderGuess
+          ? reply.leaderHint
+          : (this.clientPrng.pick(this.nodes).id as string);
+    }
+    cur.requestIds.delete(reply.requestId);
+    this.retry(client, 5 + this.clientPrng.int(25));
+  }
+
+  private onAttemptTimeout(client: SimClient, requestId: number): void {
+    const cur = client.current;
+    if (cur === undefined || !cur.requestIds.has(requestId)) return;
+    // No answer: the attempt may have been proposed, so the operation may have been applied.
+    cur.mayHaveApplied = true;
+    client.leaderGuess = this.clientPrng.pick(this.nodes).id as string;
+    this.retry(client, 0);
+  }
+
+  private retry(client: SimClient, backoffMs: number): void {
+    const cur = client.current;
+    if (cur === undefined) return;
+    if (this.now + backoffMs >= cur.deadline) {
+      const h = this.history[cur.historyIndex] as MutableHistoryOp;
+      // A write whose attempts were all refused certainly did not apply; otherwise we cannot know.
+      const maybe = cur.mayHaveApplied || cur.requestIds.size > 0;
+      h.status = cur.op !== "get" && maybe ? "unknown" : "fail";
+      if (h.status === "fail") h.complete = this.now;
+      if (h.invoke >= this.healTime) {
+        this.livenessFailures.push(
+          `${client.id} ${h.op} ${h.key} invoked at ${h.invoke.toFixed(1)}ms, after healing, did not complete`,
+        );
+      }
+      this.endOp(client);
+      return;
+    }
+    if (backoffMs === 0) this.sendAttempt(client);
+    else this.queue.push(this.now + backoffMs, { kind: "retry", client, op: cur });
+  }
+
+  private endOp(client: SimClient): void {
+    client.current = undefined;
+    this.queue.push(this.now + this.clientPrng.int(40), { kind: "clientStep", client });
+  }
+
+  // ───────────────────────────── judgement ─────────────────────────────
+
+  private finish(): SimResult {
+    // Convergence: after recovery every node holds the same state at the same applied index.
+    if (this.invariants.ok && this.events <= EVENTS_MAX) {
+      const leader = this.currentLeader();
+      if (leader === undefined)
+        this.livenessFailures.push("no leader at the end of the recovery phase");
+      const applied = new Map<string, number>();
+      for (const n of this.nodes) applied.set(n.id, n.appliedIndex);
+      this.invariants.checkFinal(applied);
+      const digests = new Set(this.nodes.map((n) => `${n.appliedIndex}:${n.stateDigest()}`));
+      if (digests.size > 1) {
+        this.livenessFailures.push(
+          `replicas did not converge: ${this.nodes.map((n) => `${n.id}@${n.appliedIndex}`).join(" ")}`,
+        );
+      }
+      for (const c of this.clients) {
+        const okAfterHeal = this.history.some(
+          (h) => h.client === c.id && h.status === "ok" && h.invoke >= this.healTime,
+        );
+        if (!okAfterHeal)
+          this.livenessFailures.push(`client ${c.id} completed no operation after healing`);
+      }
+    }
+    const history = this.history as HistoryOp[];
+    let linearizable: boolean | "unknown" = true;
+    let linearizabilityDetail = "";
+    if (this.invariants.ok) {
+      const res = checkLinearizable(history);
+      linearizable = res.ok;
+      if (res.ok === false) linearizabilityDetail = JSON.stringify(res).slice(0, 4000);
+    }
+    const ok = this.invariants.ok && linearizable === true && this.livenessFailures.length === 0;
+    return {
+      seed: this.seed,
+      nodes: this.nodeCount,
+      ok,
+      violations: this.invariants.violations,
+      linearizable,
+      linearizabilityDetail,
+      livenessFailures: this.livenessFailures,
+      ops: history.length,
+      opsOk: history.filter((h) => h.status === "ok").length,
+      virtualMs: this.now,
+      events: this.events,
+      traceHash: (this.traceHash >>> 0).toString(16).padStart(8, "0"),
+      trace: ok ? [] : [...this.traceRing],
+      history: this.options.keepHistory ? history : undefined,
+    };
+  }
+}
+
+function idNum(id: string): number {
+  return fnv1a(new TextEncoder().encode(id)) & 0xffff;
+}
+
+const MESSAGE_CODES: Record<Message["type"], number> = {
+  VoteRequest: 1,
+  VoteResponse: 2,
+  AppendRequest: 3,
+  AppendResponse: 4,
+  Heartbeat: 5,
+  HeartbeatResponse: 6,
+  InstallSnapshot: 7,
+  ReadIndexRequest: 8,
+  ReadIndexResponse: 9,
+  TimeoutNow: 10,
+};
+
+function messageCode(m: Message): number {
+  return MESSAGE_CODES[m.type];
+}
+
+export function describeMessage(m: Message): string {
+  const head = `${m.from}->${m.to} ${m.type} t${m.term}`;
+  switch (m.type) {
+    case "VoteRequest":
+      return `${head}${m.preVote ? " pre" : ""} last=${m.lastLogIndex}/${m.lastLogTerm}`;
+    case "VoteResponse":
+      return `${head}${m.preVote ? " pre" : ""} ${m.granted ? "granted" : "rejected"}`;
+    case "AppendRequest":
+      return `${head} prev=${m.prevLogIndex}/${m.prevLogTerm} n=${m.entries.length} commit=${m.commit}`;
+    case "AppendResponse":
+      return `${head} ${m.success ? "ok" : "reject"} index=${m.index} hint=${m.hintIndex}/${m.hintTerm}`;
+    case "Heartbeat":
+      return `${head} commit=${m.commit}${m.context ? ` ctx=${m.context}` : ""}`;
+    case "InstallSnapshot":
+      return `${head} snapshot=${m.snapshot.meta.index}/${m.snapshot.meta.term}`;
+    case "ReadIndexResponse":
+      return `${head} index=${m.index}`;
+    default:
+      return head;
+  }
+}
+
+/** Convenience: run one seed. */
+export function runSeed(options: SimOptions): SimResult {
+  return new Simulation(options).run();
+}
+
+export type { NodeId };
