@@ -4,6 +4,7 @@ export { NotLeaderError, RaftError, type RaftErrorCode } from "./errors.js";
 export { type Prng, Xoshiro128 } from "./prng.js";
 export {
   canSendBeforePersist,
+  type ForwardedProposal,
   Raft,
   type RaftOptions,
   type RaftStatus,

@@ -24,6 +24,25 @@ function entriesWellFormed(
   return true;
 }
 
+function isIdList(ids: unknown): boolean {
+  if (!Array.isArray(ids)) return false;
+  const seen = new Set<unknown>();
+  for (const id of ids) {
+    if (typeof id !== "string" || id === "" || seen.has(id)) return false;
+    seen.add(id);
+  }
+  return true;
+}
+
+/** A configuration a snapshot may carry: id lists without duplicates, learners not voters. */
+export function isValidConfState(conf: unknown): boolean {
+  if (conf === null || typeof conf !== "object") return false;
+  const c = conf as Record<string, unknown>;
+  if (!isIdList(c.voters) || !isIdList(c.votersOutgoing) || !isIdList(c.learners)) return false;
+  const voters = new Set([...(c.voters as string[]), ...(c.votersOutgoing as string[])]);
+  return (c.learners as string[]).every((l) => !voters.has(l));
+}
+
 /** Whether `m` is a structurally valid message addressed to `self`. */
 export function isWellFormed(m: Message, self: NodeId): boolean {
   if (m === null || typeof m !== "object") return false;
@@ -31,7 +50,12 @@ export function isWellFormed(m: Message, self: NodeId): boolean {
   if (!isCount(m.term)) return false;
   switch (m.type) {
     case "VoteRequest":
-      return isCount(m.lastLogIndex) && isCount(m.lastLogTerm) && typeof m.preVote === "boolean";
+      return (
+        isCount(m.lastLogIndex) &&
+        isCount(m.lastLogTerm) &&
+        typeof m.preVote === "boolean" &&
+        typeof m.transfer === "boolean"
+      );
     case "VoteResponse":
       return typeof m.granted === "boolean" && typeof m.preVote === "boolean";
     case "AppendRequest":
@@ -58,12 +82,19 @@ export function isWellFormed(m: Message, self: NodeId): boolean {
         isCount(meta.index) &&
         isCount(meta.term) &&
         meta.term <= m.term &&
-        Array.isArray(meta.confState?.voters) &&
+        isValidConfState(meta.confState) &&
         m.snapshot.data instanceof Uint8Array
       );
     }
     case "TimeoutNow":
       return true;
+    case "ProposalForward":
+      return (
+        Array.isArray(m.proposals) &&
+        m.proposals.every(
+          (p) => p !== null && typeof p === "object" && (p.type === "Normal" || p.type === "ConfChange") && p.data instanceof Uint8Array,
+        )
+      );
     default:
       return false;
   }

@@ -110,6 +110,11 @@ export interface Ready {
   readonly committedEntries: readonly Entry[];
   readonly messages: readonly Message[];
   readonly readStates: readonly ReadState[];
+  /**
+   * Proposals followers forwarded to this leader. The runtime must propose them (after stamping
+   * them as its own proposals are) or drop them; the proposer learns the outcome by applying.
+   */
+  readonly forwardedProposals: readonly ForwardedProposal[];
   /** Contexts of ReadIndex requests this node dropped (lost leadership, queue full): fail them fast. */
   readonly droppedReads: readonly string[];
   /** Whether this node was leader when the Ready was made (see contract step 3). */
@@ -124,6 +129,12 @@ export function canSendBeforePersist(ready: Ready, m: Message): boolean {
     ready.leader &&
     (m.type === "AppendRequest" || m.type === "Heartbeat" || m.type === "InstallSnapshot")
   );
+}
+
+export interface ForwardedProposal {
+  readonly from: NodeId;
+  readonly type: EntryType;
+  readonly data: Uint8Array;
 }
 
 export interface RaftStatus {
@@ -178,6 +189,7 @@ export class Raft {
   private droppedReads: string[] = [];
   private msgs: Message[] = [];
   private readStates: ReadState[] = [];
+  private forwarded: ForwardedProposal[] = [];
   /** Leadership transfer target, or NO_NODE. */
   private leadTransferee: NodeId = NO_NODE;
   /** Index of the latest configuration change entry this leader appended (one at a time). */
@@ -266,6 +278,18 @@ export class Raft {
     this.uncommittedBytes += bytes;
     this.appendPending = true;
     return { index: entry.index, term: entry.term };
+  }
+
+  /**
+   * Proposes on the leader, or forwards to the leader when this node follows one (etcd's
+   * proposal forwarding). A forwarded proposal returns undefined: it has no index yet, and may
+   * be lost; the runtime learns of it when the entry is applied. Throws when no leader is known.
+   */
+  proposeOrForward(data: Uint8Array, type: EntryType = "Normal"): { index: Index; term: Term } | undefined {
+    if (this.role === "Leader") return this.propose(data, type);
+    if (this.lead === NO_NODE) throw new NotLeaderError(NO_NODE);
+    this.send({ type: "ProposalForward", from: this.id, to: this.lead, term: this.term, proposals: [{ type, data }] });
+    return undefined;
   }
 
   /**
@@ -366,6 +390,7 @@ export class Raft {
       this.msgs.length > 0 ||
       this.readStates.length > 0 ||
       this.droppedReads.length > 0 ||
+      this.forwarded.length > 0 ||
       this.log.hasUnstable() ||
       (this.log.pendingSnapshot !== undefined && !this.snapshotHandedOut) ||
       this.log.hasNextCommitted() ||
@@ -392,6 +417,7 @@ export class Raft {
       messages: this.msgs,
       readStates: this.readStates,
       droppedReads: this.droppedReads,
+      forwardedProposals: this.forwarded,
       leader: this.role === "Leader",
       mustSync:
         entries.length > 0 ||
@@ -402,6 +428,7 @@ export class Raft {
     this.msgs = [];
     this.readStates = [];
     this.droppedReads = [];
+    this.forwarded = [];
     this.prevHardState = hs;
     this.prevSoftState = ss;
     if (snapshot !== undefined) this.snapshotHandedOut = true;
@@ -478,6 +505,7 @@ export class Raft {
     for (const r of this.readOnly.clear()) this.droppedReads.push(r.context);
     for (const r of this.pendingReads) this.droppedReads.push(r.context);
     this.pendingReads = [];
+    this.forwarded = [];
     this.pendingConfIndex = asIndex(0);
     this.uncommittedBytes = 0;
     this.appendPending = false;
@@ -819,6 +847,13 @@ export class Raft {
         return;
       case "ReadIndexRequest":
         this.handleReadIndex(m.context, m.from);
+        return;
+      case "ProposalForward":
+        // Handed to the runtime, which stamps them (leader time, seed) and proposes them.
+        for (const p of m.proposals) {
+          if (this.forwarded.length >= this.readIndexPendingMax) break; // dropped: the proposer times out
+          this.forwarded.push({ from: m.from, type: p.type, data: p.data });
+        }
         return;
       default:
         return;

@@ -137,7 +137,17 @@ export interface TimeoutNow extends Envelope {
   readonly type: "TimeoutNow";
 }
 
+/**
+ * A follower forwards client proposals to the leader (etcd's MsgProp). Fire and forget: the
+ * proposer learns the outcome by applying the entry (its payload identifies the request).
+ */
+export interface ProposalForward extends Envelope {
+  readonly type: "ProposalForward";
+  readonly proposals: readonly { readonly type: EntryType; readonly data: Uint8Array }[];
+}
+
 export type Message =
+  | ProposalForward
   | VoteRequest
   | VoteResponse
   | AppendRequest

@@ -1,4 +1,5 @@
 // The deterministic simulator's public surface.
+export { MemoryStorage } from "./memory-storage.js";
 export { type RunSeedsOptions, runSeeds, type SeedSummary } from "./runner.js";
 export {
   describeMessage,

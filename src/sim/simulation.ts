@@ -287,6 +287,8 @@ export class Simulation {
       case "deliver": {
         const m = ev.message;
         this.hashEvent(2, idNum(m.from) * 64 + idNum(m.to), messageCode(m) * 1_000_003 + m.term);
+        // Cutting a link also loses what was in flight on it.
+        if (this.network.isBlocked(m.from, m.to)) return;
         if (this.options.traceLines !== 0) this.trace(describeMessage(m));
         this.nodesById.get(m.to)?.receive(m);
         return;
@@ -700,6 +702,7 @@ function idNum(id: string): number {
 }
 
 const MESSAGE_CODES: Record<Message["type"], number> = {
+  ProposalForward: 11,
   VoteRequest: 1,
   VoteResponse: 2,
   AppendRequest: 3,

@@ -1,0 +1,109 @@
+// What the runtime puts in a log entry's data. Every envelope carries who proposed it (node and
+// request id, so the proposer can resolve its promise when it applies the entry) and the
+// leader-assigned time and random seed that the state machine sees in ApplyContext.
+import { ByteReader, ByteWriter, DecodeError } from "./bytes.js";
+
+export type Envelope =
+  | {
+      readonly kind: "Command";
+      readonly proposer: string;
+      readonly requestId: number;
+      timestampMs: number;
+      seed: number;
+      /** Client session (thesis §6.3), or "" for none. */
+      readonly clientId: string;
+      readonly seq: number;
+      readonly command: Uint8Array;
+    }
+  | {
+      readonly kind: "RegisterSession";
+      readonly proposer: string;
+      readonly requestId: number;
+      timestampMs: number;
+      seed: number;
+    }
+  | {
+      /** Every replica records a hash of its state at this entry. */
+      readonly kind: "HashCheck";
+      readonly proposer: string;
+      readonly requestId: number;
+      timestampMs: number;
+      seed: number;
+    }
+  | {
+      /** The leader's hash at a HashCheck entry: replicas compare theirs (divergence detection). */
+      readonly kind: "HashReport";
+      readonly proposer: string;
+      readonly requestId: number;
+      timestampMs: number;
+      seed: number;
+      readonly checkIndex: number;
+      readonly hash: string;
+    };
+
+const KIND_CODES = { Command: 1, RegisterSession: 2, HashCheck: 3, HashReport: 4 } as const;
+const ENVELOPE_VERSION = 1;
+
+export function encodeEnvelope(e: Envelope): Uint8Array {
+  const w = new ByteWriter().u8(ENVELOPE_VERSION).u8(KIND_CODES[e.kind]);
+  w.string(e.proposer).uint(e.requestId).f64(e.timestampMs).u32(e.seed);
+  switch (e.kind) {
+    case "Command":
+      w.string(e.clientId).uint(e.seq).bytes(e.command);
+      break;
+    case "HashReport":
+      w.uint(e.checkIndex).string(e.hash);
+      break;
+    case "RegisterSession":
+    case "HashCheck":
+      break;
+  }
+  return w.finish();
+}
+
+export function decodeEnvelope(data: Uint8Array): Envelope {
+  const r = new ByteReader(data);
+  const version = r.u8();
+  if (version !== ENVELOPE_VERSION) throw new DecodeError(`unknown envelope version ${version}`);
+  const code = r.u8();
+  const proposer = r.string();
+  const requestId = r.uint();
+  const timestampMs = r.f64();
+  const seed = r.u32();
+  let e: Envelope;
+  switch (code) {
+    case 1:
+      e = {
+        kind: "Command",
+        proposer,
+        requestId,
+        timestampMs,
+        seed,
+        clientId: r.string(),
+        seq: r.uint(),
+        command: r.bytes(),
+      };
+      break;
+    case 2:
+      e = { kind: "RegisterSession", proposer, requestId, timestampMs, seed };
+      break;
+    case 3:
+      e = { kind: "HashCheck", proposer, requestId, timestampMs, seed };
+      break;
+    case 4:
+      e = {
+        kind: "HashReport",
+        proposer,
+        requestId,
+        timestampMs,
+        seed,
+        checkIndex: r.uint(),
+        hash: r.string(),
+      };
+      break;
+    default:
+      throw new DecodeError(`unknown envelope kind ${code}`);
+  }
+  r.end();
+  return e;
+}

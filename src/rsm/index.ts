@@ -1,0 +1,23 @@
+// The runtime's public surface: bring a deterministic StateMachine, get a replicated service.
+export { ByteReader, ByteWriter, DecodeError } from "./bytes.js";
+export { type Clock, systemClock } from "./clock.js";
+export { withDeterminismTrap } from "./determinism.js";
+export {
+  DeterminismViolation,
+  NotLeader,
+  RsmError,
+  type RsmErrorCode,
+  Stopped,
+  Timeout,
+} from "./errors.js";
+export {
+  type DivergenceAlarm,
+  type Logger,
+  type LogLevel,
+  type NodeStatus,
+  type RsmMetrics,
+  RsmNode,
+  type RsmNodeOptions,
+  type Transport,
+} from "./node.js";
+export type { ApplyContext, DeterministicRandom, StateMachine } from "./state-machine.js";

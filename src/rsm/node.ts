@@ -1,0 +1,811 @@
+// RsmNode: the runtime that turns a deterministic StateMachine into a replicated service. It
+// drives the pure Raft core with a clock (timer → tick()), a LogStorage (the WAL, or memory)
+// and a transport, following the Ready contract written out at the top of src/raft/raft.ts:
+// persist before sending what depends on it, send a leader's appends while its own write runs,
+// apply committed entries in order exactly once, resolve each proposal's promise with its
+// apply result (or reject it with a typed error).
+//
+// On top of the core it adds what a service needs:
+//  - proposal forwarding: followers forward to the leader, which stamps every entry with its
+//    own time and a random seed (ApplyContext), so replicas agree on both;
+//  - client sessions (Raft thesis §6.3): a command stamped (clientId, seq) is applied at most
+//    once; a retry gets the first result; sessions are registered and expired through the log;
+//  - linearizable reads (ReadIndex, also on followers) and serializable (local) reads;
+//  - snapshots when the log grows past a size, and InstallSnapshot for lagging followers;
+//  - determinism enforcement: apply runs with clock/random/timers trapped when asked (tests,
+//    simulator), and replicas compare state hashes at the same index through the log.
+import { createHash, randomBytes } from "node:crypto";
+import {
+  asIndex,
+  type ConfState,
+  canSendBeforePersist,
+  type Entry,
+  type Index,
+  type LogStorage,
+  type Message,
+  type NodeId,
+  NotLeaderError,
+  Raft,
+  RaftError,
+  type RaftStatus,
+  type Ready,
+  type Snapshot,
+  type TestingFaults,
+  Xoshiro128,
+} from "../raft/index.js";
+import { ByteReader, ByteWriter } from "./bytes.js";
+import { type Clock, systemClock } from "./clock.js";
+import { withDeterminismTrap } from "./determinism.js";
+import { decodeEnvelope, type Envelope, encodeEnvelope } from "./envelope.js";
+import { NotLeader, RsmError, Stopped, Timeout } from "./errors.js";
+import type { ApplyContext, StateMachine } from "./state-machine.js";
+
+export interface Transport {
+  /** Sends a message to its `to` member; may drop it (Raft tolerates loss). */
+  send(m: Message): void;
+}
+
+export type LogLevel = "debug" | "info" | "warn" | "error";
+export type Logger = (level: LogLevel, message: string, fields?: Record<string, unknown>) => void;
+
+export interface RsmNodeOptions {
+  readonly id: NodeId;
+  /** The initial configuration, used when storage holds no snapshot (a new cluster). */
+  readonly confState: ConfState;
+  readonly storage: LogStorage;
+  readonly transport: Transport;
+  readonly stateMachine: StateMachine;
+  readonly clock?: Clock;
+  readonly tickMs?: number;
+  readonly electionTicks?: number;
+  readonly heartbeatTicks?: number;
+  /** Applied entries after which a snapshot is taken and the log compacted. Default 10 000. */
+  readonly snapshotEntries?: number;
+  readonly proposalTimeoutMs?: number;
+  readonly readTimeoutMs?: number;
+  /** A session unused for this long (by leader time) is expired. Default 1 hour. */
+  readonly sessionTtlMs?: number;
+  /** Applied entries between state hash comparisons. Default 5 000; 0 disables. */
+  readonly hashCheckEntries?: number;
+  /** Trap Date, Math.random and timers inside apply (tests, simulator). */
+  readonly trapNondeterminism?: boolean;
+  readonly logger?: Logger;
+  readonly testingFaults?: TestingFaults;
+  readonly preVote?: boolean;
+  readonly checkQuorum?: boolean;
+}
+
+export interface DivergenceAlarm {
+  readonly index: number;
+  readonly ours: string;
+  readonly leaders: string;
+}
+
+export interface RsmMetrics {
+  proposals: number;
+  proposalsFailed: number;
+  commits: number;
+  applies: number;
+  applySecondsTotal: number;
+  fsyncs: number;
+  fsyncSecondsTotal: number;
+  leaderChanges: number;
+  snapshotsTaken: number;
+  snapshotsInstalled: number;
+  divergenceAlarms: number;
+}
+
+export interface NodeStatus extends RaftStatus {
+  readonly applied: Index;
+  readonly sessions: number;
+  readonly divergence: readonly DivergenceAlarm[];
+  readonly stopped: boolean;
+  readonly fatal: string | undefined;
+}
+
+interface PendingProposal {
+  readonly resolve: (result: Uint8Array) => void;
+  readonly reject: (e: Error) => void;
+  readonly cancelTimer: () => void;
+  index: number;
+  term: number;
+}
+
+interface PendingRead {
+  readonly query: Uint8Array;
+  readonly resolve: (result: Uint8Array) => void;
+  readonly reject: (e: Error) => void;
+  readonly cancelTimer: () => void;
+  index: number;
+}
+
+interface Session {
+  seq: number;
+  result: Outcome;
+  lastActiveMs: number;
+}
+
+/** What applying an entry produced: a result for the proposer, or an error it must see. */
+type Outcome =
+  | { readonly ok: true; readonly result: Uint8Array }
+  | {
+      readonly ok: false;
+      readonly code: "SESSION_EXPIRED" | "INVALID_ARGUMENT";
+      readonly message: string;
+    };
+
+const SNAPSHOT_VERSION = 1;
+const HASHES_KEPT = 16;
+
+export class RsmNode {
+  readonly id: NodeId;
+  readonly metrics: RsmMetrics = {
+    proposals: 0,
+    proposalsFailed: 0,
+    commits: 0,
+    applies: 0,
+    applySecondsTotal: 0,
+    fsyncs: 0,
+    fsyncSecondsTotal: 0,
+    leaderChanges: 0,
+    snapshotsTaken: 0,
+    snapshotsInstalled: 0,
+    divergenceAlarms: 0,
+  };
+  private readonly raft: Raft;
+  private readonly options: RsmNodeOptions;
+  private readonly clock: Clock;
+  private readonly storage: LogStorage;
+  private readonly sm: StateMachine;
+  private readonly log: Logger;
+  /** Identifies this process's proposals in entries (a restarted node never claims old ones). */
+  private readonly runId: string;
+  private readonly seedPrng: Xoshiro128;
+  private requestSeq = 0;
+  private readSeq = 0;
+  private readonly proposals = new Map<number, PendingProposal>();
+  /** Leader-side index → request id of our own proposals, to detect entries lost to a new leader. */
+  private readonly proposalsByIndex = new Map<number, number>();
+  private readonly readsByContext = new Map<string, PendingRead>();
+  private readsWaiting: PendingRead[] = [];
+  private readonly sessions = new Map<string, Session>();
+  private nextSessionExpiryCheckMs = 0;
+  private lastTimestampMs = 0;
+  private applied = 0;
+  private snapshotIndex = 0;
+  private readonly stateHashes = new Map<number, string>();
+  private readonly divergence: DivergenceAlarm[] = [];
+  private appliedSinceHashCheck = 0;
+  private stopTicking: (() => void) | undefined;
+  private pumping = false;
+  private pumpDone: Promise<void> = Promise.resolve();
+  private stopped = false;
+  private fatal: string | undefined;
+  private lastLeader = "";
+  private readonly appliedListeners: ((index: number) => void)[] = [];
+
+  private constructor(options: RsmNodeOptions, raft: Raft, snapshot: Snapshot | undefined) {
+    this.options = options;
+    this.id = options.id;
+    this.raft = raft;
+    this.clock = options.clock ?? systemClock;
+    this.storage = options.storage;
+    this.sm = options.stateMachine;
+    this.log = options.logger ?? (() => {});
+    const seed = randomBytes(6).readUIntBE(0, 6);
+    this.runId = `${options.id}/${seed.toString(36)}`;
+    this.seedPrng = new Xoshiro128(seed);
+    if (snapshot !== undefined) this.restoreSnapshot(snapshot);
+  }
+
+  /** Recovers from storage and builds the node. Call start() to begin ticking. */
+  static async open(options: RsmNodeOptions): Promise<RsmNode> {
+    const durable = await options.storage.load();
+    const raft = new Raft({
+      id: options.id,
+      electionTicks: options.electionTicks ?? 10,
+      heartbeatTicks: options.heartbeatTicks ?? 1,
+      prng: new Xoshiro128(randomBytes(6).readUIntBE(0, 6)),
+      confState: options.confState,
+      hardState: durable.hardState,
+      snapshot: durable.snapshot,
+      entries: durable.entries,
+      ...(options.preVote !== undefined ? { preVote: options.preVote } : {}),
+      ...(options.checkQuorum !== undefined ? { checkQuorum: options.checkQuorum } : {}),
+      ...(options.testingFaults !== undefined ? { testingFaults: options.testingFaults } : {}),
+    });
+    return new RsmNode(options, raft, durable.snapshot);
+  }
+
+  start(): void {
+    if (this.stopTicking !== undefined || this.stopped) return;
+    this.stopTicking = this.clock.every(this.options.tickMs ?? 100, () => {
+      if (this.stopped) return;
+      this.raft.tick();
+      this.pump();
+    });
+    this.pump();
+  }
+
+  /** Feeds a message from a peer (the transport calls this). */
+  receive(m: Message): void {
+    if (this.stopped) return;
+    this.raft.step(m);
+    this.pump();
+  }
+
+  // ───────────────────────────── client API ─────────────────────────────
+
+  /**
+   * Replicates `command` and resolves with the state machine's result once applied here.
+   * With a session (clientId from registerSession(), seq increasing by one per command) a
+   * retry after a Timeout is applied at most once and returns the first result.
+   */
+  propose(
+    command: Uint8Array,
+    session?: { clientId: string; seq: number },
+    timeoutMs?: number,
+  ): Promise<Uint8Array> {
+    return this.submit(
+      (requestId) => ({
+        kind: "Command",
+        proposer: this.runId,
+        requestId,
+        timestampMs: 0,
+        seed: 0,
+        clientId: session?.clientId ?? "",
+        seq: session?.seq ?? 0,
+        command,
+      }),
+      timeoutMs,
+    );
+  }
+
+  /** Registers a client session through the log; resolves with its clientId. */
+  async registerSession(timeoutMs?: number): Promise<string> {
+    const result = await this.submit(
+      (requestId) => ({
+        kind: "RegisterSession",
+        proposer: this.runId,
+        requestId,
+        timestampMs: 0,
+        seed: 0,
+      }),
+      timeoutMs,
+    );
+    return new TextDecoder().decode(result);
+  }
+
+  /**
+   * Answers a read-only query. "linearizable" (ReadIndex: confirmed with a quorum, works on
+   * followers) sees every write acknowledged before it started; "serializable" is local and
+   * may be stale.
+   */
+  read(
+    query: Uint8Array,
+    mode: "linearizable" | "serializable",
+    timeoutMs?: number,
+  ): Promise<Uint8Array> {
+    if (this.stopped) return Promise.reject(new Stopped());
+    if (mode === "serializable") {
+      try {
+        return Promise.resolve(this.sm.query(query));
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    }
+    return new Promise<Uint8Array>((resolve, reject) => {
+      const context = `${this.runId}/r${++this.readSeq}`;
+      try {
+        this.raft.readIndex(context);
+      } catch (e) {
+        if (e instanceof RaftError) {
+          reject(new NotLeader(this.raft.lead));
+          return;
+        }
+        throw e;
+      }
+      const cancelTimer = this.clock.after(timeoutMs ?? this.options.readTimeoutMs ?? 5000, () => {
+        if (this.readsByContext.delete(context)) reject(new Timeout("linearizable read"));
+        const i = this.readsWaiting.indexOf(read);
+        if (i >= 0) {
+          this.readsWaiting.splice(i, 1);
+          reject(new Timeout("linearizable read"));
+        }
+      });
+      const read: PendingRead = { query, resolve, reject, cancelTimer, index: -1 };
+      this.readsByContext.set(context, read);
+      this.pump();
+    });
+  }
+
+  transferLeadership(to: NodeId): void {
+    try {
+      this.raft.transferLeadership(to);
+    } catch (e) {
+      if (e instanceof NotLeaderError) throw new NotLeader(e.leaderHint);
+      throw e;
+    }
+    this.pump();
+  }
+
+  /** Called after each applied entry (e.g. to wake watchers); must not throw. */
+  onApplied(listener: (index: number) => void): void {
+    this.appliedListeners.push(listener);
+  }
+
+  status(): NodeStatus {
+    return {
+      ...this.raft.status(),
+      applied: asIndex(this.applied),
+      sessions: this.sessions.size,
+      divergence: [...this.divergence],
+      stopped: this.stopped,
+      fatal: this.fatal,
+    };
+  }
+
+  get isLeader(): boolean {
+    return this.raft.role === "Leader";
+  }
+
+  get leader(): string {
+    return this.raft.lead;
+  }
+
+  /** Stops ticking, fails pending requests, waits for the write in flight, closes storage. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.stopTicking?.();
+    await this.pumpDone;
+    this.failAll(new Stopped());
+    await this.storage.close();
+  }
+
+  // ───────────────────────────── proposals ─────────────────────────────
+
+  private submit(
+    make: (requestId: number) => Envelope,
+    timeoutMs: number | undefined,
+  ): Promise<Uint8Array> {
+    if (this.stopped) return Promise.reject(new Stopped());
+    return new Promise<Uint8Array>((resolve, reject) => {
+      const requestId = ++this.requestSeq;
+      const envelope = make(requestId);
+      let data: Uint8Array;
+      try {
+        data = encodeEnvelope(this.stamp(envelope));
+      } catch (e) {
+        reject(new RsmError("INVALID_ARGUMENT", `cannot encode proposal: ${(e as Error).message}`));
+        return;
+      }
+      let placed: { index: Index; term: number } | undefined;
+      try {
+        placed = this.raft.proposeOrForward(data);
+      } catch (e) {
+        this.metrics.proposalsFailed++;
+        if (e instanceof NotLeaderError) reject(new NotLeader(e.leaderHint));
+        else if (e instanceof RaftError) reject(new RsmError("PROPOSAL_DROPPED", e.message));
+        else reject(e as Error);
+        return;
+      }
+      this.metrics.proposals++;
+      const cancelTimer = this.clock.after(
+        timeoutMs ?? this.options.proposalTimeoutMs ?? 5000,
+        () => {
+          const p = this.proposals.get(requestId);
+          if (p === undefined) return;
+          this.proposals.delete(requestId);
+          this.metrics.proposalsFailed++;
+          reject(new Timeout("proposal"));
+        },
+      );
+      const pending: PendingProposal = { resolve, reject, cancelTimer, index: -1, term: -1 };
+      if (placed !== undefined) {
+        pending.index = placed.index;
+        pending.term = placed.term;
+        this.proposalsByIndex.set(placed.index, requestId);
+      }
+      this.proposals.set(requestId, pending);
+      this.pump();
+    });
+  }
+
+  /** The leader's stamp: its clock and a fresh seed (followers' stamps are replaced by the leader's). */
+  private stamp(e: Envelope): Envelope {
+    e.timestampMs = this.clock.nowMs();
+    e.seed = this.seedPrng.next32();
+    return e;
+  }
+
+  private proposeForwarded(rd: Ready): void {
+    for (const f of rd.forwardedProposals) {
+      try {
+        const e = decodeEnvelope(f.data);
+        this.raft.propose(encodeEnvelope(this.stamp(e)), f.type);
+      } catch (err) {
+        // Undecodable or refused: dropped; the proposer times out.
+        this.log("debug", "dropped a forwarded proposal", { from: f.from, error: String(err) });
+      }
+    }
+  }
+
+  // ───────────────────────────── the Ready loop ─────────────────────────────
+
+  private pump(): void {
+    if (this.pumping || this.stopped || !this.raft.hasReady()) return;
+    this.pumping = true;
+    this.pumpDone = this.runReadyLoop()
+      .catch((e: unknown) => this.failFatally(e))
+      .finally(() => {
+        this.pumping = false;
+        if (!this.stopped && this.raft.hasReady()) this.pump();
+      });
+  }
+
+  private async runReadyLoop(): Promise<void> {
+    for (let round = 0; round < 10_000 && !this.stopped && this.raft.hasReady(); round++) {
+      const rd = this.raft.ready();
+      this.noteLeader(rd);
+      for (const m of rd.messages) if (canSendBeforePersist(rd, m)) this.options.transport.send(m);
+      const started = performance.now();
+      if (rd.snapshot !== undefined) await this.storage.installSnapshot(rd.snapshot);
+      if (rd.entries.length > 0 || rd.hardState !== undefined)
+        await this.storage.append(rd.entries, rd.hardState);
+      if (rd.snapshot !== undefined || rd.entries.length > 0 || rd.hardState !== undefined) {
+        this.metrics.fsyncs++;
+        this.metrics.fsyncSecondsTotal += (performance.now() - started) / 1000;
+      }
+      for (const m of rd.messages) if (!canSendBeforePersist(rd, m)) this.options.transport.send(m);
+      if (rd.snapshot !== undefined) {
+        this.restoreSnapshot(rd.snapshot);
+        this.metrics.snapshotsInstalled++;
+      }
+      this.applyEntries(rd.committedEntries);
+      this.handleReads(rd);
+      if (rd.leader) this.proposeForwarded(rd);
+      this.raft.advance(rd);
+      await this.maybeSnapshot();
+      this.maybeCheckHashes();
+    }
+  }
+
+  private noteLeader(rd: Ready): void {
+    if (rd.softState === undefined || rd.softState.leader === this.lastLeader) return;
+    this.lastLeader = rd.softState.leader;
+    this.metrics.leaderChanges++;
+    this.log("info", "leader changed", {
+      leader: rd.softState.leader,
+      term: rd.softState.term,
+      role: rd.softState.role,
+    });
+  }
+
+  // ───────────────────────────── apply ─────────────────────────────
+
+  private applyEntries(entries: readonly Entry[]): void {
+    for (const e of entries) {
+      if (e.index <= this.applied) continue;
+      const started = performance.now();
+      this.applyEntry(e);
+      this.applied = e.index;
+      this.metrics.applies++;
+      this.metrics.commits++;
+      this.metrics.applySecondsTotal += (performance.now() - started) / 1000;
+      this.appliedSinceHashCheck++;
+      for (const l of this.appliedListeners) {
+        try {
+          l(e.index);
+        } catch (err) {
+          this.log("error", "applied listener threw", { error: String(err) });
+        }
+      }
+    }
+    this.serveWaitingReads();
+  }
+
+  private applyEntry(e: Entry): void {
+    if (e.type !== "Normal" || e.data.length === 0) {
+      this.settleByIndex(e, undefined);
+      return; // the leader's no-op; configuration changes come with membership support
+    }
+    let env: Envelope;
+    try {
+      env = decodeEnvelope(e.data);
+    } catch (err) {
+      // The same bytes fail the same way on every replica: skip deterministically.
+      this.log("error", "undecodable entry skipped", { index: e.index, error: String(err) });
+      this.settleByIndex(e, undefined);
+      return;
+    }
+    // Time only moves forward in the log, whatever the leaders' clocks did.
+    const timestampMs = Math.max(env.timestampMs, this.lastTimestampMs);
+    this.lastTimestampMs = timestampMs;
+    this.expireSessions(timestampMs);
+    let outcome: Outcome;
+    switch (env.kind) {
+      case "Command":
+        outcome = this.applyCommand(env, e, timestampMs);
+        break;
+      case "RegisterSession": {
+        const clientId = `s${e.index}`;
+        this.sessions.set(clientId, {
+          seq: 0,
+          result: { ok: true, result: new Uint8Array(0) },
+          lastActiveMs: timestampMs,
+        });
+        outcome = { ok: true, result: new TextEncoder().encode(clientId) };
+        break;
+      }
+      case "HashCheck": {
+        const hash = this.stateHash();
+        this.stateHashes.set(e.index, hash);
+        if (this.stateHashes.size > HASHES_KEPT)
+          this.stateHashes.delete(this.stateHashes.keys().next().value as number);
+        outcome = { ok: true, result: new TextEncoder().encode(hash) };
+        if (this.raft.role === "Leader" && env.proposer === this.runId)
+          this.proposeHashReport(e.index, hash);
+        break;
+      }
+      case "HashReport": {
+        const ours = this.stateHashes.get(env.checkIndex);
+        if (ours !== undefined && ours !== env.hash)
+          this.raiseDivergence(env.checkIndex, ours, env.hash);
+        outcome = { ok: true, result: new Uint8Array(0) };
+        break;
+      }
+    }
+    this.settle(env, e, outcome);
+  }
+
+  private applyCommand(
+    env: Envelope & { kind: "Command" },
+    e: Entry,
+    timestampMs: number,
+  ): Outcome {
+    let session: Session | undefined;
+    if (env.clientId !== "") {
+      session = this.sessions.get(env.clientId);
+      if (session === undefined) {
+        return {
+          ok: false,
+          code: "SESSION_EXPIRED",
+          message: `session ${env.clientId} expired or unknown; register a new one`,
+        };
+      }
+      session.lastActiveMs = timestampMs;
+      if (env.seq <= session.seq) {
+        // A retry of a command already applied: the first result, nothing applied again.
+        if (env.seq === session.seq) return session.result;
+        return {
+          ok: false,
+          code: "INVALID_ARGUMENT",
+          message: `seq ${env.seq} is older than the session's last ${session.seq}`,
+        };
+      }
+    }
+    const random = new Xoshiro128(env.seed * 2 ** 20 + (e.index % 2 ** 20));
+    const ctx: ApplyContext = { index: e.index, term: e.term, timestampMs, random };
+    const run = (): Uint8Array => this.sm.apply(env.command, ctx);
+    const result = this.options.trapNondeterminism ? withDeterminismTrap(run) : run();
+    const outcome: Outcome = { ok: true, result };
+    if (session !== undefined) {
+      session.seq = env.seq;
+      session.result = outcome;
+    }
+    return outcome;
+  }
+
+  /** Resolves or rejects the proposal an applied entry answers, if it is ours. */
+  private settle(env: Envelope, e: Entry, outcome: Outcome): void {
+    this.settleByIndex(e, env);
+    if (env.proposer !== this.runId) return;
+    const p = this.proposals.get(env.requestId);
+    if (p === undefined) return;
+    this.proposals.delete(env.requestId);
+    p.cancelTimer();
+    if (outcome.ok) p.resolve(outcome.result);
+    else p.reject(new RsmError(outcome.code, outcome.message));
+  }
+
+  /** A proposal we placed at this index whose entry is not the one applied there was lost. */
+  private settleByIndex(e: Entry, env: Envelope | undefined): void {
+    const requestId = this.proposalsByIndex.get(e.index);
+    if (requestId === undefined) return;
+    this.proposalsByIndex.delete(e.index);
+    if (env !== undefined && env.proposer === this.runId && env.requestId === requestId) return;
+    const p = this.proposals.get(requestId);
+    if (p === undefined) return;
+    this.proposals.delete(requestId);
+    p.cancelTimer();
+    this.metrics.proposalsFailed++;
+    p.reject(new NotLeader(this.raft.lead === this.id ? "" : this.raft.lead));
+  }
+
+  private expireSessions(nowMs: number): void {
+    if (nowMs < this.nextSessionExpiryCheckMs) return;
+    const ttl = this.options.sessionTtlMs ?? 3_600_000;
+    this.nextSessionExpiryCheckMs = nowMs + Math.min(ttl, 1000);
+    for (const [id, s] of this.sessions) if (s.lastActiveMs + ttl < nowMs) this.sessions.delete(id);
+  }
+
+  // ───────────────────────────── reads ─────────────────────────────
+
+  private handleReads(rd: Ready): void {
+    for (const rs of rd.readStates) {
+      const read = this.readsByContext.get(rs.context);
+      if (read === undefined) continue;
+      this.readsByContext.delete(rs.context);
+      read.index = rs.index;
+      this.readsWaiting.push(read);
+    }
+    for (const context of rd.droppedReads) {
+      const read = this.readsByContext.get(context);
+      if (read === undefined) continue;
+      this.readsByContext.delete(context);
+      read.cancelTimer();
+      read.reject(new NotLeader(this.raft.lead));
+    }
+    this.serveWaitingReads();
+  }
+
+  private serveWaitingReads(): void {
+    if (this.readsWaiting.length === 0) return;
+    const still: PendingRead[] = [];
+    for (const r of this.readsWaiting) {
+      if (r.index > this.applied) {
+        still.push(r);
+        continue;
+      }
+      r.cancelTimer();
+      try {
+        r.resolve(this.sm.query(r.query));
+      } catch (e) {
+        r.reject(e as Error);
+      }
+    }
+    this.readsWaiting = still;
+  }
+
+  // ───────────────────────────── snapshots ─────────────────────────────
+
+  private encodeSnapshot(): Uint8Array {
+    const w = new ByteWriter()
+      .u8(SNAPSHOT_VERSION)
+      .f64(this.lastTimestampMs)
+      .u32(this.sessions.size);
+    const ids = [...this.sessions.keys()].sort();
+    for (const id of ids) {
+      const s = this.sessions.get(id) as Session;
+      w.string(id).uint(s.seq).f64(s.lastActiveMs);
+      if (s.result.ok) w.u8(1).bytes(s.result.result);
+      else w.u8(0).string(s.result.code).string(s.result.message);
+    }
+    w.bytes(this.sm.snapshot());
+    return w.finish();
+  }
+
+  private restoreSnapshot(snapshot: Snapshot): void {
+    const r = new ByteReader(snapshot.data);
+    const version = r.u8();
+    if (version !== SNAPSHOT_VERSION)
+      throw new Error(`unknown runtime snapshot version ${version}`);
+    this.lastTimestampMs = r.f64();
+    const count = r.u32();
+    this.sessions.clear();
+    for (let i = 0; i < count; i++) {
+      const id = r.string();
+      const seq = r.uint();
+      const lastActiveMs = r.f64();
+      const ok = r.u8() === 1;
+      const result: Outcome = ok
+        ? { ok: true, result: r.bytes() }
+        : { ok: false, code: r.string() as "SESSION_EXPIRED", message: r.string() };
+      this.sessions.set(id, { seq, result, lastActiveMs });
+    }
+    this.sm.restore(r.bytes());
+    r.end();
+    this.applied = snapshot.meta.index;
+    this.snapshotIndex = snapshot.meta.index;
+    this.stateHashes.clear();
+  }
+
+  private async maybeSnapshot(): Promise<void> {
+    const every = this.options.snapshotEntries ?? 10_000;
+    if (this.applied - this.snapshotIndex < every) return;
+    const index = asIndex(this.applied);
+    const term = this.raft.log.term(index);
+    if (term === undefined) return;
+    const snapshot: Snapshot = {
+      meta: { index, term, confState: this.raft.tracker.confState },
+      data: this.encodeSnapshot(),
+    };
+    await this.storage.saveSnapshot(snapshot);
+    this.raft.compact(snapshot);
+    this.snapshotIndex = index;
+    this.metrics.snapshotsTaken++;
+    this.log("info", "snapshot taken", { index, bytes: snapshot.data.length });
+  }
+
+  // ───────────────────────────── divergence detection ─────────────────────────────
+
+  private stateHash(): string {
+    return createHash("sha256").update(this.encodeSnapshot()).digest("hex").slice(0, 32);
+  }
+
+  private maybeCheckHashes(): void {
+    const every = this.options.hashCheckEntries ?? 5000;
+    if (every <= 0 || this.raft.role !== "Leader" || this.appliedSinceHashCheck < every) return;
+    this.appliedSinceHashCheck = 0;
+    this.proposeInternal({
+      kind: "HashCheck",
+      proposer: this.runId,
+      requestId: ++this.requestSeq,
+      timestampMs: 0,
+      seed: 0,
+    });
+  }
+
+  private proposeHashReport(checkIndex: number, hash: string): void {
+    this.proposeInternal({
+      kind: "HashReport",
+      proposer: this.runId,
+      requestId: ++this.requestSeq,
+      timestampMs: 0,
+      seed: 0,
+      checkIndex,
+      hash,
+    });
+  }
+
+  private proposeInternal(e: Envelope): void {
+    try {
+      this.raft.propose(encodeEnvelope(this.stamp(e)));
+    } catch (err) {
+      if (!(err instanceof RaftError)) throw err;
+    }
+  }
+
+  private raiseDivergence(index: number, ours: string, leaders: string): void {
+    const alarm = { index, ours, leaders };
+    this.divergence.push(alarm);
+    if (this.divergence.length > 100) this.divergence.shift();
+    this.metrics.divergenceAlarms++;
+    this.log(
+      "error",
+      "DIVERGENCE: this replica's state differs from the leader's at the same index",
+      alarm,
+    );
+  }
+
+  // ───────────────────────────── failure ─────────────────────────────
+
+  private failAll(e: Error): void {
+    for (const p of this.proposals.values()) {
+      p.cancelTimer();
+      p.reject(e);
+    }
+    this.proposals.clear();
+    this.proposalsByIndex.clear();
+    for (const r of this.readsByContext.values()) {
+      r.cancelTimer();
+      r.reject(e);
+    }
+    this.readsByContext.clear();
+    for (const r of this.readsWaiting) {
+      r.cancelTimer();
+      r.reject(e);
+    }
+    this.readsWaiting = [];
+  }
+
+  /** A storage failure or a bug (an assertion, a throwing state machine): stop, never diverge. */
+  private failFatally(e: unknown): void {
+    this.fatal = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+    this.log("error", "fatal: the node stops", { error: this.fatal });
+    this.stopped = true;
+    this.stopTicking?.();
+    this.failAll(new Stopped());
+  }
+}
