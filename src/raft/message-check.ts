@@ -92,7 +92,11 @@ export function isWellFormed(m: Message, self: NodeId): boolean {
       return (
         Array.isArray(m.proposals) &&
         m.proposals.every(
-          (p) => p !== null && typeof p === "object" && (p.type === "Normal" || p.type === "ConfChange") && p.data instanceof Uint8Array,
+          (p) =>
+            p !== null &&
+            typeof p === "object" &&
+            (p.type === "Normal" || p.type === "ConfChange") &&
+            p.data instanceof Uint8Array,
         )
       );
     default:

@@ -285,10 +285,19 @@ export class Raft {
    * proposal forwarding). A forwarded proposal returns undefined: it has no index yet, and may
    * be lost; the runtime learns of it when the entry is applied. Throws when no leader is known.
    */
-  proposeOrForward(data: Uint8Array, type: EntryType = "Normal"): { index: Index; term: Term } | undefined {
+  proposeOrForward(
+    data: Uint8Array,
+    type: EntryType = "Normal",
+  ): { index: Index; term: Term } | undefined {
     if (this.role === "Leader") return this.propose(data, type);
     if (this.lead === NO_NODE) throw new NotLeaderError(NO_NODE);
-    this.send({ type: "ProposalForward", from: this.id, to: this.lead, term: this.term, proposals: [{ type, data }] });
+    this.send({
+      type: "ProposalForward",
+      from: this.id,
+      to: this.lead,
+      term: this.term,
+      proposals: [{ type, data }],
+    });
     return undefined;
   }
 

@@ -10,7 +10,11 @@ export class MemoryStorage implements LogStorage {
 
   async load(): Promise<DurableState> {
     this.assertOpen();
-    return { hardState: this.disk.hardState, snapshot: this.disk.snapshot, entries: [...this.disk.entries] };
+    return {
+      hardState: this.disk.hardState,
+      snapshot: this.disk.snapshot,
+      entries: [...this.disk.entries],
+    };
   }
 
   async append(entries: readonly Entry[], hardState: HardState | undefined): Promise<void> {
