@@ -1,0 +1,801 @@
+// WalStorage: the durable LogStorage. A directory of WAL segments and snapshot files; see
+// record-codec.ts for the record layout, recovery.ts for how a directory is read back.
+//
+// Writing (group commit): append() checks its records and queues them. One flusher takes
+// everything queued, encodes it as one batch into a reused buffer, writes it with one write()
+// and makes it durable with one fdatasync(); appends arriving meanwhile queue up for the next
+// round. Every promise
+// resolves only after the fdatasync covering it returned, in call order. Only one write is ever
+// in flight, which is what lets recovery call damage in the last batch a torn write.
+//
+// Segments: a batch that would push the active segment past segmentBytesMax goes to a new
+// segment instead. A segment opens with its header and the current hard state, so deleting
+// older segments never loses the term and vote.
+//
+// Snapshots and compaction, in crash-safe order:
+//  1. the snapshot file is made durable (temp file, fsync, rename, directory fsync);
+//  2. a SnapshotMark record goes through the WAL queue; an install's mark voids the log before it;
+//  3. only then are old segments removed, oldest first, each removal fsynced before the next,
+//     and only segments whose every live entry the oldest kept snapshot covers. So a crash at
+//     any point leaves a directory that recovers, and recovery can fall back to any kept
+//     snapshot if a newer one is damaged.
+// A failed write, fsync or snapshot file stops the store (code "IO"): after a failed fsync the
+// kernel may have dropped the dirty pages, so nothing since the last good one can be trusted.
+// Reopen it to recover from what is really on disk.
+import type { FileHandle } from "node:fs/promises";
+import { mkdir, open, rename, unlink } from "node:fs/promises";
+import { join } from "node:path";
+import { AssertionError, assert } from "../raft/assert.js";
+import type { DurableState, LogStorage } from "../raft/storage.js";
+import type { Entry, HardState, Snapshot } from "../raft/types.js";
+import { asIndex } from "../raft/types.js";
+import { BatchBuffer } from "./batch-buffer.js";
+import { fsyncDirectory, writeFully } from "./durable-fs.js";
+import { StorageError } from "./errors.js";
+import {
+  BROKEN_SUFFIX,
+  parseSnapshotName,
+  type SegmentName,
+  type SnapshotName,
+  segmentFileName,
+} from "./file-names.js";
+import {
+  BATCH_HEADER_BYTES,
+  checkedRecordBytes,
+  entriesRecords,
+  type WalRecord,
+} from "./record-codec.js";
+import { type Recovered, type RepairReport, recoverDataDir, type TornTail } from "./recovery.js";
+import { emptyHardState } from "./replay.js";
+import { writeSnapshotFile } from "./snapshot-file.js";
+
+export type WalLogLevel = "debug" | "info" | "warn" | "error";
+/** Structured log sink: a message plus fields. */
+export type WalLogger = (
+  level: WalLogLevel,
+  message: string,
+  fields: Readonly<Record<string, unknown>>,
+) => void;
+
+export interface WalOptions {
+  /** A batch that would grow the active segment past this goes to a new segment. Default 64 MiB. */
+  readonly segmentBytesMax?: number;
+  /** Snapshot files kept, newest first; the log is kept back to the oldest of them. Default 2. */
+  readonly snapshotsKeep?: number;
+  /**
+   * On damage, cut the log at the first bad record (dropping everything after it) instead of
+   * refusing to start. Default false: a node that lost acknowledged entries or votes must not
+   * rejoin unknowingly. What was dropped is in `recovery.repair` and logged at level error.
+   */
+  readonly repair?: boolean;
+  /** Bytes queued for the next write beyond which append() rejects with OVERLOADED. Default 64 MiB. */
+  readonly pendingBytesMax?: number;
+  readonly logger?: WalLogger;
+}
+
+interface Config {
+  readonly segmentBytesMax: number;
+  readonly snapshotsKeep: number;
+  readonly repair: boolean;
+  readonly pendingBytesMax: number;
+  readonly logger: WalLogger;
+}
+
+const MiB = 1024 * 1024;
+const defaults = {
+  segmentBytesMax: 64 * MiB,
+  snapshotsKeep: 2,
+  pendingBytesMax: 64 * MiB,
+} as const;
+/** Bounds the segment-removal loop of one compaction. */
+const segmentsPerCompactionMax = 1_000_000;
+
+/** What open() found and did. */
+export interface RecoveryReport {
+  readonly segments: number;
+  readonly batches: number;
+  readonly records: number;
+  /** The snapshot loaded, if any. */
+  readonly snapshot: SnapshotName | undefined;
+  readonly tornTail: TornTail | undefined;
+  readonly repair: RepairReport | undefined;
+  /** Snapshot files found damaged, renamed to *.broken. */
+  readonly damagedSnapshots: readonly {
+    readonly file: string;
+    readonly offset: number;
+    readonly reason: string;
+  }[];
+  readonly tempFilesRemoved: readonly string[];
+  /** Entries after the snapshot dropped as belonging to another history (an interrupted install). */
+  readonly droppedAfterSnapshot: number;
+}
+
+export interface WalStats {
+  readonly segments: number;
+  readonly activeSegment: string;
+  /** Last index including queued appends. */
+  readonly lastIndex: number;
+  readonly snapshotIndex: number;
+  readonly appends: number;
+  /** Batches written: each one write and one fdatasync. */
+  readonly batches: number;
+  readonly fsyncs: number;
+  readonly bytesWritten: number;
+}
+
+interface PendingWrite {
+  /** Encoded when written, not when queued: entries must not change until their append settles. */
+  readonly records: readonly WalRecord[];
+  /** Bytes the records take on disk (checked when queued). */
+  readonly bytes: number;
+  /** The log's last index once this write is applied, when it changes it. */
+  readonly lastIndex: number | undefined;
+  readonly hardState: HardState | undefined;
+  /** An install: start a new segment right after it, so the replaced log can be deleted. */
+  readonly install: boolean;
+  /** Must settle before this write reaches the disk (the snapshot file its mark refers to). */
+  readonly gate: Promise<unknown> | undefined;
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
+}
+
+interface ActiveSegment extends SegmentName {
+  readonly handle: FileHandle;
+  /** Bytes in the file: where the next batch goes. */
+  position: number;
+}
+
+export class WalStorage implements LogStorage {
+  private readonly queue: PendingWrite[] = [];
+  private queuedBytes = 0;
+  private flushing: Promise<void> | undefined;
+  private failure: StorageError | undefined;
+  private closed = false;
+  /** The recovered state until the first write (load() hands it out). */
+  private recoveredState: DurableState | undefined;
+  /** The log as appends see it: includes writes still queued. */
+  private lastIndexQueued: number;
+  private lastHardStateQueued: HardState;
+  /** Highest snapshot index saved or installed (requested); entries at or below are skipped. */
+  private snapshotIndex: number;
+  /** The log as written to disk, in write order. */
+  private lastIndexWritten: number;
+  private hardStateWritten: HardState;
+  /** Every segment on disk, oldest first; the last is the active one. */
+  private readonly segments: SegmentName[];
+  private active: ActiveSegment;
+  /** Kept snapshot files, ascending by index. */
+  private snapshots: SnapshotName[];
+  private lastInstallIndex: number;
+  private snapshotChain: Promise<void> = Promise.resolve();
+  private readonly operations = new Set<Promise<unknown>>();
+  private readonly counters = { appends: 0, batches: 0, fsyncs: 0, bytesWritten: 0 };
+  private readonly batchBuffer = new BatchBuffer();
+
+  private constructor(
+    readonly dir: string,
+    private readonly config: Config,
+    recovered: Recovered,
+    segments: SegmentName[],
+    active: ActiveSegment,
+    readonly recovery: RecoveryReport,
+  ) {
+    const state = recovered.state;
+    this.recoveredState = state;
+    const lastIndex = (state.snapshot?.meta.index ?? 0) + state.entries.length;
+    this.lastIndexQueued = lastIndex;
+    this.lastIndexWritten = lastIndex;
+    this.lastHardStateQueued = state.hardState;
+    this.hardStateWritten = state.hardState;
+    this.snapshotIndex = state.snapshot?.meta.index ?? 0;
+    this.segments = segments;
+    this.active = active;
+    this.snapshots = recovered.snapshots.filter(
+      (s) => !recovered.damagedSnapshots.some((d) => d.name === s.name),
+    );
+    this.lastInstallIndex = recovered.lastInstallIndex;
+    assert(segments[segments.length - 1]?.name === active.name, "open: active segment is the last");
+  }
+
+  /** Opens (creating if needed) the data directory `dir`, recovering what is durable in it. */
+  static async open(dir: string, options: WalOptions = {}): Promise<WalStorage> {
+    const config = resolveOptions(options);
+    await mkdir(dir, { recursive: true });
+    const recovered = await recoverDataDir(dir, { repair: config.repair });
+    const tempFilesRemoved = await applyRecovery(dir, recovered, config.logger);
+    const segments: SegmentName[] = recovered.segments.map(({ name, seq, firstIndex }) => ({
+      name,
+      seq,
+      firstIndex,
+    }));
+    let active: ActiveSegment;
+    const last = recovered.segments[recovered.segments.length - 1];
+    if (last === undefined) {
+      assert(
+        recovered.state.snapshot === undefined,
+        "open: a snapshot without segments passed recovery",
+      );
+      active = await createSegment(dir, new BatchBuffer(), 1, 1, emptyHardState(), [], 0);
+      segments.push({ name: active.name, seq: active.seq, firstIndex: active.firstIndex });
+    } else {
+      const handle = await open(join(dir, last.name), "r+");
+      active = {
+        name: last.name,
+        seq: last.seq,
+        firstIndex: last.firstIndex,
+        handle,
+        position: last.validBytes,
+      };
+    }
+    const report: RecoveryReport = {
+      segments: segments.length,
+      batches: recovered.batches,
+      records: recovered.records,
+      snapshot:
+        recovered.state.snapshot === undefined
+          ? undefined
+          : recovered.snapshots.find((s) => s.index === recovered.state.snapshot?.meta.index),
+      tornTail: recovered.tornTail,
+      repair: recovered.repair,
+      damagedSnapshots: recovered.damagedSnapshots.map((d) => ({
+        file: d.error.file,
+        offset: d.error.offset,
+        reason: d.error.reason,
+      })),
+      tempFilesRemoved,
+      droppedAfterSnapshot: recovered.droppedAfterSnapshot,
+    };
+    const wal = new WalStorage(dir, config, recovered, segments, active, report);
+    const state = recovered.state;
+    config.logger("info", "wal opened", {
+      dir,
+      segments: segments.length,
+      snapshotIndex: state.snapshot?.meta.index ?? 0,
+      lastIndex: wal.lastIndexWritten,
+      term: state.hardState.term,
+      commit: state.hardState.commit,
+    });
+    if (state.hardState.commit > wal.lastIndexWritten) {
+      config.logger("warn", "hard state commit is beyond the last durable entry", {
+        commit: state.hardState.commit,
+        lastIndex: wal.lastIndexWritten,
+      });
+    }
+    return wal;
+  }
+
+  /** The durable state recovered on open. Call before the first write. */
+  async load(): Promise<DurableState> {
+    this.throwIfUnusable();
+    if (this.recoveredState === undefined) {
+      throw new StorageError("INVALID_ARGUMENT", "load() must come before the first write");
+    }
+    return this.recoveredState;
+  }
+
+  /**
+   * Queues `entries` and `hardState` for the next batch; resolves once they are fsynced. Entries
+   * are encoded when the batch is written, so their data must not change until then (Raft
+   * entries never change). A gap in the log or a term going down is a bug: AssertionError.
+   */
+  append(entries: readonly Entry[], hardState: HardState | undefined): Promise<void> {
+    const unusable = this.unusable();
+    if (unusable !== undefined) return Promise.reject(unusable);
+    // Entries a snapshot already covers are skipped (as the simulator's disk does).
+    let skip = 0;
+    while (skip < entries.length && entries[skip]!.index <= this.snapshotIndex) skip++;
+    const kept = skip === 0 ? entries : entries.slice(skip);
+    this.checkAppend(kept, hardState);
+    const records: WalRecord[] = entriesRecords(kept);
+    if (hardState !== undefined) records.push({ type: "HardState", hardState });
+    let bytes = 0;
+    for (const record of records) bytes += checkedRecordBytes(record);
+    const overload = this.overloaded(bytes);
+    if (overload !== undefined) return Promise.reject(overload);
+    const last = kept[kept.length - 1];
+    if (last !== undefined) this.lastIndexQueued = last.index;
+    if (hardState !== undefined) this.lastHardStateQueued = hardState;
+    this.counters.appends++;
+    return this.enqueue({
+      records,
+      bytes,
+      lastIndex: last?.index,
+      hardState,
+      install: false,
+      gate: undefined,
+    });
+  }
+
+  async saveSnapshot(snapshot: Snapshot): Promise<void> {
+    this.throwIfUnusable();
+    const index = snapshot.meta.index;
+    if (index <= this.snapshotIndex) return;
+    if (index > this.lastIndexQueued) {
+      throw new StorageError(
+        "INVALID_ARGUMENT",
+        `snapshot at ${index} is beyond the last log index ${this.lastIndexQueued}`,
+      );
+    }
+    this.snapshotIndex = index;
+    const mark: WalRecord = {
+      type: "SnapshotMark",
+      index,
+      term: snapshot.meta.term,
+      install: false,
+    };
+    await this.track(
+      this.serialize(async () => {
+        const name = await this.fatalOnError(writeSnapshotFile(this.dir, snapshot));
+        // Taking a snapshot voids nothing, so its mark need not hold back appends made meanwhile.
+        await this.enqueue({
+          records: [mark],
+          bytes: checkedRecordBytes(mark),
+          lastIndex: undefined,
+          hardState: undefined,
+          install: false,
+          gate: undefined,
+        });
+        this.addSnapshot(name);
+        await this.compact();
+      }),
+    );
+  }
+
+  installSnapshot(snapshot: Snapshot): Promise<void> {
+    const unusable = this.unusable();
+    if (unusable !== undefined) return Promise.reject(unusable);
+    const { index, term } = snapshot.meta;
+    if (index <= this.snapshotIndex) {
+      return Promise.reject(
+        new StorageError(
+          "INVALID_ARGUMENT",
+          `installing snapshot ${index}, not newer than snapshot ${this.snapshotIndex}`,
+        ),
+      );
+    }
+    this.snapshotIndex = index;
+    this.lastIndexQueued = index;
+    // The mark is queued now, so appends made after this call land after it; its write waits
+    // for the snapshot file (the gate), so the mark never refers to a snapshot not on disk.
+    const fileWritten = this.serialize(() => writeSnapshotFile(this.dir, snapshot));
+    // Its failure surfaces through the gate (which stops the store); never as an unhandled rejection.
+    fileWritten.catch(() => undefined);
+    const mark: WalRecord = { type: "SnapshotMark", index, term, install: true };
+    const marked = this.enqueue({
+      records: [mark],
+      bytes: checkedRecordBytes(mark),
+      lastIndex: index,
+      hardState: undefined,
+      install: true,
+      gate: fileWritten,
+    });
+    return this.track(
+      marked.then(async () => {
+        this.lastInstallIndex = Math.max(this.lastInstallIndex, index);
+        this.addSnapshot(await fileWritten);
+        await this.serialize(() => this.compact());
+      }),
+    );
+  }
+
+  /** Waits for queued writes and snapshot work, then releases the files. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    // Operations can start follow-up work (compaction) as they finish: drain until none is left.
+    for (
+      let round = 0;
+      round < 1000 && (this.flushing !== undefined || this.operations.size > 0);
+      round++
+    ) {
+      await Promise.allSettled([this.flushing, ...this.operations]);
+    }
+    await this.active.handle.close();
+  }
+
+  stats(): WalStats {
+    return {
+      segments: this.segments.length,
+      activeSegment: this.active.name,
+      lastIndex: this.lastIndexQueued,
+      snapshotIndex: this.snapshotIndex,
+      ...this.counters,
+    };
+  }
+
+  private checkAppend(entries: readonly Entry[], hardState: HardState | undefined): void {
+    const first = entries[0];
+    if (first !== undefined) {
+      if (first.index > this.lastIndexQueued + 1) {
+        throw new AssertionError(
+          `append: entry ${first.index} leaves a gap after ${this.lastIndexQueued}`,
+        );
+      }
+      for (let i = 1; i < entries.length; i++) {
+        const previous = entries[i - 1]!;
+        const entry = entries[i]!;
+        // Per entry: build the message only on failure.
+        if (entry.index !== previous.index + 1)
+          throw new AssertionError(`append: entries not contiguous at ${entry.index}`);
+        if (entry.term < previous.term)
+          throw new AssertionError(`append: term goes down at entry ${entry.index}`);
+      }
+    }
+    if (hardState !== undefined) {
+      if (hardState.term < this.lastHardStateQueued.term) {
+        throw new AssertionError(`append: hard state term goes down to ${hardState.term}`);
+      }
+      assert(
+        Number.isSafeInteger(hardState.commit) && hardState.commit >= 0,
+        "append: bad commit index",
+      );
+    }
+  }
+
+  private overloaded(bytes: number): StorageError | undefined {
+    if (bytes > this.config.pendingBytesMax) {
+      return new StorageError(
+        "INVALID_ARGUMENT",
+        `an append of ${bytes} bytes exceeds pendingBytesMax`,
+      );
+    }
+    if (this.queuedBytes + bytes > this.config.pendingBytesMax) {
+      return new StorageError("OVERLOADED", `${this.queuedBytes} bytes already wait for the disk`);
+    }
+    return undefined;
+  }
+
+  private enqueue(write: Omit<PendingWrite, "resolve" | "reject">): Promise<void> {
+    if (this.failure !== undefined) return Promise.reject(this.failure);
+    this.recoveredState = undefined;
+    return new Promise<void>((resolve, reject) => {
+      // Spelled out (not spread): one object shape for every queued write.
+      this.queue.push({
+        records: write.records,
+        bytes: write.bytes,
+        lastIndex: write.lastIndex,
+        hardState: write.hardState,
+        install: write.install,
+        gate: write.gate,
+        resolve,
+        reject,
+      });
+      this.queuedBytes += write.bytes;
+      this.kick();
+    });
+  }
+
+  private kick(): void {
+    if (this.flushing !== undefined || this.failure !== undefined) return;
+    this.flushing = this.flushLoop().finally(() => {
+      this.flushing = undefined;
+      // Appends made between the loop's last look at the queue and now still need a round.
+      if (this.queue.length > 0) this.kick();
+    });
+  }
+
+  /**
+   * Writes rounds until the queue is empty. Each round takes what is queued (bounded by
+   * pendingBytesMax), so the loop ends once callers stop appending.
+   */
+  private async flushLoop(): Promise<void> {
+    // Let appends made in the same synchronous run as the first join its batch.
+    await Promise.resolve();
+    while (this.queue.length > 0 && this.failure === undefined) {
+      const batch = this.takeBatch();
+      try {
+        await this.writeBatch(batch);
+      } catch (error) {
+        this.fail(error, batch);
+        return;
+      }
+      for (const write of batch) write.resolve();
+    }
+  }
+
+  /** Everything queued, except that an install ends a batch (a new segment follows it). */
+  private takeBatch(): PendingWrite[] {
+    const installAt = this.queue.findIndex((w) => w.install);
+    const batch = this.queue.splice(0, installAt === -1 ? this.queue.length : installAt + 1);
+    for (const write of batch) this.queuedBytes -= write.bytes;
+    assert(this.queuedBytes >= 0, "queue: byte count went negative");
+    return batch;
+  }
+
+  private async writeBatch(batch: readonly PendingWrite[]): Promise<void> {
+    let bodyBytes = 0;
+    for (const write of batch) {
+      if (write.gate !== undefined) await write.gate;
+      bodyBytes += write.bytes;
+    }
+    let records = batch[0]?.records ?? [];
+    if (batch.length > 1) {
+      const all: WalRecord[] = [];
+      for (const write of batch) for (const record of write.records) all.push(record);
+      records = all;
+    }
+    if (records.length > 0) {
+      if (this.active.position + BATCH_HEADER_BYTES + bodyBytes > this.config.segmentBytesMax) {
+        await this.rollover(records, bodyBytes);
+      } else {
+        const frame = this.batchBuffer.encode(records, bodyBytes);
+        await writeFully(this.active.handle, frame, this.active.position);
+        await this.active.handle.datasync();
+        this.active.position += frame.length;
+        this.counted(frame.length);
+      }
+      this.batchBuffer.release();
+    }
+    let install = false;
+    for (const write of batch) {
+      if (write.lastIndex !== undefined) this.lastIndexWritten = write.lastIndex;
+      if (write.hardState !== undefined) this.hardStateWritten = write.hardState;
+      install ||= write.install;
+    }
+    if (install) await this.rollover([], 0);
+  }
+
+  /** Starts the next segment with `records` (may be none) in its first batch. */
+  private async rollover(records: readonly WalRecord[], bodyBytes: number): Promise<void> {
+    const next = await createSegment(
+      this.dir,
+      this.batchBuffer,
+      this.active.seq + 1,
+      this.lastIndexWritten + 1,
+      this.hardStateWritten,
+      records,
+      bodyBytes,
+    );
+    this.counted(next.position);
+    const previous = this.active;
+    this.active = next;
+    this.segments.push({ name: next.name, seq: next.seq, firstIndex: next.firstIndex });
+    await previous.handle.close();
+    this.config.logger("debug", "wal segment started", { segment: next.name });
+  }
+
+  private counted(bytes: number): void {
+    this.counters.batches++;
+    this.counters.fsyncs++;
+    this.counters.bytesWritten += bytes;
+  }
+
+  private fail(error: unknown, batch: readonly PendingWrite[]): void {
+    const failure =
+      error instanceof StorageError
+        ? error
+        : new StorageError(
+            "IO",
+            `WAL write failed; reopen the store to recover: ${String(error)}`,
+            { cause: error },
+          );
+    this.failure ??= failure;
+    const rejection = error instanceof AssertionError ? error : failure;
+    const waiting = this.queue.splice(0, this.queue.length);
+    this.queuedBytes = 0;
+    for (const write of [...batch, ...waiting]) write.reject(rejection);
+    this.config.logger("error", "wal stopped after a failed write", {
+      dir: this.dir,
+      error: String(error),
+    });
+  }
+
+  /** Snapshot files and removals are part of durability too: their failure stops the store. */
+  private async fatalOnError<T>(work: Promise<T>): Promise<T> {
+    try {
+      return await work;
+    } catch (error) {
+      this.fail(error, []);
+      throw this.failure;
+    }
+  }
+
+  private serialize<T>(job: () => Promise<T>): Promise<T> {
+    const run = this.snapshotChain.then(job);
+    this.snapshotChain = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  private track<T>(operation: Promise<T>): Promise<T> {
+    this.operations.add(operation);
+    const untrack = (): void => {
+      this.operations.delete(operation);
+    };
+    operation.then(untrack, untrack);
+    return operation;
+  }
+
+  private addSnapshot(name: string): void {
+    const parsed = parseSnapshotName(name);
+    assert(parsed !== undefined, `snapshot file name ${name}`);
+    this.snapshots = [...this.snapshots.filter((s) => s.name !== name), parsed].sort(
+      (a, b) => a.index - b.index,
+    );
+  }
+
+  /**
+   * Keeps the newest snapshotsKeep snapshots (none older than the last install) and removes
+   * segments that the oldest kept one covers entirely: segment k goes when segment k+1 starts at or
+   * below that snapshot's index + 1. Oldest first, each removal durable before the next.
+   */
+  private async compact(): Promise<void> {
+    // Snapshots older than the last install are useless: the log they would need was replaced.
+    const surplus = Math.max(0, this.snapshots.length - this.config.snapshotsKeep);
+    const dropped = this.snapshots.filter((s, i) => i < surplus || s.index < this.lastInstallIndex);
+    const kept = this.snapshots.filter((s) => !dropped.includes(s));
+    const compactIndex = kept[0]?.index ?? 0;
+    const removed: string[] = [];
+    for (let n = 0; n < segmentsPerCompactionMax; n++) {
+      const [oldest, next] = this.segments;
+      if (oldest === undefined || next === undefined || next.firstIndex - 1 > compactIndex) break;
+      assert(oldest.name !== this.active.name, "compact: never the active segment");
+      await this.fatalOnError(
+        unlink(join(this.dir, oldest.name)).then(() => fsyncDirectory(this.dir)),
+      );
+      this.segments.shift();
+      removed.push(oldest.name);
+    }
+    for (const s of dropped) await this.fatalOnError(unlink(join(this.dir, s.name)));
+    if (dropped.length > 0) await this.fatalOnError(fsyncDirectory(this.dir));
+    this.snapshots = kept;
+    if (removed.length > 0 || dropped.length > 0) {
+      this.config.logger("info", "wal compacted", {
+        compactIndex,
+        segmentsRemoved: removed,
+        snapshotsRemoved: dropped.map((s) => s.name),
+      });
+    }
+  }
+
+  private unusable(): StorageError | undefined {
+    if (this.closed) return new StorageError("CLOSED", "the store is closed");
+    return this.failure;
+  }
+
+  private throwIfUnusable(): void {
+    const unusable = this.unusable();
+    if (unusable !== undefined) throw unusable;
+  }
+}
+
+function resolveOptions(options: WalOptions): Config {
+  const segmentBytesMax = options.segmentBytesMax ?? defaults.segmentBytesMax;
+  const snapshotsKeep = options.snapshotsKeep ?? defaults.snapshotsKeep;
+  const pendingBytesMax = options.pendingBytesMax ?? defaults.pendingBytesMax;
+  const within = (value: number, lo: number, hi: number): boolean =>
+    Number.isSafeInteger(value) && value >= lo && value <= hi;
+  if (!within(segmentBytesMax, 1024, 1024 * MiB)) {
+    throw new StorageError(
+      "INVALID_ARGUMENT",
+      `segmentBytesMax ${segmentBytesMax} is not within 1 KiB..1 GiB`,
+    );
+  }
+  if (!within(snapshotsKeep, 1, 1000)) {
+    throw new StorageError(
+      "INVALID_ARGUMENT",
+      `snapshotsKeep ${snapshotsKeep} is not within 1..1000`,
+    );
+  }
+  if (!within(pendingBytesMax, 1024, 1024 * MiB)) {
+    throw new StorageError(
+      "INVALID_ARGUMENT",
+      `pendingBytesMax ${pendingBytesMax} is not within 1 KiB..1 GiB`,
+    );
+  }
+  return {
+    segmentBytesMax,
+    snapshotsKeep,
+    pendingBytesMax,
+    repair: options.repair ?? false,
+    logger: options.logger ?? (() => {}),
+  };
+}
+
+/**
+ * Carries out what recovery found: removes temp files, sets damaged snapshots aside, drops
+ * segments (newest first, so a crash part-way leaves a contiguous run), cuts the last segment
+ * to its valid length, and fsyncs the directory. Returns the temp files removed.
+ */
+async function applyRecovery(
+  dir: string,
+  recovered: Recovered,
+  logger: WalLogger,
+): Promise<string[]> {
+  const tempFilesRemoved: string[] = [];
+  let changed = false;
+  for (const name of recovered.listing.tempFiles) {
+    await unlink(join(dir, name));
+    tempFilesRemoved.push(name);
+    changed = true;
+    logger("info", "removed a file left over by a crash", { file: join(dir, name) });
+  }
+  for (const { name, error } of recovered.damagedSnapshots) {
+    await rename(join(dir, name), join(dir, name + BROKEN_SUFFIX));
+    changed = true;
+    logger("warn", "damaged snapshot set aside; using an older one", {
+      file: error.file,
+      offset: error.offset,
+      reason: error.reason,
+      renamedTo: name + BROKEN_SUFFIX,
+    });
+  }
+  const repair = recovered.repair;
+  if (repair !== undefined) {
+    logger("error", "wal repaired: data after the first bad record was dropped", {
+      file: repair.file,
+      offset: repair.offset,
+      reason: repair.reason,
+      cutOffset: repair.cutOffset,
+      bytesDropped: repair.bytesDropped,
+      filesDropped: repair.filesDropped,
+      lastIndexKept: repair.lastIndexKept,
+    });
+  }
+  for (const path of [...recovered.segmentsToRemove].sort().reverse()) {
+    await unlink(path);
+    await fsyncDirectory(dir);
+  }
+  const last = recovered.segments[recovered.segments.length - 1];
+  if (last !== undefined) {
+    const handle = await open(join(dir, last.name), "r+");
+    try {
+      const { size } = await handle.stat();
+      if (size !== last.validBytes) {
+        assert(size > last.validBytes, "recovery: valid bytes beyond the file");
+        await handle.truncate(last.validBytes);
+        await handle.sync();
+      }
+    } finally {
+      await handle.close();
+    }
+  }
+  if (recovered.tornTail !== undefined) {
+    const t = recovered.tornTail;
+    logger("warn", "cut a torn write at the end of the log", {
+      file: t.file,
+      offset: t.offset,
+      bytesCut: t.bytesCut,
+      reason: t.reason,
+    });
+  }
+  if (recovered.droppedAfterSnapshot > 0) {
+    logger("warn", "dropped entries after the snapshot: they belong to the log it replaced", {
+      entries: recovered.droppedAfterSnapshot,
+    });
+  }
+  if (changed) await fsyncDirectory(dir);
+  return tempFilesRemoved;
+}
+
+/** Creates segment (seq, firstIndex) durably; its first batch is its header, the hard state, `records`. */
+async function createSegment(
+  dir: string,
+  batchBuffer: BatchBuffer,
+  seq: number,
+  firstIndex: number,
+  hardState: HardState,
+  records: readonly WalRecord[],
+  recordBytes: number,
+): Promise<ActiveSegment> {
+  const name = segmentFileName(seq, firstIndex);
+  const head: WalRecord[] = [
+    { type: "SegmentHeader", seq, firstIndex: asIndex(firstIndex) },
+    { type: "HardState", hardState },
+  ];
+  let bodyBytes = recordBytes;
+  for (const record of head) bodyBytes += checkedRecordBytes(record);
+  const frame = batchBuffer.encode([...head, ...records], bodyBytes);
+  const handle = await open(join(dir, name), "wx");
+  try {
+    await writeFully(handle, frame, 0);
+    await handle.datasync();
+    await fsyncDirectory(dir);
+  } catch (error) {
+    await handle.close();
+    throw error;
+  }
+  return { name, seq, firstIndex, handle, position: frame.length };
+}

@@ -1,0 +1,253 @@
+// WalStorage as a LogStorage: what goes in comes back after a reopen, truncation is durable,
+// group commit coalesces, segments roll, and misuse gets typed errors.
+import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { test } from "node:test";
+import { AssertionError } from "../../src/raft/assert.js";
+import { StorageError, WalStorage } from "../../src/storage/index.js";
+import {
+  assertEntries,
+  entry,
+  entryRange,
+  hardState,
+  openAndLoad,
+  removeDir,
+  segmentNames,
+  snapshot,
+  tempDir,
+} from "./wal-helpers.js";
+
+test("a new directory loads empty and holds one segment", async () => {
+  const dir = await tempDir("wal-new");
+  try {
+    const { wal, state } = await openAndLoad(join(dir, "data"));
+    assert.deepEqual(state.hardState, hardState(0, 0, ""));
+    assert.equal(state.snapshot, undefined);
+    assert.equal(state.entries.length, 0);
+    assert.deepEqual(await segmentNames(join(dir, "data")), [
+      "0000000000000001-0000000000000001.wal",
+    ]);
+    await wal.close();
+  } finally {
+    await removeDir(dir);
+  }
+});
+
+test("entries and hard state survive close and reopen", async () => {
+  const dir = await tempDir("wal-reopen");
+  try {
+    const { wal } = await openAndLoad(dir);
+    await wal.append(entryRange(1, 10, 1), hardState(1, 0));
+    await wal.append(entryRange(11, 20, 2), hardState(2, 15, "n2"));
+    await wal.append([], hardState(2, 20, "n2"));
+    await wal.close();
+    const again = await openAndLoad(dir);
+    assertEntries(again.state.entries, [...entryRange(1, 10, 1), ...entryRange(11, 20, 2)]);
+    assert.deepEqual(again.state.hardState, hardState(2, 20, "n2"));
+    await again.wal.append(entryRange(21, 25, 2), undefined);
+    await again.wal.close();
+    const third = await openAndLoad(dir);
+    assert.equal(third.state.entries.length, 25);
+    assert.deepEqual(third.state.hardState, hardState(2, 20, "n2"));
+    await third.wal.close();
+  } finally {
+    await removeDir(dir);
+  }
+});
+
+test("truncating a conflicting suffix is durable", async () => {
+  const dir = await tempDir("wal-truncate");
+  try {
+    const { wal } = await openAndLoad(dir);
+    await wal.append(entryRange(1, 10, 1), hardState(1, 3));
+    // Follower log repair: the leader of term 3 overwrites from index 6, with a shorter log.
+    await wal.append(entryRange(6, 7, 3), hardState(3, 5));
+    await wal.close();
+    const again = await openAndLoad(dir);
+    assertEntries(again.state.entries, [...entryRange(1, 5, 1), ...entryRange(6, 7, 3)]);
+    // Appending on from the repaired log, then truncating again within one batch.
+    await again.wal.append(entryRange(8, 9, 3), undefined);
+    await again.wal.append(entryRange(9, 9, 4), hardState(4, 8));
+    await again.wal.close();
+    const third = await openAndLoad(dir);
+    assertEntries(third.state.entries, [
+      ...entryRange(1, 5, 1),
+      ...entryRange(6, 8, 3),
+      entry(9, 4),
+    ]);
+    await third.wal.close();
+  } finally {
+    await removeDir(dir);
+  }
+});
+
+test("group commit: appends made during an fsync share the next one; promises resolve in order", async () => {
+  const dir = await tempDir("wal-group");
+  try {
+    const { wal } = await openAndLoad(dir);
+    const order: number[] = [];
+    const appends: Promise<void>[] = [];
+    for (let i = 1; i <= 300; i++) {
+      appends.push(wal.append([entry(i, 1)], hardState(1, i - 1)).then(() => void order.push(i)));
+    }
+    await Promise.all(appends);
+    assert.deepEqual(
+      order,
+      Array.from({ length: 300 }, (_, i) => i + 1),
+    );
+    const stats = wal.stats();
+    assert.equal(stats.appends, 300);
+    // The first append goes alone; the rest pile up behind its fsync: a handful of batches.
+    assert.ok(
+      stats.fsyncs <= 10,
+      `expected coalescing, got ${stats.fsyncs} fsyncs for 300 appends`,
+    );
+    assert.equal(stats.batches, stats.fsyncs);
+    await wal.close();
+    const again = await openAndLoad(dir);
+    assertEntries(again.state.entries, entryRange(1, 300, 1));
+    assert.deepEqual(again.state.hardState, hardState(1, 299));
+    await again.wal.close();
+  } finally {
+    await removeDir(dir);
+  }
+});
+
+test("one batch is one write: its bytes are one batch record on disk", async () => {
+  const dir = await tempDir("wal-batch");
+  try {
+    const { wal } = await openAndLoad(dir);
+    const file = join(dir, (await segmentNames(dir))[0]!);
+    const sizeBefore = (await readFile(file)).length;
+    await wal.append(entryRange(1, 3, 1), undefined);
+    const before = wal.stats();
+    await Promise.all([
+      wal.append(entryRange(4, 6, 1), undefined),
+      wal.append(entryRange(7, 9, 1), hardState(1, 2)),
+    ]);
+    const after = wal.stats();
+    assert.equal(after.fsyncs - before.fsyncs, 1, "two appends made during no fsync share one");
+    await wal.close();
+    const bytes = await readFile(file);
+    assert.equal(bytes.length - sizeBefore, after.bytesWritten);
+    // The second batch's header says it holds 3 records: each append's run of entries, a hard state.
+    const secondBatch = sizeBefore + (before.bytesWritten as number);
+    assert.equal(bytes.readUInt8(secondBatch + 8), 1, "a batch record");
+    assert.equal(bytes.readUInt32LE(secondBatch + 16), 3);
+  } finally {
+    await removeDir(dir);
+  }
+});
+
+test("many segments: the log rolls over and reads back whole, continuing after reopen", async () => {
+  const dir = await tempDir("wal-segments");
+  try {
+    const options = { segmentBytesMax: 4096 };
+    const { wal } = await openAndLoad(dir, options);
+    for (let i = 1; i <= 600; i += 6)
+      await wal.append(
+        entryRange(i, i + 5, 1 + Math.floor(i / 100)),
+        hardState(1 + Math.floor(i / 100), i),
+      );
+    const segments = await segmentNames(dir);
+    assert.ok(segments.length >= 20, `expected many segments, got ${segments.length}`);
+    for (const [i, name] of segments.entries()) {
+      assert.ok(name.startsWith(String(i + 1).padStart(16, "0")), name);
+    }
+    await wal.close();
+    const again = await openAndLoad(dir, options);
+    assert.equal(again.state.entries.length, 600);
+    for (const [i, e] of again.state.entries.entries()) assert.equal(e.index, i + 1);
+    await again.wal.append(entryRange(601, 700, 7), hardState(7, 650));
+    await again.wal.close();
+    const third = await openAndLoad(dir, options);
+    assert.equal(third.state.entries.length, 700);
+    assert.deepEqual(third.state.hardState, hardState(7, 650));
+    await third.wal.close();
+  } finally {
+    await removeDir(dir);
+  }
+});
+
+test("an entry larger than a segment gets a segment of its own", async () => {
+  const dir = await tempDir("wal-large");
+  try {
+    const { wal } = await openAndLoad(dir, { segmentBytesMax: 4096 });
+    await wal.append([entry(1, 1, 100), entry(2, 1, 20_000), entry(3, 1, 100)], hardState(1, 1));
+    await wal.append([entry(4, 1, 10)], undefined);
+    await wal.close();
+    const again = await openAndLoad(dir, { segmentBytesMax: 4096 });
+    assertEntries(again.state.entries, [
+      entry(1, 1, 100),
+      entry(2, 1, 20_000),
+      entry(3, 1, 100),
+      entry(4, 1, 10),
+    ]);
+    await again.wal.close();
+  } finally {
+    await removeDir(dir);
+  }
+});
+
+test("misuse: typed errors for closed, overloaded and bad options; assertions for bugs", async () => {
+  const dir = await tempDir("wal-misuse");
+  try {
+    await assert.rejects(
+      WalStorage.open(dir, { segmentBytesMax: 10 }),
+      (e: unknown) => e instanceof StorageError && e.code === "INVALID_ARGUMENT",
+    );
+    const { wal } = await openAndLoad(dir, { pendingBytesMax: 4096 });
+    await wal.append(entryRange(1, 2, 1), undefined);
+    await assert.rejects(
+      wal.load(),
+      (e: unknown) => e instanceof StorageError && e.code === "INVALID_ARGUMENT",
+    );
+    assert.throws(() => wal.append([entry(5, 1)], undefined), AssertionError);
+    assert.throws(() => wal.append([entry(3, 1), entry(5, 1)], undefined), AssertionError);
+    // Queue more bytes than pendingBytesMax while a write is in flight (each rewrites index 3).
+    const results = await Promise.allSettled(
+      Array.from({ length: 40 }, () => wal.append([entry(3, 1, 250)], undefined)),
+    );
+    const overloaded = results.filter(
+      (r) =>
+        r.status === "rejected" &&
+        r.reason instanceof StorageError &&
+        r.reason.code === "OVERLOADED",
+    );
+    assert.ok(overloaded.length > 0, "some appends are refused with OVERLOADED");
+    await assert.rejects(
+      wal.saveSnapshot(snapshot(10_000, 1)),
+      (e: unknown) => e instanceof StorageError && e.code === "INVALID_ARGUMENT",
+    );
+    await wal.close();
+    await wal.close();
+    await assert.rejects(
+      wal.append([], hardState(1, 1)),
+      (e: unknown) => e instanceof StorageError && e.code === "CLOSED",
+    );
+    await assert.rejects(
+      wal.load(),
+      (e: unknown) => e instanceof StorageError && e.code === "CLOSED",
+    );
+  } finally {
+    await removeDir(dir);
+  }
+});
+
+test("entries a snapshot covers are skipped on append, as the simulator's disk does", async () => {
+  const dir = await tempDir("wal-skip");
+  try {
+    const { wal } = await openAndLoad(dir);
+    await wal.append(entryRange(1, 10, 1), hardState(1, 10));
+    await wal.saveSnapshot(snapshot(8, 1));
+    await wal.append(entryRange(7, 12, 1), undefined);
+    await wal.close();
+    const again = await openAndLoad(dir);
+    assert.equal(again.state.snapshot?.meta.index, 8);
+    assertEntries(again.state.entries, entryRange(9, 12, 1));
+    await again.wal.close();
+  } finally {
+    await removeDir(dir);
+  }
+});
