@@ -1,0 +1,55 @@
+// The public surface of kv/: an etcd v3-compatible MVCC key-value store as a deterministic
+// state machine. KvStore is the typed API (etcd's messages in camelCase); KvStateMachine is the
+// same store behind the runtime's byte-level StateMachine interface, with codec.ts as the
+// format between them.
+export { KvAssertionError } from "./assert.js";
+export {
+  bytesEqual,
+  compareBytes,
+  decodeUtf8,
+  EMPTY_BYTES,
+  encodeUtf8,
+  prefixEnd,
+} from "./bytes.js";
+export {
+  decodeCommand,
+  decodeQuery,
+  decodeResponse,
+  decodeResult,
+  encodeCommand,
+  encodeQuery,
+  encodeResult,
+  errorInfoOf,
+  type KvCommand,
+  type KvErrorInfo,
+  type KvMessageType,
+  type KvQuery,
+  type KvResponse,
+  type KvResult,
+  kvErrorOf,
+} from "./codec.js";
+export { crc32c } from "./crc32c.js";
+export {
+  GRPC_STATUS_OF,
+  type GrpcStatus,
+  grpcErrorOf,
+  KV_ERROR_CODES,
+  KvError,
+  type KvErrorCode,
+} from "./errors.js";
+export { executeCommand, executeQuery, KvStateMachine } from "./kv-state-machine.js";
+export {
+  type EventListener,
+  KvStore,
+  type LeaderTimeContext,
+  type LeaseGrantContext,
+} from "./kv-store.js";
+export {
+  DEFAULT_KV_LIMITS,
+  type KvLimits,
+  LEASE_EXTEND_MAX_MS,
+  LEASE_TTL_MAX_SECONDS,
+  TIMESTAMP_MAX_MS,
+  TXN_DEPTH_CODEC_MAX,
+} from "./limits.js";
+export * from "./types.js";

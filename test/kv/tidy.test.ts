@@ -1,0 +1,56 @@
+// The "tidy" test for kv/: the state machine must be deterministic, so its source may not name a
+// clock, global randomness, timers, the environment or Node built-ins, and may import only its
+// own files plus types from the runtime's StateMachine interface and the Raft core.
+import assert from "node:assert/strict";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { test } from "node:test";
+import { pathToFileURL } from "node:url";
+
+// dist/test/kv → the repository's src/kv; when built out of tree, the working directory's.
+const besideDist = new URL("../../../src/kv/", import.meta.url);
+const kvDir = existsSync(new URL("index.ts", besideDist))
+  ? besideDist
+  : pathToFileURL(`${process.cwd()}/src/kv/`);
+
+const banned = [
+  /\bDate\b/,
+  /\bMath\.random\b/,
+  /\bperformance\b/,
+  /\bsetTimeout\b|\bsetInterval\b|\bsetImmediate\b|\bqueueMicrotask\b/,
+  /\bprocess\b/,
+  /\bBuffer\b/,
+  /\bconsole\b/,
+  /\bcrypto\b/,
+  /\bTextEncoder\b|\bTextDecoder\b/,
+  /\bglobalThis\b/,
+  /\bJSON\.stringify\b/, // object key order is insertion order: a determinism trap in encodings
+];
+
+function codeOf(source: string): string {
+  // Drop comments and string contents so prose may mention what code may not use.
+  return source
+    .replace(/\/\*[\s\S]*?\*\//g, "")
+    .replace(/\/\/.*$/gm, "")
+    .replace(/"(?:[^"\\\n]|\\.)*"/g, '""')
+    .replace(/`(?:[^`\\]|\\.)*`/g, "``");
+}
+
+test("src/kv uses no nondeterministic or Node APIs and imports only what it may", () => {
+  const files = readdirSync(kvDir).filter((f) => f.endsWith(".ts"));
+  assert.ok(files.includes("index.ts") && files.length > 10);
+  for (const file of files) {
+    assert.match(file, /^[a-z0-9]+(-[a-z0-9]+)*\.ts$/, `${file}: kebab-case file names`);
+    const source = readFileSync(new URL(file, kvDir), "utf8");
+    const code = codeOf(source);
+    for (const pattern of banned) assert.doesNotMatch(code, pattern, `${file} uses ${pattern}`);
+    for (const m of source.matchAll(/^(import|export)\b[^;]*?from "([^"]+)"/gms)) {
+      const [statement, , from] = m;
+      if (from!.startsWith("./")) continue;
+      assert.ok(
+        from === "../rsm/state-machine.js" || from === "../raft/index.js",
+        `${file} imports ${from}`,
+      );
+      assert.match(statement, /^import type\b/, `${file}: only types from ${from}`);
+    }
+  }
+});
