@@ -6,6 +6,11 @@ import { runSimCommand, SIM_USAGE } from "./sim-command.js";
 const USAGE = `usage: ordo <command> [options]
 
 commands:
+  cluster start a local 3-member cluster (what npm start runs; ordo cluster --help)
+  serve   run one cluster member (ordo serve --help)
+  put     ordo put KEY VALUE [--endpoints LIST]
+  get     ordo get KEY [--prefix] [--limit N] [--rev N] [--keys-only] [--count-only] [--json]
+  del     ordo del KEY [--prefix]
   sim     run the deterministic simulator (ordo sim --help)
   wal     inspect a data directory's write-ahead log: wal verify DIR | wal dump DIR
   help    show this help
@@ -18,6 +23,20 @@ export async function run(args: string[], out: Output = processOutput()): Promis
     switch (command) {
       case "sim":
         return await runSimCommand(rest, out);
+      case "cluster": {
+        const { runClusterCommand } = await import("./cluster-command.js");
+        return await runClusterCommand(rest, out);
+      }
+      case "serve": {
+        const { runServeCommand } = await import("./serve-command.js");
+        return await runServeCommand(rest, out);
+      }
+      case "put":
+        return await (await import("./kv-commands.js")).runPut(rest, out);
+      case "get":
+        return await (await import("./kv-commands.js")).runGet(rest, out);
+      case "del":
+        return await (await import("./kv-commands.js")).runDel(rest, out);
       case "wal": {
         const { runWal } = await import("./wal.js");
         return await runWal(rest, out);
@@ -33,13 +52,16 @@ export async function run(args: string[], out: Output = processOutput()): Promis
         return 2;
     }
   } catch (e) {
-    if (e instanceof Error && (e.name === "TypeError" || e.name === "Error") && "code" in e) {
+    if (
+      e instanceof Error &&
+      (e.constructor === Error || ("code" in e && String(e.code).startsWith("ERR_PARSE_ARGS")))
+    ) {
       out.stderr(`ordo ${command}: ${e.message}\n`);
       return 2;
     }
-    if (e instanceof Error && e.constructor === Error) {
+    if (e instanceof Error && e.name === "KvClientError") {
       out.stderr(`ordo ${command}: ${e.message}\n`);
-      return 2;
+      return 1;
     }
     throw e;
   }

@@ -1,0 +1,93 @@
+// `ordo serve`: runs one cluster member (for real deployments across machines, and what
+// `ordo cluster` starts three of). Flags follow etcd's names.
+//
+//   ordo serve --name n1 --data-dir data/n1 --listen-client-urls http://127.0.0.1:2379 \
+//     --initial-cluster n1=http://127.0.0.1:2380,n2=http://127.0.0.1:22380,n3=http://127.0.0.1:32380
+import { parseArgs } from "node:util";
+import type { LogLevel } from "../rsm/index.js";
+import { parseHostPort, parseInitialCluster } from "../server/cluster-config.js";
+import { createLogger } from "../server/logger.js";
+import { Member } from "../server/member.js";
+import type { Output } from "./output.js";
+
+export const SERVE_USAGE = `usage: ordo serve --name NAME --data-dir DIR --initial-cluster NAME=URL,... [options]
+
+  --name NAME                    this member's name (must appear in --initial-cluster)
+  --data-dir DIR                 where the WAL and snapshots live
+  --listen-client-urls URL       client address (gRPC, etcd v3 API); default http://127.0.0.1:2379
+  --initial-cluster LIST         every member's peer address: n1=http://127.0.0.1:2380,...
+  --peers LIST                   same as --initial-cluster
+  --initial-cluster-token TEXT   distinguishes clusters; members of another cluster are refused
+  --tick-ms N                    Raft tick (default 100); election timeout is --election-ticks ticks
+  --election-ticks N             default 10
+  --snapshot-count N             applied entries between snapshots (default 10000)
+  --log-level LEVEL              debug, info, warn, error (default info)`;
+
+function positiveInt(text: string | undefined, flag: string, fallback: number): number {
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (!Number.isSafeInteger(n) || n <= 0)
+    throw new Error(`${flag} must be a positive integer, not "${text}"`);
+  return n;
+}
+
+export async function runServeCommand(args: string[], out: Output): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      name: { type: "string" },
+      "data-dir": { type: "string" },
+      "listen-client-urls": { type: "string", default: "http://127.0.0.1:2379" },
+      "initial-cluster": { type: "string" },
+      peers: { type: "string" },
+      "initial-cluster-token": { type: "string", default: "ordo-cluster" },
+      "tick-ms": { type: "string" },
+      "election-ticks": { type: "string" },
+      "snapshot-count": { type: "string" },
+      "log-level": { type: "string", default: "info" },
+      help: { type: "boolean", short: "h", default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    out.stdout(`${SERVE_USAGE}\n`);
+    return 0;
+  }
+  const name = values.name;
+  if (name === undefined) throw new Error("--name is required");
+  const dataDir = values["data-dir"] ?? `${name}.ordo`;
+  const clusterText = values["initial-cluster"] ?? values.peers;
+  if (clusterText === undefined) throw new Error("--initial-cluster (or --peers) is required");
+  const level = values["log-level"] as LogLevel;
+  if (!["debug", "info", "warn", "error"].includes(level))
+    throw new Error(`bad --log-level "${level}"`);
+  const client = parseHostPort(values["listen-client-urls"] as string, "--listen-client-urls");
+  const logger = createLogger(name, level);
+  const member = await Member.start({
+    name,
+    dataDir,
+    clientHost: client.host,
+    clientPort: client.port,
+    initialCluster: parseInitialCluster(clusterText),
+    clusterToken: values["initial-cluster-token"] as string,
+    tickMs: positiveInt(values["tick-ms"], "--tick-ms", 100),
+    electionTicks: positiveInt(values["election-ticks"], "--election-ticks", 10),
+    snapshotEntries: positiveInt(values["snapshot-count"], "--snapshot-count", 10_000),
+    logger,
+  });
+  out.stdout(
+    `ordo member ${name} serving clients on ${client.host}:${member.clientPort}, data in ${dataDir}\n`,
+  );
+  await new Promise<void>((resolve) => {
+    const stop = (): void => {
+      process.off("SIGINT", stop);
+      process.off("SIGTERM", stop);
+      resolve();
+    };
+    process.on("SIGINT", stop);
+    process.on("SIGTERM", stop);
+  });
+  logger("info", "stopping");
+  await member.stop();
+  return 0;
+}

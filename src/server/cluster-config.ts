@@ -1,0 +1,44 @@
+// Cluster membership as given on the command line, etcd style:
+//   --initial-cluster n1=http://127.0.0.1:2380,n2=http://127.0.0.1:22380,n3=http://127.0.0.1:32380
+// Member and cluster ids are stable hashes of the names and the cluster token, so every member
+// computes the same ids (etcd's response headers carry them as uint64; ours stay below 2^53).
+import { createHash } from "node:crypto";
+
+export interface PeerSpec {
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+}
+
+export function parseHostPort(text: string, what: string): { host: string; port: number } {
+  const stripped = text.replace(/^[a-z]+:\/\//, "").replace(/\/$/, "");
+  const m = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(stripped);
+  if (m === null) throw new Error(`${what}: expected host:port or http://host:port, got "${text}"`);
+  const port = Number(m[2]);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new Error(`${what}: bad port in "${text}"`);
+  return { host: (m[1] as string).replace(/^\[|\]$/g, ""), port };
+}
+
+export function parseInitialCluster(text: string): PeerSpec[] {
+  const peers: PeerSpec[] = [];
+  for (const part of text.split(",").filter((p) => p.trim() !== "")) {
+    const eq = part.indexOf("=");
+    if (eq <= 0)
+      throw new Error(`--initial-cluster: expected name=http://host:port, got "${part}"`);
+    const name = part.slice(0, eq).trim();
+    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name))
+      throw new Error(`--initial-cluster: bad member name "${name}"`);
+    if (peers.some((p) => p.name === name))
+      throw new Error(`--initial-cluster: member "${name}" listed twice`);
+    peers.push({ name, ...parseHostPort(part.slice(eq + 1).trim(), `--initial-cluster ${name}`) });
+  }
+  if (peers.length === 0) throw new Error("--initial-cluster names no member");
+  return peers;
+}
+
+/** A stable 52-bit id from text (member ids, cluster id). */
+export function stableId(text: string): string {
+  const digest = createHash("sha256").update(text).digest();
+  return String(digest.readUIntBE(0, 6) * 16 + ((digest[6] as number) % 16));
+}

@@ -1,0 +1,286 @@
+// etcd v3's KV service (Range, Put, DeleteRange, Txn, Compact) over gRPC, in front of the
+// replicated key-value store. Each call: map the etcd message to a kv/ request
+// (etcd-mapping.ts), encode it (kv/codec.ts), hand it to the backend — a proposal through the
+// log for writes, a read for Range — decode the result and map it back, with the serving
+// member's header.
+//
+// Reads: Range with `serializable` is answered from the member's local state
+// (read(query, "serializable")); any other Range is a linearizable read (ReadIndex).
+// Txn: always proposed through the log, read-only or not. etcd serves a read-only txn with a
+// linearizable read instead; kv/ has no txn query (KvQuery has no Txn), so a read-only txn
+// costs a log entry here — it is still linearizable, and changes no revision.
+// Compact: proposed; kv/ compacts while applying, so `physical` holds on return either way.
+//
+// Errors carry the status and message etcd's rpctypes give, so etcd clients that match on them
+// keep working (see statusOf). A handler never throws and never leaves a promise unhandled: a
+// malformed request, a failing backend or a bug all end as a status for that one call.
+import * as grpc from "@grpc/grpc-js";
+import {
+  DEFAULT_KV_LIMITS,
+  decodeResult,
+  encodeCommand,
+  encodeQuery,
+  grpcErrorOf,
+  type KvCommand,
+  KvError,
+  type KvMessageType,
+  type KvQuery,
+  type KvResponse,
+  type KvResult,
+  kvErrorOf,
+} from "../kv/index.js";
+import {
+  compactionRequestFromEtcd,
+  compactionResponseToEtcd,
+  deleteRangeRequestFromEtcd,
+  deleteRangeResponseToEtcd,
+  type MemberHeader,
+  putRequestFromEtcd,
+  putResponseToEtcd,
+  rangeRequestFromEtcd,
+  rangeResponseToEtcd,
+  txnRequestFromEtcd,
+  txnResponseToEtcd,
+} from "./etcd-mapping.js";
+
+export interface KvBackend {
+  /** Replicates an encoded KvCommand (kv/codec.ts encodeCommand) and resolves with the encoded KvResult. */
+  propose(command: Uint8Array): Promise<Uint8Array>;
+  /** Answers an encoded KvQuery (encodeQuery) with an encoded KvResult; linearizable or serializable (local). */
+  read(query: Uint8Array, mode: "linearizable" | "serializable"): Promise<Uint8Array>;
+  /** For response headers: cluster_id, member_id (decimal strings), raft_term. */
+  header(): MemberHeader;
+}
+
+export interface KvServiceOptions {
+  /**
+   * Largest encoded command or query (etcd's --max-request-bytes); larger requests get
+   * INVALID_ARGUMENT "etcdserver: request is too large" before anything is proposed. Default
+   * 1.5 MiB, kv/'s requestBytesMax: the store refuses larger commands when applying anyway.
+   */
+  readonly requestBytesMax?: number;
+  /** Hears every call that ended INTERNAL (a bug or a broken backend), for logging. */
+  readonly onInternalError?: (method: string, error: unknown) => void;
+}
+
+/** etcd's grpcOverheadBytes: the gRPC receive limit is the request limit plus this. */
+export const GRPC_OVERHEAD_BYTES = 512 * 1024;
+
+/**
+ * Options for the grpc.Server that serves this service, as etcd sets them: receive at most
+ * requestBytesMax plus gRPC overhead (a bigger message is refused by gRPC itself with
+ * RESOURCE_EXHAUSTED), send without limit.
+ */
+export function kvGrpcServerOptions(
+  requestBytesMax: number = DEFAULT_KV_LIMITS.requestBytesMax,
+): grpc.ServerOptions {
+  return {
+    "grpc.max_receive_message_length": requestBytesMax + GRPC_OVERHEAD_BYTES,
+    "grpc.max_send_message_length": -1,
+  };
+}
+
+// ---- errors -----------------------------------------------------------------------------------
+
+/** A gRPC status as the handler sends it. */
+export interface GrpcErrorStatus {
+  readonly code: grpc.status;
+  readonly details: string;
+}
+
+/** A failure that is ours, not the caller's: it ends as INTERNAL. */
+class InternalFault extends Error {
+  override readonly name = "InternalFault";
+}
+
+/**
+ * The runtime's operating errors (rsm/errors.ts codes) as etcd's rpctypes errors. Proposals a
+ * member cannot place (no leader known, or a leader it cannot reach) read as "no leader":
+ * UNAVAILABLE, which etcd clients retry on another endpoint.
+ */
+export const RUNTIME_ERROR_STATUS: Readonly<Record<string, GrpcErrorStatus>> = {
+  NOT_LEADER: { code: grpc.status.UNAVAILABLE, details: "etcdserver: no leader" },
+  NO_LEADER: { code: grpc.status.UNAVAILABLE, details: "etcdserver: no leader" },
+  TIMEOUT: { code: grpc.status.UNAVAILABLE, details: "etcdserver: request timed out" },
+  STOPPED: { code: grpc.status.UNAVAILABLE, details: "etcdserver: server stopped" },
+  // Raft refused the proposal (too many uncommitted bytes, a transfer in progress): etcd's
+  // ErrGRPCRequestTooManyRequests, which is RESOURCE_EXHAUSTED.
+  PROPOSAL_DROPPED: {
+    code: grpc.status.RESOURCE_EXHAUSTED,
+    details: "etcdserver: too many requests",
+  },
+};
+
+function codeOf(error: unknown): string | undefined {
+  if (error === null || typeof error !== "object") return undefined;
+  const code = (error as { code?: unknown }).code;
+  return typeof code === "string" ? code : undefined;
+}
+
+function messageOf(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  return String(error);
+}
+
+const etcdPrefixed = (message: string): string =>
+  message.startsWith("etcdserver: ") ? message : `etcdserver: ${message}`;
+
+/**
+ * The status for any failure: a KvError as etcd's rpctypes error (kv/errors.ts grpcErrorOf),
+ * a runtime error by its code, anything else INTERNAL.
+ */
+export function statusOf(error: unknown): GrpcErrorStatus {
+  if (error instanceof KvError) {
+    const { status, message } = grpcErrorOf(error);
+    return { code: grpc.status[status], details: message };
+  }
+  if (error instanceof InternalFault) {
+    return { code: grpc.status.INTERNAL, details: `ordo: internal error: ${error.message}` };
+  }
+  const code = codeOf(error);
+  const known = code === undefined ? undefined : RUNTIME_ERROR_STATUS[code];
+  if (known !== undefined) return known;
+  // The runtime refusing the command itself (a bad session seq, an unencodable proposal).
+  if (code === "INVALID_ARGUMENT") {
+    return { code: grpc.status.INVALID_ARGUMENT, details: etcdPrefixed(messageOf(error)) };
+  }
+  // Not applied: the member's client session is gone. The caller cannot fix it, but nothing
+  // happened either.
+  if (code === "SESSION_EXPIRED") {
+    return { code: grpc.status.FAILED_PRECONDITION, details: etcdPrefixed(messageOf(error)) };
+  }
+  return { code: grpc.status.INTERNAL, details: `ordo: internal error: ${messageOf(error)}` };
+}
+
+// ---- results ----------------------------------------------------------------------------------
+
+type ResponseOf<T extends KvMessageType> = Extract<KvResponse, { type: T }>["response"];
+
+/** The response of `type` in an encoded result; a KvError for an error result. */
+function responseOf<T extends KvMessageType>(bytes: unknown, type: T): ResponseOf<T> {
+  if (!(bytes instanceof Uint8Array)) throw new InternalFault("the backend answered no bytes");
+  let result: KvResult;
+  try {
+    result = decodeResult(bytes);
+  } catch (e) {
+    throw new InternalFault(`the store's result is malformed: ${messageOf(e)}`);
+  }
+  if (!result.ok) throw kvErrorOf(result.error);
+  if (result.response.type !== type) {
+    throw new InternalFault(`expected a ${type} result, got ${result.response.type}`);
+  }
+  return result.response.response as ResponseOf<T>;
+}
+
+// ---- handlers ---------------------------------------------------------------------------------
+
+type Handle = (request: unknown) => Promise<object>;
+
+/**
+ * A unary handler around `handle`: every outcome reaches `callback` exactly once, and nothing
+ * escapes (no throw into grpc-js, no unhandled rejection), whatever the request or backend do.
+ */
+function unary(
+  method: string,
+  handle: Handle,
+  options: KvServiceOptions,
+): grpc.handleUnaryCall<unknown, object> {
+  const fail = (callback: grpc.sendUnaryData<object>, error: unknown): void => {
+    const status = statusOf(error);
+    if (status.code === grpc.status.INTERNAL) {
+      try {
+        options.onInternalError?.(method, error);
+      } catch {
+        // A logger's failure must not turn into the caller's.
+      }
+    }
+    try {
+      callback({ code: status.code, details: status.details });
+    } catch {
+      // grpc-js does not throw from callback; if it ever does, the call is already lost.
+    }
+  };
+  return (call, callback) => {
+    const run = async (): Promise<void> => {
+      let response: object;
+      try {
+        response = await handle(call.request);
+      } catch (e) {
+        fail(callback, e);
+        return;
+      }
+      try {
+        callback(null, response);
+      } catch (e) {
+        fail(callback, new InternalFault(`cannot send the response: ${messageOf(e)}`));
+      }
+    };
+    run().catch(() => {});
+  };
+}
+
+/**
+ * The KV service's handlers, for `server.addService(serviceDefinition("KV"), ...)`. Serve them
+ * with kvGrpcServerOptions() so gRPC's own receive limit matches requestBytesMax.
+ */
+export function kvServiceHandlers(
+  backend: KvBackend,
+  options: KvServiceOptions = {},
+): grpc.UntypedServiceImplementation {
+  const requestBytesMax = options.requestBytesMax ?? DEFAULT_KV_LIMITS.requestBytesMax;
+  if (!Number.isSafeInteger(requestBytesMax) || requestBytesMax <= 0) {
+    throw new RangeError(`kv-service: requestBytesMax must be a positive integer`);
+  }
+  const checkSize = (bytes: Uint8Array): Uint8Array => {
+    if (bytes.length > requestBytesMax) {
+      throw new KvError("REQUEST_TOO_LARGE", "etcdserver: request is too large");
+    }
+    return bytes;
+  };
+  const propose = async <T extends KvCommand["type"]>(
+    command: KvCommand & { type: T },
+  ): Promise<ResponseOf<T>> => {
+    const encoded = checkSize(encodeCommand(command));
+    return responseOf(await backend.propose(encoded), command.type);
+  };
+  const read = async (
+    query: KvQuery & { type: "Range" },
+    mode: "linearizable" | "serializable",
+  ): Promise<ResponseOf<"Range">> => {
+    const encoded = checkSize(encodeQuery(query));
+    return responseOf(await backend.read(encoded, mode), query.type);
+  };
+
+  const range: Handle = async (message) => {
+    const request = rangeRequestFromEtcd(message);
+    const mode = request.serializable === true ? "serializable" : "linearizable";
+    const response = await read({ type: "Range", request }, mode);
+    return rangeResponseToEtcd(response, backend.header());
+  };
+  const put: Handle = async (message) => {
+    const response = await propose({ type: "Put", request: putRequestFromEtcd(message) });
+    return putResponseToEtcd(response, backend.header());
+  };
+  const deleteRange: Handle = async (message) => {
+    const request = deleteRangeRequestFromEtcd(message);
+    const response = await propose({ type: "DeleteRange", request });
+    return deleteRangeResponseToEtcd(response, backend.header());
+  };
+  const txn: Handle = async (message) => {
+    const response = await propose({ type: "Txn", request: txnRequestFromEtcd(message) });
+    return txnResponseToEtcd(response, backend.header());
+  };
+  const compact: Handle = async (message) => {
+    const request = compactionRequestFromEtcd(message);
+    const response = await propose({ type: "Compaction", request });
+    return compactionResponseToEtcd(response, backend.header());
+  };
+
+  return {
+    Range: unary("Range", range, options),
+    Put: unary("Put", put, options),
+    DeleteRange: unary("DeleteRange", deleteRange, options),
+    Txn: unary("Txn", txn, options),
+    Compact: unary("Compact", compact, options),
+  };
+}
