@@ -1,0 +1,26 @@
+// The public surface of check/: the history format and the linearizability checker.
+// Everything else in this folder is an implementation detail of the search.
+export { CheckerAssertionError } from "./assert.js";
+export {
+  type CasOp,
+  type DeleteOp,
+  describeHistoryOp,
+  type GetOp,
+  HistoryFormatError,
+  type HistoryOp,
+  type HistoryOpKind,
+  type HistoryStatus,
+  type IndexedHistoryOp,
+  type PutOp,
+  parseHistory,
+} from "./history.js";
+export {
+  checkLinearizable,
+  type LinearizabilityOptions,
+  type LinearizabilityResult,
+  type LinearizabilityStats,
+  type LinearizabilityUnknown,
+  type Linearizable,
+  type NotLinearizable,
+  STATES_MAX_DEFAULT,
+} from "./linearizability.js";
