@@ -1,0 +1,351 @@
+// The binary encoding of Raft messages (every variant of raft/types.ts Message; a new variant
+// fails to compile here until it has a tag and an encoding).
+//
+// A message is: tag u8 (messageTags below), from string, to string, term varint, then the
+// fields of its type in the order written in writeBody. Numbers (terms, indexes, counts,
+// lengths) are unsigned LEB128 varints of at most 8 bytes (values < 2^53); booleans and entry
+// types are one byte; strings and byte fields are a varint length and the bytes (strings
+// UTF-8). No padding, no field numbers: both ends speak the same version, which the
+// connection handshake checks (handshake.ts), and a new field means a new version.
+//
+// decodeMessage is total over byte strings: it returns a structurally typed Message or throws
+// DecodeError — for truncation, trailing bytes, unknown tags, out-of-range numbers, counts or
+// lengths beyond the input or the limits below, and invalid UTF-8. Semantic checks (ids,
+// index arithmetic) are the core's (raft/message-check.ts).
+import {
+  asIndex,
+  asNodeId,
+  assert,
+  assertNever,
+  asTerm,
+  type ConfState,
+  type Entry,
+  type EntryType,
+  type Message,
+  type MessageType,
+  type NodeId,
+  type SnapshotMeta,
+  type Term,
+} from "../raft/index.js";
+import { ByteReader } from "./byte-reader.js";
+import { ByteWriter } from "./byte-writer.js";
+import { FRAME_HEADER_BYTES } from "./frame.js";
+
+/** Bytes a node id (or the cluster id) may take in UTF-8. */
+export const idBytesMax = 255;
+/** Bytes a ReadIndex / heartbeat context may take in UTF-8. */
+export const contextBytesMax = 64 * 1024;
+/** Entries one AppendRequest (or proposals one ProposalForward) may carry; the frame bounds bytes. */
+export const entriesMax = 1 << 20;
+/** Ids in each list of a configuration. */
+export const confIdsMax = 4096;
+
+/**
+ * Type tags on the wire, 1–15 (16 is snapshot-chunks.ts's). Never renumber: a peer running the
+ * same version must agree.
+ */
+export const messageTags = {
+  VoteRequest: 1,
+  VoteResponse: 2,
+  AppendRequest: 3,
+  AppendResponse: 4,
+  Heartbeat: 5,
+  HeartbeatResponse: 6,
+  InstallSnapshot: 7,
+  ReadIndexRequest: 8,
+  ReadIndexResponse: 9,
+  TimeoutNow: 10,
+  ProposalForward: 11,
+} as const satisfies Record<MessageType, number>;
+
+const knownTags: ReadonlySet<number> = new Set(Object.values(messageTags));
+
+const entryTypeCodes = { Normal: 0, ConfChange: 1 } as const satisfies Record<EntryType, number>;
+
+/** Smallest encodings, used to bound counts by the bytes left: index, term, type, length. */
+const ENTRY_BYTES_MIN = 4;
+const ID_BYTES_MIN = 1;
+/** Type and length. */
+const PROPOSAL_BYTES_MIN = 2;
+/** Fixed overhead per entry above its data, for sizing the buffer once. */
+const ENTRY_OVERHEAD_BYTES_MAX = 8 + 8 + 1 + 8;
+const HEADER_OVERHEAD_BYTES = 128;
+/** Size of the reused encoding buffer; messages expected to be larger get their own. */
+const SCRATCH_BYTES = 64 * 1024;
+const scratch = new ByteWriter(SCRATCH_BYTES);
+
+export function encodeMessage(m: Message): Uint8Array {
+  const hintBytes = encodedSizeHint(m);
+  // Small messages (nearly all) are built in one reused buffer and copied out at their exact
+  // size: one allocation per message. Large ones get a buffer of their own, sized once.
+  const small = hintBytes <= SCRATCH_BYTES;
+  const w = small ? scratch : new ByteWriter(hintBytes);
+  if (small) scratch.reset(SCRATCH_BYTES);
+  writeMessage(w, m);
+  const out = small ? w.copy() : w.finish();
+  assert(out.byteLength > 0 && out[0] === messageTags[m.type], "codec: encoding lost its tag");
+  return out;
+}
+
+/**
+ * Appends `m` to `w` as one whole frame (frame.ts): the 4-byte length, then encodeMessage's
+ * bytes. The transport builds its write batches this way, with no buffer per message.
+ * Returns the frame's size in bytes, header included.
+ */
+export function writeMessageFrame(w: ByteWriter, m: Message): number {
+  const start = w.byteLength;
+  w.u32(0); // the length, patched below
+  writeMessage(w, m);
+  const frameBytes = w.byteLength - start;
+  w.setU32(start, frameBytes - FRAME_HEADER_BYTES);
+  assert(frameBytes > FRAME_HEADER_BYTES, "codec: empty frame");
+  return frameBytes;
+}
+
+export function decodeMessage(bytes: Uint8Array): Message {
+  const r = new ByteReader(bytes);
+  const m = readMessage(r);
+  r.end("message");
+  return m;
+}
+
+function writeMessage(w: ByteWriter, m: Message): void {
+  w.u8(messageTags[m.type]);
+  writeEnvelope(w, m.from, m.to, m.term);
+  writeBody(w, m);
+}
+
+/** Common leading fields of every message and of snapshot chunks. */
+export function writeEnvelope(w: ByteWriter, from: NodeId, to: NodeId, term: Term): void {
+  w.string(from, idBytesMax, "from");
+  w.string(to, idBytesMax, "to");
+  w.varint(term);
+}
+
+export function readEnvelope(r: ByteReader): { from: NodeId; to: NodeId; term: Term } {
+  const from = asNodeId(r.string("from", idBytesMax));
+  const to = asNodeId(r.string("to", idBytesMax));
+  const term = asTerm(r.varint("term"));
+  return { from, to, term };
+}
+
+export function writeSnapshotMeta(w: ByteWriter, meta: SnapshotMeta): void {
+  w.varint(meta.index);
+  w.varint(meta.term);
+  writeIds(w, meta.confState.voters, "voters");
+  writeIds(w, meta.confState.votersOutgoing, "votersOutgoing");
+  writeIds(w, meta.confState.learners, "learners");
+}
+
+export function readSnapshotMeta(r: ByteReader): SnapshotMeta {
+  const index = asIndex(r.varint("snapshot index"));
+  const term = asTerm(r.varint("snapshot term"));
+  const voters = readIds(r, "voters");
+  const votersOutgoing = readIds(r, "votersOutgoing");
+  const learners = readIds(r, "learners");
+  const confState: ConfState = { voters, votersOutgoing, learners };
+  return { index, term, confState };
+}
+
+function writeBody(w: ByteWriter, m: Message): void {
+  switch (m.type) {
+    case "VoteRequest":
+      w.bool(m.preVote);
+      w.varint(m.lastLogIndex);
+      w.varint(m.lastLogTerm);
+      w.bool(m.transfer);
+      return;
+    case "VoteResponse":
+      w.bool(m.preVote);
+      w.bool(m.granted);
+      return;
+    case "AppendRequest":
+      w.varint(m.prevLogIndex);
+      w.varint(m.prevLogTerm);
+      w.varint(m.commit);
+      writeEntries(w, m.entries);
+      return;
+    case "AppendResponse":
+      w.bool(m.success);
+      w.varint(m.index);
+      w.varint(m.hintIndex);
+      w.varint(m.hintTerm);
+      return;
+    case "Heartbeat":
+      w.varint(m.commit);
+      w.string(m.context, contextBytesMax, "context");
+      return;
+    case "HeartbeatResponse":
+    case "ReadIndexRequest":
+      w.string(m.context, contextBytesMax, "context");
+      return;
+    case "ReadIndexResponse":
+      w.string(m.context, contextBytesMax, "context");
+      w.varint(m.index);
+      return;
+    case "InstallSnapshot":
+      writeSnapshotMeta(w, m.snapshot.meta);
+      w.bytes(m.snapshot.data);
+      return;
+    case "TimeoutNow":
+      return;
+    case "ProposalForward":
+      w.varint(m.proposals.length);
+      for (const p of m.proposals) {
+        w.u8(entryTypeCodes[p.type]);
+        w.bytes(p.data);
+      }
+      return;
+    default:
+      assertNever(m, "message");
+  }
+}
+
+function readMessage(r: ByteReader): Message {
+  const tag = r.u8("message tag");
+  if (!knownTags.has(tag)) r.fail(`unknown message tag ${tag}`);
+  const { from, to, term } = readEnvelope(r);
+  switch (tag) {
+    case messageTags.VoteRequest: {
+      const preVote = r.bool("preVote");
+      const lastLogIndex = asIndex(r.varint("lastLogIndex"));
+      const lastLogTerm = asTerm(r.varint("lastLogTerm"));
+      const transfer = r.bool("transfer");
+      return { type: "VoteRequest", from, to, term, preVote, lastLogIndex, lastLogTerm, transfer };
+    }
+    case messageTags.VoteResponse: {
+      const preVote = r.bool("preVote");
+      const granted = r.bool("granted");
+      return { type: "VoteResponse", from, to, term, preVote, granted };
+    }
+    case messageTags.AppendRequest: {
+      const prevLogIndex = asIndex(r.varint("prevLogIndex"));
+      const prevLogTerm = asTerm(r.varint("prevLogTerm"));
+      const commit = asIndex(r.varint("commit"));
+      const entries = readEntries(r);
+      return { type: "AppendRequest", from, to, term, prevLogIndex, prevLogTerm, entries, commit };
+    }
+    case messageTags.AppendResponse: {
+      const success = r.bool("success");
+      const index = asIndex(r.varint("index"));
+      const hintIndex = asIndex(r.varint("hintIndex"));
+      const hintTerm = asTerm(r.varint("hintTerm"));
+      return { type: "AppendResponse", from, to, term, success, index, hintIndex, hintTerm };
+    }
+    case messageTags.Heartbeat: {
+      const commit = asIndex(r.varint("commit"));
+      const context = r.string("context", contextBytesMax);
+      return { type: "Heartbeat", from, to, term, commit, context };
+    }
+    case messageTags.HeartbeatResponse:
+      return {
+        type: "HeartbeatResponse",
+        from,
+        to,
+        term,
+        context: r.string("context", contextBytesMax),
+      };
+    case messageTags.InstallSnapshot: {
+      const meta = readSnapshotMeta(r);
+      const data = r.bytesField("snapshot data");
+      return { type: "InstallSnapshot", from, to, term, snapshot: { meta, data } };
+    }
+    case messageTags.ReadIndexRequest:
+      return {
+        type: "ReadIndexRequest",
+        from,
+        to,
+        term,
+        context: r.string("context", contextBytesMax),
+      };
+    case messageTags.ReadIndexResponse: {
+      const context = r.string("context", contextBytesMax);
+      const index = asIndex(r.varint("index"));
+      return { type: "ReadIndexResponse", from, to, term, context, index };
+    }
+    case messageTags.TimeoutNow:
+      return { type: "TimeoutNow", from, to, term };
+    case messageTags.ProposalForward:
+      return { type: "ProposalForward", from, to, term, proposals: readProposals(r) };
+    default:
+      return r.fail(`unknown message tag ${tag}`);
+  }
+}
+
+function writeEntries(w: ByteWriter, entries: readonly Entry[]): void {
+  w.varint(entries.length);
+  for (const e of entries) {
+    // Each entry carries its own index: the encoding is faithful even to a malformed run, and
+    // the core, not the transport, decides what a run must look like.
+    w.varint(e.index);
+    w.varint(e.term);
+    w.u8(entryTypeCodes[e.type]);
+    w.bytes(e.data);
+  }
+}
+
+function readEntries(r: ByteReader): Entry[] {
+  const count = r.count("entry count", entriesMax, ENTRY_BYTES_MIN);
+  const entries: Entry[] = [];
+  for (let i = 0; i < count; i++) {
+    const index = asIndex(r.varint("entry index"));
+    const term = asTerm(r.varint("entry term"));
+    const type = readEntryType(r);
+    const data = r.bytesField("entry data");
+    entries.push({ index, term, type, data });
+  }
+  return entries;
+}
+
+function readProposals(r: ByteReader): { type: EntryType; data: Uint8Array }[] {
+  const count = r.count("proposal count", entriesMax, PROPOSAL_BYTES_MIN);
+  const proposals: { type: EntryType; data: Uint8Array }[] = [];
+  for (let i = 0; i < count; i++) {
+    const type = readEntryType(r);
+    proposals.push({ type, data: r.bytesField("proposal data") });
+  }
+  return proposals;
+}
+
+function readEntryType(r: ByteReader): EntryType {
+  const code = r.u8("entry type");
+  if (code === entryTypeCodes.Normal) return "Normal";
+  if (code === entryTypeCodes.ConfChange) return "ConfChange";
+  return r.fail(`unknown entry type ${code}`);
+}
+
+function writeIds(w: ByteWriter, ids: readonly NodeId[], what: string): void {
+  w.varint(ids.length);
+  for (const id of ids) w.string(id, idBytesMax, what);
+}
+
+function readIds(r: ByteReader, what: string): NodeId[] {
+  const count = r.count(`${what} count`, confIdsMax, ID_BYTES_MIN);
+  const ids: NodeId[] = [];
+  for (let i = 0; i < count; i++) ids.push(asNodeId(r.string(what, idBytesMax)));
+  return ids;
+}
+
+/** Bytes of the byte fields `m` carries (entry, proposal, snapshot data): a lower bound on its size. */
+export function messageDataBytes(m: Message): number {
+  if (m.type === "AppendRequest") return m.entries.reduce((n, e) => n + e.data.byteLength, 0);
+  if (m.type === "ProposalForward") return m.proposals.reduce((n, p) => n + p.data.byteLength, 0);
+  if (m.type === "InstallSnapshot") return m.snapshot.data.byteLength;
+  return 0;
+}
+
+/** Enough bytes for `m` in almost every case, so the writer allocates once. */
+function encodedSizeHint(m: Message): number {
+  if (m.type === "AppendRequest") {
+    let bytes = HEADER_OVERHEAD_BYTES;
+    for (const e of m.entries) bytes += ENTRY_OVERHEAD_BYTES_MAX + e.data.byteLength;
+    return bytes;
+  }
+  if (m.type === "ProposalForward") {
+    let bytes = HEADER_OVERHEAD_BYTES;
+    for (const p of m.proposals) bytes += ENTRY_OVERHEAD_BYTES_MAX + p.data.byteLength;
+    return bytes;
+  }
+  if (m.type === "InstallSnapshot") return HEADER_OVERHEAD_BYTES * 4 + m.snapshot.data.byteLength;
+  return HEADER_OVERHEAD_BYTES;
+}

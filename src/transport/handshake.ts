@@ -1,0 +1,127 @@
+// The connection handshake. A dialer opens a TCP connection and sends one Hello frame; the
+// acceptor answers with one Reply frame and, if it accepted, only reads from then on. The
+// dialer sends messages only after an Accepted reply, so a rejected dialer learns why (and
+// backs off) instead of streaming into a connection about to close.
+//
+//   Hello: magic "ORDO" (4 bytes), version u8, clusterId string, from string, to string
+//   Reply: magic "ORDO" (4 bytes), version u8, status u8 (HandshakeStatus), reason string
+//
+// Strings are a varint byte length and UTF-8, as in codec.ts. The magic lets an acceptor tell
+// a stray client (an HTTP probe, a port scanner) from a peer in the first bytes.
+import { asNodeId, assert, type NodeId } from "../raft/index.js";
+import { ByteReader } from "./byte-reader.js";
+import { ByteWriter } from "./byte-writer.js";
+import { idBytesMax } from "./codec.js";
+
+export const HANDSHAKE_MAGIC = new Uint8Array([0x4f, 0x52, 0x44, 0x4f]); // "ORDO"
+/** Version of the whole peer protocol (handshake, frames, message encoding, chunks). */
+export const PROTOCOL_VERSION = 1;
+/** Largest handshake frame either side accepts before the handshake is done. */
+export const handshakeFrameBytesMax = 4096;
+const reasonBytesMax = 1024;
+const utf8Encoder = new TextEncoder();
+
+export interface Hello {
+  readonly clusterId: string;
+  readonly from: NodeId;
+  readonly to: NodeId;
+}
+
+export const HandshakeStatus = {
+  Accepted: 0,
+  /** The dialer belongs to another cluster. */
+  WrongCluster: 1,
+  /** The dialer addressed a node that is not the acceptor, or claims to be the acceptor. */
+  WrongNode: 2,
+  /** The hello did not decode (including an unsupported version). */
+  Malformed: 3,
+  /** The acceptor has no room for another connection. */
+  Busy: 4,
+} as const;
+export type HandshakeStatus = (typeof HandshakeStatus)[keyof typeof HandshakeStatus];
+
+export interface HandshakeReply {
+  readonly status: HandshakeStatus;
+  readonly reason: string;
+}
+
+export function encodeHello(hello: Hello): Uint8Array {
+  const w = new ByteWriter(64);
+  w.raw(HANDSHAKE_MAGIC);
+  w.u8(PROTOCOL_VERSION);
+  w.string(hello.clusterId, idBytesMax, "clusterId");
+  w.string(hello.from, idBytesMax, "from");
+  w.string(hello.to, idBytesMax, "to");
+  const bytes = w.finish();
+  assert(bytes.byteLength <= handshakeFrameBytesMax, "handshake: hello too long");
+  return bytes;
+}
+
+export function decodeHello(bytes: Uint8Array): Hello {
+  const r = new ByteReader(bytes);
+  readPreamble(r);
+  const clusterId = r.string("clusterId", idBytesMax);
+  const from = asNodeId(r.string("from", idBytesMax));
+  const to = asNodeId(r.string("to", idBytesMax));
+  r.end("hello");
+  return { clusterId, from, to };
+}
+
+export function encodeReply(reply: HandshakeReply): Uint8Array {
+  const w = new ByteWriter(64);
+  w.raw(HANDSHAKE_MAGIC);
+  w.u8(PROTOCOL_VERSION);
+  w.u8(reply.status);
+  // Reasons are for logs: cut a long one rather than fail the reply.
+  w.string(truncateUtf8(reply.reason, reasonBytesMax), reasonBytesMax, "reason");
+  return w.finish();
+}
+
+export function decodeReply(bytes: Uint8Array): HandshakeReply {
+  const r = new ByteReader(bytes);
+  readPreamble(r);
+  const code = r.u8("status");
+  const status = statusFromCode(code) ?? r.fail(`unknown handshake status ${code}`);
+  const reason = r.string("reason", reasonBytesMax);
+  r.end("handshake reply");
+  return { status, reason };
+}
+
+/** The name of a status, for logs. */
+export function statusName(status: HandshakeStatus): string {
+  for (const [name, code] of Object.entries(HandshakeStatus)) if (code === status) return name;
+  return `status ${status}`;
+}
+
+function readPreamble(r: ByteReader): void {
+  const magic = r.take("magic", HANDSHAKE_MAGIC.byteLength);
+  for (let i = 0; i < HANDSHAKE_MAGIC.byteLength; i++) {
+    if (magic[i] !== HANDSHAKE_MAGIC[i]) r.fail("not an Ordo peer (bad magic)");
+  }
+  const version = r.u8("version");
+  if (version !== PROTOCOL_VERSION) {
+    r.fail(`unsupported protocol version ${version} (this node speaks ${PROTOCOL_VERSION})`);
+  }
+}
+
+function statusFromCode(code: number): HandshakeStatus | undefined {
+  for (const status of Object.values(HandshakeStatus)) if (status === code) return status;
+  return undefined;
+}
+
+/** The longest prefix of `s` whose UTF-8 fits in `bytesMax`, cut on a code point boundary. */
+function truncateUtf8(text: string, bytesMax: number): string {
+  // toWellFormed (Node 20, not in the ES2022 types) replaces lone surrogates the writer refuses.
+  const s = (text as unknown as { toWellFormed(): string }).toWellFormed();
+  // Each UTF-16 code unit takes at most 3 UTF-8 bytes, so this many always fit.
+  if (s.length * 3 <= bytesMax) return s;
+  const chars = Array.from(s);
+  let bytes = 0;
+  let kept = 0;
+  for (; kept < chars.length; kept++) {
+    const size = utf8Encoder.encode(chars[kept]).byteLength;
+    if (bytes + size > bytesMax) break;
+    bytes += size;
+  }
+  return chars.slice(0, kept).join("");
+}
