@@ -11,20 +11,23 @@ import { parseArgs } from "node:util";
 import type { TestingFaults } from "../raft/index.js";
 import {
   type FaultMode,
-  runSeed,
+  runSeedAsync,
   runSeeds,
   type SeedSummary,
   type SimOptions,
+  type SimStack,
 } from "../sim/index.js";
 import type { Output } from "./output.js";
 
-export const SIM_USAGE = `usage: ordo sim --seeds A-B [--nodes N] [--faults all|none] [--json] [--workers N]
-       ordo sim --seed S [--nodes N] [--faults all|none] [--history FILE] [--trace] [--json]
+export const SIM_USAGE = `usage: ordo sim --seeds A-B [--nodes N] [--faults all|none] [--stack runtime|core] [--json] [--workers N]
+       ordo sim --seed S [--nodes N] [--faults all|none] [--stack runtime|core] [--history FILE] [--trace] [--json]
 
 Runs simulated clusters in virtual time: network faults (delays, drops, duplicates, reordering,
 partitions, flapping links), crashes that lose unsynced writes, restarts and pauses, with a KV
 workload whose history is checked for linearizability and Raft's safety invariants checked at
-every step. Same seed, same run. --nodes defaults to 3, 5 or 7 chosen by the seed.`;
+every step. Same seed, same run. --nodes defaults to 3, 5 or 7 chosen by the seed.
+--stack runtime (default) runs the full runtime with the MVCC key-value store on every member;
+--stack core runs the bare Raft core with a minimal driver and a small KV map.`;
 
 /** Parses "1-500", "7", or "1,5,9-12" into a list of seeds. */
 export function parseSeeds(text: string): number[] {
@@ -69,6 +72,7 @@ export async function runSimCommand(args: string[], out: Output): Promise<number
       seed: { type: "string" },
       nodes: { type: "string" },
       faults: { type: "string", default: "all" },
+      stack: { type: "string", default: "runtime" },
       json: { type: "boolean", default: false },
       history: { type: "string" },
       trace: { type: "boolean", default: false },
@@ -90,8 +94,12 @@ export async function runSimCommand(args: string[], out: Output): Promise<number
     throw new Error("--nodes must be an integer from 1 to 9");
   }
   const testingFaults = parseBug(values.bug);
+  const stack = values.stack as SimStack;
+  if (stack !== "runtime" && stack !== "core")
+    throw new Error(`--stack must be runtime or core, not "${values.stack}"`);
   const base: Omit<SimOptions, "seed"> = {
     faults,
+    stack,
     ...(nodes !== undefined ? { nodes } : {}),
     ...(testingFaults !== undefined ? { testingFaults } : {}),
   };
@@ -100,7 +108,7 @@ export async function runSimCommand(args: string[], out: Output): Promise<number
     const seed = parseSeeds(values.seed);
     if (seed.length !== 1) throw new Error("--seed takes one seed; use --seeds for a range");
     const started = Date.now();
-    const r = runSeed({
+    const r = await runSeedAsync({
       ...base,
       seed: seed[0] as number,
       keepHistory: true,
@@ -144,7 +152,7 @@ export async function runSimCommand(args: string[], out: Output): Promise<number
         );
         out.stderr(`  last events:\n    ${r.trace.slice(-25).join("\n    ")}\n`);
         out.stderr(
-          `  replay: npx ordo sim --seed ${r.seed} --faults ${faults}${nodes ? ` --nodes ${nodes}` : ""}${values.bug ? ` --bug ${values.bug}` : ""} --trace\n`,
+          `  replay: npx ordo sim --seed ${r.seed} --stack ${stack} --faults ${faults}${nodes ? ` --nodes ${nodes}` : ""}${values.bug ? ` --bug ${values.bug}` : ""} --trace\n`,
         );
       }
       if (progress && (done % 10 === 0 || done === seeds.length)) {

@@ -15,6 +15,7 @@ export {
   type Logger,
   type LogLevel,
   type NodeStatus,
+  type RsmHooks,
   type RsmMetrics,
   RsmNode,
   type RsmNodeOptions,

@@ -73,6 +73,18 @@ export interface RsmNodeOptions {
   readonly testingFaults?: TestingFaults;
   readonly preVote?: boolean;
   readonly checkQuorum?: boolean;
+  /** Entropy for the node's run id, entry seeds and election timeouts. Default: crypto random. */
+  readonly seed?: number;
+  /** Observation points for the simulator's checkers (never needed in production). */
+  readonly hooks?: RsmHooks;
+}
+
+/** Called synchronously inside the Ready loop; must not throw or call back into the node. */
+export interface RsmHooks {
+  /** A Ready was taken; the core may be read (never changed) through `raft`. */
+  readonly afterReady?: (rd: Ready, raft: Raft) => void;
+  /** The Ready's snapshot and entries are durable; its committed entries are applied next. */
+  readonly afterPersist?: (rd: Ready) => void;
 }
 
 export interface DivergenceAlarm {
@@ -192,7 +204,7 @@ export class RsmNode {
     this.storage = options.storage;
     this.sm = options.stateMachine;
     this.log = options.logger ?? (() => {});
-    const seed = randomBytes(6).readUIntBE(0, 6);
+    const seed = options.seed ?? randomBytes(6).readUIntBE(0, 6);
     this.runId = `${options.id}/${seed.toString(36)}`;
     this.seedPrng = new Xoshiro128(seed);
     if (snapshot !== undefined) this.restoreSnapshot(snapshot);
@@ -205,7 +217,9 @@ export class RsmNode {
       id: options.id,
       electionTicks: options.electionTicks ?? 10,
       heartbeatTicks: options.heartbeatTicks ?? 1,
-      prng: new Xoshiro128(randomBytes(6).readUIntBE(0, 6)),
+      prng: new Xoshiro128(
+        options.seed !== undefined ? options.seed + 1 : randomBytes(6).readUIntBE(0, 6),
+      ),
       confState: options.confState,
       hardState: durable.hardState,
       snapshot: durable.snapshot,
@@ -448,6 +462,7 @@ export class RsmNode {
     for (let round = 0; round < 10_000 && !this.stopped && this.raft.hasReady(); round++) {
       const rd = this.raft.ready();
       this.noteLeader(rd);
+      this.options.hooks?.afterReady?.(rd, this.raft);
       for (const m of rd.messages) if (canSendBeforePersist(rd, m)) this.options.transport.send(m);
       const started = performance.now();
       if (rd.snapshot !== undefined) await this.storage.installSnapshot(rd.snapshot);
@@ -457,6 +472,7 @@ export class RsmNode {
         this.metrics.fsyncs++;
         this.metrics.fsyncSecondsTotal += (performance.now() - started) / 1000;
       }
+      this.options.hooks?.afterPersist?.(rd);
       for (const m of rd.messages) if (!canSendBeforePersist(rd, m)) this.options.transport.send(m);
       if (rd.snapshot !== undefined) {
         this.restoreSnapshot(rd.snapshot);

@@ -5,7 +5,9 @@ export {
   describeMessage,
   type FaultMode,
   runSeed,
+  runSeedAsync,
   type SimOptions,
   type SimResult,
+  type SimStack,
   Simulation,
 } from "./simulation.js";

@@ -20,29 +20,8 @@ import {
   type Xoshiro128,
 } from "../raft/index.js";
 import { SimDisk } from "./disk.js";
+import type { ClientReply, ClientRequest, SimMember } from "./member.js";
 import { decodeCommand, encodeCommand, type KvCommand, type KvOutput, SimKv } from "./sim-kv.js";
-
-/** A client request as it arrives at a node. */
-export type ClientRequest =
-  | {
-      readonly kind: "write";
-      readonly requestId: number;
-      readonly client: string;
-      readonly command: KvCommand;
-    }
-  | {
-      readonly kind: "read";
-      readonly requestId: number;
-      readonly client: string;
-      readonly key: string;
-    };
-
-export type ClientReply =
-  | { readonly kind: "ok"; readonly requestId: number; readonly output: KvOutput }
-  /** Certainly not applied by this attempt (refused before it was proposed). */
-  | { readonly kind: "refused"; readonly requestId: number; readonly leaderHint: string }
-  /** This attempt's entry was lost (overwritten); the command may still be applied by a retry. */
-  | { readonly kind: "lost"; readonly requestId: number };
 
 /** What a node asks of the simulation around it. */
 export interface NodeEnvironment {
@@ -50,7 +29,7 @@ export interface NodeEnvironment {
   sendMessage(m: Message): void;
   reply(client: string, reply: ClientReply): void;
   /** Schedules `callback` after `delayMs`, unless this node crashed (incarnation changed) meanwhile. */
-  later(node: SimNode, delayMs: number, callback: () => void): void;
+  later(node: SimMember, delayMs: number, callback: () => void): void;
   fsyncDelayMs(): number;
   observeLeader(
     node: NodeId,
@@ -64,6 +43,8 @@ export interface NodeEnvironment {
   observeApply(node: NodeId, entry: EntryDigest): void;
   observeAck(entry: EntryDigest): void;
   trace(node: NodeId, what: string): void;
+  /** Something happened that no correct member should do: the run fails with this reason. */
+  fail(reason: string): void;
 }
 
 export interface SimNodeOptions {
@@ -94,7 +75,7 @@ interface PendingRead {
   readonly key: string;
 }
 
-export class SimNode {
+export class SimNode implements SimMember {
   readonly disk = new SimDisk();
   raft!: Raft;
   kv = new SimKv();
@@ -130,6 +111,18 @@ export class SimNode {
 
   get appliedIndex(): number {
     return this.applied;
+  }
+
+  get role() {
+    return this.raft.role;
+  }
+
+  get term(): number {
+    return this.raft.term;
+  }
+
+  localGet(key: string): string | null {
+    return this.kv.get(key);
   }
 
   /** Builds the volatile state from the disk (first start and every restart). */
@@ -217,9 +210,18 @@ export class SimNode {
 
   handleClient(request: ClientRequest): void {
     if (this.crashed || this.paused) return; // lost; the client times out
+    if (request.kind === "register") {
+      this.env.reply(request.client, {
+        kind: "ok",
+        requestId: request.requestId,
+        output: request.client,
+      });
+      return;
+    }
     if (request.kind === "write") {
+      const { session: _session, ...command } = request.command;
       try {
-        const { index, term } = this.raft.propose(encodeCommand(request.command));
+        const { index, term } = this.raft.propose(encodeCommand(command as KvCommand));
         this.pendingWrites.set(index, {
           index,
           term,

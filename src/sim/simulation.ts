@@ -14,17 +14,22 @@ import {
   Xoshiro128,
 } from "../raft/index.js";
 import { EventQueue } from "./event-queue.js";
+import type { ClientReply, ClientRequest, SimMember } from "./member.js";
 import { calmLinks, type LinkConditions, SimNetwork } from "./network.js";
-import { type ClientReply, type ClientRequest, type NodeEnvironment, SimNode } from "./node.js";
+import { type NodeEnvironment, SimNode } from "./node.js";
+import { RuntimeMember } from "./runtime-member.js";
 import type { KvOp, KvOutput } from "./sim-kv.js";
 
 export type FaultMode = "all" | "none";
+/** "core": the Raft core with a minimal driver; "runtime": the full runtime with the MVCC store. */
+export type SimStack = "core" | "runtime";
 
 export interface SimOptions {
   readonly seed: number;
   /** Cluster size; by default 3, 5 or 7 chosen by the seed. */
   readonly nodes?: number;
   readonly faults?: FaultMode;
+  readonly stack?: SimStack;
   /** Virtual milliseconds of faults before the cluster is healed. */
   readonly faultPhaseMs?: number;
   /** Virtual milliseconds after healing within which everything must recover. */
@@ -61,15 +66,15 @@ const OP_DEADLINE_MS = 2500;
 const EVENTS_MAX = 20_000_000;
 
 type SimEvent =
-  | { readonly kind: "tick"; readonly node: SimNode }
+  | { readonly kind: "tick"; readonly node: SimMember }
   | { readonly kind: "deliver"; readonly message: Message }
   | {
       readonly kind: "later";
-      readonly node: SimNode;
+      readonly node: SimMember;
       readonly incarnation: number;
       readonly run: () => void;
     }
-  | { readonly kind: "request"; readonly node: SimNode; readonly request: ClientRequest }
+  | { readonly kind: "request"; readonly node: SimMember; readonly request: ClientRequest }
   | { readonly kind: "reply"; readonly client: SimClient; readonly reply: ClientReply }
   | { readonly kind: "attemptTimeout"; readonly client: SimClient; readonly requestId: number }
   | { readonly kind: "clientStep"; readonly client: SimClient }
@@ -77,11 +82,12 @@ type SimEvent =
   | { readonly kind: "fault" }
   | { readonly kind: "flap"; readonly a: string; readonly b: string; readonly left: number }
   | { readonly kind: "heal" }
-  | { readonly kind: "strike"; readonly node: SimNode; readonly crash: boolean };
+  | { readonly kind: "strike"; readonly node: SimMember; readonly crash: boolean };
 
 interface OpInFlight {
+  /** -1 for a session registration, which is not part of the history. */
   readonly historyIndex: number;
-  readonly op: KvOp;
+  readonly op: KvOp | "register";
   readonly key: string;
   readonly seq: number;
   readonly value: string | undefined;
@@ -97,6 +103,8 @@ interface SimClient {
   current: OpInFlight | undefined;
   leaderGuess: string;
   lastSeen: Map<string, string | null>;
+  /** The registered session (runtime stack), once there is one. */
+  session: string | undefined;
 }
 
 /** The history entry as recorded (mutable while the operation runs). */
@@ -121,13 +129,14 @@ export class Simulation {
   private readonly queue = new EventQueue<SimEvent>();
   private readonly network: SimNetwork;
   private readonly clientLinks: SimNetwork;
-  readonly nodes: SimNode[] = [];
-  private readonly nodesById = new Map<string, SimNode>();
+  readonly nodes: SimMember[] = [];
+  private readonly nodesById = new Map<string, SimMember>();
   private readonly clients: SimClient[] = [];
   private readonly keys: string[];
   private readonly history: MutableHistoryOp[] = [];
   readonly invariants = new RaftInvariants();
   private readonly faults: FaultMode;
+  readonly stack: SimStack;
   private readonly faultPhaseMs: number;
   private readonly recoveryMs: number;
   private now = 0;
@@ -153,6 +162,7 @@ export class Simulation {
     this.clientLinks = new SimNetwork(this.prng.fork());
     this.nodeCount = options.nodes ?? ([3, 5, 7][options.seed % 3] as number);
     this.faults = options.faults ?? "all";
+    this.stack = options.stack ?? "core";
     this.faultPhaseMs = options.faultPhaseMs ?? 6000 + this.prng.int(4000);
     this.recoveryMs = options.recoveryMs ?? 6000;
     this.traceLines = options.traceLines ?? 80;
@@ -168,20 +178,36 @@ export class Simulation {
     const inflightMessagesMax = this.prng.pick([1, 4, 64, 256]);
     const env = this.environment();
     for (const id of ids) {
-      const node = new SimNode(
-        {
-          id,
-          confState,
-          electionTicks: ELECTION_TICKS,
-          heartbeatTicks: HEARTBEAT_TICKS,
-          snapshotEveryEntries,
-          messageBytesMax,
-          inflightMessagesMax,
-          testingFaults: options.testingFaults,
-        },
-        this.prng.fork(),
-        env,
-      );
+      const node: SimMember =
+        this.stack === "runtime"
+          ? new RuntimeMember(
+              {
+                id,
+                confState,
+                electionTicks: ELECTION_TICKS,
+                heartbeatTicks: HEARTBEAT_TICKS,
+                tickMs: TICK_MS,
+                snapshotEntries: snapshotEveryEntries,
+                clockSkewMs: this.prng.int(200),
+                testingFaults: options.testingFaults,
+              },
+              this.prng.fork(),
+              env,
+            )
+          : new SimNode(
+              {
+                id,
+                confState,
+                electionTicks: ELECTION_TICKS,
+                heartbeatTicks: HEARTBEAT_TICKS,
+                snapshotEveryEntries,
+                messageBytesMax,
+                inflightMessagesMax,
+                testingFaults: options.testingFaults,
+              },
+              this.prng.fork(),
+              env,
+            );
       this.nodes.push(node);
       this.nodesById.set(id, node);
       // Each node ticks with its own phase, as real clocks do.
@@ -195,6 +221,7 @@ export class Simulation {
         current: undefined,
         leaderGuess: this.clientPrng.pick(ids),
         lastSeen: new Map(),
+        session: undefined,
       };
       this.clients.push(client);
       this.queue.push(this.clientPrng.float() * 50, { kind: "clientStep", client });
@@ -242,6 +269,9 @@ export class Simulation {
       observeApply: (node, entry) => this.invariants.observeApply(node, entry),
       observeAck: (entry) => this.invariants.observeAcknowledged(entry),
       trace: (node, what) => this.trace(`${node} ${what}`),
+      fail: (reason) => {
+        if (this.livenessFailures.length < 20) this.livenessFailures.push(`unexpected: ${reason}`);
+      },
     };
   }
 
@@ -258,23 +288,39 @@ export class Simulation {
     this.traceHash = h >>> 0;
   }
 
-  /** Runs to the end and judges the run. */
+  /** Runs to the end and judges the run (core stack: synchronous). */
   run(): SimResult {
-    const endMs = this.faultPhaseMs + this.recoveryMs;
-    for (;;) {
-      const t = this.queue.peekTime();
-      if (t === undefined || t > endMs) break;
-      if (++this.events > EVENTS_MAX) {
-        this.livenessFailures.push(`event budget of ${EVENTS_MAX} exhausted at ${this.now}ms`);
-        break;
-      }
-      const ev = this.queue.pop();
-      if (ev === undefined) break;
-      this.now = ev.time;
-      this.dispatch(ev.payload);
-      if (!this.invariants.ok) break;
-    }
+    if (this.stack === "runtime")
+      throw new Error("the runtime stack runs asynchronously: use runAsync()");
+    while (this.step());
     return this.finish();
+  }
+
+  /**
+   * Runs to the end and judges the run. Between events every microtask is drained, so the
+   * runtime's promise chains settle at the virtual time of the event that started them.
+   */
+  async runAsync(): Promise<SimResult> {
+    if (this.stack === "core") return this.run();
+    await drainMicrotasks();
+    while (this.step()) await drainMicrotasks();
+    return this.finish();
+  }
+
+  /** Processes the next event; false at the end of the run. */
+  private step(): boolean {
+    const endMs = this.faultPhaseMs + this.recoveryMs;
+    const t = this.queue.peekTime();
+    if (t === undefined || t > endMs) return false;
+    if (++this.events > EVENTS_MAX) {
+      this.livenessFailures.push(`event budget of ${EVENTS_MAX} exhausted at ${this.now}ms`);
+      return false;
+    }
+    const ev = this.queue.pop();
+    if (ev === undefined) return false;
+    this.now = ev.time;
+    this.dispatch(ev.payload);
+    return this.invariants.ok;
   }
 
   private dispatch(ev: SimEvent): void {
@@ -484,7 +530,7 @@ export class Simulation {
     this.queue.push(this.now + this.faultPrng.float() * 6, { kind: "strike", node, crash });
   }
 
-  private isolate(node: SimNode): void {
+  private isolate(node: SimMember): void {
     for (const n of this.nodes) {
       if (n === node) continue;
       this.network.block(node.id, n.id);
@@ -506,11 +552,11 @@ export class Simulation {
     this.trace("heal: network calm, every node up");
   }
 
-  private currentLeader(): SimNode | undefined {
-    let best: SimNode | undefined;
+  private currentLeader(): SimMember | undefined {
+    let best: SimMember | undefined;
     for (const n of this.nodes) {
-      if (n.crashed || n.raft.role !== "Leader") continue;
-      if (best === undefined || n.raft.term > best.raft.term) best = n;
+      if (n.crashed || n.role !== "Leader") continue;
+      if (best === undefined || n.term > best.term) best = n;
     }
     return best;
   }
@@ -520,6 +566,21 @@ export class Simulation {
   private startOp(client: SimClient): void {
     const workloadEnd = this.faultPhaseMs + this.recoveryMs / 2;
     if (client.current !== undefined || this.now >= workloadEnd) return;
+    if (this.stack === "runtime" && client.session === undefined) {
+      client.current = {
+        historyIndex: -1,
+        op: "register",
+        key: "",
+        seq: 0,
+        value: undefined,
+        expected: undefined,
+        deadline: this.now + OP_DEADLINE_MS,
+        requestIds: new Set(),
+        mayHaveApplied: false,
+      };
+      this.sendAttempt(client);
+      return;
+    }
     const p = this.clientPrng;
     const key = p.pick(this.keys);
     const roll = p.int(100);
@@ -559,23 +620,26 @@ export class Simulation {
     if (cur === undefined) return;
     const requestId = ++this.requestSeq;
     cur.requestIds.add(requestId);
-    const node = this.nodesById.get(client.leaderGuess) ?? (this.nodes[0] as SimNode);
+    const node = this.nodesById.get(client.leaderGuess) ?? (this.nodes[0] as SimMember);
     const request: ClientRequest =
-      cur.op === "get"
-        ? { kind: "read", requestId, client: client.id, key: cur.key }
-        : {
-            kind: "write",
-            requestId,
-            client: client.id,
-            command: {
+      cur.op === "register"
+        ? { kind: "register", requestId, client: client.id }
+        : cur.op === "get"
+          ? { kind: "read", requestId, client: client.id, key: cur.key }
+          : {
+              kind: "write",
+              requestId,
               client: client.id,
-              seq: cur.seq,
-              op: cur.op,
-              key: cur.key,
-              ...(cur.value !== undefined ? { value: cur.value } : {}),
-              ...(cur.op === "cas" ? { expected: cur.expected ?? null } : {}),
-            },
-          };
+              command: {
+                client: client.id,
+                ...(client.session !== undefined ? { session: client.session } : {}),
+                seq: cur.seq,
+                op: cur.op,
+                key: cur.key,
+                ...(cur.value !== undefined ? { value: cur.value } : {}),
+                ...(cur.op === "cas" ? { expected: cur.expected ?? null } : {}),
+              },
+            };
     for (const delay of this.clientLinks.deliveries(client.id, "node")) {
       this.queue.push(this.now + delay, { kind: "request", node, request });
     }
@@ -585,6 +649,11 @@ export class Simulation {
   private onReply(client: SimClient, reply: ClientReply): void {
     const cur = client.current;
     if (cur === undefined || !cur.requestIds.has(reply.requestId)) return;
+    if (reply.kind === "ok" && cur.op === "register") {
+      client.session = String(reply.output);
+      this.endOp(client);
+      return;
+    }
     if (reply.kind === "ok") {
       const h = this.history[cur.historyIndex] as MutableHistoryOp;
       h.status = "ok";
@@ -622,6 +691,10 @@ export class Simulation {
     const cur = client.current;
     if (cur === undefined) return;
     if (this.now + backoffMs >= cur.deadline) {
+      if (cur.op === "register") {
+        this.endOp(client);
+        return;
+      }
       const h = this.history[cur.historyIndex] as MutableHistoryOp;
       // A write whose attempts were all refused certainly did not apply; otherwise we cannot know.
       const maybe = cur.mayHaveApplied || cur.requestIds.size > 0;
@@ -661,6 +734,23 @@ export class Simulation {
           `replicas did not converge: ${this.nodes.map((n) => `${n.id}@${n.appliedIndex}`).join(" ")}`,
         );
       }
+      if (digests.size === 1) {
+        // Final reads: every member's state, read locally at the end, joins the history, so an
+        // acknowledged write missing from the converged state fails the linearizability check.
+        for (const n of this.nodes) {
+          for (const key of this.keys) {
+            this.history.push({
+              client: `final-${n.id}`,
+              op: "get",
+              key,
+              invoke: this.now + 1,
+              complete: this.now + 1,
+              status: "ok",
+              output: n.localGet(key),
+            });
+          }
+        }
+      }
       for (const c of this.clients) {
         const okAfterHeal = this.history.some(
           (h) => h.client === c.id && h.status === "ok" && h.invoke >= this.healTime,
@@ -695,6 +785,11 @@ export class Simulation {
       history: this.options.keepHistory ? history : undefined,
     };
   }
+}
+
+/** Lets every pending promise callback run (they are all microtasks; setImmediate comes after). */
+function drainMicrotasks(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 function idNum(id: string): number {
@@ -741,9 +836,14 @@ export function describeMessage(m: Message): string {
   }
 }
 
-/** Convenience: run one seed. */
+/** Convenience: run one seed (core stack). */
 export function runSeed(options: SimOptions): SimResult {
   return new Simulation(options).run();
+}
+
+/** Runs one seed on either stack. */
+export function runSeedAsync(options: SimOptions): Promise<SimResult> {
+  return new Simulation(options).runAsync();
 }
 
 export type { NodeId };

@@ -1,0 +1,364 @@
+// A simulated member running the whole stack: the runtime (RsmNode) with the MVCC key-value
+// state machine, on simulated storage (fsync latency, crashes that lose or tear the write in
+// flight), the simulated network and a simulated clock. Every promise the runtime awaits is
+// resolved by a simulation event, and the simulation drains microtasks between events, so a
+// run stays a pure function of its seed.
+import { type EntryDigest, fnv1a } from "../check/raft-invariants.js";
+import type { KvCommand } from "../kv/index.js";
+import { decodeResult, encodeCommand, encodeQuery, KvStateMachine } from "../kv/index.js";
+import {
+  asIndex,
+  type ConfState,
+  type DurableState,
+  type Entry,
+  type HardState,
+  type LogStorage,
+  type Message,
+  type NodeId,
+  type Raft,
+  type Ready,
+  type Snapshot,
+  type TestingFaults,
+  type Xoshiro128,
+} from "../raft/index.js";
+import { type Clock, type RsmError, RsmNode } from "../rsm/index.js";
+import { SimDisk } from "./disk.js";
+import type { ClientReply, ClientRequest, SimCommand, SimMember } from "./member.js";
+import type { NodeEnvironment } from "./node.js";
+
+export interface RuntimeMemberOptions {
+  readonly id: NodeId;
+  readonly confState: ConfState;
+  readonly electionTicks: number;
+  readonly heartbeatTicks: number;
+  readonly tickMs: number;
+  readonly snapshotEntries: number;
+  readonly clockSkewMs: number;
+  readonly testingFaults: TestingFaults | undefined;
+}
+
+const utf8 = new TextEncoder();
+const fromUtf8 = new TextDecoder();
+
+function digestOf(e: Entry): EntryDigest {
+  return { index: e.index, term: e.term, hash: fnv1a(e.data, e.type === "Normal" ? 1 : 2) };
+}
+
+/** Maps a workload write to a KV command. */
+function kvCommandOf(c: SimCommand): KvCommand {
+  const key = utf8.encode(c.key);
+  switch (c.op) {
+    case "put":
+      return { type: "Put", request: { key, value: utf8.encode(c.value ?? "") } };
+    case "delete":
+      return { type: "DeleteRange", request: { key } };
+    case "cas": {
+      const expected = c.expected ?? null;
+      const compare =
+        expected === null
+          ? { key, target: "VERSION" as const, result: "EQUAL" as const, version: 0 }
+          : {
+              key,
+              target: "VALUE" as const,
+              result: "EQUAL" as const,
+              value: utf8.encode(expected),
+            };
+      return {
+        type: "Txn",
+        request: {
+          compare: [compare],
+          success: [{ type: "put", request: { key, value: utf8.encode(c.value ?? "") } }],
+          failure: [],
+        },
+      };
+    }
+  }
+}
+
+export class RuntimeMember implements SimMember {
+  readonly disk = new SimDisk();
+  incarnation = 0;
+  crashed = false;
+  paused = false;
+  private node!: RsmNode;
+  private kv!: KvStateMachine;
+  private tickers: (() => void)[] = [];
+  private pausedInbox: Message[] = [];
+  /** The write in flight (for torn writes on crash). */
+  private inflight: readonly Entry[] | undefined;
+  private wasLeaderTerm = -1;
+  private observedCommit = 0;
+  private booting: Promise<void> | undefined;
+
+  constructor(
+    readonly options: RuntimeMemberOptions,
+    private readonly prng: Xoshiro128,
+    private readonly env: NodeEnvironment,
+  ) {
+    this.boot();
+  }
+
+  get id(): NodeId {
+    return this.options.id;
+  }
+
+  get role() {
+    return this.node?.status().role ?? "Follower";
+  }
+
+  get term(): number {
+    return this.node?.status().term ?? 0;
+  }
+
+  get appliedIndex(): number {
+    return this.node?.status().applied ?? 0;
+  }
+
+  localGet(key: string): string | null {
+    const res = this.kv.queryDecoded(
+      encodeQuery({ type: "Range", request: { key: utf8.encode(key) } }),
+    );
+    if (!res.ok || res.response.type !== "Range") return null;
+    const kv = res.response.response.kvs[0];
+    return kv === undefined ? null : fromUtf8.decode(kv.value);
+  }
+
+  stateDigest(): string {
+    return `${this.kv.hash()}`;
+  }
+
+  private boot(): void {
+    const life = this.incarnation;
+    this.kv = new KvStateMachine();
+    this.tickers = [];
+    this.pausedInbox = [];
+    this.inflight = undefined;
+    this.wasLeaderTerm = -1;
+    this.observedCommit = this.disk.hardState.commit;
+    const clock: Clock = {
+      nowMs: () => this.env.now() + this.options.clockSkewMs,
+      every: (_intervalMs, callback) => {
+        this.tickers.push(callback);
+        return () => {
+          this.tickers = this.tickers.filter((t) => t !== callback);
+        };
+      },
+      after: (delayMs, callback) => {
+        let cancelled = false;
+        this.env.later(this, delayMs, () => {
+          if (!cancelled) callback();
+        });
+        return () => {
+          cancelled = true;
+        };
+      },
+    };
+    this.booting = RsmNode.open({
+      id: this.options.id,
+      confState: this.options.confState,
+      storage: this.storage(life),
+      transport: { send: (m) => this.env.sendMessage(m) },
+      stateMachine: this.kv,
+      clock,
+      tickMs: this.options.tickMs,
+      electionTicks: this.options.electionTicks,
+      heartbeatTicks: this.options.heartbeatTicks,
+      snapshotEntries: this.options.snapshotEntries,
+      hashCheckEntries: 50,
+      trapNondeterminism: true,
+      seed: this.prng.next32() * 2 ** 16 + this.prng.int(2 ** 16),
+      ...(this.options.testingFaults ? { testingFaults: this.options.testingFaults } : {}),
+      hooks: {
+        afterReady: (rd, raft) => this.observeReady(rd, raft),
+        afterPersist: (rd) => {
+          for (const e of rd.committedEntries) this.env.observeApply(this.id, digestOf(e));
+        },
+      },
+    }).then((node) => {
+      if (this.incarnation !== life) return;
+      this.node = node;
+      node.start();
+    });
+  }
+
+  /** LogStorage on the simulated disk: each write becomes durable after a simulated fsync. */
+  private storage(life: number): LogStorage {
+    const durable = (run: () => void): Promise<void> =>
+      new Promise<void>((resolve) => {
+        // A crash before the fsync completes leaves this promise pending forever: that life is over.
+        this.env.later(this, this.env.fsyncDelayMs(), () => {
+          if (this.incarnation !== life) return;
+          run();
+          resolve();
+        });
+      });
+    return {
+      load: async (): Promise<DurableState> => ({
+        hardState: this.disk.hardState,
+        snapshot: this.disk.snapshot,
+        entries: [...this.disk.entries],
+      }),
+      append: (entries: readonly Entry[], hardState: HardState | undefined) => {
+        this.inflight = entries;
+        return durable(() => {
+          this.inflight = undefined;
+          this.disk.write(undefined, entries, hardState);
+          if (entries.length > 0) this.env.observeDurable(this.id, entries.map(digestOf));
+        });
+      },
+      saveSnapshot: (snapshot: Snapshot) =>
+        durable(() => {
+          this.disk.compact(snapshot);
+          this.env.observeCompaction(this.id, snapshot.meta.index);
+        }),
+      installSnapshot: (snapshot: Snapshot) =>
+        durable(() => {
+          this.disk.write(snapshot, [], undefined);
+          this.env.observeSnapshotInstall(this.id, snapshot.meta.index, snapshot.meta.term);
+        }),
+      close: async () => {},
+    };
+  }
+
+  private observeReady(rd: Ready, raft: Raft): void {
+    if (raft.role === "Leader" && this.wasLeaderTerm !== raft.term) {
+      this.wasLeaderTerm = raft.term;
+      this.env.trace(this.id, `leader term=${raft.term} last=${raft.log.lastIndex()}`);
+      this.env.observeLeader(this.id, raft.term, raft.log.firstIndex(), (i) =>
+        raft.log.term(asIndex(i)),
+      );
+    }
+    const commit = rd.hardState?.commit;
+    if (commit !== undefined && commit > this.observedCommit) {
+      for (let i = Math.max(this.observedCommit + 1, raft.log.firstIndex()); i <= commit; i++) {
+        const e = raft.log.entry(asIndex(i));
+        if (e !== undefined) this.env.observeApply(this.id, digestOf(e));
+      }
+      this.observedCommit = commit;
+    }
+  }
+
+  crash(): void {
+    if (this.crashed) return;
+    const w = this.inflight;
+    if (w !== undefined && w.length > 0 && this.prng.chance(0.5)) {
+      // Torn write: only a prefix of the batch reached the disk, and no hard state.
+      const keep = this.prng.int(w.length + 1);
+      if (keep > 0) {
+        const part = w.slice(0, keep);
+        this.disk.appendEntries(part);
+        this.env.observeDurable(this.id, part.map(digestOf));
+      }
+    }
+    this.crashed = true;
+    this.paused = false;
+    this.incarnation++;
+    this.env.trace(this.id, "crash");
+  }
+
+  restart(): void {
+    if (!this.crashed) return;
+    this.crashed = false;
+    this.boot();
+    this.env.trace(
+      this.id,
+      `restart term=${this.disk.hardState.term} last=${this.disk.lastIndex()}`,
+    );
+  }
+
+  pause(): void {
+    if (!this.crashed) this.paused = true;
+  }
+
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    const inbox = this.pausedInbox;
+    this.pausedInbox = [];
+    for (const m of inbox) this.node?.receive(m);
+  }
+
+  tick(): void {
+    if (this.crashed || this.paused) return;
+    for (const t of this.tickers) t();
+  }
+
+  receive(m: Message): void {
+    if (this.crashed || this.node === undefined) return;
+    if (this.paused) {
+      if (this.pausedInbox.length < 10_000) this.pausedInbox.push(m);
+      return;
+    }
+    this.node.receive(m);
+  }
+
+  handleClient(request: ClientRequest): void {
+    if (this.crashed || this.paused || this.node === undefined) return;
+    const life = this.incarnation;
+    const reply = (r: ClientReply): void => {
+      if (this.incarnation === life && !this.crashed) this.env.reply(request.client, r);
+    };
+    const failed = (e: unknown): void => {
+      const code = (e as RsmError).code;
+      if (code === "NOT_LEADER" || code === "NO_LEADER") {
+        reply({
+          kind: "refused",
+          requestId: request.requestId,
+          leaderHint: (e as { leaderHint?: string }).leaderHint ?? "",
+        });
+      } else if (code !== undefined) {
+        // TIMEOUT, STOPPED, PROPOSAL_DROPPED; or a late duplicate of a request whose session
+        // already moved on (INVALID_ARGUMENT: an older seq), which no client waits for.
+        reply({ kind: "lost", requestId: request.requestId });
+      } else {
+        this.env.fail(`${this.id}: client request failed unexpectedly: ${String(e)}`);
+      }
+    };
+    switch (request.kind) {
+      case "register":
+        this.node
+          .registerSession()
+          .then((id) => reply({ kind: "ok", requestId: request.requestId, output: id }), failed);
+        return;
+      case "read":
+        this.node
+          .read(
+            encodeQuery({ type: "Range", request: { key: utf8.encode(request.key) } }),
+            "linearizable",
+          )
+          .then((bytes) => {
+            const res = decodeResult(bytes);
+            if (!res.ok || res.response.type !== "Range") {
+              this.env.fail(`${this.id}: read failed: ${JSON.stringify(res)}`);
+              return;
+            }
+            const kv = res.response.response.kvs[0];
+            reply({
+              kind: "ok",
+              requestId: request.requestId,
+              output: kv === undefined ? null : fromUtf8.decode(kv.value),
+            });
+          }, failed);
+        return;
+      case "write": {
+        const c = request.command;
+        const session = c.session === undefined ? undefined : { clientId: c.session, seq: c.seq };
+        this.node.propose(encodeCommand(kvCommandOf(c)), session).then((bytes) => {
+          const res = decodeResult(bytes);
+          if (!res.ok) {
+            this.env.fail(`${this.id}: write failed: ${JSON.stringify(res.error)}`);
+            return;
+          }
+          const output = res.response.type === "Txn" ? res.response.response.succeeded : null;
+          reply({ kind: "ok", requestId: request.requestId, output });
+        }, failed);
+        return;
+      }
+    }
+  }
+
+  /** Resolves once the member finished opening (tests). */
+  ready(): Promise<void> {
+    return this.booting ?? Promise.resolve();
+  }
+}
