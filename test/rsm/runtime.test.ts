@@ -84,6 +84,25 @@ describe("runtime", () => {
     );
   });
 
+  test("sessions expire through the log, by leader time, the same on every replica", async () => {
+    const c = await counterCluster({ sessionTtlMs: 150 });
+    const leader = await c.waitForLeader();
+    const stale = await leader.registerSession();
+    assert.equal(decodeCount(await leader.propose(add("e", 1), { clientId: stale, seq: 1 })), 1);
+    await new Promise((r) => setTimeout(r, 400));
+    // Any entry carries the leader's newer time; applying it expires the idle session everywhere.
+    const fresh = await leader.registerSession();
+    await assert.rejects(
+      leader.propose(add("e", 1), { clientId: stale, seq: 2 }),
+      (e: RsmError) => e.code === "SESSION_EXPIRED",
+    );
+    assert.equal(decodeCount(await leader.propose(add("e", 1), { clientId: fresh, seq: 1 })), 2);
+    for (const id of c.ids) {
+      await waitFor(() => c.node(id).status().applied >= leader.status().commit, 3000);
+      assert.equal(c.node(id).status().sessions, 1, `${id} keeps only the fresh session`);
+    }
+  });
+
   test("leader time and seeded randomness reach apply, identical on every replica", async () => {
     const c = await counterCluster();
     const leader = await c.waitForLeader();

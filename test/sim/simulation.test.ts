@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { checkLinearizable, parseHistory } from "../../src/check/index.js";
-import { runSeed, runSeeds } from "../../src/sim/index.js";
+import { runSeed, runSeedAsync, runSeeds } from "../../src/sim/index.js";
 
 describe("simulator", () => {
   test("same seed, same run: trace hash and history are identical", () => {
@@ -56,6 +56,24 @@ describe("simulator", () => {
     );
     assert.deepEqual(new Set(results.map((r) => r.nodes)), new Set([3, 5, 7]));
     assert.ok(results.reduce((a, r) => a + r.opsOk, 0) > 10_000);
+  });
+
+  test("the full runtime stack: same seed, same run", async () => {
+    const a = await runSeedAsync({ seed: 11, stack: "runtime", keepHistory: true });
+    const b = await runSeedAsync({ seed: 11, stack: "runtime", keepHistory: true });
+    assert.equal(a.traceHash, b.traceHash);
+    assert.deepEqual(a.history, b.history);
+    assert.ok(a.ok, JSON.stringify({ v: a.violations.slice(0, 2), live: a.livenessFailures.slice(0, 2) }));
+  });
+
+  test("60 faulty seeds of the full runtime with the MVCC store pass every check", async () => {
+    const seeds = Array.from({ length: 60 }, (_, i) => 5000 + i);
+    const results = await runSeeds({ seeds, base: { faults: "all", stack: "runtime" } });
+    assert.deepEqual(
+      results.filter((r) => !r.ok).map((r) => ({ seed: r.seed, v: r.violations.slice(0, 2), live: r.livenessFailures.slice(0, 2) })),
+      [],
+    );
+    assert.ok(results.reduce((a, r) => a + r.opsOk, 0) > 5_000);
   });
 
   test("a core that skips the vote up-to-date check is caught", async () => {
