@@ -9,6 +9,7 @@ import {
   type HardState,
   NO_NODE,
   type Snapshot,
+  type Xoshiro128,
 } from "../raft/index.js";
 
 export class SimDisk {
@@ -56,6 +57,17 @@ export class SimDisk {
     );
     this.entries.length = first.index - base - 1;
     for (const e of entries) this.entries.push(e);
+  }
+
+  /**
+   * A crash while `entries` were being written: half the time a torn write leaves a random
+   * prefix of them on disk (never the batch's hard state). Returns what reached the disk.
+   */
+  crashDuring(entries: readonly Entry[] | undefined, prng: Xoshiro128): readonly Entry[] {
+    if (entries === undefined || entries.length === 0 || !prng.chance(0.5)) return [];
+    const part = entries.slice(0, prng.int(entries.length + 1));
+    this.appendEntries(part);
+    return part;
   }
 
   /** The node's own snapshot: store it and compact the log prefix it covers. */

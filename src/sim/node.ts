@@ -156,15 +156,12 @@ export class SimNode implements SimMember {
   crash(): void {
     if (this.crashed) return;
     const w = this.writing;
-    if (w !== undefined && w.entries.length > 0 && this.prng.chance(0.5)) {
-      // Torn write: only a prefix of the batch's entries reached the disk, no hard state.
-      const keep = this.prng.int(w.entries.length + 1);
-      if (w.snapshot === undefined && keep > 0) {
-        const part = w.entries.slice(0, keep);
-        this.disk.appendEntries(part);
-        this.env.observeDurable(this.id, part.map(digestOf));
-      }
-    }
+    // A write that installs a snapshot is not torn: the snapshot file is renamed into place.
+    const torn = this.disk.crashDuring(
+      w?.snapshot === undefined ? w?.entries : undefined,
+      this.prng,
+    );
+    if (torn.length > 0) this.env.observeDurable(this.id, torn.map(digestOf));
     this.crashed = true;
     this.paused = false;
     this.incarnation++;

@@ -3,7 +3,6 @@
 // flight), the simulated network and a simulated clock. Every promise the runtime awaits is
 // resolved by a simulation event, and the simulation drains microtasks between events, so a
 // run stays a pure function of its seed.
-import { type EntryDigest, fnv1a } from "../check/raft-invariants.js";
 import type { KvCommand } from "../kv/index.js";
 import { decodeResult, encodeCommand, encodeQuery, KvStateMachine } from "../kv/index.js";
 import {
@@ -24,7 +23,7 @@ import {
 import { type Clock, type RsmError, RsmNode } from "../rsm/index.js";
 import { SimDisk } from "./disk.js";
 import type { ClientReply, ClientRequest, SimCommand, SimMember } from "./member.js";
-import type { NodeEnvironment } from "./node.js";
+import { digestOf, type NodeEnvironment } from "./node.js";
 
 export interface RuntimeMemberOptions {
   readonly id: NodeId;
@@ -39,10 +38,6 @@ export interface RuntimeMemberOptions {
 
 const utf8 = new TextEncoder();
 const fromUtf8 = new TextDecoder();
-
-function digestOf(e: Entry): EntryDigest {
-  return { index: e.index, term: e.term, hash: fnv1a(e.data, e.type === "Normal" ? 1 : 2) };
-}
 
 /** Maps a workload write to a KV command. */
 function kvCommandOf(c: SimCommand): KvCommand {
@@ -240,16 +235,8 @@ export class RuntimeMember implements SimMember {
 
   crash(): void {
     if (this.crashed) return;
-    const w = this.inflight;
-    if (w !== undefined && w.length > 0 && this.prng.chance(0.5)) {
-      // Torn write: only a prefix of the batch reached the disk, and no hard state.
-      const keep = this.prng.int(w.length + 1);
-      if (keep > 0) {
-        const part = w.slice(0, keep);
-        this.disk.appendEntries(part);
-        this.env.observeDurable(this.id, part.map(digestOf));
-      }
-    }
+    const torn = this.disk.crashDuring(this.inflight, this.prng);
+    if (torn.length > 0) this.env.observeDurable(this.id, torn.map(digestOf));
     this.crashed = true;
     this.paused = false;
     this.incarnation++;
