@@ -82,6 +82,12 @@ export class RaftInvariants {
   private readonly prefixByIndexTerm = new Map<string, number>();
   /** The committed log as first seen: index → digest. */
   private readonly committed = new Map<number, EntryDigest>();
+  /**
+   * index → the lowest term in which anyone was seen to hold the entry committed: an upper
+   * bound on the term it was committed in. Leader Completeness binds leaders of later terms
+   * only (a delayed leader of an older term need not hold it).
+   */
+  private readonly committedInTerm = new Map<number, number>();
   private committedMax = 0;
   private readonly shadows = new Map<string, ShadowLog>();
   private readonly acknowledged = new Map<number, EntryDigest>();
@@ -133,7 +139,7 @@ export class RaftInvariants {
   ): void {
     for (let i = Math.max(firstIndex, 1); i <= this.committedMax; i++) {
       const c = this.committed.get(i);
-      if (c === undefined) continue;
+      if (c === undefined || (this.committedInTerm.get(i) as number) >= term) continue;
       const t = termAt(i);
       if (t !== c.term) {
         this.fail({
@@ -218,8 +224,13 @@ export class RaftInvariants {
     s.baseHash = hash;
   }
 
-  /** `node` applied `entry` to its state machine (State Machine Safety). */
-  observeApply(node: string, entry: EntryDigest): void {
+  /**
+   * `node`, in `term`, holds `entry` committed (it applied it, or its commit index passed it):
+   * State Machine Safety.
+   */
+  observeApply(node: string, entry: EntryDigest, term: number): void {
+    const seenTerm = this.committedInTerm.get(entry.index);
+    if (seenTerm === undefined || term < seenTerm) this.committedInTerm.set(entry.index, term);
     const c = this.committed.get(entry.index);
     if (c === undefined) {
       this.committed.set(entry.index, entry);
@@ -236,9 +247,9 @@ export class RaftInvariants {
   }
 
   /** A client was told the entry is committed and applied. */
-  observeAcknowledged(entry: EntryDigest): void {
+  observeAcknowledged(entry: EntryDigest, term: number): void {
     this.acknowledged.set(entry.index, entry);
-    this.observeApply("client-ack", entry);
+    this.observeApply("client-ack", entry, term);
   }
 
   /**

@@ -83,6 +83,8 @@ export interface RsmNodeOptions {
 export interface RsmHooks {
   /** A Ready was taken; the core may be read (never changed) through `raft`. */
   readonly afterReady?: (rd: Ready, raft: Raft) => void;
+  /** The core took a message or a tick: role changes are seen here, when they happen. */
+  readonly afterStep?: (raft: Raft) => void;
   /** The Ready's snapshot and entries are durable; its committed entries are applied next. */
   readonly afterPersist?: (rd: Ready) => void;
 }
@@ -236,6 +238,7 @@ export class RsmNode {
     this.stopTicking = this.clock.every(this.options.tickMs ?? 100, () => {
       if (this.stopped) return;
       this.raft.tick();
+      this.options.hooks?.afterStep?.(this.raft);
       this.pump();
     });
     this.pump();
@@ -245,6 +248,7 @@ export class RsmNode {
   receive(m: Message): void {
     if (this.stopped) return;
     this.raft.step(m);
+    this.options.hooks?.afterStep?.(this.raft);
     this.pump();
   }
 

@@ -40,8 +40,9 @@ export interface NodeEnvironment {
   observeDurable(node: NodeId, entries: readonly EntryDigest[]): void;
   observeSnapshotInstall(node: NodeId, index: number, term: number): void;
   observeCompaction(node: NodeId, index: number): void;
-  observeApply(node: NodeId, entry: EntryDigest): void;
-  observeAck(entry: EntryDigest): void;
+  /** `node`, in `term`, holds `entry` committed. */
+  observeApply(node: NodeId, entry: EntryDigest, term: number): void;
+  observeAck(entry: EntryDigest, term: number): void;
   trace(node: NodeId, what: string): void;
   /** Something happened that no correct member should do: the run fails with this reason. */
   fail(reason: string): void;
@@ -289,7 +290,7 @@ export class SimNode implements SimMember {
     if (commit === undefined || commit <= this.observedCommit) return;
     for (let i = Math.max(this.observedCommit + 1, this.raft.log.firstIndex()); i <= commit; i++) {
       const e = this.raft.log.entry(asIndex(i));
-      if (e !== undefined) this.env.observeApply(this.id, digestOf(e));
+      if (e !== undefined) this.env.observeApply(this.id, digestOf(e), this.raft.term);
     }
     this.observedCommit = commit;
   }
@@ -350,7 +351,7 @@ export class SimNode implements SimMember {
   private applyEntry(e: Entry): void {
     if (e.index <= this.applied) return;
     const digest = digestOf(e);
-    this.env.observeApply(this.id, digest);
+    this.env.observeApply(this.id, digest, this.raft.term);
     let output: KvOutput = null;
     if (e.type === "Normal" && e.data.length > 0) output = this.kv.apply(decodeCommand(e.data));
     this.applied = e.index;
@@ -358,7 +359,7 @@ export class SimNode implements SimMember {
     if (pending === undefined) return;
     this.pendingWrites.delete(e.index);
     if (pending.term === e.term) {
-      this.env.observeAck(digest);
+      this.env.observeAck(digest, this.raft.term);
       this.env.reply(pending.client, { kind: "ok", requestId: pending.requestId, output });
     } else {
       this.env.reply(pending.client, { kind: "lost", requestId: pending.requestId });

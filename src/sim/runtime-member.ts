@@ -83,6 +83,8 @@ export class RuntimeMember implements SimMember {
   private inflight: readonly Entry[] | undefined;
   private wasLeaderTerm = -1;
   private observedCommit = 0;
+  /** The core's term when the Ready being handled was taken. */
+  private readyTerm = 0;
   private booting: Promise<void> | undefined;
 
   constructor(
@@ -164,9 +166,11 @@ export class RuntimeMember implements SimMember {
       seed: this.prng.next32() * 2 ** 16 + this.prng.int(2 ** 16),
       ...(this.options.testingFaults ? { testingFaults: this.options.testingFaults } : {}),
       hooks: {
+        afterStep: (raft) => this.observeRole(raft),
         afterReady: (rd, raft) => this.observeReady(rd, raft),
         afterPersist: (rd) => {
-          for (const e of rd.committedEntries) this.env.observeApply(this.id, digestOf(e));
+          for (const e of rd.committedEntries)
+            this.env.observeApply(this.id, digestOf(e), this.readyTerm);
         },
       },
     }).then((node) => {
@@ -215,7 +219,8 @@ export class RuntimeMember implements SimMember {
     };
   }
 
-  private observeReady(rd: Ready, raft: Raft): void {
+  /** Leadership is checked (election safety, leader completeness) the moment it is won. */
+  private observeRole(raft: Raft): void {
     if (raft.role === "Leader" && this.wasLeaderTerm !== raft.term) {
       this.wasLeaderTerm = raft.term;
       this.env.trace(this.id, `leader term=${raft.term} last=${raft.log.lastIndex()}`);
@@ -223,11 +228,16 @@ export class RuntimeMember implements SimMember {
         raft.log.term(asIndex(i)),
       );
     }
+  }
+
+  private observeReady(rd: Ready, raft: Raft): void {
+    this.readyTerm = raft.term;
+    this.observeRole(raft);
     const commit = rd.hardState?.commit;
     if (commit !== undefined && commit > this.observedCommit) {
       for (let i = Math.max(this.observedCommit + 1, raft.log.firstIndex()); i <= commit; i++) {
         const e = raft.log.entry(asIndex(i));
-        if (e !== undefined) this.env.observeApply(this.id, digestOf(e));
+        if (e !== undefined) this.env.observeApply(this.id, digestOf(e), raft.term);
       }
       this.observedCommit = commit;
     }

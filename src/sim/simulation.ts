@@ -266,8 +266,8 @@ export class Simulation {
       observeSnapshotInstall: (node, index, term) =>
         this.invariants.observeSnapshotInstall(node, index, term),
       observeCompaction: (node, index) => this.invariants.observeCompaction(node, index),
-      observeApply: (node, entry) => this.invariants.observeApply(node, entry),
-      observeAck: (entry) => this.invariants.observeAcknowledged(entry),
+      observeApply: (node, entry, term) => this.invariants.observeApply(node, entry, term),
+      observeAck: (entry, term) => this.invariants.observeAcknowledged(entry, term),
       trace: (node, what) => this.trace(`${node} ${what}`),
       fail: (reason) => {
         if (this.livenessFailures.length < 20) this.livenessFailures.push(`unexpected: ${reason}`);

@@ -56,7 +56,16 @@ describe("ordo sim", () => {
   });
 
   test("a failing seed exits 1 and prints its seed, the reason and a replay command", async () => {
-    const r = await ordoCli(["sim", "--seeds", "7", "--stack", "core", "--bug", "skip-vote-check", "--json"]);
+    const r = await ordoCli([
+      "sim",
+      "--seeds",
+      "7",
+      "--stack",
+      "core",
+      "--bug",
+      "skip-vote-check",
+      "--json",
+    ]);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /seed=7 FAILED/);
     assert.match(r.stderr, /replay: npx ordo sim --seed 7 --stack core/);

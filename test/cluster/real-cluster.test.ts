@@ -286,7 +286,11 @@ test("a 3-member cluster survives kill -9 of its leader and loses no acknowledge
 
 const ETCDCTL = "/usr/bin/etcdctl";
 
-async function etcdctl(endpoints: string, args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
+async function etcdctl(
+  endpoints: string,
+  args: string[],
+  input?: string,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(ETCDCTL, [`--endpoints=${endpoints}`, "--command-timeout=5s", ...args], {
       env: { ...process.env, ETCDCTL_API: "3" },
@@ -305,42 +309,55 @@ async function etcdctl(endpoints: string, args: string[], input?: string): Promi
   });
 }
 
-test(
-  "Debian's etcdctl (v3.4) puts, gets with prefix and deletes against a real cluster",
-  { timeout: 60_000, skip: existsSync(ETCDCTL) ? false : `${ETCDCTL} not installed (apt-get install etcd-client)` },
-  async () => {
-    const root = mkdtempSync(join(tmpdir(), "ordo-etcdctl-"));
-    dirs.push(root);
-    const procs: Proc[] = [];
-    const peerPorts: number[] = [];
-    for (let i = 1; i <= 3; i++) {
-      procs.push({ name: `n${i}`, clientPort: await freePort(), dataDir: join(root, `n${i}`), child: undefined });
-      peerPorts.push(await freePort());
-    }
-    const initialCluster = procs.map((p, i) => `${p.name}=http://127.0.0.1:${peerPorts[i]}`).join(",");
-    for (const p of procs) launch(p, initialCluster);
-    try {
-      await waitFor(async () => agreedLeader(procs), 15_000, "a leader");
-      const all = procs.map((p) => `127.0.0.1:${p.clientPort}`).join(",");
-      const one = (i: number): string => `127.0.0.1:${(procs[i] as Proc).clientPort}`;
-      assert.equal((await etcdctl(one(0), ["put", "fruit/apple", "red"])).stdout.trim(), "OK");
-      assert.equal((await etcdctl(one(1), ["put", "fruit/banana", "yellow"])).stdout.trim(), "OK");
-      assert.equal((await etcdctl(one(2), ["put", "veg/kale", "green"])).stdout.trim(), "OK");
-      const prefix = await etcdctl(all, ["get", "--prefix", "fruit/"]);
-      assert.equal(prefix.code, 0, prefix.stderr);
-      assert.deepEqual(prefix.stdout.trim().split("\n"), ["fruit/apple", "red", "fruit/banana", "yellow"]);
-      const single = await etcdctl(one(2), ["get", "fruit/apple", "--print-value-only"]);
-      assert.equal(single.stdout.trim(), "red");
-      const del = await etcdctl(one(1), ["del", "--prefix", "fruit/"]);
-      assert.equal(del.stdout.trim(), "2");
-      const after = await etcdctl(all, ["get", "--prefix", "fruit/"]);
-      assert.equal(after.stdout.trim(), "");
-      const status = await etcdctl(all, ["endpoint", "status", "-w", "json"]);
-      assert.equal(status.code, 0, status.stderr);
-      const leaders = new Set((JSON.parse(status.stdout) as { Status: { leader: number } }[]).map((s) => s.Status.leader));
-      assert.equal(leaders.size, 1);
-    } finally {
-      for (const p of procs) p.child?.kill("SIGTERM");
-    }
-  },
-);
+test("Debian's etcdctl (v3.4) puts, gets with prefix and deletes against a real cluster", {
+  timeout: 60_000,
+  skip: existsSync(ETCDCTL) ? false : `${ETCDCTL} not installed (apt-get install etcd-client)`,
+}, async () => {
+  const root = mkdtempSync(join(tmpdir(), "ordo-etcdctl-"));
+  dirs.push(root);
+  const procs: Proc[] = [];
+  const peerPorts: number[] = [];
+  for (let i = 1; i <= 3; i++) {
+    procs.push({
+      name: `n${i}`,
+      clientPort: await freePort(),
+      dataDir: join(root, `n${i}`),
+      child: undefined,
+    });
+    peerPorts.push(await freePort());
+  }
+  const initialCluster = procs
+    .map((p, i) => `${p.name}=http://127.0.0.1:${peerPorts[i]}`)
+    .join(",");
+  for (const p of procs) launch(p, initialCluster);
+  try {
+    await waitFor(async () => agreedLeader(procs), 15_000, "a leader");
+    const all = procs.map((p) => `127.0.0.1:${p.clientPort}`).join(",");
+    const one = (i: number): string => `127.0.0.1:${(procs[i] as Proc).clientPort}`;
+    assert.equal((await etcdctl(one(0), ["put", "fruit/apple", "red"])).stdout.trim(), "OK");
+    assert.equal((await etcdctl(one(1), ["put", "fruit/banana", "yellow"])).stdout.trim(), "OK");
+    assert.equal((await etcdctl(one(2), ["put", "veg/kale", "green"])).stdout.trim(), "OK");
+    const prefix = await etcdctl(all, ["get", "--prefix", "fruit/"]);
+    assert.equal(prefix.code, 0, prefix.stderr);
+    assert.deepEqual(prefix.stdout.trim().split("\n"), [
+      "fruit/apple",
+      "red",
+      "fruit/banana",
+      "yellow",
+    ]);
+    const single = await etcdctl(one(2), ["get", "fruit/apple", "--print-value-only"]);
+    assert.equal(single.stdout.trim(), "red");
+    const del = await etcdctl(one(1), ["del", "--prefix", "fruit/"]);
+    assert.equal(del.stdout.trim(), "2");
+    const after = await etcdctl(all, ["get", "--prefix", "fruit/"]);
+    assert.equal(after.stdout.trim(), "");
+    const status = await etcdctl(all, ["endpoint", "status", "-w", "json"]);
+    assert.equal(status.code, 0, status.stderr);
+    const leaders = new Set(
+      (JSON.parse(status.stdout) as { Status: { leader: number } }[]).map((s) => s.Status.leader),
+    );
+    assert.equal(leaders.size, 1);
+  } finally {
+    for (const p of procs) p.child?.kill("SIGTERM");
+  }
+});
