@@ -12,8 +12,10 @@ import { WalStorage } from "../storage/index.js";
 import { TcpTransport } from "../transport/index.js";
 import { type PeerSpec, stableId } from "./cluster-config.js";
 import { type KvBackend, kvGrpcServerOptions, kvServiceHandlers } from "./kv-service.js";
+import { leaseServiceHandlers } from "./lease-service.js";
 import { maintenanceHandlers } from "./maintenance-service.js";
 import { serviceDefinition } from "./proto.js";
+import { type WatchService, watchService } from "./watch-service.js";
 
 export interface MemberOptions {
   readonly name: string;
@@ -35,6 +37,8 @@ export class Member {
   readonly memberId: string;
   private leaseTimer: NodeJS.Timeout | undefined;
   private wasLeader = false;
+  /** Open watch streams hold a graceful gRPC shutdown: stop() ends them first. */
+  private watch: WatchService | undefined;
 
   private constructor(
     readonly options: MemberOptions,
@@ -103,6 +107,26 @@ export class Member {
           log("error", "internal error serving a client", { method, error: String(error) }),
       }),
     );
+    const watch = watchService(
+      {
+        read: (query, mode) => runtime.read(query, mode),
+        subscribe: (listener) => kv.store.subscribe(listener),
+        revision: () => kv.store.revision,
+        header: backend.header,
+      },
+      {
+        onInternalError: (what, error) =>
+          log("error", "internal error serving a watch", { what, error: String(error) }),
+      },
+    );
+    grpcServer.addService(serviceDefinition("Watch"), watch.handlers);
+    grpcServer.addService(
+      serviceDefinition("Lease"),
+      leaseServiceHandlers(backend, {
+        onInternalError: (method, error) =>
+          log("error", "internal error serving a client", { method, error: String(error) }),
+      }),
+    );
     grpcServer.addService(
       serviceDefinition("Maintenance"),
       maintenanceHandlers({
@@ -133,6 +157,7 @@ export class Member {
       );
     });
     const member = new Member(options, node, kv, transport, grpcServer, clientPort);
+    member.watch = watch;
     member.leaseTimer = setInterval(() => member.leaderDuties(), LEASE_CHECK_MS);
     log("info", "member started", {
       name: options.name,
@@ -157,6 +182,7 @@ export class Member {
 
   async stop(): Promise<void> {
     if (this.leaseTimer !== undefined) clearInterval(this.leaseTimer);
+    this.watch?.close();
     await new Promise<void>((resolve) => this.grpcServer.tryShutdown(() => resolve()));
     await this.node.stop();
     await this.transport.stop();
