@@ -98,7 +98,18 @@ export async function startCluster(
     storages,
     node: (id) => router.nodes.get(id) as RsmNode,
     leader: () => [...router.nodes.values()].find((n) => n.isLeader && !n.status().stopped),
-    waitForLeader: (timeoutMs = 5000) => waitFor(() => cluster.leader(), timeoutMs, "a leader"),
+    // A leader every running member knows about (followers learn it from its first append).
+    waitForLeader: (timeoutMs = 5000) =>
+      waitFor(
+        () => {
+          const leader = cluster.leader();
+          if (leader === undefined) return undefined;
+          const running = [...router.nodes.values()].filter((n) => !n.status().stopped);
+          return running.every((n) => n.leader === leader.id) ? leader : undefined;
+        },
+        timeoutMs,
+        "a leader known to every member",
+      ),
     restart: async (id) => {
       await router.nodes.get(id)?.stop();
       return open(asNodeId(id));
