@@ -1,8 +1,12 @@
 // Member: one Ordo server process. It wires the pieces together: the durable WAL, the peer
 // transport, the runtime (RsmNode) running the MVCC key-value state machine, and the
-// client-facing gRPC server speaking etcd's v3 API. The leader also proposes what only leader
-// time may decide: lease expiry (never a replica's own clock).
-import { mkdir } from "node:fs/promises";
+// client-facing servers: gRPC speaking etcd's v3 API and HTTP (etcd's JSON gateway, /health,
+// /status, /metrics), both on the one client port as etcd serves them (client-listener.ts
+// tells the protocols apart; grpc-js itself listens only on an internal endpoint). The leader
+// also proposes what only leader time may decide: lease expiry (never a replica's own clock).
+
+import { mkdir, rm } from "node:fs/promises";
+import type { Server as HttpServer } from "node:http";
 import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { decodeResult, encodeCommand, encodeQuery, KvStateMachine } from "../kv/index.js";
@@ -10,10 +14,14 @@ import { asNodeId, type NodeId } from "../raft/index.js";
 import { type Logger, RsmNode } from "../rsm/index.js";
 import { WalStorage } from "../storage/index.js";
 import { TcpTransport } from "../transport/index.js";
+import { ClientListener, type InternalEndpoint } from "./client-listener.js";
 import { type PeerSpec, stableId } from "./cluster-config.js";
+import { clusterHandlers } from "./cluster-service.js";
+import { createHttpGateway, type HealthInput } from "./http-gateway.js";
 import { type KvBackend, kvGrpcServerOptions, kvServiceHandlers } from "./kv-service.js";
 import { leaseServiceHandlers } from "./lease-service.js";
 import { maintenanceHandlers } from "./maintenance-service.js";
+import { ClientMetrics } from "./metrics.js";
 import { serviceDefinition } from "./proto.js";
 import { type WatchService, watchService } from "./watch-service.js";
 
@@ -31,6 +39,23 @@ export interface MemberOptions {
 }
 
 const LEASE_CHECK_MS = 500;
+/** How long stop() lets in-flight gRPC calls finish before cutting them off. */
+const GRPC_SHUTDOWN_GRACE_MS = 5_000;
+/** A unix socket path longer than this (sun_path is 108 bytes) falls back to a loopback port. */
+const UNIX_PATH_BYTES_MAX = 100;
+
+/**
+ * Where grpc-js listens behind the client listener: a unix socket in the data dir (no port of
+ * its own to collide or be reached from outside), or 127.0.0.1:0 when the path is too long.
+ */
+async function internalGrpcEndpoint(dataDir: string): Promise<{ address: string; path?: string }> {
+  const path = join(dataDir, "grpc.sock");
+  if (Buffer.byteLength(path) > UNIX_PATH_BYTES_MAX || process.platform === "win32") {
+    return { address: "127.0.0.1:0" };
+  }
+  await rm(path, { force: true }); // a stale socket of a member that crashed
+  return { address: `unix:${path}`, path };
+}
 
 export class Member {
   readonly clusterId: string;
@@ -46,10 +71,18 @@ export class Member {
     readonly kv: KvStateMachine,
     private readonly transport: TcpTransport,
     private readonly grpcServer: grpc.Server,
-    readonly clientPort: number,
+    private readonly listener: ClientListener,
+    private readonly httpServer: HttpServer,
+    private readonly grpcSocketPath: string | undefined,
+    readonly metrics: ClientMetrics,
   ) {
     this.clusterId = clusterIdOf(options.initialCluster, options.clusterToken);
     this.memberId = stableId(options.name);
+  }
+
+  /** The real client port (gRPC and HTTP), also when options.clientPort was 0. */
+  get clientPort(): number {
+    return this.listener.port;
   }
 
   static async start(options: MemberOptions): Promise<Member> {
@@ -63,6 +96,8 @@ export class Member {
     const kv = new KvStateMachine();
     const voters = options.initialCluster.map((p) => asNodeId(p.name));
     let node: RsmNode | undefined;
+    // When a message last arrived from each peer: /health's "sees a leader and a quorum".
+    const heardAtMs = new Map<string, number>();
     const transport = new TcpTransport({
       id: asNodeId(options.name),
       clusterId: clusterIdOf(options.initialCluster, options.clusterToken),
@@ -73,7 +108,10 @@ export class Member {
           .filter((p) => p.name !== options.name)
           .map((p) => [asNodeId(p.name) as NodeId, { host: p.host, port: p.port }]),
       ),
-      onMessage: (m) => node?.receive(m),
+      onMessage: (m) => {
+        heardAtMs.set(m.from, performance.now());
+        node?.receive(m);
+      },
       logger: (level, message, fields) => log(level, `transport: ${message}`, fields),
     });
     node = await RsmNode.open({
@@ -127,9 +165,30 @@ export class Member {
           log("error", "internal error serving a client", { method, error: String(error) }),
       }),
     );
+    let clientUrl = ""; // set once the client listener is bound
+    grpcServer.addService(
+      serviceDefinition("Cluster"),
+      clusterHandlers({
+        members: () =>
+          options.initialCluster.map((p) => ({
+            id: stableId(p.name),
+            name: p.name,
+            peerUrls: [`http://${p.host}:${p.port}`],
+            clientUrls: p.name === options.name && clientUrl !== "" ? [clientUrl] : [],
+          })),
+        header: backend.header,
+        revision: () => kv.store.revision,
+      }),
+    );
     grpcServer.addService(
       serviceDefinition("Maintenance"),
       maintenanceHandlers({
+        hash: () => kv.hash(),
+        hashKV: (revision) => {
+          const r = kv.store.hashKV({ revision });
+          return { hash: r.hash, compactRevision: r.compactRevision, revision: r.header.revision };
+        },
+        snapshot: () => kv.snapshot(),
         status: () => {
           const s = runtime.status();
           return {
@@ -149,14 +208,88 @@ export class Member {
         },
       }),
     );
-    const clientPort = await new Promise<number>((resolve, reject) => {
+    const internal = await internalGrpcEndpoint(options.dataDir);
+    const grpcPort = await new Promise<number>((resolve, reject) => {
       grpcServer.bindAsync(
-        `${options.clientHost}:${options.clientPort}`,
+        internal.address,
         grpc.ServerCredentials.createInsecure(),
         (err, port) => (err ? reject(err) : resolve(port)),
       );
     });
-    const member = new Member(options, node, kv, transport, grpcServer, clientPort);
+    const grpcEndpoint: InternalEndpoint =
+      internal.path !== undefined ? { path: internal.path } : { host: "127.0.0.1", port: grpcPort };
+
+    const tickMs = options.tickMs ?? 100;
+    const electionMs = tickMs * (options.electionTicks ?? 10);
+    const health = (): HealthInput => {
+      const s = runtime.status();
+      const now = performance.now();
+      const heardAgoMs = new Map<string, number>();
+      for (const [peer, at] of heardAtMs) heardAgoMs.set(peer, now - at);
+      return {
+        name: options.name,
+        role: s.role,
+        term: s.term,
+        leader: s.leader,
+        commit: s.commit,
+        applied: s.applied,
+        lastIndex: s.lastIndex,
+        voters: s.confState.voters,
+        votersOutgoing: s.confState.votersOutgoing,
+        heardAgoMs,
+        // Heartbeats go every tick; two election timeouts (at least half a second) of silence
+        // is lost contact, not a scheduling hiccup.
+        heardWindowMs: Math.max(2 * electionMs, 500),
+        stopped: s.stopped,
+        fatal: s.fatal,
+        divergenceAlarms: s.divergence.length,
+      };
+    };
+    const metrics = new ClientMetrics(
+      {
+        metrics: () => runtime.metrics,
+        status: () => runtime.status(),
+        peerStats: () => transport.stats(),
+      },
+      { labels: { member: options.name } },
+    );
+    const httpServer = createHttpGateway({
+      backend,
+      health,
+      metrics,
+      statusExtra: () => ({ memberId, clusterId, revision: kv.store.revision }),
+      onInternalError: (path, error) =>
+        log("error", "internal error serving an HTTP client", { path, error: String(error) }),
+    });
+    let listener: ClientListener;
+    try {
+      listener = await ClientListener.listen({
+        host: options.clientHost,
+        port: options.clientPort,
+        grpc: grpcEndpoint,
+        http: httpServer,
+        logger: (level, message, fields) => log(level, `client listener: ${message}`, fields),
+      });
+    } catch (e) {
+      grpcServer.forceShutdown();
+      httpServer.close();
+      await node.stop();
+      await transport.stop();
+      throw e;
+    }
+    const member = new Member(
+      options,
+      node,
+      kv,
+      transport,
+      grpcServer,
+      listener,
+      httpServer,
+      internal.path,
+      metrics,
+    );
+    const clientPort = listener.port;
+    clientUrl = `http://${options.clientHost}:${clientPort}`;
     member.watch = watch;
     member.leaseTimer = setInterval(() => member.leaderDuties(), LEASE_CHECK_MS);
     log("info", "member started", {
@@ -183,7 +316,22 @@ export class Member {
   async stop(): Promise<void> {
     if (this.leaseTimer !== undefined) clearInterval(this.leaseTimer);
     this.watch?.close();
-    await new Promise<void>((resolve) => this.grpcServer.tryShutdown(() => resolve()));
+    this.listener.stopAccepting();
+    this.httpServer.close();
+    this.httpServer.closeIdleConnections();
+    await new Promise<void>((resolve) => {
+      const force = setTimeout(() => {
+        this.grpcServer.forceShutdown();
+        resolve();
+      }, GRPC_SHUTDOWN_GRACE_MS);
+      this.grpcServer.tryShutdown(() => {
+        clearTimeout(force);
+        resolve();
+      });
+    });
+    this.httpServer.closeAllConnections();
+    await this.listener.close();
+    if (this.grpcSocketPath !== undefined) await rm(this.grpcSocketPath, { force: true });
     await this.node.stop();
     await this.transport.stop();
   }
