@@ -1,20 +1,20 @@
 // `ordo put | get | del`: the key-value store through Ordo's own client.
-//   ordo put KEY VALUE [--endpoints LIST]
+//   ordo put KEY VALUE [--lease HEX_ID] [--endpoints LIST]
 //   ordo get KEY [--prefix] [--limit N] [--rev N] [--keys-only] [--count-only] [--json]
 //   ordo del KEY [--prefix]
 import { parseArgs } from "node:util";
-import { KvClient } from "../client/index.js";
+import { KvClient, leaseIdFromHex } from "../client/index.js";
 import type { Output } from "./output.js";
 
 const ENDPOINTS_DEFAULT = "127.0.0.1:2379,127.0.0.1:22379,127.0.0.1:32379";
 
-const common = {
+export const common = {
   endpoints: { type: "string", default: ENDPOINTS_DEFAULT },
   json: { type: "boolean", default: false },
   "timeout-ms": { type: "string", default: "5000" },
 } as const;
 
-function client(values: {
+export function client(values: {
   endpoints?: string | undefined;
   "timeout-ms"?: string | undefined;
 }): KvClient {
@@ -28,7 +28,7 @@ function client(values: {
   return new KvClient(endpoints, { timeoutMs });
 }
 
-function nonNegative(text: string | undefined, flag: string): number | undefined {
+export function nonNegative(text: string | undefined, flag: string): number | undefined {
   if (text === undefined) return undefined;
   const n = Number(text);
   if (!Number.isSafeInteger(n) || n < 0) throw new Error(`${flag} must be a non-negative integer`);
@@ -48,7 +48,7 @@ export async function runPut(args: string[], out: Output): Promise<number> {
     const res = await c.put(
       positionals[0] as string,
       positionals[1] as string,
-      values.lease ? { lease: values.lease } : {},
+      values.lease ? { lease: leaseIdFromHex(values.lease) } : {},
     );
     out.stdout(values.json ? `${JSON.stringify(res)}\n` : "OK\n");
     return 0;

@@ -11,6 +11,12 @@ commands:
   put     ordo put KEY VALUE [--endpoints LIST]
   get     ordo get KEY [--prefix] [--limit N] [--rev N] [--keys-only] [--count-only] [--json]
   del     ordo del KEY [--prefix]
+  txn     ordo txn [--file FILE]   (etcdctl's interactive format on stdin)
+  watch   ordo watch KEY [--prefix] [--rev N] [--count N]
+  lease   ordo lease grant TTL | revoke ID | keep-alive ID [--once] | ttl ID [--keys] | list
+  member  ordo member list
+  endpoint ordo endpoint status | health
+  snapshot ordo snapshot save FILE
   sim     run the deterministic simulator (ordo sim --help)
   wal     inspect a data directory's write-ahead log: wal verify DIR | wal dump DIR
   help    show this help
@@ -37,6 +43,18 @@ export async function run(args: string[], out: Output = processOutput()): Promis
         return await (await import("./kv-commands.js")).runGet(rest, out);
       case "del":
         return await (await import("./kv-commands.js")).runDel(rest, out);
+      case "txn":
+        return await (await import("./txn-command.js")).runTxn(rest, out);
+      case "watch":
+        return await (await import("./watch-command.js")).runWatch(rest, out);
+      case "lease":
+        return await (await import("./lease-commands.js")).runLease(rest, out);
+      case "member":
+        return await (await import("./maintenance-commands.js")).runMember(rest, out);
+      case "endpoint":
+        return await (await import("./maintenance-commands.js")).runEndpoint(rest, out);
+      case "snapshot":
+        return await (await import("./maintenance-commands.js")).runSnapshot(rest, out);
       case "wal": {
         const { runWal } = await import("./wal.js");
         return await runWal(rest, out);

@@ -1,9 +1,30 @@
 // Ordo's client library.
+export { KvClientError } from "./errors.js";
 export {
+  type EndpointHealth,
+  type EndpointResult,
+  type EndpointStatus,
   type GetOptions,
   type GetResult,
-  type KeyValue,
   KvClient,
-  KvClientError,
-  prefixRangeEnd,
+  type KvClientOptions,
+  type LeaseGrant,
+  type LeaseTimeToLive,
+  type MemberInfo,
+  type SnapshotInfo,
 } from "./kv-client.js";
+export type {
+  CompareOp,
+  TxnCompare,
+  TxnOp,
+  TxnOpResult,
+  TxnRequest,
+  TxnResult,
+} from "./txn.js";
+export { Watch, type WatchEvent, type WatchOptions } from "./watch.js";
+export {
+  type KeyValue,
+  leaseIdFromHex,
+  leaseIdToHex,
+  prefixRangeEnd,
+} from "./wire.js";

@@ -1,17 +1,45 @@
-// Ordo's TypeScript client for the etcd v3 KV API: an endpoint list, leader-independent
-// requests (any member serves any request), and retries on another endpoint when a member is
-// unavailable. Keys and values are strings or bytes.
+// Ordo's TypeScript client for etcd's v3 API: an endpoint list, leader-independent requests
+// (any member serves any request), and retries on another endpoint when a member is
+// unavailable. Keys and values are strings; 64-bit ids (leases, members) are decimal strings.
+//
+// Services: KV (get, put, delete, txn), Lease (grant, revoke, keep-alive, time-to-live, list),
+// Watch (watch: an async iterator that survives a member going away), Cluster (memberList),
+// Maintenance (status per endpoint, health, snapshot to a file).
+//
+// Retries and exactly-once: a request that failed with UNAVAILABLE or DEADLINE_EXCEEDED is
+// sent again to the next endpoint. For reads that is harmless. For writes (put, delete, txn,
+// lease grant/revoke/keep-alive) it is etcd's own client semantics: the first attempt may have
+// been committed before the connection broke, so the write can apply twice (a put twice makes
+// two revisions; a txn's compare may then see its own first effect). Ordo's runtime has client
+// sessions (clientId, seq) that make retried commands exactly-once, but etcd's wire API has no
+// field to carry them.
+// TODO(sessions): expose Ordo's sessions over gRPC (metadata `ordo-session-id` / `ordo-seq`,
+// read by kv-service and stamped into the proposal) and send them from here, so that retried
+// writes apply once. Until then, callers that need exactly-once should make writes idempotent
+// (e.g. a txn comparing mod_revision) or pass `attempts: 1` and handle the error themselves.
+import { createHash } from "node:crypto";
+import { open, readFile, rename, unlink } from "node:fs/promises";
 import * as grpc from "@grpc/grpc-js";
+import { readSnapshotFile, SNAPSHOT_SHA_BYTES } from "../server/maintenance-service.js";
 import { serviceClient } from "../server/proto.js";
+import { KvClientError } from "./errors.js";
+import {
+  deleteRequest,
+  putRequest,
+  type RawRange,
+  type RawTxn,
+  rangeRequest,
+  rangeResult,
+  type TxnRequest,
+  type TxnResult,
+  txnResult,
+  txnToEtcd,
+} from "./txn.js";
+import { Watch, type WatchOptions } from "./watch.js";
+import { type KeyValue, type RawHeader, type RawKv, toKv } from "./wire.js";
 
-export interface KeyValue {
-  readonly key: string;
-  readonly value: string;
-  readonly createRevision: number;
-  readonly modRevision: number;
-  readonly version: number;
-  readonly lease: string;
-}
+export { KvClientError } from "./errors.js";
+export { type KeyValue, prefixRangeEnd } from "./wire.js";
 
 export interface GetOptions {
   readonly prefix?: boolean;
@@ -30,24 +58,72 @@ export interface GetResult {
   readonly revision: number;
 }
 
-export class KvClientError extends Error {
-  override readonly name = "KvClientError";
-  constructor(
-    readonly grpcCode: number,
-    message: string,
-  ) {
-    super(message);
-  }
+export interface KvClientOptions {
+  /** Per-request deadline. Default 5000. */
+  readonly timeoutMs?: number;
+  /** Attempts per request over all endpoints. Default 3 per endpoint. */
+  readonly attempts?: number;
 }
 
-interface RawKv {
-  key: Buffer;
-  value: Buffer;
-  create_revision: string;
-  mod_revision: string;
-  version: string;
-  lease: string;
+export interface LeaseGrant {
+  /** int64 as a decimal string. */
+  readonly id: string;
+  readonly ttl: number;
 }
+
+export interface LeaseTimeToLive {
+  readonly id: string;
+  /** Seconds left; -1 when the lease does not exist (expired or revoked). */
+  readonly ttl: number;
+  readonly grantedTtl: number;
+  readonly keys: string[];
+}
+
+export interface MemberInfo {
+  /** uint64 as a decimal string. */
+  readonly id: string;
+  readonly name: string;
+  readonly peerUrls: string[];
+  readonly clientUrls: string[];
+  readonly isLearner: boolean;
+}
+
+export interface EndpointStatus {
+  readonly endpoint: string;
+  readonly memberId: string;
+  readonly clusterId: string;
+  readonly leaderId: string;
+  readonly isLeader: boolean;
+  readonly version: string;
+  readonly dbSize: number;
+  readonly raftTerm: number;
+  readonly raftIndex: number;
+  readonly raftAppliedIndex: number;
+  readonly revision: number;
+  readonly errors: string[];
+}
+
+export type EndpointResult<T> =
+  | { readonly endpoint: string; readonly ok: true; readonly value: T }
+  | { readonly endpoint: string; readonly ok: false; readonly error: string };
+
+export interface EndpointHealth {
+  readonly healthy: boolean;
+  readonly tookMs: number;
+}
+
+export interface SnapshotInfo {
+  readonly path: string;
+  readonly endpoint: string;
+  /** Bytes of streamed data (the file holds these plus the 32-byte SHA-256 after them). */
+  readonly dataBytes: number;
+  /** Bytes of the KV snapshot inside (see readSnapshotFile). */
+  readonly snapshotBytes: number;
+  readonly sha256: string;
+  readonly revision: number;
+}
+
+type Service = "KV" | "Watch" | "Lease" | "Cluster" | "Maintenance";
 
 type Unary = (
   req: unknown,
@@ -56,48 +132,65 @@ type Unary = (
   cb: (e: grpc.ServiceError | null, res: unknown) => void,
 ) => void;
 
-/** "foo" → "fop": the range_end that selects every key with the prefix (etcd's GetPrefixRangeEnd). */
-export function prefixRangeEnd(prefix: Buffer): Buffer {
-  const end = Buffer.from(prefix);
-  for (let i = end.length - 1; i >= 0; i--) {
-    if ((end[i] as number) < 0xff) {
-      end[i] = (end[i] as number) + 1;
-      return end.subarray(0, i + 1);
-    }
-  }
-  return Buffer.from([0]);
+const SERVICES: readonly Service[] = ["KV", "Watch", "Lease", "Cluster", "Maintenance"];
+const KEEPALIVE_TTL_NOT_FOUND = 0;
+
+function errorOf(e: unknown): KvClientError {
+  if (e instanceof KvClientError) return e;
+  const err = e as Partial<grpc.ServiceError>;
+  return new KvClientError(err.code ?? grpc.status.UNKNOWN, err.details || String(err.message));
 }
 
 export class KvClient {
-  private readonly clients: grpc.Client[];
+  private readonly channels: grpc.Channel[];
+  private readonly clients: Map<Service, grpc.Client[]>;
+  private readonly watches = new Set<Watch>();
   private current = 0;
 
   constructor(
     readonly endpoints: readonly string[],
-    private readonly options: { timeoutMs?: number; attempts?: number } = {},
+    private readonly options: KvClientOptions = {},
   ) {
     if (endpoints.length === 0) throw new Error("no endpoints");
-    const Ctor = serviceClient("KV");
-    this.clients = endpoints.map(
-      (e) => new Ctor(e.replace(/^https?:\/\//, ""), grpc.credentials.createInsecure()),
+    this.channels = endpoints.map(
+      (e) =>
+        new grpc.Channel(
+          e.replace(/^https?:\/\//, "").replace(/\/$/, ""),
+          grpc.credentials.createInsecure(),
+          {},
+        ),
+    );
+    this.clients = new Map(
+      SERVICES.map((s) => {
+        const Ctor = serviceClient(s);
+        return [
+          s,
+          this.channels.map(
+            (channel) =>
+              new Ctor("unused", grpc.credentials.createInsecure(), { channelOverride: channel }),
+          ),
+        ];
+      }),
     );
   }
 
   close(): void {
-    for (const c of this.clients) c.close();
+    for (const w of this.watches) w.close();
+    this.watches.clear();
+    for (const c of this.channels) c.close();
   }
+
+  // ---- KV -------------------------------------------------------------------------------------
 
   async put(
     key: string,
     value: string,
     options: { lease?: string; prevKv?: boolean } = {},
   ): Promise<{ revision: number; prevKv: KeyValue | undefined }> {
-    const res = (await this.call("Put", {
-      key: Buffer.from(key),
-      value: Buffer.from(value),
-      lease: options.lease ?? "0",
-      prev_kv: options.prevKv ?? false,
-    })) as { header: { revision: string }; prev_kv: RawKv | null };
+    const res = (await this.call("KV", "Put", putRequest(key, value, options))) as {
+      header: { revision: string };
+      prev_kv: RawKv | null;
+    };
     return {
       revision: Number(res.header.revision),
       prevKv: res.prev_kv ? toKv(res.prev_kv) : undefined,
@@ -105,99 +198,355 @@ export class KvClient {
   }
 
   async get(key: string, options: GetOptions = {}): Promise<GetResult> {
-    const k = Buffer.from(key);
-    const rangeEnd = options.prefix
-      ? prefixRangeEnd(k)
-      : options.rangeEnd !== undefined
-        ? Buffer.from(options.rangeEnd)
-        : Buffer.alloc(0);
-    const res = (await this.call("Range", {
-      key: k,
-      range_end: rangeEnd,
-      limit: String(options.limit ?? 0),
-      revision: String(options.revision ?? 0),
-      keys_only: options.keysOnly ?? false,
-      count_only: options.countOnly ?? false,
-      serializable: options.serializable ?? false,
-    })) as { header: { revision: string }; kvs: RawKv[]; count: string; more: boolean };
-    return {
-      kvs: res.kvs.map(toKv),
-      count: Number(res.count),
-      more: res.more,
-      revision: Number(res.header.revision),
-    };
+    return rangeResult((await this.call("KV", "Range", rangeRequest(key, options))) as RawRange);
   }
 
   async delete(
     key: string,
     options: { prefix?: boolean; prevKv?: boolean } = {},
-  ): Promise<{ deleted: number; revision: number }> {
-    const k = Buffer.from(key);
-    const res = (await this.call("DeleteRange", {
-      key: k,
-      range_end: options.prefix ? prefixRangeEnd(k) : Buffer.alloc(0),
-      prev_kv: options.prevKv ?? false,
-    })) as { header: { revision: string }; deleted: string };
-    return { deleted: Number(res.deleted), revision: Number(res.header.revision) };
+  ): Promise<{ deleted: number; revision: number; prevKvs: KeyValue[] }> {
+    const res = (await this.call("KV", "DeleteRange", deleteRequest(key, options))) as {
+      header: { revision: string };
+      deleted: string;
+      prev_kvs: RawKv[];
+    };
+    return {
+      deleted: Number(res.deleted),
+      revision: Number(res.header.revision),
+      prevKvs: res.prev_kvs.map(toKv),
+    };
+  }
+
+  /** One transaction: if every compare holds, the success ops run, otherwise the failure ops. */
+  async txn(request: TxnRequest): Promise<TxnResult> {
+    return txnResult((await this.call("KV", "Txn", txnToEtcd(request))) as RawTxn);
   }
 
   /** Compare-and-swap in one Txn: put `value` if the key's value is `expected` (null: absent). */
   async compareAndSwap(key: string, expected: string | null, value: string): Promise<boolean> {
-    const compare =
-      expected === null
-        ? { result: "EQUAL", target: "VERSION", key: Buffer.from(key), version: "0" }
-        : { result: "EQUAL", target: "VALUE", key: Buffer.from(key), value: Buffer.from(expected) };
-    const res = (await this.call("Txn", {
-      compare: [compare],
-      success: [{ request_put: { key: Buffer.from(key), value: Buffer.from(value) } }],
-      failure: [],
-    })) as { succeeded: boolean };
+    const res = await this.txn({
+      compare: [
+        expected === null
+          ? { key, target: "version", op: "==", value: 0 }
+          : { key, target: "value", op: "==", value: expected },
+      ],
+      success: [{ type: "put", key, value }],
+    });
     return res.succeeded;
   }
 
-  /** Sends a KV request, moving to the next endpoint when one is unavailable. */
-  private async call(method: string, request: unknown): Promise<unknown> {
-    const attempts = this.options.attempts ?? this.clients.length * 3;
-    let last: grpc.ServiceError | undefined;
-    for (let attempt = 0; attempt < attempts; attempt++) {
-      const client = this.clients[this.current % this.clients.length] as grpc.Client;
-      try {
-        return await new Promise((resolve, reject) => {
-          const fn = (client as unknown as Record<string, Unary>)[method] as Unary;
-          fn.call(
-            client,
-            request,
-            new grpc.Metadata(),
-            { deadline: Date.now() + (this.options.timeoutMs ?? 5000) },
-            (e, res) => (e ? reject(e) : resolve(res)),
-          );
+  // ---- Lease ----------------------------------------------------------------------------------
+
+  async leaseGrant(ttlSeconds: number, id = "0"): Promise<LeaseGrant> {
+    const res = (await this.call("Lease", "LeaseGrant", { TTL: String(ttlSeconds), ID: id })) as {
+      ID: string;
+      TTL: string;
+    };
+    return { id: res.ID, ttl: Number(res.TTL) };
+  }
+
+  async leaseRevoke(id: string): Promise<void> {
+    await this.call("Lease", "LeaseRevoke", { ID: id });
+  }
+
+  /** One keep-alive over a LeaseKeepAlive stream; TTL 0 when the lease is gone. */
+  async leaseKeepAliveOnce(id: string): Promise<LeaseGrant> {
+    return this.withRetries(async (endpoint) => {
+      const client = this.clientOf("Lease", endpoint) as unknown as Record<
+        string,
+        (meta: grpc.Metadata, opts: grpc.CallOptions) => grpc.ClientDuplexStream<unknown, unknown>
+      >;
+      const open = client.LeaseKeepAlive as (
+        meta: grpc.Metadata,
+        opts: grpc.CallOptions,
+      ) => grpc.ClientDuplexStream<unknown, unknown>;
+      const stream = open.call(client, new grpc.Metadata(), { deadline: this.deadline() });
+      return new Promise<LeaseGrant>((resolve, reject) => {
+        let answered = false;
+        stream.on("data", (r: { ID: string; TTL: string }) => {
+          if (answered) return;
+          answered = true;
+          resolve({ id: r.ID, ttl: Number(r.TTL) });
+          stream.end();
         });
-      } catch (e) {
-        const err = e as grpc.ServiceError;
-        last = err;
-        if (err.code !== grpc.status.UNAVAILABLE && err.code !== grpc.status.DEADLINE_EXCEEDED) {
-          throw new KvClientError(err.code, err.details || err.message);
+        stream.on("error", (e) => {
+          if (!answered) reject(e);
+        });
+        stream.on("status", (s: grpc.StatusObject) => {
+          if (!answered && s.code === grpc.status.OK) {
+            reject(new KvClientError(grpc.status.UNAVAILABLE, "keep-alive stream ended"));
+          }
+        });
+        stream.write({ ID: id });
+      });
+    });
+  }
+
+  async leaseTimeToLive(id: string, options: { keys?: boolean } = {}): Promise<LeaseTimeToLive> {
+    const res = (await this.call("Lease", "LeaseTimeToLive", {
+      ID: id,
+      keys: options.keys ?? false,
+    })) as { ID: string; TTL: string; grantedTTL: string; keys: Buffer[] };
+    return {
+      id: res.ID,
+      ttl: Number(res.TTL),
+      grantedTtl: Number(res.grantedTTL),
+      keys: res.keys.map((k) => k.toString()),
+    };
+  }
+
+  async leaseList(): Promise<string[]> {
+    const res = (await this.call("Lease", "LeaseLeases", {})) as { leases: { ID: string }[] };
+    return res.leases.map((l) => l.ID);
+  }
+
+  /** Whether a keep-alive answer means the lease is gone (expired or revoked). */
+  static leaseGone(answer: LeaseGrant): boolean {
+    return answer.ttl <= KEEPALIVE_TTL_NOT_FOUND;
+  }
+
+  // ---- Watch ----------------------------------------------------------------------------------
+
+  /**
+   * Watches a key (or a prefix / range). Iterate the result with `for await`; `created`
+   * resolves once the server registered the watch; close() (or leaving the loop) ends it.
+   */
+  watch(key: string, options: WatchOptions = {}): Watch {
+    const watch = new Watch(
+      (endpoint) => {
+        const client = this.clientOf("Watch", endpoint) as unknown as Record<
+          string,
+          (meta: grpc.Metadata) => grpc.ClientDuplexStream<unknown, unknown>
+        >;
+        const open = client.Watch as (
+          meta: grpc.Metadata,
+        ) => grpc.ClientDuplexStream<unknown, unknown>;
+        return open.call(client, new grpc.Metadata());
+      },
+      key,
+      options,
+      {
+        reconnectAttempts: this.options.attempts ?? this.channels.length * 3,
+        bufferEventsMax: 10_000,
+        endpointCount: this.channels.length,
+        firstEndpoint: this.current,
+      },
+    );
+    this.watches.add(watch);
+    return watch;
+  }
+
+  // ---- Cluster and Maintenance ----------------------------------------------------------------
+
+  async memberList(): Promise<{ members: MemberInfo[]; header: RawHeader }> {
+    const res = (await this.call("Cluster", "MemberList", {})) as {
+      header: RawHeader;
+      members: {
+        ID: string;
+        name: string;
+        peerURLs: string[];
+        clientURLs: string[];
+        isLearner: boolean;
+      }[];
+    };
+    return {
+      header: res.header,
+      members: res.members.map((m) => ({
+        id: m.ID,
+        name: m.name,
+        peerUrls: m.peerURLs,
+        clientUrls: m.clientURLs,
+        isLearner: m.isLearner,
+      })),
+    };
+  }
+
+  /** Maintenance.Status of every endpoint (each asked once; failures reported, not thrown). */
+  async status(): Promise<EndpointResult<EndpointStatus>[]> {
+    return Promise.all(
+      this.endpoints.map(async (endpoint, i): Promise<EndpointResult<EndpointStatus>> => {
+        try {
+          const r = (await this.callOn(i, "Maintenance", "Status", {})) as {
+            header: RawHeader;
+            version: string;
+            dbSize: string;
+            leader: string;
+            raftIndex: string;
+            raftTerm: string;
+            raftAppliedIndex: string;
+            errors: string[];
+          };
+          return {
+            endpoint,
+            ok: true,
+            value: {
+              endpoint,
+              memberId: r.header.member_id,
+              clusterId: r.header.cluster_id,
+              leaderId: r.leader,
+              isLeader: r.leader !== "0" && r.leader === r.header.member_id,
+              version: r.version,
+              dbSize: Number(r.dbSize),
+              raftTerm: Number(r.raftTerm),
+              raftIndex: Number(r.raftIndex),
+              raftAppliedIndex: Number(r.raftAppliedIndex),
+              revision: Number(r.header.revision),
+              errors: r.errors,
+            },
+          };
+        } catch (e) {
+          return { endpoint, ok: false, error: errorOf(e).message };
         }
-        this.current++;
-        await new Promise((r) =>
-          setTimeout(r, Math.min(50 * 2 ** Math.floor(attempt / this.clients.length), 1000)),
-        );
-      }
-    }
-    throw new KvClientError(
-      last?.code ?? grpc.status.UNAVAILABLE,
-      last?.details || "no endpoint answered",
+      }),
     );
   }
-}
 
-function toKv(raw: RawKv): KeyValue {
-  return {
-    key: raw.key.toString(),
-    value: raw.value.toString(),
-    createRevision: Number(raw.create_revision),
-    modRevision: Number(raw.mod_revision),
-    version: Number(raw.version),
-    lease: raw.lease,
-  };
+  /**
+   * etcdctl's health check per endpoint: a linearizable get of the key "health" succeeds (a
+   * permission error would count as healthy too, as in etcd) and the member reports no alarm.
+   */
+  async health(): Promise<EndpointResult<EndpointHealth>[]> {
+    return Promise.all(
+      this.endpoints.map(async (endpoint, i): Promise<EndpointResult<EndpointHealth>> => {
+        const started = performance.now();
+        try {
+          await this.callOn(i, "KV", "Range", rangeRequest("health", {}));
+          const s = (await this.callOn(i, "Maintenance", "Status", {})) as { errors: string[] };
+          const tookMs = Math.round(performance.now() - started);
+          if (s.errors.length > 0) {
+            return { endpoint, ok: false, error: `alarm: ${s.errors.join("; ")}` };
+          }
+          return { endpoint, ok: true, value: { healthy: true, tookMs } };
+        } catch (e) {
+          return { endpoint, ok: false, error: errorOf(e).message };
+        }
+      }),
+    );
+  }
+
+  /**
+   * Streams a member's snapshot into `path` (written to path.part, fsynced, renamed), as
+   * etcdctl does: the file holds the streamed data followed by its 32-byte SHA-256, which is
+   * checked here, as is the framing (readSnapshotFile in server/maintenance-service.ts reads
+   * the KV snapshot back out). Asks the first endpoint unless `endpoint` (an index) says otherwise.
+   */
+  async snapshotSave(path: string, options: { endpoint?: number } = {}): Promise<SnapshotInfo> {
+    const index = options.endpoint ?? 0;
+    const endpoint = this.endpoints[index];
+    if (endpoint === undefined) throw new RangeError(`no endpoint ${index}`);
+    const client = this.clientOf("Maintenance", index) as unknown as Record<
+      string,
+      (req: unknown, meta: grpc.Metadata) => grpc.ClientReadableStream<unknown>
+    >;
+    const openStream = client.Snapshot as (
+      req: unknown,
+      meta: grpc.Metadata,
+    ) => grpc.ClientReadableStream<unknown>;
+    const part = `${path}.part`;
+    const file = await open(part, "w");
+    const hash = createHash("sha256");
+    let tail: Buffer = Buffer.alloc(0);
+    let total = 0;
+    let revision = 0;
+    let ok = false;
+    try {
+      const stream = openStream.call(client, {}, new grpc.Metadata());
+      try {
+        for await (const message of stream) {
+          const m = message as { header: RawHeader | null; blob: Buffer };
+          if (m.header) revision = Number(m.header.revision);
+          await file.write(m.blob);
+          total += m.blob.length;
+          // Hash everything except the last SNAPSHOT_SHA_BYTES seen so far.
+          const combined = Buffer.concat([tail, m.blob]);
+          const cut = Math.max(0, combined.length - SNAPSHOT_SHA_BYTES);
+          hash.update(combined.subarray(0, cut));
+          tail = combined.subarray(cut);
+        }
+      } catch (e) {
+        throw errorOf(e);
+      }
+      if (tail.length !== SNAPSHOT_SHA_BYTES) {
+        throw new KvClientError(grpc.status.DATA_LOSS, "snapshot stream too short for its digest");
+      }
+      const digest = hash.digest();
+      if (!digest.equals(tail)) {
+        throw new KvClientError(grpc.status.DATA_LOSS, "snapshot SHA-256 mismatch");
+      }
+      await file.sync();
+      const snapshotBytes = readSnapshotFile(await readFile(part)).length;
+      ok = true;
+      return {
+        path,
+        endpoint,
+        dataBytes: total - SNAPSHOT_SHA_BYTES,
+        snapshotBytes,
+        sha256: digest.toString("hex"),
+        revision,
+      };
+    } finally {
+      await file.close();
+      if (ok) await rename(part, path);
+      else await unlink(part).catch(() => {});
+    }
+  }
+
+  // ---- transport ------------------------------------------------------------------------------
+
+  private clientOf(service: Service, endpoint: number): grpc.Client {
+    const list = this.clients.get(service) as grpc.Client[];
+    return list[endpoint % list.length] as grpc.Client;
+  }
+
+  private deadline(): number {
+    return Date.now() + (this.options.timeoutMs ?? 5000);
+  }
+
+  /** One unary call on one endpoint, no retry. */
+  private callOn(
+    endpoint: number,
+    service: Service,
+    method: string,
+    request: unknown,
+  ): Promise<unknown> {
+    const client = this.clientOf(service, endpoint);
+    return new Promise((resolve, reject) => {
+      const fn = (client as unknown as Record<string, Unary>)[method] as Unary;
+      fn.call(client, request, new grpc.Metadata(), { deadline: this.deadline() }, (e, res) =>
+        e ? reject(e) : resolve(res),
+      );
+    });
+  }
+
+  /** Sends a unary request, moving to the next endpoint when one is unavailable. */
+  private call(service: Service, method: string, request: unknown): Promise<unknown> {
+    return this.withRetries((endpoint) => this.callOn(endpoint, service, method, request));
+  }
+
+  /** Runs attempt(endpoint) until it succeeds, retrying UNAVAILABLE / DEADLINE_EXCEEDED. */
+  private async withRetries<T>(attempt: (endpoint: number) => Promise<T>): Promise<T> {
+    const attempts = this.options.attempts ?? this.channels.length * 3;
+    let last: KvClientError | undefined;
+    for (let i = 0; i < attempts; i++) {
+      try {
+        return await attempt(this.current % this.channels.length);
+      } catch (e) {
+        const err = errorOf(e);
+        last = err;
+        if (
+          err.grpcCode !== grpc.status.UNAVAILABLE &&
+          err.grpcCode !== grpc.status.DEADLINE_EXCEEDED
+        ) {
+          throw err;
+        }
+        this.current++;
+        if (i + 1 < attempts) {
+          await new Promise((r) =>
+            setTimeout(r, Math.min(50 * 2 ** Math.floor(i / this.channels.length), 1000)),
+          );
+        }
+      }
+    }
+    throw last ?? new KvClientError(grpc.status.UNAVAILABLE, "no endpoint answered");
+  }
 }

@@ -1,7 +1,23 @@
-// etcd's Maintenance service, the part the cluster needs first: Status (who leads, term,
-// indexes, alarms). etcdctl's `endpoint status` and Ordo's client use it to find the leader.
-// The rest of the service (Hash, HashKV, Snapshot, ...) answers UNIMPLEMENTED for now.
+// etcd's Maintenance service: Status (who leads, term, indexes, alarms), Hash (the whole state's
+// digest), HashKV (the MVCC history's digest at a revision), Snapshot (the state machine's
+// snapshot bytes, streamed), Alarm (the divergence alarm) and Defragment (a no-op: Ordo's store
+// lives in memory). MoveLeader and Downgrade answer UNIMPLEMENTED.
+//
+// Snapshot follows etcd 3.4's server: the data in chunks of SNAPSHOT_CHUNK_BYTES, each with the
+// bytes still to come in remaining_bytes, then one last message whose blob is the SHA-256 of
+// all the data (remaining_bytes 0). etcdctl `snapshot save FILE` writes the whole stream to
+// FILE and insists that its length is a multiple of 512 (a bbolt file's page) plus the 32-byte
+// digest, so the data is framed and padded (snapshotStreamData):
+//
+//   file := "ORDOSNAP" u64be(snapshotLength) snapshot zeroPadding(to a multiple of 512) sha256
+//
+// `snapshot` is Ordo's KV snapshot encoding (KvStateMachine.snapshot()), not a bbolt file:
+// `etcdctl snapshot status` and `etcdctl snapshot restore` cannot read it; readSnapshotFile can.
+import { createHash } from "node:crypto";
 import * as grpc from "@grpc/grpc-js";
+import { KvError } from "../kv/index.js";
+import { headerToEtcd, type MemberHeader } from "./etcd-mapping.js";
+import { statusOf } from "./kv-service.js";
 
 export interface MemberStatus {
   readonly clusterId: string;
@@ -13,57 +29,238 @@ export interface MemberStatus {
   readonly raftAppliedIndex: number;
   readonly revision: number;
   readonly dbSize: number;
+  /**
+   * Active alarms, as text (today only the divergence alarm). Every entry is also reported
+   * by Alarm as this member's CORRUPT alarm.
+   */
   readonly errors: readonly string[];
 }
 
+export interface HashKvResult {
+  readonly hash: number;
+  readonly compactRevision: number;
+  /** The store's current revision (the response header's). */
+  readonly revision: number;
+}
+
+/**
+ * What the service reads. hash, hashKV and snapshot are optional only so a member wired
+ * before they existed still compiles: a missing one makes its RPC answer UNIMPLEMENTED.
+ */
 export interface MaintenanceBackend {
   status(): MemberStatus;
+  /** The whole state's digest (KvStateMachine.hash()), an unsigned 32-bit integer. */
+  hash?(): number;
+  /** store.hashKV({ revision }) (0: the current revision); throws a KvError (COMPACTED, ...). */
+  hashKV?(revision: number): HashKvResult;
+  /** The state machine's snapshot bytes (KvStateMachine.snapshot()). */
+  snapshot?(): Uint8Array;
 }
 
 export const ORDO_VERSION = "3.4.0-ordo";
+export const SNAPSHOT_CHUNK_BYTES = 32 * 1024;
+/** etcdctl 3.4 accepts a snapshot stream only if its data is a whole number of 512-byte pages. */
+export const SNAPSHOT_ALIGN_BYTES = 512;
+export const SNAPSHOT_SHA_BYTES = 32;
+const SNAPSHOT_MAGIC = Buffer.from("ORDOSNAP", "ascii");
+const SNAPSHOT_PREAMBLE_BYTES = SNAPSHOT_MAGIC.length + 8;
+
+/** The streamed data for a KV snapshot: preamble, the snapshot, zero padding (see the top). */
+export function snapshotStreamData(snapshot: Uint8Array): Buffer {
+  const used = SNAPSHOT_PREAMBLE_BYTES + snapshot.length;
+  const total = Math.ceil(used / SNAPSHOT_ALIGN_BYTES) * SNAPSHOT_ALIGN_BYTES;
+  const out = Buffer.alloc(total); // zero-filled: the padding
+  SNAPSHOT_MAGIC.copy(out, 0);
+  out.writeBigUInt64BE(BigInt(snapshot.length), SNAPSHOT_MAGIC.length);
+  out.set(snapshot, SNAPSHOT_PREAMBLE_BYTES);
+  if (out.length % SNAPSHOT_ALIGN_BYTES !== 0) throw new Error("snapshot data not aligned");
+  return out;
+}
+
+/**
+ * The KV snapshot inside a saved snapshot file (what `ordo snapshot save` and `etcdctl
+ * snapshot save` write): checks the digest, the preamble and the padding.
+ */
+export function readSnapshotFile(file: Uint8Array): Uint8Array {
+  const bytes = Buffer.from(file.buffer, file.byteOffset, file.byteLength);
+  if (bytes.length < SNAPSHOT_PREAMBLE_BYTES + SNAPSHOT_SHA_BYTES) {
+    throw new Error("snapshot file: too short");
+  }
+  const data = bytes.subarray(0, bytes.length - SNAPSHOT_SHA_BYTES);
+  const sha = createHash("sha256").update(data).digest();
+  if (!sha.equals(bytes.subarray(data.length))) throw new Error("snapshot file: SHA-256 mismatch");
+  if (!data.subarray(0, SNAPSHOT_MAGIC.length).equals(SNAPSHOT_MAGIC)) {
+    throw new Error("snapshot file: not an Ordo snapshot");
+  }
+  const length = data.readBigUInt64BE(SNAPSHOT_MAGIC.length);
+  if (length > BigInt(data.length - SNAPSHOT_PREAMBLE_BYTES)) {
+    throw new Error("snapshot file: length past the end");
+  }
+  const end = SNAPSHOT_PREAMBLE_BYTES + Number(length);
+  if (data.subarray(end).some((b) => b !== 0)) throw new Error("snapshot file: bad padding");
+  return Uint8Array.from(data.subarray(SNAPSHOT_PREAMBLE_BYTES, end));
+}
+
+const UNIMPLEMENTED = "not implemented by this Ordo version";
+
+function headerOf(s: MemberStatus): object {
+  const member: MemberHeader = {
+    clusterId: s.clusterId,
+    memberId: s.memberId,
+    raftTerm: s.raftTerm,
+  };
+  return headerToEtcd({ revision: s.revision }, member);
+}
+
+class UnimplementedError extends Error {
+  override readonly name = "UnimplementedError";
+}
+
+function failure(e: unknown): Partial<grpc.StatusObject> {
+  if (e instanceof UnimplementedError)
+    return { code: grpc.status.UNIMPLEMENTED, details: UNIMPLEMENTED };
+  const { code, details } = statusOf(e);
+  return { code, details };
+}
+
+/** A request's int64 field (a decimal string with longs: String) as a safe integer. */
+function revisionOf(request: unknown): number {
+  const raw =
+    typeof request === "object" && request !== null
+      ? (request as Record<string, unknown>).revision
+      : undefined;
+  const n = raw === undefined || raw === null || raw === "" ? 0 : Number(raw);
+  if (!Number.isSafeInteger(n) || n < 0) {
+    throw new KvError("INVALID_ARGUMENT", "etcdserver: revision must be a non-negative integer");
+  }
+  return n;
+}
+
+/** Streams `data` in chunks then its SHA-256, waiting for the client to read (drain). */
+async function streamSnapshot(
+  call: grpc.ServerWritableStream<unknown, unknown>,
+  data: Uint8Array,
+  header: object,
+): Promise<void> {
+  let gone = false;
+  call.on("cancelled", () => {
+    gone = true;
+  });
+  const write = async (message: object): Promise<void> => {
+    if (call.write(message)) return;
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        call.off("drain", done);
+        call.off("cancelled", done);
+        resolve();
+      };
+      call.on("drain", done);
+      call.on("cancelled", done);
+    });
+  };
+  const sha = createHash("sha256").update(data).digest();
+  // Bounded: one turn per chunk.
+  for (let offset = 0; offset < data.length && !gone; offset += SNAPSHOT_CHUNK_BYTES) {
+    const end = Math.min(offset + SNAPSHOT_CHUNK_BYTES, data.length);
+    await write({
+      header,
+      remaining_bytes: String(data.length - end),
+      blob: Buffer.from(data.buffer, data.byteOffset + offset, end - offset),
+    });
+  }
+  if (gone) return;
+  await write({ header, remaining_bytes: "0", blob: sha });
+  if (!gone) call.end();
+}
 
 export function maintenanceHandlers(
   backend: MaintenanceBackend,
 ): grpc.UntypedServiceImplementation {
   const unimplemented = (_call: unknown, callback: grpc.sendUnaryData<unknown>): void =>
-    callback({ code: grpc.status.UNIMPLEMENTED, details: "not implemented by this Ordo version" });
-  return {
-    Status: (
-      _call: grpc.ServerUnaryCall<unknown, unknown>,
-      callback: grpc.sendUnaryData<unknown>,
-    ) => {
+    callback({ code: grpc.status.UNIMPLEMENTED, details: UNIMPLEMENTED });
+  const unary =
+    (answer: (request: unknown) => object) =>
+    (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+      let response: object;
       try {
-        const s = backend.status();
-        callback(null, {
-          header: {
-            cluster_id: s.clusterId,
-            member_id: s.memberId,
-            revision: String(s.revision),
-            raft_term: String(s.raftTerm),
-          },
-          version: ORDO_VERSION,
-          dbSize: String(s.dbSize),
-          leader: s.leaderId,
-          raftIndex: String(s.raftIndex),
-          raftTerm: String(s.raftTerm),
-          raftAppliedIndex: String(s.raftAppliedIndex),
-          errors: [...s.errors],
-          dbSizeInUse: String(s.dbSize),
-          isLearner: false,
-        });
+        response = answer(call.request);
       } catch (e) {
-        callback({ code: grpc.status.INTERNAL, details: String(e) });
+        callback(failure(e));
+        return;
       }
+      callback(null, response);
+    };
+  return {
+    Status: unary(() => {
+      const s = backend.status();
+      return {
+        header: headerOf(s),
+        version: ORDO_VERSION,
+        dbSize: String(s.dbSize),
+        leader: s.leaderId,
+        raftIndex: String(s.raftIndex),
+        raftTerm: String(s.raftTerm),
+        raftAppliedIndex: String(s.raftAppliedIndex),
+        errors: [...s.errors],
+        dbSizeInUse: String(s.dbSize),
+        isLearner: false,
+      };
+    }),
+    Hash: unary(() => {
+      if (backend.hash === undefined) throw new UnimplementedError();
+      const s = backend.status();
+      const hash = backend.hash() >>> 0;
+      return { header: headerOf(s), hash };
+    }),
+    HashKV: unary((request) => {
+      if (backend.hashKV === undefined) throw new UnimplementedError();
+      const revision = revisionOf(request);
+      const s = backend.status();
+      const r = backend.hashKV(revision);
+      return {
+        header: headerOf({ ...s, revision: r.revision }),
+        hash: r.hash >>> 0,
+        compact_revision: String(r.compactRevision),
+      };
+    }),
+    Alarm: unary((request) => {
+      const action =
+        typeof request === "object" && request !== null
+          ? (request as Record<string, unknown>).action
+          : undefined;
+      if (action !== undefined && action !== "Get" && action !== 0) {
+        throw new KvError(
+          "INVALID_ARGUMENT",
+          "etcdserver: ordo does not support activating or deactivating alarms",
+        );
+      }
+      const s = backend.status();
+      return {
+        header: headerOf(s),
+        alarms: s.errors.length > 0 ? [{ memberID: s.memberId, alarm: "Corrupt" }] : [],
+      };
+    }),
+    // Ordo's store lives in memory: there is nothing to defragment.
+    Defragment: unary(() => ({ header: headerOf(backend.status()) })),
+    Snapshot: (call: grpc.ServerWritableStream<unknown, unknown>) => {
+      let data: Uint8Array;
+      let header: object;
+      try {
+        if (backend.snapshot === undefined) throw new UnimplementedError();
+        header = headerOf(backend.status());
+        data = snapshotStreamData(backend.snapshot());
+      } catch (e) {
+        call.emit("error", failure(e));
+        return;
+      }
+      streamSnapshot(call, data, header).catch((e: unknown) => {
+        try {
+          call.emit("error", failure(e));
+        } catch {
+          // The call is already gone.
+        }
+      });
     },
-    Alarm: unimplemented,
-    Defragment: unimplemented,
-    Hash: unimplemented,
-    HashKV: unimplemented,
-    Snapshot: (call: grpc.ServerWritableStream<unknown, unknown>) =>
-      call.emit("error", {
-        code: grpc.status.UNIMPLEMENTED,
-        details: "not implemented by this Ordo version",
-      }),
     MoveLeader: unimplemented,
     Downgrade: unimplemented,
   };

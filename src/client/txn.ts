@@ -1,0 +1,200 @@
+// Txn in a friendly shape: compares on a key's value, version, revisions or lease; put, get and
+// delete operations; results typed by operation.
+import type { GetOptions, GetResult } from "./kv-client.js";
+import { type KeyValue, prefixRangeEnd, type RawKv, toKv } from "./wire.js";
+
+export type CompareOp = "==" | "!=" | ">" | "<";
+
+export type TxnCompare =
+  | {
+      readonly key: string;
+      readonly target: "value";
+      readonly op: CompareOp;
+      readonly value: string;
+      readonly prefix?: boolean;
+    }
+  | {
+      readonly key: string;
+      readonly target: "version" | "createRevision" | "modRevision" | "lease";
+      readonly op: CompareOp;
+      /** A number, or an int64 as a decimal string (lease ids). */
+      readonly value: number | string;
+      readonly prefix?: boolean;
+    };
+
+export type TxnOp =
+  | {
+      readonly type: "put";
+      readonly key: string;
+      readonly value: string;
+      readonly lease?: string;
+      readonly prevKv?: boolean;
+    }
+  | ({ readonly type: "get"; readonly key: string } & GetOptions)
+  | {
+      readonly type: "delete";
+      readonly key: string;
+      readonly prefix?: boolean;
+      readonly prevKv?: boolean;
+    };
+
+export interface TxnRequest {
+  readonly compare?: readonly TxnCompare[];
+  readonly success?: readonly TxnOp[];
+  readonly failure?: readonly TxnOp[];
+}
+
+export type TxnOpResult =
+  | { readonly type: "put"; readonly revision: number; readonly prevKv: KeyValue | undefined }
+  | ({ readonly type: "get" } & GetResult)
+  | {
+      readonly type: "delete";
+      readonly deleted: number;
+      readonly revision: number;
+      readonly prevKvs: KeyValue[];
+    };
+
+export interface TxnResult {
+  readonly succeeded: boolean;
+  readonly revision: number;
+  readonly responses: TxnOpResult[];
+}
+
+const RESULT: Record<CompareOp, number> = { "==": 0, ">": 1, "<": 2, "!=": 3 };
+const TARGET = { version: 0, createRevision: 1, modRevision: 2, value: 3, lease: 4 } as const;
+const TARGET_FIELD = {
+  version: "version",
+  createRevision: "create_revision",
+  modRevision: "mod_revision",
+  lease: "lease",
+} as const;
+
+export function rangeEndOf(key: Buffer, options: { prefix?: boolean; rangeEnd?: string }): Buffer {
+  if (options.prefix) return prefixRangeEnd(key);
+  if (options.rangeEnd !== undefined) return Buffer.from(options.rangeEnd);
+  return Buffer.alloc(0);
+}
+
+export function rangeRequest(key: string, options: GetOptions): object {
+  const k = Buffer.from(key);
+  return {
+    key: k,
+    range_end: rangeEndOf(k, options),
+    limit: String(options.limit ?? 0),
+    revision: String(options.revision ?? 0),
+    keys_only: options.keysOnly ?? false,
+    count_only: options.countOnly ?? false,
+    serializable: options.serializable ?? false,
+  };
+}
+
+export function putRequest(
+  key: string,
+  value: string,
+  options: { lease?: string; prevKv?: boolean },
+): object {
+  return {
+    key: Buffer.from(key),
+    value: Buffer.from(value),
+    lease: options.lease ?? "0",
+    prev_kv: options.prevKv ?? false,
+  };
+}
+
+export function deleteRequest(
+  key: string,
+  options: { prefix?: boolean; prevKv?: boolean },
+): object {
+  const k = Buffer.from(key);
+  return { key: k, range_end: rangeEndOf(k, options), prev_kv: options.prevKv ?? false };
+}
+
+function compareToEtcd(c: TxnCompare): object {
+  const key = Buffer.from(c.key);
+  const base = {
+    result: RESULT[c.op],
+    target: TARGET[c.target],
+    key,
+    range_end: c.prefix ? prefixRangeEnd(key) : Buffer.alloc(0),
+  };
+  if (c.target === "value") return { ...base, value: Buffer.from(c.value) };
+  const n = String(c.value);
+  if (!/^-?\d+$/.test(n)) throw new RangeError(`txn compare ${c.target} needs an integer`);
+  return { ...base, [TARGET_FIELD[c.target]]: n };
+}
+
+function opToEtcd(op: TxnOp): object {
+  switch (op.type) {
+    case "put":
+      return { request_put: putRequest(op.key, op.value, op) };
+    case "get":
+      return { request_range: rangeRequest(op.key, op) };
+    case "delete":
+      return { request_delete_range: deleteRequest(op.key, op) };
+  }
+}
+
+export function txnToEtcd(req: TxnRequest): object {
+  return {
+    compare: (req.compare ?? []).map(compareToEtcd),
+    success: (req.success ?? []).map(opToEtcd),
+    failure: (req.failure ?? []).map(opToEtcd),
+  };
+}
+
+export interface RawRange {
+  header: { revision: string };
+  kvs: RawKv[];
+  count: string;
+  more: boolean;
+}
+
+export function rangeResult(res: RawRange): GetResult {
+  return {
+    kvs: res.kvs.map(toKv),
+    count: Number(res.count),
+    more: res.more,
+    revision: Number(res.header.revision),
+  };
+}
+
+interface RawResponseOp {
+  response?: string;
+  response_range?: RawRange;
+  response_put?: { header: { revision: string }; prev_kv: RawKv | null };
+  response_delete_range?: { header: { revision: string }; deleted: string; prev_kvs: RawKv[] };
+}
+
+export interface RawTxn {
+  header: { revision: string };
+  succeeded: boolean;
+  responses: RawResponseOp[];
+}
+
+function opResult(r: RawResponseOp): TxnOpResult {
+  if (r.response_range) return { type: "get", ...rangeResult(r.response_range) };
+  if (r.response_put) {
+    return {
+      type: "put",
+      revision: Number(r.response_put.header.revision),
+      prevKv: r.response_put.prev_kv ? toKv(r.response_put.prev_kv) : undefined,
+    };
+  }
+  if (r.response_delete_range) {
+    return {
+      type: "delete",
+      deleted: Number(r.response_delete_range.deleted),
+      revision: Number(r.response_delete_range.header.revision),
+      prevKvs: r.response_delete_range.prev_kvs.map(toKv),
+    };
+  }
+  throw new Error(`unexpected txn response op ${r.response ?? "(none)"}`);
+}
+
+export function txnResult(res: RawTxn): TxnResult {
+  return {
+    succeeded: res.succeeded,
+    revision: Number(res.header.revision),
+    responses: res.responses.map(opResult),
+  };
+}

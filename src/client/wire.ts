@@ -1,0 +1,67 @@
+// The etcd wire shapes the client reads (proto-loader objects: snake_case fields, 64-bit
+// integers as decimal strings, bytes as Buffers, enums as their names) and their conversion to
+// the client's friendly types.
+
+export interface KeyValue {
+  readonly key: string;
+  readonly value: string;
+  readonly createRevision: number;
+  readonly modRevision: number;
+  readonly version: number;
+  /** The lease id (int64 as a decimal string), "0" for none. */
+  readonly lease: string;
+}
+
+export interface RawKv {
+  key: Buffer;
+  value: Buffer;
+  create_revision: string;
+  mod_revision: string;
+  version: string;
+  lease: string;
+}
+
+export interface RawHeader {
+  cluster_id: string;
+  member_id: string;
+  revision: string;
+  raft_term: string;
+}
+
+export function toKv(raw: RawKv): KeyValue {
+  return {
+    key: raw.key.toString(),
+    value: raw.value.toString(),
+    createRevision: Number(raw.create_revision),
+    modRevision: Number(raw.mod_revision),
+    version: Number(raw.version),
+    lease: raw.lease,
+  };
+}
+
+/** "foo" → "fop": the range_end that selects every key with the prefix (etcd's GetPrefixRangeEnd). */
+export function prefixRangeEnd(prefix: Buffer): Buffer {
+  const end = Buffer.from(prefix);
+  for (let i = end.length - 1; i >= 0; i--) {
+    if ((end[i] as number) < 0xff) {
+      end[i] = (end[i] as number) + 1;
+      return end.subarray(0, i + 1);
+    }
+  }
+  return Buffer.from([0]);
+}
+
+/**
+ * A lease id as etcdctl prints and reads it: hexadecimal (an optional 0x), the int64's two's
+ * complement. Returns the id as a decimal string (the client's form).
+ */
+export function leaseIdFromHex(text: string): string {
+  const hex = text.trim().replace(/^0x/i, "");
+  if (!/^[0-9a-f]{1,16}$/i.test(hex)) throw new Error(`bad lease id "${text}" (expected hex)`);
+  return BigInt.asIntN(64, BigInt(`0x${hex}`)).toString();
+}
+
+/** A lease id (a decimal int64 string) in etcdctl's hexadecimal form. */
+export function leaseIdToHex(id: string): string {
+  return BigInt.asUintN(64, BigInt(id)).toString(16);
+}
