@@ -5,7 +5,6 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
@@ -14,21 +13,11 @@ import * as grpc from "@grpc/grpc-js";
 import { checkLinearizable, type HistoryOp } from "../../src/check/index.js";
 import { KvClient } from "../../src/client/index.js";
 import { serviceClient } from "../../src/server/proto.js";
+import { freePort } from "./ports.js";
 
 const ordo = fileURLToPath(new URL("../../../bin/ordo.js", import.meta.url));
 const TICK_MS = 50;
 const ELECTION_MS = TICK_MS * 10;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 interface Proc {
   name: string;
