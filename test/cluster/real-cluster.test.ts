@@ -298,7 +298,7 @@ async function etcdctl(
   });
 }
 
-test("Debian's etcdctl (v3.4) puts, gets with prefix and deletes against a real cluster", {
+test("Debian's etcdctl (v3.4) against a real 3-member cluster: put, get (prefix, revision), del, txn, watch, leases, member list, endpoint status and health, snapshot save", {
   timeout: 60_000,
   skip: existsSync(ETCDCTL) ? false : `${ETCDCTL} not installed (apt-get install etcd-client)`,
 }, async () => {
@@ -346,6 +346,97 @@ test("Debian's etcdctl (v3.4) puts, gets with prefix and deletes against a real 
       (JSON.parse(status.stdout) as { Status: { leader: number } }[]).map((s) => s.Status.leader),
     );
     assert.equal(leaders.size, 1);
+
+    // get --rev: the value at an older revision.
+    const first = await etcdctl(one(0), ["put", "color", "blue", "-w", "json"]);
+    const rev = (JSON.parse(first.stdout) as { header: { revision: number } }).header.revision;
+    await etcdctl(one(1), ["put", "color", "green"]);
+    assert.equal(
+      (
+        await etcdctl(all, ["get", "color", "--rev", String(rev), "--print-value-only"])
+      ).stdout.trim(),
+      "blue",
+    );
+    assert.equal(
+      (await etcdctl(all, ["get", "color", "--print-value-only"])).stdout.trim(),
+      "green",
+    );
+
+    // txn, etcdctl's interactive form: compares, success ops, failure ops.
+    const txn = await etcdctl(
+      one(2),
+      ["txn"],
+      'value("color") = "green"\n\nput color red\n\nput color black\n\n',
+    );
+    assert.equal(txn.code, 0, txn.stderr);
+    assert.match(txn.stdout, /^SUCCESS/);
+    assert.equal((await etcdctl(all, ["get", "color", "--print-value-only"])).stdout.trim(), "red");
+
+    // watch sees a put made by another writer.
+    const watcher = spawn(ETCDCTL, [`--endpoints=${one(1)}`, "watch", "color"], {
+      env: { ...process.env, ETCDCTL_API: "3" },
+    });
+    try {
+      let seen = "";
+      const gotEvent = new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`watch saw only: ${seen}`)), 10_000);
+        watcher.stdout.on("data", (c: Buffer) => {
+          seen += c.toString();
+          if (seen.includes("PUT\ncolor\nwhite")) {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
+      });
+      // Keep writing until the watch, which starts asynchronously, reports the event.
+      let writes = 0;
+      const writer = setInterval(() => {
+        if (writes++ < 50) void etcdctl(one(2), ["put", "color", "white"]);
+      }, 200);
+      try {
+        await gotEvent;
+      } finally {
+        clearInterval(writer);
+      }
+    } finally {
+      watcher.kill("SIGTERM");
+    }
+
+    // Leases: grant, attach, keep alive once, revoke; and a lease left alone expires.
+    const grant = await etcdctl(all, ["lease", "grant", "60"]);
+    const leaseId = /lease ([0-9a-f]+) granted/.exec(grant.stdout)?.[1];
+    assert.ok(leaseId, grant.stdout + grant.stderr);
+    assert.equal(
+      (await etcdctl(all, ["put", "session/a", "1", `--lease=${leaseId}`])).stdout.trim(),
+      "OK",
+    );
+    const keep = await etcdctl(all, ["lease", "keep-alive", "--once", leaseId]);
+    assert.match(keep.stdout, /keepalived with TTL\(\d+\)/);
+    assert.match((await etcdctl(all, ["lease", "revoke", leaseId])).stdout, /revoked/);
+    assert.equal((await etcdctl(all, ["get", "session/a"])).stdout.trim(), "");
+    const short = /lease ([0-9a-f]+) granted/.exec(
+      (await etcdctl(all, ["lease", "grant", "2"])).stdout,
+    )?.[1];
+    assert.ok(short);
+    await etcdctl(all, ["put", "session/b", "1", `--lease=${short}`]);
+    const expiry = Date.now() + 15_000;
+    while ((await etcdctl(all, ["get", "session/b"])).stdout.trim() !== "") {
+      assert.ok(Date.now() < expiry, "the key outlived its 2 s lease by far");
+      await new Promise((r) => setTimeout(r, 200));
+    }
+
+    // member list, endpoint health, snapshot save.
+    const members = await etcdctl(all, ["member", "list"]);
+    assert.equal(members.code, 0, members.stderr);
+    for (const p of procs)
+      assert.match(members.stdout, new RegExp(`, ${p.name}, http://127\\.0\\.0\\.1:`));
+    const health = await etcdctl(all, ["endpoint", "health"]);
+    assert.equal(health.code, 0, health.stderr + health.stdout);
+    assert.equal((health.stdout + health.stderr).match(/is healthy/g)?.length, 3);
+    const snapshotFile = join(root, "backup.db");
+    const snap = await etcdctl(one(0), ["snapshot", "save", snapshotFile]);
+    assert.equal(snap.code, 0, snap.stderr);
+    assert.ok(existsSync(snapshotFile));
   } finally {
     for (const p of procs) p.child?.kill("SIGTERM");
   }
