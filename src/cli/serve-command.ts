@@ -21,6 +21,7 @@ export const SERVE_USAGE = `usage: ordo serve --name NAME --data-dir DIR --initi
   --tick-ms N                    Raft tick (default 100); election timeout is --election-ticks ticks
   --election-ticks N             default 10
   --snapshot-count N             applied entries between snapshots (default 10000)
+  --max-request-bytes N          largest client request (default 1572864); the same on every member
   --log-level LEVEL              debug, info, warn, error (default info)`;
 
 function positiveInt(text: string | undefined, flag: string, fallback: number): number {
@@ -44,6 +45,7 @@ export async function runServeCommand(args: string[], out: Output): Promise<numb
       "tick-ms": { type: "string" },
       "election-ticks": { type: "string" },
       "snapshot-count": { type: "string" },
+      "max-request-bytes": { type: "string" },
       "log-level": { type: "string", default: "info" },
       help: { type: "boolean", short: "h", default: false },
     },
@@ -73,6 +75,11 @@ export async function runServeCommand(args: string[], out: Output): Promise<numb
     tickMs: positiveInt(values["tick-ms"], "--tick-ms", 100),
     electionTicks: positiveInt(values["election-ticks"], "--election-ticks", 10),
     snapshotEntries: positiveInt(values["snapshot-count"], "--snapshot-count", 10_000),
+    requestBytesMax: positiveInt(
+      values["max-request-bytes"],
+      "--max-request-bytes",
+      1.5 * 1024 * 1024,
+    ),
     logger,
   });
   out.stdout(

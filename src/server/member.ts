@@ -35,6 +35,8 @@ export interface MemberOptions {
   readonly tickMs?: number;
   readonly electionTicks?: number;
   readonly snapshotEntries?: number;
+  /** Largest client request (etcd's --max-request-bytes). Default 1.5 MiB. */
+  readonly requestBytesMax?: number;
   readonly logger: Logger;
 }
 
@@ -93,7 +95,10 @@ export class Member {
     const storage = await WalStorage.open(join(options.dataDir, "wal"), {
       logger: (level, message, fields) => log(level, `wal: ${message}`, fields),
     });
-    const kv = new KvStateMachine();
+    // The request size limit is part of the state machine's behaviour: every member must use
+    // the same value (etcd's --max-request-bytes).
+    const requestBytesMax = options.requestBytesMax ?? 1.5 * 1024 * 1024;
+    const kv = new KvStateMachine({ requestBytesMax });
     const voters = options.initialCluster.map((p) => asNodeId(p.name));
     let node: RsmNode | undefined;
     // When a message last arrived from each peer: /health's "sees a leader and a quorum".
@@ -129,7 +134,7 @@ export class Member {
     await transport.start();
     node.start();
 
-    const grpcServer = new grpc.Server(kvGrpcServerOptions(1.5 * 1024 * 1024));
+    const grpcServer = new grpc.Server(kvGrpcServerOptions(requestBytesMax));
     const clusterId = clusterIdOf(options.initialCluster, options.clusterToken);
     const memberId = stableId(options.name);
     const runtime = node;
@@ -141,6 +146,7 @@ export class Member {
     grpcServer.addService(
       serviceDefinition("KV"),
       kvServiceHandlers(backend, {
+        requestBytesMax,
         onInternalError: (method, error) =>
           log("error", "internal error serving a client", { method, error: String(error) }),
       }),
@@ -255,6 +261,11 @@ export class Member {
     );
     const httpServer = createHttpGateway({
       backend,
+      requestBytesMax,
+      // JSON with base64 bytes is larger than the request it encodes.
+      ...(options.requestBytesMax !== undefined
+        ? { bodyBytesMax: Math.ceil(requestBytesMax * 1.5) + 64 * 1024 }
+        : {}),
       health,
       metrics,
       statusExtra: () => ({ memberId, clusterId, revision: kv.store.revision }),

@@ -25,7 +25,10 @@ export interface SingleMember {
 }
 
 /** A one-member cluster, its leader elected, serving on 127.0.0.1 and a free client port. */
-export async function startSingleMember(name = "n1"): Promise<SingleMember> {
+export async function startSingleMember(
+  name = "n1",
+  extra: { requestBytesMax?: number } = {},
+): Promise<SingleMember> {
   const dataDir = await mkdtemp(join(tmpdir(), "ordo-http-"));
   const member = await Member.start({
     name,
@@ -36,6 +39,7 @@ export async function startSingleMember(name = "n1"): Promise<SingleMember> {
     clusterToken: "t",
     tickMs: 10,
     logger: () => {},
+    ...extra,
   });
   const deadline = Date.now() + 10_000;
   while (!member.node.isLeader) {
