@@ -63,6 +63,13 @@ export interface KvClientOptions {
   readonly timeoutMs?: number;
   /** Attempts per request over all endpoints. Default 3 per endpoint. */
   readonly attempts?: number;
+  /**
+   * Exactly-once writes (Ordo servers only): put, delete and txn run one at a time in a session
+   * registered through the log, each with the next sequence number, and a retry after
+   * UNAVAILABLE or a deadline reuses it, so the server applies it at most once and answers a
+   * retry with the first result. Off: plain etcd semantics (a retried write may apply twice).
+   */
+  readonly exactlyOnce?: boolean;
 }
 
 export interface LeaseGrant {
@@ -146,6 +153,10 @@ export class KvClient {
   private readonly clients: Map<Service, grpc.Client[]>;
   private readonly watches = new Set<Watch>();
   private current = 0;
+  /** Exactly-once writes: the session, its last sequence number, and the queue of writes. */
+  private sessionId: string | undefined;
+  private sessionSeq = 0;
+  private writeQueue: Promise<unknown> = Promise.resolve();
 
   constructor(
     readonly endpoints: readonly string[],
@@ -187,7 +198,7 @@ export class KvClient {
     value: string,
     options: { lease?: string; prevKv?: boolean } = {},
   ): Promise<{ revision: number; prevKv: KeyValue | undefined }> {
-    const res = (await this.call("KV", "Put", putRequest(key, value, options))) as {
+    const res = (await this.write("Put", putRequest(key, value, options))) as {
       header: { revision: string };
       prev_kv: RawKv | null;
     };
@@ -205,7 +216,7 @@ export class KvClient {
     key: string,
     options: { prefix?: boolean; prevKv?: boolean } = {},
   ): Promise<{ deleted: number; revision: number; prevKvs: KeyValue[] }> {
-    const res = (await this.call("KV", "DeleteRange", deleteRequest(key, options))) as {
+    const res = (await this.write("DeleteRange", deleteRequest(key, options))) as {
       header: { revision: string };
       deleted: string;
       prev_kvs: RawKv[];
@@ -219,7 +230,7 @@ export class KvClient {
 
   /** One transaction: if every compare holds, the success ops run, otherwise the failure ops. */
   async txn(request: TxnRequest): Promise<TxnResult> {
-    return txnResult((await this.call("KV", "Txn", txnToEtcd(request))) as RawTxn);
+    return txnResult((await this.write("Txn", txnToEtcd(request))) as RawTxn);
   }
 
   /** Compare-and-swap in one Txn: put `value` if the key's value is `expected` (null: absent). */
@@ -508,14 +519,64 @@ export class KvClient {
     service: Service,
     method: string,
     request: unknown,
+    metadata: grpc.Metadata = new grpc.Metadata(),
   ): Promise<unknown> {
     const client = this.clientOf(service, endpoint);
     return new Promise((resolve, reject) => {
       const fn = (client as unknown as Record<string, Unary>)[method] as Unary;
-      fn.call(client, request, new grpc.Metadata(), { deadline: this.deadline() }, (e, res) =>
+      fn.call(client, request, metadata, { deadline: this.deadline() }, (e, res) =>
         e ? reject(e) : resolve(res),
       );
     });
+  }
+
+  /** A KV write: plain, or in the session with its own sequence number (exactlyOnce). */
+  private write(method: "Put" | "DeleteRange" | "Txn", request: unknown): Promise<unknown> {
+    if (this.options.exactlyOnce !== true) return this.call("KV", method, request);
+    const run = async (): Promise<unknown> => {
+      const clientId = this.sessionId ?? (await this.registerSession());
+      const metadata = new grpc.Metadata();
+      metadata.set("ordo-session", clientId);
+      metadata.set("ordo-seq", String(++this.sessionSeq));
+      // Every retry carries the same (session, seq): the server applies the write at most once.
+      return this.withRetries((endpoint) => this.callOn(endpoint, "KV", method, request, metadata));
+    };
+    const result = this.writeQueue.then(run, run);
+    this.writeQueue = result.catch(() => {});
+    return result;
+  }
+
+  /** Registers a session on any endpoint (POST /ordo/v1/session on the client port). */
+  private async registerSession(): Promise<string> {
+    const id = await this.withRetries(async (endpoint) => {
+      const host = (this.endpoints[endpoint % this.endpoints.length] as string)
+        .replace(/^https?:\/\//, "")
+        .replace(/\/$/, "");
+      let res: Response;
+      try {
+        res = await fetch(`http://${host}/ordo/v1/session`, {
+          method: "POST",
+          signal: AbortSignal.timeout(this.options.timeoutMs ?? 5000),
+        });
+      } catch (e) {
+        throw {
+          code: grpc.status.UNAVAILABLE,
+          details: `cannot register a session at ${host}: ${String(e)}`,
+        };
+      }
+      const body = (await res.json().catch(() => ({}))) as { id?: string; message?: string };
+      if (res.status === 503 || res.status === 504)
+        throw { code: grpc.status.UNAVAILABLE, details: body.message ?? `HTTP ${res.status}` };
+      if (!res.ok || typeof body.id !== "string")
+        throw {
+          code: grpc.status.FAILED_PRECONDITION,
+          details: body.message ?? `HTTP ${res.status}`,
+        };
+      return body.id;
+    });
+    this.sessionId = id;
+    this.sessionSeq = 0;
+    return id;
   }
 
   /** Sends a unary request, moving to the next endpoint when one is unavailable. */

@@ -494,6 +494,17 @@ export function httpGatewayHandler(
   ]);
 
   const serve = async (req: IncomingMessage, res: ServerResponse, path: string) => {
+    if (path === "/ordo/v1/session") {
+      if (req.method !== "POST") {
+        res.setHeader("allow", "POST");
+        throw new HttpError(405, grpc.status.UNIMPLEMENTED, `${path} takes POST`);
+      }
+      const register = options.backend.registerSession;
+      if (register === undefined)
+        throw new HttpError(404, grpc.status.NOT_FOUND, "sessions are not enabled");
+      sendJson(res, 200, { id: await register.call(options.backend) });
+      return;
+    }
     const kv = routes.get(path);
     if (kv !== undefined) {
       if (req.method !== "POST") {

@@ -43,9 +43,43 @@ import {
   txnResponseToEtcd,
 } from "./etcd-mapping.js";
 
+/**
+ * Ordo's exactly-once writes over etcd's API (Raft thesis §6.3): a client registers a session
+ * (POST /ordo/v1/session on the client port) and sends its writes with gRPC metadata
+ * `ordo-session: <id>` and `ordo-seq: <n>` (1, 2, 3, ... one write at a time). A retry with the
+ * same seq is applied at most once and answers with the first result. Without the metadata a
+ * write has plain etcd semantics.
+ */
+export interface WriteSession {
+  readonly clientId: string;
+  readonly seq: number;
+}
+
+export const SESSION_METADATA_KEY = "ordo-session";
+export const SEQ_METADATA_KEY = "ordo-seq";
+
+/** Reads a write's session from its metadata; undefined when it has none. */
+export function sessionOf(metadata: grpc.Metadata | undefined): WriteSession | undefined {
+  const id = metadata?.get(SESSION_METADATA_KEY)[0];
+  const seqText = metadata?.get(SEQ_METADATA_KEY)[0];
+  if (id === undefined && seqText === undefined) return undefined;
+  if (typeof id !== "string" || !/^s\d{1,16}$/.test(id)) {
+    throw new KvError("INVALID_ARGUMENT", `etcdserver: bad ${SESSION_METADATA_KEY} metadata`);
+  }
+  const seq = typeof seqText === "string" && /^\d{1,15}$/.test(seqText) ? Number(seqText) : 0;
+  if (seq < 1)
+    throw new KvError("INVALID_ARGUMENT", `etcdserver: bad ${SEQ_METADATA_KEY} metadata`);
+  return { clientId: id, seq };
+}
+
 export interface KvBackend {
-  /** Replicates an encoded KvCommand (kv/codec.ts encodeCommand) and resolves with the encoded KvResult. */
-  propose(command: Uint8Array): Promise<Uint8Array>;
+  /**
+   * Replicates an encoded KvCommand (kv/codec.ts encodeCommand) and resolves with the encoded
+   * KvResult; with a session, at most once per (clientId, seq).
+   */
+  propose(command: Uint8Array, session?: WriteSession): Promise<Uint8Array>;
+  /** Registers a client session through the log; resolves with its id. */
+  registerSession?(): Promise<string>;
   /** Answers an encoded KvQuery (encodeQuery) with an encoded KvResult; linearizable or serializable (local). */
   read(query: Uint8Array, mode: "linearizable" | "serializable"): Promise<Uint8Array>;
   /** For response headers: cluster_id, member_id (decimal strings), raft_term. */
@@ -174,7 +208,7 @@ function responseOf<T extends KvMessageType>(bytes: unknown, type: T): ResponseO
 
 // ---- handlers ---------------------------------------------------------------------------------
 
-type Handle = (request: unknown) => Promise<object>;
+type Handle = (request: unknown, session: WriteSession | undefined) => Promise<object>;
 
 /**
  * A unary handler around `handle`: every outcome reaches `callback` exactly once, and nothing
@@ -204,7 +238,7 @@ function unary(
     const run = async (): Promise<void> => {
       let response: object;
       try {
-        response = await handle(call.request);
+        response = await handle(call.request, sessionOf(call.metadata));
       } catch (e) {
         fail(callback, e);
         return;
@@ -239,9 +273,10 @@ export function kvServiceHandlers(
   };
   const propose = async <T extends KvCommand["type"]>(
     command: KvCommand & { type: T },
+    session?: WriteSession,
   ): Promise<ResponseOf<T>> => {
     const encoded = checkSize(encodeCommand(command));
-    return responseOf(await backend.propose(encoded), command.type);
+    return responseOf(await backend.propose(encoded, session), command.type);
   };
   const read = async (
     query: KvQuery & { type: "Range" },
@@ -257,17 +292,17 @@ export function kvServiceHandlers(
     const response = await read({ type: "Range", request }, mode);
     return rangeResponseToEtcd(response, backend.header());
   };
-  const put: Handle = async (message) => {
-    const response = await propose({ type: "Put", request: putRequestFromEtcd(message) });
+  const put: Handle = async (message, session) => {
+    const response = await propose({ type: "Put", request: putRequestFromEtcd(message) }, session);
     return putResponseToEtcd(response, backend.header());
   };
-  const deleteRange: Handle = async (message) => {
+  const deleteRange: Handle = async (message, session) => {
     const request = deleteRangeRequestFromEtcd(message);
-    const response = await propose({ type: "DeleteRange", request });
+    const response = await propose({ type: "DeleteRange", request }, session);
     return deleteRangeResponseToEtcd(response, backend.header());
   };
-  const txn: Handle = async (message) => {
-    const response = await propose({ type: "Txn", request: txnRequestFromEtcd(message) });
+  const txn: Handle = async (message, session) => {
+    const response = await propose({ type: "Txn", request: txnRequestFromEtcd(message) }, session);
     return txnResponseToEtcd(response, backend.header());
   };
   const compact: Handle = async (message) => {

@@ -139,7 +139,8 @@ export class Member {
     const memberId = stableId(options.name);
     const runtime = node;
     const backend: KvBackend = {
-      propose: (command) => runtime.propose(command),
+      propose: (command, session) => runtime.propose(command, session),
+      registerSession: () => runtime.registerSession(),
       read: (query, mode) => runtime.read(query, mode),
       header: () => ({ clusterId, memberId, raftTerm: runtime.status().term }),
     };
