@@ -5,24 +5,16 @@
 //  - a key attached to a lease nobody keeps alive disappears once the lease expires, by an
 //    entry the leader proposes with its time, on every member.
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
 import { connect } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, test } from "node:test";
-import { fileURLToPath } from "node:url";
 import { KvClient } from "../../src/client/index.js";
 import { asIndex, asNodeId, asTerm, Xoshiro128 } from "../../src/raft/index.js";
 import { encodeFrame, encodeHello, encodeMessage } from "../../src/transport/index.js";
-import { freePort } from "./ports.js";
+import { type ProcessCluster, startProcessCluster } from "./processes.js";
 
-const ordo = fileURLToPath(new URL("../../../bin/ordo.js", import.meta.url));
-const children: ChildProcess[] = [];
-const dirs: string[] = [];
+const clusters: ProcessCluster[] = [];
 after(() => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  for (const c of clusters) c.stop();
 });
 
 /** Sends `bytes` on a fresh connection and waits until the peer closes it or 300 ms pass. */
@@ -57,42 +49,10 @@ function randomBytes(prng: Xoshiro128, max: number): Uint8Array {
 test("a running cluster survives random and mutated bytes on its ports and expires leases by leader time", {
   timeout: 120_000,
 }, async () => {
-  const root = mkdtempSync(join(tmpdir(), "ordo-fuzz-"));
-  dirs.push(root);
-  const names = ["n1", "n2", "n3"];
-  const clientPorts: number[] = [];
-  const peerPorts: number[] = [];
-  for (let i = 0; i < 3; i++) {
-    clientPorts.push(await freePort());
-    peerPorts.push(await freePort());
-  }
-  const initialCluster = names.map((n, i) => `${n}=http://127.0.0.1:${peerPorts[i]}`).join(",");
-  const procs = names.map((name, i) => {
-    const child = spawn(
-      process.execPath,
-      [
-        ordo,
-        "serve",
-        "--name",
-        name,
-        "--data-dir",
-        join(root, name),
-        "--listen-client-urls",
-        `127.0.0.1:${clientPorts[i]}`,
-        "--initial-cluster",
-        initialCluster,
-        "--initial-cluster-token",
-        "fuzz",
-        "--tick-ms",
-        "50",
-        "--log-level",
-        "error",
-      ],
-      { stdio: ["ignore", "ignore", "ignore"] },
-    );
-    children.push(child);
-    return child;
-  });
+  const cluster = await startProcessCluster(3, ["--initial-cluster-token", "fuzz"]);
+  clusters.push(cluster);
+  const { clientPorts, peerPorts } = cluster;
+  const procs = cluster.processes;
   const client = new KvClient(
     clientPorts.map((p) => `127.0.0.1:${p}`),
     { timeoutMs: 3000, attempts: 15 },
@@ -193,6 +153,5 @@ test("a running cluster survives random and mutated bytes on its ports and expir
     }
   } finally {
     client.close();
-    for (const p of procs) p.kill("SIGTERM");
   }
 });

@@ -1,0 +1,69 @@
+// Starts `ordo serve` member processes on loopback for tests, and stops them by PID.
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { freePort } from "./ports.js";
+
+const ordo = fileURLToPath(new URL("../../../bin/ordo.js", import.meta.url));
+
+export interface ProcessCluster {
+  readonly root: string;
+  readonly clientPorts: readonly number[];
+  readonly peerPorts: readonly number[];
+  readonly processes: readonly ChildProcess[];
+  /** "127.0.0.1:p1,127.0.0.1:p2,..." */
+  readonly endpoints: string[];
+  stop(): void;
+}
+
+export async function startProcessCluster(
+  size = 3,
+  extraArgs: string[] = [],
+): Promise<ProcessCluster> {
+  const root = mkdtempSync(join(tmpdir(), "ordo-procs-"));
+  const names = Array.from({ length: size }, (_, i) => `n${i + 1}`);
+  const clientPorts: number[] = [];
+  const peerPorts: number[] = [];
+  for (let i = 0; i < size; i++) {
+    clientPorts.push(await freePort());
+    peerPorts.push(await freePort());
+  }
+  const initialCluster = names.map((n, i) => `${n}=http://127.0.0.1:${peerPorts[i]}`).join(",");
+  const processes = names.map((name, i) =>
+    spawn(
+      process.execPath,
+      [
+        ordo,
+        "serve",
+        "--name",
+        name,
+        "--data-dir",
+        join(root, name),
+        "--listen-client-urls",
+        `127.0.0.1:${clientPorts[i]}`,
+        "--initial-cluster",
+        initialCluster,
+        "--tick-ms",
+        "50",
+        "--log-level",
+        "error",
+        ...extraArgs,
+      ],
+      { stdio: ["ignore", "ignore", "ignore"] },
+    ),
+  );
+  return {
+    root,
+    clientPorts,
+    peerPorts,
+    processes,
+    endpoints: clientPorts.map((p) => `127.0.0.1:${p}`),
+    stop: () => {
+      for (const p of processes)
+        if (p.exitCode === null && p.signalCode === null) p.kill("SIGKILL");
+      rmSync(root, { recursive: true, force: true });
+    },
+  };
+}
