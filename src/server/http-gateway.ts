@@ -45,6 +45,7 @@ import {
 } from "./etcd-mapping.js";
 import { type KvBackend, statusOf } from "./kv-service.js";
 import type { ClientMetrics } from "./metrics.js";
+import { etcdProto } from "./proto.js";
 
 /** Default largest request body: etcd's default --max-request-bytes, 1.5 MiB. */
 export const HTTP_BODY_BYTES_MAX_DEFAULT = 1.5 * 1024 * 1024;
@@ -54,6 +55,50 @@ const JSON_DEPTH_MAX = 64;
 const ETCD_VERSION = "3.5.0";
 
 // ---- health -----------------------------------------------------------------------------------
+
+const REQUEST_MESSAGE_OF_PATH: Readonly<Record<string, string>> = {
+  "/v3/kv/range": "RangeRequest",
+  "/v3/kv/put": "PutRequest",
+  "/v3/kv/deleterange": "DeleteRangeRequest",
+  "/v3/kv/txn": "TxnRequest",
+  "/v3/kv/compaction": "CompactionRequest",
+};
+
+const knownFieldsCache = new Map<string, ReadonlySet<string>>();
+
+/** The request message's field names, as in the .proto (snake_case) and as lowerCamelCase. */
+function knownFields(message: string): ReadonlySet<string> {
+  let known = knownFieldsCache.get(message);
+  if (known === undefined) {
+    const type = etcdProto().etcdserverpb[message] as unknown as {
+      type: { field: { name: string }[] };
+    };
+    const names = type.type.field.map((f) => f.name);
+    known = new Set([
+      ...names,
+      ...names.map((n) => n.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase())),
+    ]);
+    knownFieldsCache.set(message, known);
+  }
+  return known;
+}
+
+/** Like etcd's gateway: a field the request message does not have is an error, not ignored. */
+function rejectUnknownFields(json: unknown, path: string): void {
+  const message = REQUEST_MESSAGE_OF_PATH[path];
+  if (message === undefined || json === null || typeof json !== "object" || Array.isArray(json))
+    return;
+  const known = knownFields(message);
+  for (const field of Object.keys(json)) {
+    if (!known.has(field)) {
+      throw new HttpError(
+        400,
+        grpc.status.INVALID_ARGUMENT,
+        `unknown field "${field}" in etcdserverpb.${message}`,
+      );
+    }
+  }
+}
 
 /** What the member knows of itself, read at each /health or /status request. */
 export interface HealthInput {
@@ -446,9 +491,16 @@ export function httpGatewayHandler(
     sendJson(res, httpStatusOfGrpc(status.code), errorBody(status.code, status.details));
   };
 
-  const serveKv = async (req: IncomingMessage, res: ServerResponse, route: KvRoute) => {
+  const serveKv = async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    route: KvRoute,
+    path: string,
+  ) => {
     const body = await readBody(req, bodyBytesMax);
-    const message = messageFromGatewayJson(parseJson(body));
+    const json = parseJson(body);
+    rejectUnknownFields(json, path);
+    const message = messageFromGatewayJson(json);
     sendJson(res, 200, messageToGatewayJson(await route(message)) ?? {});
   };
 
@@ -511,7 +563,7 @@ export function httpGatewayHandler(
         res.setHeader("allow", "POST");
         throw new HttpError(405, grpc.status.UNIMPLEMENTED, `${path} takes POST`);
       }
-      await serveKv(req, res, kv);
+      await serveKv(req, res, kv, path);
       return;
     }
     const get = getRoutes.get(path);

@@ -28,6 +28,23 @@ describe("HTTP gateway on the shared client port", () => {
     await m?.close();
   });
 
+  it("refuses a request field the message does not have, and applies nothing", async () => {
+    const res = await postJson(m.base, "/v3/kv/put", {
+      key: b64("unknown-field"),
+      value: b64("v"),
+      bogus: 1,
+    });
+    assert.equal(res.status, 400);
+    assert.match(res.body.message, /unknown field "bogus" in etcdserverpb\.PutRequest/);
+    assert.equal((await client.get("unknown-field")).kvs.length, 0);
+    const camel = await postJson(m.base, "/v3/kv/put", {
+      key: b64("unknown-field"),
+      value: b64("v"),
+      prevKv: true,
+    });
+    assert.equal(camel.status, 200);
+  });
+
   it("serves gRPC and HTTP on the same port", async () => {
     await client.put("grpc-key", "from grpc");
     const viaHttp = await postJson(m.base, "/v3/kv/range", { key: b64("grpc-key") });
