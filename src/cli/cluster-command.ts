@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import type { Output } from "./output.js";
 
-export const CLUSTER_USAGE = `usage: ordo cluster [--data-dir DIR] [--client-ports A,B,C] [--peer-ports A,B,C] [--host H]
+export const CLUSTER_USAGE = `usage: ordo cluster [--data-dir DIR] [--client-ports A,B,C] [--peer-ports A,B,C] [--host H] [--log-level error|warn|info|debug]
   starts a local 3-member cluster (default data ./data, client ports 2379,22379,32379, peer ports 2380,22380,32380)`;
 
 function ports(text: string, flag: string): number[] {
@@ -27,7 +27,7 @@ export async function runClusterCommand(args: string[], out: Output): Promise<nu
       "client-ports": { type: "string", default: "2379,22379,32379" },
       "peer-ports": { type: "string", default: "2380,22380,32380" },
       host: { type: "string", default: "127.0.0.1" },
-      "log-level": { type: "string", default: "warn" },
+      "log-level": { type: "string", default: "error" },
       help: { type: "boolean", short: "h", default: false },
     },
     strict: true,
