@@ -14,6 +14,7 @@ import { checkLinearizable, type HistoryOp } from "../../src/check/index.js";
 import { KvClient } from "../../src/client/index.js";
 import { serviceClient } from "../../src/server/proto.js";
 import { freePort } from "./ports.js";
+import { startProcessCluster } from "./processes.js";
 
 const ordo = fileURLToPath(new URL("../../../bin/ordo.js", import.meta.url));
 const TICK_MS = 50;
@@ -302,23 +303,14 @@ test("Debian's etcdctl (v3.4) against a real 3-member cluster: put, get (prefix,
   timeout: 60_000,
   skip: existsSync(ETCDCTL) ? false : `${ETCDCTL} not installed (apt-get install etcd-client)`,
 }, async () => {
-  const root = mkdtempSync(join(tmpdir(), "ordo-etcdctl-"));
-  dirs.push(root);
-  const procs: Proc[] = [];
-  const peerPorts: number[] = [];
-  for (let i = 1; i <= 3; i++) {
-    procs.push({
-      name: `n${i}`,
-      clientPort: await freePort(),
-      dataDir: join(root, `n${i}`),
-      child: undefined,
-    });
-    peerPorts.push(await freePort());
-  }
-  const initialCluster = procs
-    .map((p, i) => `${p.name}=http://127.0.0.1:${peerPorts[i]}`)
-    .join(",");
-  for (const p of procs) launch(p, initialCluster);
+  const cluster = await startProcessCluster(3);
+  const root = cluster.root;
+  const procs: Proc[] = cluster.processes.map((child, i) => ({
+    name: `n${i + 1}`,
+    clientPort: cluster.clientPorts[i] as number,
+    dataDir: join(root, `n${i + 1}`),
+    child,
+  }));
   try {
     await waitFor(async () => agreedLeader(procs), 15_000, "a leader");
     const all = procs.map((p) => `127.0.0.1:${p.clientPort}`).join(",");
@@ -438,6 +430,6 @@ test("Debian's etcdctl (v3.4) against a real 3-member cluster: put, get (prefix,
     assert.equal(snap.code, 0, snap.stderr);
     assert.ok(existsSync(snapshotFile));
   } finally {
-    for (const p of procs) p.child?.kill("SIGTERM");
+    cluster.stop();
   }
 });
