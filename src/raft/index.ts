@@ -1,5 +1,19 @@
 // The public surface of the Raft core.
 export { AssertionError, assert, assertNever } from "./assert.js";
+export {
+  CHANGES_MAX,
+  type ConfChange,
+  ConfChangeDecodeError,
+  type ConfChangeSingle,
+  type ConfChangeTransition,
+  type ConfChangeType,
+  decodeConfChange,
+  encodeConfChange,
+  isJoint,
+  isLeaveJoint,
+  leaveJointConfChange,
+  nextConfState,
+} from "./conf-change.js";
 export { NotLeaderError, RaftError, type RaftErrorCode } from "./errors.js";
 export { type Prng, Xoshiro128 } from "./prng.js";
 export {

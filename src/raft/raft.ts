@@ -16,6 +16,13 @@
 //   4. If ready.snapshot is set, restore the state machine from it. Then apply
 //      ready.committedEntries in order, exactly once. They are committed, and they were
 //      persisted by step 2 at the latest.
+//      A committed entry of type "ConfChange" is applied by decoding its data
+//      (decodeConfChange) and calling raft.applyConfChange(cc), in log order with the other
+//      entries; persist the returned ConfState with the snapshot metadata of any snapshot taken
+//      at or after that index. Never change membership any other way. A node that joins an
+//      existing cluster is started with the cluster's bootstrap confState (the one every member
+//      started with) or with a snapshot: replaying the log's ConfChange entries from there
+//      reproduces the configuration exactly.
 //   5. Serve ready.readStates: a read with that context is linearizable once the state machine
 //      has applied ready.readStates[i].index.
 //   6. Call advance(ready). Only then may the next ready() be taken.
@@ -23,6 +30,13 @@
 // The leader counts its own log toward commitment only from advance(), i.e. after its own
 // write is durable, so an entry is never committed on fewer durable copies than a quorum.
 import { assert, assertNever } from "./assert.js";
+import {
+  type ConfChange,
+  encodeConfChange,
+  isJoint,
+  leaveJointConfChange,
+  nextConfState,
+} from "./conf-change.js";
 import { NotLeaderError, RaftError } from "./errors.js";
 import { RaftLog } from "./log.js";
 import { isWellFormed } from "./message-check.js";
@@ -94,6 +108,11 @@ export interface RaftOptions {
   readonly uncommittedBytesMax?: number;
   /** Pending ReadIndex requests a leader keeps. Default 4096. */
   readonly readIndexPendingMax?: number;
+  /**
+   * Promoting a learner (AddVoter for an existing learner) is refused while its match index is
+   * more than this many entries behind the leader's last index. Default 1000.
+   */
+  readonly learnerPromotionLagMax?: number;
   readonly testingFaults?: TestingFaults;
 }
 
@@ -177,6 +196,7 @@ export class Raft {
   private readonly committedBytesMaxPerReady: number;
   private readonly uncommittedBytesMax: number;
   private readonly readIndexPendingMax: number;
+  private readonly learnerPromotionLagMax: number;
   private readonly faults: TestingFaults;
 
   /** Ticks since the last election timeout reset (follower/candidate) or check-quorum round (leader). */
@@ -222,6 +242,7 @@ export class Raft {
     this.committedBytesMaxPerReady = options.committedBytesMaxPerReady ?? 8 * 1024 * 1024;
     this.uncommittedBytesMax = options.uncommittedBytesMax ?? 64 * 1024 * 1024;
     this.readIndexPendingMax = options.readIndexPendingMax ?? 4096;
+    this.learnerPromotionLagMax = options.learnerPromotionLagMax ?? 1000;
     this.faults = options.testingFaults ?? {};
     this.readOnly = new ReadIndexQueue(this.readIndexPendingMax);
 
@@ -278,6 +299,76 @@ export class Raft {
     this.uncommittedBytes += bytes;
     this.appendPending = true;
     return { index: entry.index, term: entry.term };
+  }
+
+  /**
+   * Proposes a membership change (thesis §4.3). Leader only. Refused with PROPOSAL_DROPPED while
+   * a previous change is not yet applied, before this leader has committed an entry of its own
+   * term, when the change would leave no voter, when it is not allowed from the current
+   * configuration (see nextConfState), or when it promotes a learner that lags too far behind.
+   * The configuration changes when the entry is applied (applyConfChange), not when proposed.
+   */
+  proposeConfChange(cc: ConfChange): { index: Index; term: Term } {
+    if (this.role !== "Leader") throw new NotLeaderError(this.lead);
+    if (this.log.term(this.log.committed) !== this.term) {
+      throw new RaftError(
+        "PROPOSAL_DROPPED",
+        "configuration change refused: this leader has not yet committed an entry of its term",
+      );
+    }
+    if (this.pendingConfIndex > this.log.applied) {
+      throw new RaftError(
+        "PROPOSAL_DROPPED",
+        `configuration change refused: the change at index ${this.pendingConfIndex} is not yet applied (applied ${this.log.applied})`,
+      );
+    }
+    const next = nextConfState(this.tracker.confState, cc);
+    if ("error" in next) {
+      throw new RaftError("PROPOSAL_DROPPED", `configuration change refused: ${next.error}`);
+    }
+    for (const c of cc.changes) {
+      const pr = this.tracker.get(c.node);
+      if (c.type !== "AddVoter" || pr === undefined || !pr.isLearner) continue;
+      const lag = this.log.lastIndex() - pr.match;
+      if (lag > this.learnerPromotionLagMax) {
+        throw new RaftError(
+          "PROPOSAL_DROPPED",
+          `configuration change refused: learner ${c.node} is ${lag} entries behind (match ${pr.match}, last ${this.log.lastIndex()}; at most ${this.learnerPromotionLagMax} allowed); promote it once it has caught up`,
+        );
+      }
+    }
+    return this.propose(encodeConfChange(cc), "ConfChange");
+  }
+
+  /**
+   * Applies a committed ConfChange entry (Ready contract step 4). Every member calls it, in log
+   * order. Returns the configuration now in force; the runtime persists it with its snapshot
+   * metadata. A change that is not valid from the current configuration (it can only come from
+   * a raw propose(data, "ConfChange")) changes nothing, identically on every replica.
+   */
+  applyConfChange(cc: ConfChange): ConfState {
+    const next = nextConfState(this.tracker.confState, cc);
+    if ("error" in next) return this.tracker.confState;
+    const before = new Set(this.tracker.memberIds());
+    this.tracker.setConf(next.conf, asIndex(this.log.lastIndex() + 1));
+    if (this.role !== "Leader") return next.conf;
+    for (const [id, pr] of this.tracker.entries()) {
+      // New members count as active for check-quorum until the next round.
+      if (!before.has(id)) pr.recentActive = true;
+    }
+    if (this.leadTransferee !== NO_NODE && !this.tracker.isVoter(this.leadTransferee)) {
+      this.leadTransferee = NO_NODE;
+    }
+    if (!this.tracker.isVoter(this.id)) {
+      // Removed: tell the others what is committed (so they apply the removal too), then step
+      // down. Not being a voter, this node never campaigns again.
+      this.broadcastAppend();
+      this.becomeFollower(this.term, NO_NODE);
+      return next.conf;
+    }
+    this.maybeCommit();
+    this.broadcastAppend();
+    return next.conf;
   }
 
   /**
@@ -462,6 +553,24 @@ export class Raft {
       if (self?.maybeUpdate(this.log.stableIndex) && this.maybeCommit()) {
         this.broadcastAppend();
       }
+      this.maybeAutoLeave();
+    }
+  }
+
+  /**
+   * etcd's autoLeave: once the leader has applied the entry that entered an implicit joint
+   * configuration, it proposes the empty ConfChange that leaves it. Retried on later advances
+   * if the proposal is refused for now (transfer in progress, own-term entry not yet committed).
+   */
+  private maybeAutoLeave(): void {
+    const conf = this.tracker.confState;
+    if (!isJoint(conf) || conf.autoLeave !== true) return;
+    if (this.pendingConfIndex > this.log.applied) return;
+    if (this.log.term(this.log.committed) !== this.term) return;
+    try {
+      this.proposeConfChange(leaveJointConfChange());
+    } catch (e) {
+      if (!(e instanceof RaftError)) throw e;
     }
   }
 

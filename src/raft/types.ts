@@ -43,6 +43,11 @@ export interface ConfState {
   readonly voters: readonly NodeId[];
   readonly votersOutgoing: readonly NodeId[];
   readonly learners: readonly NodeId[];
+  /**
+   * Set only in a joint configuration entered by an implicit (auto-leave) ConfChange: the leader
+   * leaves it on its own once applied. Absent means the operator leaves it (explicit joint).
+   */
+  readonly autoLeave?: boolean;
 }
 
 export interface SnapshotMeta {
