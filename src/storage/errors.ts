@@ -11,6 +11,8 @@ export type StorageErrorCode =
    * can be trusted (the kernel may have dropped the dirty pages), so the store stops accepting
    * writes until it is reopened and recovered from disk. */
   | "IO"
+  /** Another live process holds the data directory's LOCK file. */
+  | "LOCKED"
   /** The caller asked for something the store cannot do (an argument out of range). */
   | "INVALID_ARGUMENT"
   /** More bytes are queued for the next fsync than `pendingBytesMax` allows. */

@@ -22,6 +22,7 @@
 // A failed write, fsync or snapshot file stops the store (code "IO"): after a failed fsync the
 // kernel may have dropped the dirty pages, so nothing since the last good one can be trusted.
 // Reopen it to recover from what is really on disk.
+
 import type { FileHandle } from "node:fs/promises";
 import { mkdir, open, rename, unlink } from "node:fs/promises";
 import { join } from "node:path";
@@ -30,6 +31,7 @@ import type { DurableState, LogStorage } from "../raft/storage.js";
 import type { Entry, HardState, Snapshot } from "../raft/types.js";
 import { asIndex } from "../raft/types.js";
 import { BatchBuffer } from "./batch-buffer.js";
+import { acquireDirLock, type DirLock } from "./dir-lock.js";
 import { fsyncDirectory, writeFully } from "./durable-fs.js";
 import { StorageError } from "./errors.js";
 import {
@@ -172,6 +174,9 @@ export class WalStorage implements LogStorage {
   private readonly counters = { appends: 0, batches: 0, fsyncs: 0, bytesWritten: 0 };
   private readonly batchBuffer = new BatchBuffer();
 
+  /** The data directory's LOCK, released by close(). */
+  private lock: DirLock | undefined;
+
   private constructor(
     readonly dir: string,
     private readonly config: Config,
@@ -201,6 +206,16 @@ export class WalStorage implements LogStorage {
   static async open(dir: string, options: WalOptions = {}): Promise<WalStorage> {
     const config = resolveOptions(options);
     await mkdir(dir, { recursive: true });
+    const lock = await acquireDirLock(dir);
+    try {
+      return await WalStorage.openLocked(dir, config, lock);
+    } catch (e) {
+      await lock.release();
+      throw e;
+    }
+  }
+
+  private static async openLocked(dir: string, config: Config, lock: DirLock): Promise<WalStorage> {
     const recovered = await recoverDataDir(dir, { repair: config.repair });
     const tempFilesRemoved = await applyRecovery(dir, recovered, config.logger);
     const segments: SegmentName[] = recovered.segments.map(({ name, seq, firstIndex }) => ({
@@ -246,6 +261,7 @@ export class WalStorage implements LogStorage {
       droppedAfterSnapshot: recovered.droppedAfterSnapshot,
     };
     const wal = new WalStorage(dir, config, recovered, segments, active, report);
+    wal.lock = lock;
     const state = recovered.state;
     config.logger("info", "wal opened", {
       dir,
@@ -391,6 +407,7 @@ export class WalStorage implements LogStorage {
       await Promise.allSettled([this.flushing, ...this.operations]);
     }
     await this.active.handle.close();
+    await this.lock?.release();
   }
 
   stats(): WalStats {
