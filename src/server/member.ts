@@ -9,7 +9,7 @@ import { mkdir, rm } from "node:fs/promises";
 import type { Server as HttpServer } from "node:http";
 import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
-import { decodeResult, encodeCommand, encodeQuery, KvStateMachine } from "../kv/index.js";
+import { encodeCommand, KvStateMachine } from "../kv/index.js";
 import { asNodeId, type NodeId } from "../raft/index.js";
 import { type Logger, RsmNode } from "../rsm/index.js";
 import { WalStorage } from "../storage/index.js";
@@ -346,11 +346,6 @@ export class Member {
     if (this.grpcSocketPath !== undefined) await rm(this.grpcSocketPath, { force: true });
     await this.node.stop();
     await this.transport.stop();
-  }
-
-  /** A local (serializable) query, for tests and tools. */
-  async query(query: Parameters<typeof encodeQuery>[0]) {
-    return decodeResult(await this.node.read(encodeQuery(query), "serializable"));
   }
 }
 

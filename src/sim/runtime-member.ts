@@ -85,7 +85,6 @@ export class RuntimeMember implements SimMember {
   private observedCommit = 0;
   /** The core's term when the Ready being handled was taken. */
   private readyTerm = 0;
-  private booting: Promise<void> | undefined;
 
   constructor(
     readonly options: RuntimeMemberOptions,
@@ -150,7 +149,7 @@ export class RuntimeMember implements SimMember {
         };
       },
     };
-    this.booting = RsmNode.open({
+    void RsmNode.open({
       id: this.options.id,
       confState: this.options.confState,
       storage: this.storage(life),
@@ -352,10 +351,5 @@ export class RuntimeMember implements SimMember {
         return;
       }
     }
-  }
-
-  /** Resolves once the member finished opening (tests). */
-  ready(): Promise<void> {
-    return this.booting ?? Promise.resolve();
   }
 }

@@ -8,6 +8,36 @@ import { freePort } from "./ports.js";
 
 const ordo = fileURLToPath(new URL("../../../bin/ordo.js", import.meta.url));
 
+/** The Raft tick of test members: elections time out after 10 ticks. */
+export const TEST_TICK_MS = 50;
+
+/** The arguments of one `ordo serve` test member (node's path first). */
+export function serveArgs(
+  name: string,
+  dataDir: string,
+  clientPort: number,
+  initialCluster: string,
+  extraArgs: readonly string[] = [],
+): string[] {
+  return [
+    ordo,
+    "serve",
+    "--name",
+    name,
+    "--data-dir",
+    dataDir,
+    "--listen-client-urls",
+    `127.0.0.1:${clientPort}`,
+    "--initial-cluster",
+    initialCluster,
+    "--tick-ms",
+    String(TEST_TICK_MS),
+    "--log-level",
+    "error",
+    ...extraArgs,
+  ];
+}
+
 export interface ProcessCluster {
   readonly root: string;
   readonly clientPorts: readonly number[];
@@ -34,23 +64,7 @@ export async function startProcessCluster(
   const processes = names.map((name, i) =>
     spawn(
       process.execPath,
-      [
-        ordo,
-        "serve",
-        "--name",
-        name,
-        "--data-dir",
-        join(root, name),
-        "--listen-client-urls",
-        `127.0.0.1:${clientPorts[i]}`,
-        "--initial-cluster",
-        initialCluster,
-        "--tick-ms",
-        "50",
-        "--log-level",
-        "error",
-        ...extraArgs,
-      ],
+      serveArgs(name, join(root, name), clientPorts[i] as number, initialCluster, extraArgs),
       { stdio: ["ignore", "ignore", "ignore"] },
     ),
   );

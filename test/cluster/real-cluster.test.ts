@@ -8,17 +8,14 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import { checkLinearizable, type HistoryOp } from "../../src/check/index.js";
 import { KvClient } from "../../src/client/index.js";
 import { serviceClient } from "../../src/server/proto.js";
 import { freePort } from "./ports.js";
-import { startProcessCluster } from "./processes.js";
+import { serveArgs, startProcessCluster, TEST_TICK_MS } from "./processes.js";
 
-const ordo = fileURLToPath(new URL("../../../bin/ordo.js", import.meta.url));
-const TICK_MS = 50;
-const ELECTION_MS = TICK_MS * 10;
+const ELECTION_MS = TEST_TICK_MS * 10;
 
 interface Proc {
   name: string;
@@ -35,28 +32,11 @@ after(() => {
 });
 
 function launch(p: Proc, initialCluster: string): void {
-  const child = spawn(
-    process.execPath,
-    [
-      ordo,
-      "serve",
-      "--name",
-      p.name,
-      "--data-dir",
-      p.dataDir,
-      "--listen-client-urls",
-      `127.0.0.1:${p.clientPort}`,
-      "--initial-cluster",
-      initialCluster,
-      "--tick-ms",
-      String(TICK_MS),
-      "--snapshot-count",
-      "40",
-      "--log-level",
-      "error",
-    ],
-    { stdio: ["ignore", "ignore", "inherit"] },
-  );
+  const args = serveArgs(p.name, p.dataDir, p.clientPort, initialCluster, [
+    "--snapshot-count",
+    "40",
+  ]);
+  const child = spawn(process.execPath, args, { stdio: ["ignore", "ignore", "inherit"] });
   started.push(child);
   p.child = child;
 }
