@@ -8,10 +8,17 @@
 //
 // Strings are a varint byte length and UTF-8, as in codec.ts. The magic lets an acceptor tell
 // a stray client (an HTTP probe, a port scanner) from a peer in the first bytes.
+//
+// Discovery: a node joining an existing cluster knows neither the cluster id nor its own node
+// id yet. It sends a Hello with an empty clusterId (and empty from/to); a member that can
+// answer replies with status ClusterInfo, whose reason is JSON (ClusterInfo below, at most
+// clusterInfoBytesMax bytes, so the dialer reads that reply with a larger frame limit), and
+// closes. Such a dialer never becomes a peer connection.
 import { asNodeId, assert, type NodeId } from "../raft/index.js";
 import { ByteReader } from "./byte-reader.js";
 import { ByteWriter } from "./byte-writer.js";
 import { idBytesMax } from "./codec.js";
+import { DecodeError, TransportError } from "./errors.js";
 
 export const HANDSHAKE_MAGIC = new Uint8Array([0x4f, 0x52, 0x44, 0x4f]); // "ORDO"
 /** Version of the whole peer protocol (handshake, frames, message encoding, chunks). */
@@ -19,6 +26,14 @@ export const PROTOCOL_VERSION = 1;
 /** Largest handshake frame either side accepts before the handshake is done. */
 export const handshakeFrameBytesMax = 4096;
 const reasonBytesMax = 1024;
+/** Largest ClusterInfo payload (the reason of a ClusterInfo reply). */
+export const clusterInfoBytesMax = 60 * 1024;
+/** Largest frame a discovering dialer accepts as the reply. */
+export const clusterInfoFrameBytesMax = clusterInfoBytesMax + 64;
+/** Bounds of a ClusterInfo: members, and peer URLs per member. */
+const clusterInfoMembersMax = 1024;
+const peerUrlsMax = 16;
+const urlBytesMax = 1024;
 const utf8Encoder = new TextEncoder();
 
 export interface Hello {
@@ -37,12 +52,29 @@ export const HandshakeStatus = {
   Malformed: 3,
   /** The acceptor has no room for another connection. */
   Busy: 4,
+  /** The dialer is a node that was removed from the cluster: it must stop, not retry. */
+  Removed: 5,
+  /** The answer to a discovery hello (empty clusterId): the reason is a ClusterInfo as JSON. */
+  ClusterInfo: 6,
 } as const;
 export type HandshakeStatus = (typeof HandshakeStatus)[keyof typeof HandshakeStatus];
 
 export interface HandshakeReply {
   readonly status: HandshakeStatus;
   readonly reason: string;
+}
+
+/** What a member tells a joining node: the cluster's id and every member's peer addresses. */
+export interface ClusterInfo {
+  readonly clusterId: string;
+  readonly members: readonly ClusterInfoMember[];
+}
+
+export interface ClusterInfoMember {
+  readonly nodeId: NodeId;
+  /** etcd's member id (decimal uint64), when the answering member knows it. */
+  readonly id?: string;
+  readonly peerURLs: readonly string[];
 }
 
 export function encodeHello(hello: Hello): Uint8Array {
@@ -72,8 +104,13 @@ export function encodeReply(reply: HandshakeReply): Uint8Array {
   w.raw(HANDSHAKE_MAGIC);
   w.u8(PROTOCOL_VERSION);
   w.u8(reply.status);
-  // Reasons are for logs: cut a long one rather than fail the reply.
-  w.string(truncateUtf8(reply.reason, reasonBytesMax), reasonBytesMax, "reason");
+  if (reply.status === HandshakeStatus.ClusterInfo) {
+    // A payload, not a log line: never cut (encodeClusterInfo keeps it within the bound).
+    w.string(reply.reason, clusterInfoBytesMax, "cluster info");
+  } else {
+    // Reasons are for logs: cut a long one rather than fail the reply.
+    w.string(truncateUtf8(reply.reason, reasonBytesMax), reasonBytesMax, "reason");
+  }
   return w.finish();
 }
 
@@ -82,9 +119,72 @@ export function decodeReply(bytes: Uint8Array): HandshakeReply {
   readPreamble(r);
   const code = r.u8("status");
   const status = statusFromCode(code) ?? r.fail(`unknown handshake status ${code}`);
-  const reason = r.string("reason", reasonBytesMax);
+  const reason =
+    status === HandshakeStatus.ClusterInfo
+      ? r.string("cluster info", clusterInfoBytesMax)
+      : r.string("reason", reasonBytesMax);
   r.end("handshake reply");
   return { status, reason };
+}
+
+/** A ClusterInfo as a reply's JSON payload. Throws TransportError when it exceeds the bound. */
+export function encodeClusterInfo(info: ClusterInfo): string {
+  const text = JSON.stringify({
+    clusterId: info.clusterId,
+    members: info.members.map((m) => ({
+      nodeId: m.nodeId,
+      ...(m.id !== undefined ? { id: m.id } : {}),
+      peerURLs: [...m.peerURLs],
+    })),
+  });
+  if (utf8Encoder.encode(text).byteLength > clusterInfoBytesMax) {
+    throw new TransportError("INVALID_ARGUMENT", "cluster info larger than clusterInfoBytesMax");
+  }
+  return text;
+}
+
+/**
+ * Strict inverse of encodeClusterInfo: anything but the expected shape, within its bounds, is
+ * a DecodeError (the payload comes from the network).
+ */
+export function decodeClusterInfo(text: string): ClusterInfo {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw new DecodeError("cluster info is not JSON", 0);
+  }
+  const bad = (what: string): never => {
+    throw new DecodeError(`cluster info: ${what}`, 0);
+  };
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) bad("not an object");
+  const o = raw as Record<string, unknown>;
+  if (!isBoundedText(o.clusterId, idBytesMax) || o.clusterId === "") bad("bad clusterId");
+  if (!Array.isArray(o.members) || o.members.length > clusterInfoMembersMax) bad("bad members");
+  const members: ClusterInfoMember[] = [];
+  for (const m of o.members as unknown[]) {
+    if (m === null || typeof m !== "object" || Array.isArray(m)) bad("a member is not an object");
+    const r = m as Record<string, unknown>;
+    if (!isBoundedText(r.nodeId, idBytesMax) || r.nodeId === "") bad("bad nodeId");
+    if (r.id !== undefined && (typeof r.id !== "string" || !/^\d{1,20}$/.test(r.id)))
+      bad("bad member id");
+    if (
+      !Array.isArray(r.peerURLs) ||
+      r.peerURLs.length > peerUrlsMax ||
+      !r.peerURLs.every((u) => isBoundedText(u, urlBytesMax))
+    )
+      bad("bad peerURLs");
+    members.push({
+      nodeId: asNodeId(r.nodeId as string),
+      ...(r.id !== undefined ? { id: r.id as string } : {}),
+      peerURLs: [...(r.peerURLs as string[])],
+    });
+  }
+  return { clusterId: o.clusterId as string, members };
+}
+
+function isBoundedText(value: unknown, bytesMax: number): boolean {
+  return typeof value === "string" && utf8Encoder.encode(value).byteLength <= bytesMax;
 }
 
 /** The name of a status, for logs. */

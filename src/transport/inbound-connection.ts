@@ -13,7 +13,9 @@ import { decodeMessage } from "./codec.js";
 import { TransportError } from "./errors.js";
 import { encodeFrame, FrameDecoder } from "./frame.js";
 import {
+  type ClusterInfo,
   decodeHello,
+  encodeClusterInfo,
   encodeReply,
   HandshakeStatus,
   type Hello,
@@ -29,6 +31,7 @@ export interface InboundCounters {
   handshakesRefused: number;
   connectionsMalformed: number;
   snapshotsRejected: number;
+  discoveryAnswers: number;
 }
 
 export interface InboundConfig {
@@ -44,6 +47,10 @@ export interface InboundConfig {
   readonly deliver: (m: Message) => void;
   /** The dialer's hello was accepted: it is `connection.peer` from now on. */
   readonly identified: (connection: InboundConnection) => void;
+  /** Whether `id` is known to have been removed from the cluster (refused with Removed). */
+  readonly isRemoved: (id: NodeId) => boolean;
+  /** What a discovery hello (empty clusterId) is told; undefined: refuse it. */
+  readonly clusterInfo: (() => ClusterInfo | undefined) | undefined;
 }
 
 type State = "handshake" | "open" | "refusing" | "closed";
@@ -114,8 +121,16 @@ export class InboundConnection {
     }
     const { self, clusterId } = this.config;
     const fields = { from: hello.from, to: hello.to, clusterId: hello.clusterId };
-    if (hello.clusterId !== clusterId) {
+    if (hello.clusterId === "") {
+      this.answerDiscovery(fields);
+    } else if (hello.clusterId !== clusterId) {
       this.refuse(HandshakeStatus.WrongCluster, `this node is in cluster "${clusterId}"`, fields);
+    } else if (hello.from !== "" && this.config.isRemoved(hello.from)) {
+      this.refuse(
+        HandshakeStatus.Removed,
+        `node "${hello.from}" was removed from the cluster`,
+        fields,
+      );
     } else if (hello.to !== self) {
       this.refuse(HandshakeStatus.WrongNode, `this node is "${self}", not "${hello.to}"`, fields);
     } else if (hello.from === "" || hello.from === self) {
@@ -135,6 +150,27 @@ export class InboundConnection {
     this.config.counters.handshakesAccepted++;
     this.log("debug", "accepted a peer connection", {});
     this.config.identified(this);
+  }
+
+  /** A joining node asks who is in the cluster: answer ClusterInfo (or refuse) and close. */
+  private answerDiscovery(fields: Record<string, unknown>): void {
+    let payload: string | undefined;
+    try {
+      const info = this.config.clusterInfo?.();
+      payload = info === undefined ? undefined : encodeClusterInfo(info);
+    } catch (error) {
+      this.log("error", "cannot answer a cluster discovery", { error: String(error) });
+    }
+    if (payload === undefined) {
+      this.refuse(HandshakeStatus.WrongCluster, "this node does not answer discovery", fields);
+      return;
+    }
+    this.state = "refusing";
+    this.config.counters.discoveryAnswers++;
+    this.log("debug", "answered a cluster discovery", fields);
+    this.socket.end(
+      encodeFrame(encodeReply({ status: HandshakeStatus.ClusterInfo, reason: payload })),
+    );
   }
 
   /** Answers with the reason and half-closes; the handshake timer ends a dialer that lingers. */

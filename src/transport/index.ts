@@ -11,6 +11,7 @@ export {
   entriesMax,
   idBytesMax,
 } from "./codec.js";
+export { askClusterInfo, type DiscoveryOptions, discoverCluster } from "./discovery.js";
 export {
   DecodeError,
   FrameTooLargeError,
@@ -25,8 +26,13 @@ export {
   frameHeader,
 } from "./frame.js";
 export {
+  type ClusterInfo,
+  type ClusterInfoMember,
+  clusterInfoBytesMax,
+  decodeClusterInfo,
   decodeHello,
   decodeReply,
+  encodeClusterInfo,
   encodeHello,
   encodeReply,
   type HandshakeReply,

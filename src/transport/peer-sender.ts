@@ -49,6 +49,8 @@ export interface PeerSenderConfig {
   readonly handshakeTimeoutMs: number;
   readonly keepAliveMs: number;
   readonly logger: TransportLogger;
+  /** The peer refused this node as removed from the cluster (HandshakeStatus.Removed). */
+  readonly onRemoved: ((by: NodeId, reason: string) => void) | undefined;
 }
 
 interface Batch {
@@ -271,6 +273,7 @@ export class PeerSender {
         this.refused = true;
         this.lastError = `refused: ${statusName(reply.status)}: ${reply.reason}`;
         socket.destroy();
+        if (reply.status === HandshakeStatus.Removed) this.reportRemoved(reply.reason);
         return;
       }
       this.onAccepted();
@@ -279,6 +282,15 @@ export class PeerSender {
       this.refused = true;
       this.lastError = `bad handshake reply: ${String(error)}`;
       socket.destroy();
+    }
+  }
+
+  private reportRemoved(reason: string): void {
+    this.log("warn", "the peer says this node was removed from the cluster", { reason });
+    try {
+      this.config.onRemoved?.(this.config.peer, reason);
+    } catch (error) {
+      this.log("warn", "onRemoved threw", { error: String(error) });
     }
   }
 

@@ -13,6 +13,11 @@
 //   3. dialer → acceptor: frames, each one message (codec.ts, tags 1–15) or one chunk of a
 //      large InstallSnapshot (snapshot-chunks.ts, tag 16)
 //
+// Membership: setPeer/removePeer follow the cluster's configuration; setRemoved marks a node
+// removed from the cluster, whose hellos are then refused with HandshakeStatus.Removed (it
+// hears that it must stop). A hello with an empty clusterId is a joining node's discovery:
+// answered with ClusterInfo (the clusterInfo option) and closed (handshake.ts).
+//
 // Guarantees: send() never blocks and never throws for network reasons. Messages to a peer
 // are delivered in the order sent, at most once, possibly not at all (a full queue, a lost
 // connection); a chunked snapshot may arrive after messages sent after it. Raft is built for
@@ -23,7 +28,7 @@ import { assert, type Message, type NodeId } from "../raft/index.js";
 import { idBytesMax } from "./codec.js";
 import { TransportError } from "./errors.js";
 import { FRAME_BYTES_LIMIT, FRAME_BYTES_MAX_DEFAULT } from "./frame.js";
-import { handshakeFrameBytesMax } from "./handshake.js";
+import { type ClusterInfo, handshakeFrameBytesMax } from "./handshake.js";
 import { InboundConnection, type InboundCounters } from "./inbound-connection.js";
 import { PeerSender, type PeerSenderConfig } from "./peer-sender.js";
 import { SNAPSHOT_BYTES_MAX_DEFAULT, SNAPSHOT_CHUNK_BYTES_DEFAULT } from "./snapshot-chunks.js";
@@ -64,6 +69,16 @@ export interface TcpTransportOptions {
   readonly handshakeTimeoutMs?: number | undefined;
   /** Inbound connections open at once; more are closed at once. Default 256. */
   readonly inboundConnectionsMax?: number | undefined;
+  /**
+   * What a joining node's discovery hello (empty clusterId) is told: the cluster id and every
+   * member's peer URLs. Absent, or returning undefined: discovery hellos are refused.
+   */
+  readonly clusterInfo?: (() => ClusterInfo | undefined) | undefined;
+  /**
+   * Called when a peer refuses this node's hello with HandshakeStatus.Removed: the cluster
+   * removed this node, which should stop. May be called more than once (one per peer).
+   */
+  readonly onRemoved?: ((by: NodeId, reason: string) => void) | undefined;
 }
 
 /** Room a chunk frame needs beyond its piece: envelope and snapshot meta. */
@@ -77,7 +92,11 @@ interface Config extends Omit<PeerSenderConfig, "peer"> {
   readonly listenPort: number;
   readonly snapshotBytesMax: number;
   readonly inboundConnectionsMax: number;
+  readonly clusterInfo: (() => ClusterInfo | undefined) | undefined;
 }
+
+/** The most removed node ids remembered (the oldest are forgotten first). */
+const REMOVED_IDS_MAX = 4096;
 
 export class TcpTransport {
   private state: State = "new";
@@ -91,11 +110,14 @@ export class TcpTransport {
   /** Senders removed by removePeer whose sockets are still closing; stop() waits for them. */
   private readonly removing = new Set<Promise<void>>();
   private readonly inbound = new Set<InboundConnection>();
+  /** Node ids removed from the cluster: their hellos are refused with Removed. */
+  private readonly removed = new Set<NodeId>();
   private readonly counters: InboundCounters = {
     handshakesAccepted: 0,
     handshakesRefused: 0,
     connectionsMalformed: 0,
     snapshotsRejected: 0,
+    discoveryAnswers: 0,
   };
   private messagesReceived = 0;
   private deliveryErrors = 0;
@@ -170,6 +192,37 @@ export class TcpTransport {
     const closing = sender.stop();
     this.removing.add(closing);
     void closing.then(() => this.removing.delete(closing));
+  }
+
+  /**
+   * Marks `id` as removed from the cluster (or, with `removed` false, as a member again):
+   * its hellos are refused with HandshakeStatus.Removed, which tells it to stop, and its open
+   * inbound connections are closed so that it redials and hears so. Also forgets it as a peer.
+   */
+  setRemoved(id: NodeId, removed = true): void {
+    if (!removed) {
+      this.removed.delete(id);
+      return;
+    }
+    if (id === this.config.self) return;
+    this.removed.delete(id); // re-inserted last: the set forgets in insertion order
+    this.removed.add(id);
+    if (this.removed.size > REMOVED_IDS_MAX) {
+      const oldest = this.removed.values().next().value as NodeId;
+      this.removed.delete(oldest);
+    }
+    this.removePeer(id);
+    for (const connection of this.inbound) if (connection.peer === id) connection.destroy();
+  }
+
+  /** Whether `id` is marked removed (see setRemoved). */
+  isRemoved(id: NodeId): boolean {
+    return this.removed.has(id);
+  }
+
+  /** The peers this transport sends to. */
+  peerIds(): NodeId[] {
+    return [...this.senders.keys()];
   }
 
   /**
@@ -255,6 +308,7 @@ export class TcpTransport {
       counters: this.counters,
       deliver: (m) => this.deliver(m),
       identified: (c) => this.onIdentified(c),
+      isRemoved: (id) => this.removed.has(id),
     });
     this.inbound.add(connection);
     void connection.closed.then(() => this.inbound.delete(connection));
@@ -336,6 +390,8 @@ function resolveConfig(options: TcpTransportOptions): Config {
     inboundConnectionsMax: options.inboundConnectionsMax ?? 256,
     keepAliveMs: KEEP_ALIVE_MS,
     logger,
+    clusterInfo: options.clusterInfo,
+    onRemoved: options.onRemoved,
   };
   ensure(isValidId(self) && self !== "", "id must be 1 to 255 bytes of well-formed text");
   ensure(isValidId(config.clusterId), "clusterId must be at most 255 bytes of well-formed text");

@@ -52,4 +52,6 @@ export interface TransportCounters {
   readonly snapshotsRejected: number;
   /** Messages given to send() for a node that is not a peer (dropped). */
   readonly messagesUnroutable: number;
+  /** Discovery hellos answered with ClusterInfo. */
+  readonly discoveryAnswers: number;
 }

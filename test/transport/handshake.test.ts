@@ -4,13 +4,17 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { asNodeId } from "../../src/raft/index.js";
 import {
+  clusterInfoBytesMax,
   DecodeError,
+  decodeClusterInfo,
   decodeHello,
   decodeReply,
+  encodeClusterInfo,
   encodeHello,
   encodeReply,
   HandshakeStatus,
   PROTOCOL_VERSION,
+  TransportError,
 } from "../../src/transport/index.js";
 
 test("hello and reply round-trip", () => {
@@ -43,4 +47,56 @@ test("bad magic and other versions are refused", () => {
   const badStatus = encodeReply({ status: HandshakeStatus.Busy, reason: "" }).slice();
   badStatus[5] = 200;
   assert.throws(() => decodeReply(badStatus), /unknown handshake status/);
+});
+
+test("a discovery hello has an empty clusterId and ids; a ClusterInfo reply carries JSON, uncut", () => {
+  const none = asNodeId("");
+  const hello = { clusterId: "", from: none, to: none };
+  assert.deepStrictEqual(decodeHello(encodeHello(hello)), hello);
+  const info = {
+    clusterId: "1234",
+    members: Array.from({ length: 60 }, (_, i) => ({
+      nodeId: asNodeId(`member-${i}`),
+      id: String(1000 + i),
+      peerURLs: [`http://127.0.0.1:${20000 + i}`],
+    })),
+  };
+  const payload = encodeClusterInfo(info);
+  assert.ok(payload.length > 2048, "larger than a plain reason may be");
+  const reply = decodeReply(encodeReply({ status: HandshakeStatus.ClusterInfo, reason: payload }));
+  assert.equal(reply.status, HandshakeStatus.ClusterInfo);
+  assert.deepStrictEqual(decodeClusterInfo(reply.reason), info);
+  // A plain refusal's reason is still cut at 1 KiB.
+  const long = decodeReply(
+    encodeReply({ status: HandshakeStatus.Removed, reason: "x".repeat(5000) }),
+  );
+  assert.equal(long.reason.length, 1024);
+});
+
+test("a ClusterInfo over the bound is refused when encoded; a malformed one when decoded", () => {
+  const huge = {
+    clusterId: "c",
+    members: Array.from({ length: 1000 }, (_, i) => ({
+      nodeId: asNodeId(`n${i}`),
+      peerURLs: [`http://${"h".repeat(60)}:${i}`],
+    })),
+  };
+  assert.throws(
+    () => encodeClusterInfo(huge),
+    (e: unknown) => e instanceof TransportError && e.code === "INVALID_ARGUMENT",
+  );
+  assert.ok(clusterInfoBytesMax < 64 * 1024);
+  for (const bad of [
+    "not json",
+    "[]",
+    "{}",
+    '{"clusterId":"","members":[]}',
+    '{"clusterId":"c","members":{}}',
+    '{"clusterId":"c","members":[{"nodeId":"","peerURLs":[]}]}',
+    '{"clusterId":"c","members":[{"nodeId":"a","peerURLs":"http://x:1"}]}',
+    '{"clusterId":"c","members":[{"nodeId":"a","id":"-1","peerURLs":[]}]}',
+    '{"clusterId":"c","members":[{"nodeId":"a","peerURLs":[7]}]}',
+  ]) {
+    assert.throws(() => decodeClusterInfo(bad), DecodeError, bad);
+  }
 });
