@@ -1,7 +1,8 @@
 // etcd's Maintenance service: Status (who leads, term, indexes, alarms), Hash (the whole state's
 // digest), HashKV (the MVCC history's digest at a revision), Snapshot (the state machine's
-// snapshot bytes, streamed), Alarm (the divergence alarm) and Defragment (a no-op: Ordo's store
-// lives in memory). MoveLeader and Downgrade answer UNIMPLEMENTED.
+// snapshot bytes, streamed), Alarm (the divergence alarm), Defragment (a no-op: Ordo's store
+// lives in memory) and MoveLeader (leadership transfer; the receiving member must lead, as in
+// etcd). Downgrade answers UNIMPLEMENTED.
 //
 // Snapshot follows etcd 3.4's server: the data in chunks of SNAPSHOT_CHUNK_BYTES, each with the
 // bytes still to come in remaining_bytes, then one last message whose blob is the SHA-256 of
@@ -16,6 +17,7 @@
 import { createHash } from "node:crypto";
 import * as grpc from "@grpc/grpc-js";
 import { KvError } from "../kv/index.js";
+import { clusterStatusOf, EtcdError, memberIdOf } from "./cluster-service.js";
 import { headerToEtcd, type MemberHeader } from "./etcd-mapping.js";
 import { statusOf } from "./kv-service.js";
 
@@ -34,6 +36,8 @@ export interface MemberStatus {
    * by Alarm as this member's CORRUPT alarm.
    */
   readonly errors: readonly string[];
+  /** Whether this member is a learner (etcd's Status isLearner). */
+  readonly isLearner?: boolean;
 }
 
 export interface HashKvResult {
@@ -55,6 +59,12 @@ export interface MaintenanceBackend {
   hashKV?(revision: number): HashKvResult;
   /** The state machine's snapshot bytes (KvStateMachine.snapshot()). */
   snapshot?(): Uint8Array;
+  /**
+   * Moves leadership to the member with etcd id `targetId` (decimal); resolves once this member
+   * sees it lead. Rejects with an EtcdError (etcd's "not leader", "bad leader transferee",
+   * leader transfer timeout) or a runtime error.
+   */
+  moveLeader?(targetId: string): Promise<void>;
 }
 
 export const ORDO_VERSION = "3.4.0-ordo";
@@ -119,6 +129,7 @@ class UnimplementedError extends Error {
 function failure(e: unknown): Partial<grpc.StatusObject> {
   if (e instanceof UnimplementedError)
     return { code: grpc.status.UNIMPLEMENTED, details: UNIMPLEMENTED };
+  if (e instanceof EtcdError) return { code: e.status.code, details: e.status.details };
   const { code, details } = statusOf(e);
   return { code, details };
 }
@@ -203,7 +214,7 @@ export function maintenanceHandlers(
         raftAppliedIndex: String(s.raftAppliedIndex),
         errors: [...s.errors],
         dbSizeInUse: String(s.dbSize),
-        isLearner: false,
+        isLearner: s.isLearner === true,
       };
     }),
     Hash: unary(() => {
@@ -261,7 +272,23 @@ export function maintenanceHandlers(
         }
       });
     },
-    MoveLeader: unimplemented,
+    MoveLeader: (
+      call: grpc.ServerUnaryCall<unknown, unknown>,
+      callback: grpc.sendUnaryData<unknown>,
+    ) => {
+      const run = async (): Promise<object> => {
+        if (backend.moveLeader === undefined) throw new UnimplementedError();
+        await backend.moveLeader(memberIdOf(call.request, "targetID"));
+        return { header: headerOf(backend.status()) };
+      };
+      run().then(
+        (response) => callback(null, response),
+        (e: unknown) => {
+          if (e instanceof UnimplementedError || e instanceof EtcdError) callback(failure(e));
+          else callback(clusterStatusOf(e));
+        },
+      );
+    },
     Downgrade: unimplemented,
   };
 }

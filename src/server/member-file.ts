@@ -1,0 +1,131 @@
+// member.json: a member's identity in its data directory, written once when the data directory
+// is new (and rewritten when the list of removed nodes grows), always atomically (temp file,
+// fsync, rename, directory fsync), so a crash leaves the old file or the new one.
+//
+//   { "version": 1, "clusterId": "…", "nodeId": "n4", "memberId": "…",
+//     "bootstrap": true, "peers": [{ "nodeId": "n1", "peerURLs": ["http://…"] }, …],
+//     "removed": ["n2"] }
+//
+// bootstrap true: the member started the cluster (--initial-cluster-state new); its first
+// configuration is `peers` as voters, as every bootstrap member's is. bootstrap false: it
+// joined an existing cluster, starts with an empty configuration and receives the leader's
+// snapshot; `peers` is what discovery told it (where to find members that have published no
+// record yet). `removed`: node ids this member saw leave the cluster (their connections are
+// refused with Removed). A data directory from before member.json is a bootstrap member's:
+// Member.start writes the file from the command line on its first start.
+import { open, readFile, rename, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { asNodeId, type NodeId } from "../raft/index.js";
+import { fsyncDirectory, writeFully } from "../storage/durable-fs.js";
+
+export interface MemberFilePeer {
+  readonly nodeId: NodeId;
+  readonly peerURLs: readonly string[];
+}
+
+export interface MemberFile {
+  readonly clusterId: string;
+  readonly nodeId: NodeId;
+  /** etcd's member id when the member learned it at discovery ("" for bootstrap members). */
+  readonly memberId: string;
+  readonly bootstrap: boolean;
+  readonly peers: readonly MemberFilePeer[];
+  readonly removed: readonly NodeId[];
+}
+
+export const MEMBER_FILE = "member.json";
+const VERSION = 1;
+const FILE_BYTES_MAX = 1024 * 1024;
+const REMOVED_KEPT_MAX = 1024;
+
+export class MemberFileError extends Error {
+  override readonly name = "MemberFileError";
+}
+
+/** Reads dir/member.json; undefined when there is none. Throws MemberFileError when it is damaged. */
+export async function readMemberFile(dir: string): Promise<MemberFile | undefined> {
+  const path = join(dir, MEMBER_FILE);
+  let text: string;
+  try {
+    const bytes = await readFile(path);
+    if (bytes.byteLength > FILE_BYTES_MAX) throw new MemberFileError(`${path}: too large`);
+    text = bytes.toString("utf8");
+  } catch (e) {
+    if ((e as { code?: unknown }).code === "ENOENT") return undefined;
+    throw e;
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw new MemberFileError(`${path}: not JSON; restore it or remove the data directory`);
+  }
+  const bad = (what: string): never => {
+    throw new MemberFileError(`${path}: ${what}`);
+  };
+  if (raw === null || typeof raw !== "object") bad("not an object");
+  const o = raw as Record<string, unknown>;
+  if (o.version !== VERSION) bad(`unknown version ${String(o.version)}`);
+  if (typeof o.clusterId !== "string" || o.clusterId === "") bad("bad clusterId");
+  if (typeof o.nodeId !== "string" || !/^[\x21-\x7e]{1,255}$/.test(o.nodeId)) bad("bad nodeId");
+  if (typeof o.memberId !== "string") bad("bad memberId");
+  if (typeof o.bootstrap !== "boolean") bad("bad bootstrap");
+  if (!Array.isArray(o.peers)) bad("bad peers");
+  const peers: MemberFilePeer[] = [];
+  for (const p of o.peers as unknown[]) {
+    const r = p as Record<string, unknown> | null;
+    if (
+      r === null ||
+      typeof r !== "object" ||
+      typeof r.nodeId !== "string" ||
+      r.nodeId === "" ||
+      !Array.isArray(r.peerURLs) ||
+      !r.peerURLs.every((u) => typeof u === "string")
+    )
+      bad("bad peer entry");
+    const entry = r as { nodeId: string; peerURLs: string[] };
+    peers.push({ nodeId: asNodeId(entry.nodeId), peerURLs: [...entry.peerURLs] });
+  }
+  if (!Array.isArray(o.removed) || !o.removed.every((id) => typeof id === "string"))
+    bad("bad removed");
+  return {
+    clusterId: o.clusterId as string,
+    nodeId: asNodeId(o.nodeId as string),
+    memberId: o.memberId as string,
+    bootstrap: o.bootstrap as boolean,
+    peers,
+    removed: (o.removed as string[]).map(asNodeId),
+  };
+}
+
+/** Writes dir/member.json atomically and durably. */
+export async function writeMemberFile(dir: string, file: MemberFile): Promise<void> {
+  const removed = file.removed.slice(-REMOVED_KEPT_MAX);
+  const text = `${JSON.stringify(
+    {
+      version: VERSION,
+      clusterId: file.clusterId,
+      nodeId: file.nodeId,
+      memberId: file.memberId,
+      bootstrap: file.bootstrap,
+      peers: file.peers.map((p) => ({ nodeId: p.nodeId, peerURLs: [...p.peerURLs] })),
+      removed,
+    },
+    null,
+    2,
+  )}\n`;
+  const path = join(dir, MEMBER_FILE);
+  const temp = `${path}.tmp`;
+  const handle = await open(temp, "w");
+  try {
+    await writeFully(handle, Buffer.from(text, "utf8"), 0);
+    await handle.sync();
+  } catch (e) {
+    await handle.close();
+    await rm(temp, { force: true });
+    throw e;
+  }
+  await handle.close();
+  await rename(temp, path);
+  await fsyncDirectory(dir);
+}
