@@ -15,6 +15,7 @@
 // Binary form (all integers big-endian):
 //   u8 magic 0xC7 · u8 version 1 · u8 transition · u16 change count (≤ CHANGES_MAX)
 //   then per change: u8 type · u8 id length (1..255) · id bytes (printable ASCII 0x21..0x7E)
+//   then u32 context length (≤ CONTEXT_BYTES_MAX) · context bytes (opaque to the core)
 // Decoding is strict: anything else, including trailing bytes, is a ConfChangeDecodeError.
 import { assert } from "./assert.js";
 import { asNodeId, type ConfState, type NodeId } from "./types.js";
@@ -31,10 +32,18 @@ export interface ConfChange {
   readonly transition: ConfChangeTransition;
   /** Applied in order. Empty: leave the current joint configuration. */
   readonly changes: readonly ConfChangeSingle[];
+  /**
+   * Opaque to the core and carried with the entry (etcd's ConfChange context): the runtime
+   * puts what it needs to know when the change applies there (who proposed it, member
+   * addresses). Absent and empty are the same.
+   */
+  readonly context?: Uint8Array;
 }
 
 /** The most changes one ConfChange may carry (a bound on every loop over them). */
 export const CHANGES_MAX = 1024;
+/** The largest context a ConfChange may carry. */
+export const CONTEXT_BYTES_MAX = 64 * 1024;
 const MAGIC = 0xc7;
 const VERSION = 1;
 const ID_BYTES_MAX = 255;
@@ -74,7 +83,10 @@ function isValidId(id: string): boolean {
 /** Deterministic binary form. Throws RangeError for a change that cannot be encoded (bad id, too many changes). */
 export function encodeConfChange(cc: ConfChange): Uint8Array {
   if (cc.changes.length > CHANGES_MAX) throw new RangeError("conf change: too many changes");
-  let size = 5;
+  const context = cc.context ?? new Uint8Array(0);
+  if (context.length > CONTEXT_BYTES_MAX)
+    throw new RangeError(`conf change: context longer than ${CONTEXT_BYTES_MAX} bytes`);
+  let size = 5 + 4 + context.length;
   for (const c of cc.changes) {
     if (!isValidId(c.node))
       throw new RangeError(
@@ -98,6 +110,12 @@ export function encodeConfChange(cc: ConfChange): Uint8Array {
     out[at++] = c.node.length;
     for (let i = 0; i < c.node.length; i++) out[at++] = c.node.charCodeAt(i);
   }
+  out[at++] = context.length >>> 24;
+  out[at++] = (context.length >>> 16) & 0xff;
+  out[at++] = (context.length >>> 8) & 0xff;
+  out[at++] = context.length & 0xff;
+  out.set(context, at);
+  at += context.length;
   assert(at === size, "conf change: encoded size mismatch");
   return out;
 }
@@ -133,8 +151,20 @@ export function decodeConfChange(data: Uint8Array): ConfChange {
     at += length;
     changes.push({ type, node: asNodeId(id) });
   }
+  const contextLength =
+    byte(at, "context length") * 2 ** 24 +
+    (byte(at + 1, "context length") << 16) +
+    (byte(at + 2, "context length") << 8) +
+    byte(at + 3, "context length");
+  if (contextLength > CONTEXT_BYTES_MAX)
+    throw new ConfChangeDecodeError(`context too long (${contextLength} bytes)`, at);
+  at += 4;
+  if (at + contextLength > data.length) throw new ConfChangeDecodeError("truncated context", at);
+  const context = data.slice(at, at + contextLength);
+  at += contextLength;
   if (at !== data.length) throw new ConfChangeDecodeError("trailing bytes", at);
-  const cc: ConfChange = { transition, changes };
+  const cc: ConfChange =
+    contextLength > 0 ? { transition, changes, context } : { transition, changes };
   assert(encodeConfChange(cc).length === data.length, "conf change: decode/encode size mismatch");
   return cc;
 }

@@ -2,6 +2,7 @@
 export { AssertionError, assert, assertNever } from "./assert.js";
 export {
   CHANGES_MAX,
+  CONTEXT_BYTES_MAX,
   type ConfChange,
   ConfChangeDecodeError,
   type ConfChangeSingle,

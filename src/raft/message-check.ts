@@ -39,6 +39,7 @@ export function isValidConfState(conf: unknown): boolean {
   if (conf === null || typeof conf !== "object") return false;
   const c = conf as Record<string, unknown>;
   if (!isIdList(c.voters) || !isIdList(c.votersOutgoing) || !isIdList(c.learners)) return false;
+  if (c.autoLeave !== undefined && c.autoLeave !== true) return false;
   const voters = new Set([...(c.voters as string[]), ...(c.votersOutgoing as string[])]);
   return (c.learners as string[]).every((l) => !voters.has(l));
 }

@@ -20,9 +20,11 @@
 //      (decodeConfChange) and calling raft.applyConfChange(cc), in log order with the other
 //      entries; persist the returned ConfState with the snapshot metadata of any snapshot taken
 //      at or after that index. Never change membership any other way. A node that joins an
-//      existing cluster is started with the cluster's bootstrap confState (the one every member
-//      started with) or with a snapshot: replaying the log's ConfChange entries from there
-//      reproduces the configuration exactly.
+//      existing cluster starts with an empty log and the empty confState (it never campaigns)
+//      and must first receive a snapshot that names it: the runtime makes sure of that by
+//      taking a snapshot (and compacting) whenever it applies a change that adds a member, so
+//      no leader's log reaches back before the joiner's addition. Replaying the log's
+//      ConfChange entries from the snapshot reproduces the configuration exactly.
 //   5. Serve ready.readStates: a read with that context is linearizable once the state machine
 //      has applied ready.readStates[i].index.
 //   6. Call advance(ready). Only then may the next ready() be taken.

@@ -39,9 +39,25 @@ export type Envelope =
       seed: number;
       readonly checkIndex: number;
       readonly hash: string;
+    }
+  | {
+      /** Replaces a member's context (the runtime's per-member data; see RsmNode.membership()). */
+      readonly kind: "MemberContext";
+      readonly proposer: string;
+      readonly requestId: number;
+      timestampMs: number;
+      seed: number;
+      readonly node: string;
+      readonly context: Uint8Array;
     };
 
-const KIND_CODES = { Command: 1, RegisterSession: 2, HashCheck: 3, HashReport: 4 } as const;
+const KIND_CODES = {
+  Command: 1,
+  RegisterSession: 2,
+  HashCheck: 3,
+  HashReport: 4,
+  MemberContext: 5,
+} as const;
 const ENVELOPE_VERSION = 1;
 
 export function encodeEnvelope(e: Envelope): Uint8Array {
@@ -53,6 +69,9 @@ export function encodeEnvelope(e: Envelope): Uint8Array {
       break;
     case "HashReport":
       w.uint(e.checkIndex).string(e.hash);
+      break;
+    case "MemberContext":
+      w.string(e.node).bytes(e.context);
       break;
     case "RegisterSession":
     case "HashCheck":
@@ -99,6 +118,17 @@ export function decodeEnvelope(data: Uint8Array): Envelope {
         seed,
         checkIndex: r.uint(),
         hash: r.string(),
+      };
+      break;
+    case 5:
+      e = {
+        kind: "MemberContext",
+        proposer,
+        requestId,
+        timestampMs,
+        seed,
+        node: r.string(),
+        context: r.bytes(),
       };
       break;
     default:

@@ -14,6 +14,7 @@ export {
   type DivergenceAlarm,
   type Logger,
   type LogLevel,
+  type Membership,
   type NodeStatus,
   type RsmHooks,
   type RsmMetrics,

@@ -13,18 +13,28 @@
 //  - linearizable reads (ReadIndex, also on followers) and serializable (local) reads;
 //  - snapshots when the log grows past a size, and InstallSnapshot for lagging followers;
 //  - determinism enforcement: apply runs with clock/random/timers trapped when asked (tests,
-//    simulator), and replicas compare state hashes at the same index through the log.
+//    simulator), and replicas compare state hashes at the same index through the log;
+//  - membership (thesis §4.3): ConfChange entries are applied in log order with the others,
+//    each member's opaque context (addresses, names: the server's business) is replicated with
+//    them, and the configuration travels in every snapshot. When a change adds a member the
+//    runtime takes a snapshot at once, so a leader's log never reaches back before a member's
+//    addition: a new member starts with an empty log and an empty configuration, never
+//    campaigns, and catches up through the leader's snapshot (which names it) plus the log.
 import { createHash, randomBytes } from "node:crypto";
 import {
   asIndex,
+  type ConfChange,
   type ConfState,
   canSendBeforePersist,
+  decodeConfChange,
   type Entry,
+  encodeConfChange,
   type Index,
   type LogStorage,
   type Message,
   type NodeId,
   NotLeaderError,
+  nextConfState,
   Raft,
   RaftError,
   type RaftStatus,
@@ -50,7 +60,11 @@ export type Logger = (level: LogLevel, message: string, fields?: Record<string, 
 
 export interface RsmNodeOptions {
   readonly id: NodeId;
-  /** The initial configuration, used when storage holds no snapshot (a new cluster). */
+  /**
+   * The initial configuration, used when storage holds no snapshot: the bootstrap voters of a
+   * new cluster, or the empty configuration for a member joining an existing cluster (it waits,
+   * never campaigning, for the leader's snapshot).
+   */
   readonly confState: ConfState;
   readonly storage: LogStorage;
   readonly transport: Transport;
@@ -87,6 +101,15 @@ export interface RsmHooks {
   readonly afterStep?: (raft: Raft) => void;
   /** The Ready's snapshot and entries are durable; its committed entries are applied next. */
   readonly afterPersist?: (rd: Ready) => void;
+}
+
+/** The cluster's configuration as applied on this node, with each member's replicated context. */
+export interface Membership {
+  readonly confState: ConfState;
+  /** Opaque per-member data set through the log (changeMembership, updateMemberContext). */
+  readonly contexts: ReadonlyMap<NodeId, Uint8Array>;
+  /** Log index of the last membership change applied (0: the bootstrap configuration). */
+  readonly index: number;
 }
 
 export interface DivergenceAlarm {
@@ -148,7 +171,47 @@ type Outcome =
       readonly message: string;
     };
 
-const SNAPSHOT_VERSION = 1;
+/** Version 2 added the membership contexts; version 1 snapshots are still read. */
+const SNAPSHOT_VERSION = 2;
+const CONF_CONTEXT_VERSION = 1;
+
+/** What the runtime carries in a ConfChange's context: who proposed it, and member contexts. */
+interface ConfContext {
+  readonly proposer: string;
+  readonly requestId: number;
+  readonly members: readonly { readonly node: NodeId; readonly context: Uint8Array }[];
+}
+
+function encodeConfContext(c: ConfContext): Uint8Array {
+  const w = new ByteWriter().u8(CONF_CONTEXT_VERSION).string(c.proposer).uint(c.requestId);
+  w.u32(c.members.length);
+  for (const m of c.members) w.string(m.node).bytes(m.context);
+  return w.finish();
+}
+
+function decodeConfContext(data: Uint8Array): ConfContext {
+  const r = new ByteReader(data);
+  const version = r.u8();
+  if (version !== CONF_CONTEXT_VERSION)
+    throw new Error(`unknown configuration context version ${version}`);
+  const proposer = r.string();
+  const requestId = r.uint();
+  const count = r.u32();
+  const members: { node: NodeId; context: Uint8Array }[] = [];
+  for (let i = 0; i < count; i++) members.push({ node: r.string() as NodeId, context: r.bytes() });
+  r.end();
+  return { proposer, requestId, members };
+}
+
+const isMemberOf = (conf: ConfState, id: NodeId): boolean =>
+  conf.voters.includes(id) || conf.votersOutgoing.includes(id) || conf.learners.includes(id);
+
+interface LeaderWaiter {
+  readonly to: string;
+  readonly resolve: () => void;
+  readonly reject: (e: Error) => void;
+  readonly cancelTimer: () => void;
+}
 const HASHES_KEPT = 16;
 
 export class RsmNode {
@@ -197,6 +260,13 @@ export class RsmNode {
   private fatal: string | undefined;
   private lastLeader = "";
   private readonly appliedListeners: ((index: number) => void)[] = [];
+  private readonly memberContexts = new Map<NodeId, Uint8Array>();
+  private membershipIndex = 0;
+  private readonly membershipListeners: ((m: Membership) => void)[] = [];
+  private removedSelf = false;
+  /** A change added a member: snapshot (and compact) at the next chance. */
+  private snapshotSoon = false;
+  private leaderWaiters: LeaderWaiter[] = [];
 
   private constructor(options: RsmNodeOptions, raft: Raft, snapshot: Snapshot | undefined) {
     this.options = options;
@@ -264,7 +334,7 @@ export class RsmNode {
     session?: { clientId: string; seq: number },
     timeoutMs?: number,
   ): Promise<Uint8Array> {
-    return this.submit(
+    return this.submitEnvelope(
       (requestId) => ({
         kind: "Command",
         proposer: this.runId,
@@ -281,7 +351,7 @@ export class RsmNode {
 
   /** Registers a client session through the log; resolves with its clientId. */
   async registerSession(timeoutMs?: number): Promise<string> {
-    const result = await this.submit(
+    const result = await this.submitEnvelope(
       (requestId) => ({
         kind: "RegisterSession",
         proposer: this.runId,
@@ -337,14 +407,118 @@ export class RsmNode {
     });
   }
 
-  transferLeadership(to: NodeId): void {
-    try {
-      this.raft.transferLeadership(to);
-    } catch (e) {
-      if (e instanceof NotLeaderError) throw new NotLeader(e.leaderHint);
-      throw e;
-    }
-    this.pump();
+  /**
+   * Moves leadership to `to` (thesis §3.10): the leader stops taking proposals, brings `to`
+   * up to date and tells it to campaign at once. Leader only (else NotLeader with a hint).
+   * Resolves once this node sees `to` lead; rejects with Timeout (the core aborts a transfer
+   * after an election timeout) or PROPOSAL_DROPPED when `to` is not a voter.
+   */
+  transferLeadership(to: NodeId, timeoutMs?: number): Promise<void> {
+    if (this.stopped) return Promise.reject(new Stopped());
+    if (this.raft.lead === to && to !== this.id) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      try {
+        this.raft.transferLeadership(to);
+      } catch (e) {
+        if (e instanceof NotLeaderError) reject(new NotLeader(e.leaderHint));
+        else if (e instanceof RaftError) reject(new RsmError("PROPOSAL_DROPPED", e.message));
+        else reject(e as Error);
+        return;
+      }
+      if (to === this.id) {
+        resolve();
+        return;
+      }
+      const cancelTimer = this.clock.after(
+        timeoutMs ?? this.options.proposalTimeoutMs ?? 5000,
+        () => {
+          const i = this.leaderWaiters.indexOf(waiter);
+          if (i < 0) return;
+          this.leaderWaiters.splice(i, 1);
+          reject(new Timeout(`leadership transfer to ${to}`));
+        },
+      );
+      const waiter: LeaderWaiter = { to, resolve, reject, cancelTimer };
+      this.leaderWaiters.push(waiter);
+      this.pump();
+    });
+  }
+
+  // ───────────────────────────── membership ─────────────────────────────
+
+  /** The configuration and member contexts as applied on this node. */
+  membership(): Membership {
+    return {
+      confState: this.raft.tracker.confState,
+      contexts: new Map(this.memberContexts),
+      index: this.membershipIndex,
+    };
+  }
+
+  /** Called after a membership change or context update applies here, or a snapshot brings one. */
+  onMembershipChange(listener: (m: Membership) => void): void {
+    this.membershipListeners.push(listener);
+  }
+
+  /** True once this node applied its own removal from the configuration. */
+  get removed(): boolean {
+    return this.removedSelf;
+  }
+
+  /**
+   * Proposes a membership change and resolves once it is applied on this node. `contexts` sets
+   * the context of members in the same entry (e.g. the address of the member being added).
+   * On a follower it is forwarded to the leader. Rejects with NotLeader (no leader known),
+   * PROPOSAL_DROPPED with the core's reason (a change in progress, a lagging learner, no voter
+   * left, ...; a follower learns of a leader's refusal only by its Timeout), Timeout, Stopped.
+   */
+  async changeMembership(
+    cc: ConfChange,
+    contexts?: ReadonlyMap<NodeId, Uint8Array>,
+    timeoutMs?: number,
+  ): Promise<Membership> {
+    const members = [...(contexts ?? new Map<NodeId, Uint8Array>())].map(([node, context]) => ({
+      node,
+      context,
+    }));
+    await this.submit((requestId) => {
+      let full: ConfChange;
+      let data: Uint8Array;
+      try {
+        const context = encodeConfContext({ proposer: this.runId, requestId, members });
+        full = { transition: cc.transition, changes: cc.changes, context };
+        data = encodeConfChange(full);
+      } catch (e) {
+        throw new RsmError(
+          "INVALID_ARGUMENT",
+          `cannot encode configuration change: ${(e as Error).message}`,
+        );
+      }
+      if (this.raft.role === "Leader") return this.raft.proposeConfChange(full);
+      return this.raft.proposeOrForward(data, "ConfChange");
+    }, timeoutMs);
+    return this.membership();
+  }
+
+  /** Replaces a member's context through the log; rejects INVALID_ARGUMENT for a non-member. */
+  async updateMemberContext(
+    node: NodeId,
+    context: Uint8Array,
+    timeoutMs?: number,
+  ): Promise<Membership> {
+    await this.submitEnvelope(
+      (requestId) => ({
+        kind: "MemberContext",
+        proposer: this.runId,
+        requestId,
+        timestampMs: 0,
+        seed: 0,
+        node,
+        context,
+      }),
+      timeoutMs,
+    );
+    return this.membership();
   }
 
   /** Called after each applied entry (e.g. to wake watchers); must not throw. */
@@ -383,27 +557,39 @@ export class RsmNode {
 
   // ───────────────────────────── proposals ─────────────────────────────
 
-  private submit(
+  private submitEnvelope(
     make: (requestId: number) => Envelope,
+    timeoutMs: number | undefined,
+  ): Promise<Uint8Array> {
+    return this.submit((requestId) => {
+      let data: Uint8Array;
+      try {
+        data = encodeEnvelope(this.stamp(make(requestId)));
+      } catch (e) {
+        throw new RsmError("INVALID_ARGUMENT", `cannot encode proposal: ${(e as Error).message}`);
+      }
+      return this.raft.proposeOrForward(data);
+    }, timeoutMs);
+  }
+
+  /**
+   * Places a proposal (`place` returns its index and term, or undefined when forwarded) and
+   * resolves with its apply result when the entry carrying (runId, requestId) applies here.
+   */
+  private submit(
+    place: (requestId: number) => { index: Index; term: number } | undefined,
     timeoutMs: number | undefined,
   ): Promise<Uint8Array> {
     if (this.stopped) return Promise.reject(new Stopped());
     return new Promise<Uint8Array>((resolve, reject) => {
       const requestId = ++this.requestSeq;
-      const envelope = make(requestId);
-      let data: Uint8Array;
-      try {
-        data = encodeEnvelope(this.stamp(envelope));
-      } catch (e) {
-        reject(new RsmError("INVALID_ARGUMENT", `cannot encode proposal: ${(e as Error).message}`));
-        return;
-      }
       let placed: { index: Index; term: number } | undefined;
       try {
-        placed = this.raft.proposeOrForward(data);
+        placed = place(requestId);
       } catch (e) {
         this.metrics.proposalsFailed++;
-        if (e instanceof NotLeaderError) reject(new NotLeader(e.leaderHint));
+        if (e instanceof RsmError) reject(e);
+        else if (e instanceof NotLeaderError) reject(new NotLeader(e.leaderHint));
         else if (e instanceof RaftError) reject(new RsmError("PROPOSAL_DROPPED", e.message));
         else reject(e as Error);
         return;
@@ -439,6 +625,17 @@ export class RsmNode {
 
   private proposeForwarded(rd: Ready): void {
     for (const f of rd.forwardedProposals) {
+      if (f.type === "ConfChange") {
+        try {
+          this.raft.proposeConfChange(decodeConfChange(f.data));
+        } catch (err) {
+          this.log("warn", "refused a forwarded configuration change", {
+            from: f.from,
+            error: String(err),
+          });
+        }
+        continue;
+      }
       try {
         const e = decodeEnvelope(f.data);
         this.raft.propose(encodeEnvelope(this.stamp(e)), f.type);
@@ -494,6 +691,18 @@ export class RsmNode {
   private noteLeader(rd: Ready): void {
     if (rd.softState === undefined || rd.softState.leader === this.lastLeader) return;
     this.lastLeader = rd.softState.leader;
+    if (this.leaderWaiters.length > 0) {
+      const waiting: LeaderWaiter[] = [];
+      for (const w of this.leaderWaiters) {
+        if (w.to !== this.lastLeader) {
+          waiting.push(w);
+          continue;
+        }
+        w.cancelTimer();
+        w.resolve();
+      }
+      this.leaderWaiters = waiting;
+    }
     this.metrics.leaderChanges++;
     this.log("info", "leader changed", {
       leader: rd.softState.leader,
@@ -526,9 +735,13 @@ export class RsmNode {
   }
 
   private applyEntry(e: Entry): void {
-    if (e.type !== "Normal" || e.data.length === 0) {
+    if (e.type === "ConfChange") {
+      this.applyConfChangeEntry(e);
+      return;
+    }
+    if (e.data.length === 0) {
       this.settleByIndex(e, undefined);
-      return; // the leader's no-op; configuration changes come with membership support
+      return; // the leader's no-op
     }
     let env: Envelope;
     try {
@@ -575,8 +788,99 @@ export class RsmNode {
         outcome = { ok: true, result: new Uint8Array(0) };
         break;
       }
+      case "MemberContext": {
+        const node = env.node as NodeId;
+        if (!isMemberOf(this.raft.tracker.confState, node)) {
+          outcome = {
+            ok: false,
+            code: "INVALID_ARGUMENT",
+            message: `${env.node} is not a member`,
+          };
+          break;
+        }
+        this.memberContexts.set(node, env.context);
+        this.membershipIndex = e.index;
+        this.notifyMembership();
+        outcome = { ok: true, result: new Uint8Array(0) };
+        break;
+      }
     }
     this.settle(env, e, outcome);
+  }
+
+  /**
+   * A committed ConfChange (Ready contract step 4): the core changes its configuration, the
+   * runtime its member contexts; the proposer, if it is this node, learns the outcome.
+   */
+  private applyConfChangeEntry(e: Entry): void {
+    let cc: ConfChange;
+    try {
+      cc = decodeConfChange(e.data);
+    } catch (err) {
+      this.log("error", "undecodable configuration change skipped", {
+        index: e.index,
+        error: String(err),
+      });
+      this.settleByIndex(e, undefined);
+      return;
+    }
+    let context: ConfContext | undefined;
+    if (cc.context !== undefined) {
+      try {
+        context = decodeConfContext(cc.context);
+      } catch (err) {
+        // Contexts of another runtime (or none): the change itself still applies.
+        this.log("warn", "configuration change context not understood", {
+          index: e.index,
+          error: String(err),
+        });
+      }
+    }
+    const before = this.raft.tracker.confState;
+    const check = nextConfState(before, cc);
+    let outcome: Outcome;
+    if ("error" in check) {
+      outcome = { ok: false, code: "INVALID_ARGUMENT", message: check.error };
+    } else {
+      const after = this.raft.applyConfChange(cc);
+      let added = false;
+      for (const c of cc.changes) {
+        if (c.type !== "RemoveNode" && !isMemberOf(before, c.node)) added = true;
+      }
+      for (const id of [...this.memberContexts.keys()])
+        if (!isMemberOf(after, id)) this.memberContexts.delete(id);
+      for (const m of context?.members ?? [])
+        if (isMemberOf(after, m.node)) this.memberContexts.set(m.node, m.context);
+      this.membershipIndex = e.index;
+      if (added) this.snapshotSoon = true;
+      if (isMemberOf(before, this.id) && !isMemberOf(after, this.id)) {
+        this.removedSelf = true;
+        this.log("warn", "this member was removed from the cluster", { index: e.index });
+      }
+      this.log("info", "configuration changed", {
+        index: e.index,
+        voters: after.voters,
+        votersOutgoing: after.votersOutgoing,
+        learners: after.learners,
+      });
+      this.notifyMembership();
+      outcome = { ok: true, result: new Uint8Array(0) };
+    }
+    this.settleByIndex(e, context);
+    if (context === undefined || context.proposer !== this.runId) return;
+    this.settleProposal(context.requestId, outcome);
+  }
+
+  private notifyMembership(): void {
+    if (this.membershipListeners.length === 0) return;
+    const m = this.membership();
+    for (const l of this.membershipListeners) {
+      try {
+        l(m);
+      } catch (err) {
+        this.log("error", "membership listener threw", { error: String(err) });
+      }
+    }
   }
 
   private applyCommand(
@@ -621,16 +925,23 @@ export class RsmNode {
   private settle(env: Envelope, e: Entry, outcome: Outcome): void {
     this.settleByIndex(e, env);
     if (env.proposer !== this.runId) return;
-    const p = this.proposals.get(env.requestId);
+    this.settleProposal(env.requestId, outcome);
+  }
+
+  private settleProposal(requestId: number, outcome: Outcome): void {
+    const p = this.proposals.get(requestId);
     if (p === undefined) return;
-    this.proposals.delete(env.requestId);
+    this.proposals.delete(requestId);
     p.cancelTimer();
     if (outcome.ok) p.resolve(outcome.result);
     else p.reject(new RsmError(outcome.code, outcome.message));
   }
 
   /** A proposal we placed at this index whose entry is not the one applied there was lost. */
-  private settleByIndex(e: Entry, env: Envelope | undefined): void {
+  private settleByIndex(
+    e: Entry,
+    env: { readonly proposer: string; readonly requestId: number } | undefined,
+  ): void {
     const requestId = this.proposalsByIndex.get(e.index);
     if (requestId === undefined) return;
     this.proposalsByIndex.delete(e.index);
@@ -702,6 +1013,9 @@ export class RsmNode {
       if (s.result.ok) w.u8(1).bytes(s.result.result);
       else w.u8(0).string(s.result.code).string(s.result.message);
     }
+    w.uint(this.membershipIndex).u32(this.memberContexts.size);
+    for (const id of [...this.memberContexts.keys()].sort())
+      w.string(id).bytes(this.memberContexts.get(id) as Uint8Array);
     w.bytes(this.sm.snapshot());
     return w.finish();
   }
@@ -709,7 +1023,7 @@ export class RsmNode {
   private restoreSnapshot(snapshot: Snapshot): void {
     const r = new ByteReader(snapshot.data);
     const version = r.u8();
-    if (version !== SNAPSHOT_VERSION)
+    if (version !== SNAPSHOT_VERSION && version !== 1)
       throw new Error(`unknown runtime snapshot version ${version}`);
     this.lastTimestampMs = r.f64();
     const count = r.u32();
@@ -724,16 +1038,30 @@ export class RsmNode {
         : { ok: false, code: r.string() as "SESSION_EXPIRED", message: r.string() };
       this.sessions.set(id, { seq, result, lastActiveMs });
     }
+    this.memberContexts.clear();
+    this.membershipIndex = 0;
+    if (version >= 2) {
+      this.membershipIndex = r.uint();
+      const members = r.u32();
+      for (let i = 0; i < members; i++) this.memberContexts.set(r.string() as NodeId, r.bytes());
+    }
     this.sm.restore(r.bytes());
     r.end();
     this.applied = snapshot.meta.index;
     this.snapshotIndex = snapshot.meta.index;
     this.stateHashes.clear();
+    // A snapshot's configuration without this node (and not the empty one a joiner starts
+    // with) means it was removed before the snapshot was taken.
+    const conf = snapshot.meta.confState;
+    this.removedSelf = !isMemberOf(conf, this.id) && conf.voters.length > 0;
+    this.notifyMembership();
   }
 
   private async maybeSnapshot(): Promise<void> {
     const every = this.options.snapshotEntries ?? 10_000;
-    if (this.applied - this.snapshotIndex < every) return;
+    if (this.applied <= this.snapshotIndex) return;
+    if (!this.snapshotSoon && this.applied - this.snapshotIndex < every) return;
+    this.snapshotSoon = false;
     const index = asIndex(this.applied);
     const term = this.raft.log.term(index);
     if (term === undefined) return;
@@ -818,6 +1146,11 @@ export class RsmNode {
       r.reject(e);
     }
     this.readsWaiting = [];
+    for (const w of this.leaderWaiters) {
+      w.cancelTimer();
+      w.reject(e);
+    }
+    this.leaderWaiters = [];
   }
 
   /** A storage failure or a bug (an assertion, a throwing state machine): stop, never diverge. */

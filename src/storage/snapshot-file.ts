@@ -32,6 +32,7 @@ function encodeConfState(conf: ConfState): Buffer {
       voters: conf.voters,
       votersOutgoing: conf.votersOutgoing,
       learners: conf.learners,
+      ...(conf.autoLeave === true ? { autoLeave: true } : {}),
     }),
     "utf8",
   );
@@ -122,7 +123,10 @@ function decodeConfState(bytes: Buffer): ConfState | undefined {
   const learners = ids(o.learners);
   if (voters === undefined || votersOutgoing === undefined || learners === undefined)
     return undefined;
-  return { voters, votersOutgoing, learners };
+  if (o.autoLeave !== undefined && o.autoLeave !== true) return undefined;
+  return o.autoLeave === true
+    ? { voters, votersOutgoing, learners, autoLeave: true }
+    : { voters, votersOutgoing, learners };
 }
 
 /** Writes `snapshot` durably into `dir` (temp file, fsync, rename, directory fsync). Returns its name. */

@@ -135,6 +135,7 @@ export function writeSnapshotMeta(w: ByteWriter, meta: SnapshotMeta): void {
   writeIds(w, meta.confState.voters, "voters");
   writeIds(w, meta.confState.votersOutgoing, "votersOutgoing");
   writeIds(w, meta.confState.learners, "learners");
+  w.u8(meta.confState.autoLeave === true ? 1 : 0);
 }
 
 export function readSnapshotMeta(r: ByteReader): SnapshotMeta {
@@ -143,7 +144,12 @@ export function readSnapshotMeta(r: ByteReader): SnapshotMeta {
   const voters = readIds(r, "voters");
   const votersOutgoing = readIds(r, "votersOutgoing");
   const learners = readIds(r, "learners");
-  const confState: ConfState = { voters, votersOutgoing, learners };
+  const autoLeave = r.u8("autoLeave");
+  if (autoLeave > 1) r.fail(`bad autoLeave flag ${autoLeave}`);
+  const confState: ConfState =
+    autoLeave === 1
+      ? { voters, votersOutgoing, learners, autoLeave: true }
+      : { voters, votersOutgoing, learners };
   return { index, term, confState };
 }
 

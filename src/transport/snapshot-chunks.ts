@@ -219,7 +219,8 @@ function sameRun(a: SnapshotChunk, b: SnapshotChunk): boolean {
     a.meta.term === b.meta.term &&
     sameIds(a.meta.confState.voters, b.meta.confState.voters) &&
     sameIds(a.meta.confState.votersOutgoing, b.meta.confState.votersOutgoing) &&
-    sameIds(a.meta.confState.learners, b.meta.confState.learners)
+    sameIds(a.meta.confState.learners, b.meta.confState.learners) &&
+    a.meta.confState.autoLeave === b.meta.confState.autoLeave
   );
 }
 

@@ -188,6 +188,7 @@ describe("ConfChange codec", () => {
       cc("Simple", ["AddVoter", "n4"]),
       cc("JointExplicit", ["AddVoter", "n4"], ["AddLearner", "node-5"], ["RemoveNode", "n1"]),
       cc("JointImplicit", ["RemoveNode", "x".repeat(255)]),
+      { ...cc("Auto", ["AddVoter", "n4"]), context: Uint8Array.from([0, 1, 2, 255]) },
     ];
     for (const s of samples) {
       const data = encodeConfChange(s);
@@ -211,6 +212,9 @@ describe("ConfChange codec", () => {
       Uint8Array.from(good, (b, i) => (i === 6 ? 0 : b)),
       Uint8Array.from(good, (b, i) => (i === 7 ? 0x20 : b)),
       Uint8Array.from(good, (b, i) => (i === 3 ? 0xff : b)),
+      // A context length beyond the bytes present, and beyond the limit.
+      Uint8Array.from(good, (b, i) => (i === good.length - 1 ? 1 : b)),
+      Uint8Array.from(good, (b, i) => (i === good.length - 3 ? 0xff : b)),
     ];
     for (const data of bad) {
       assert.throws(
@@ -221,6 +225,10 @@ describe("ConfChange codec", () => {
     }
     assert.throws(() => encodeConfChange(cc("Auto", ["AddVoter", ""])), RangeError);
     assert.throws(() => encodeConfChange(cc("Auto", ["AddVoter", "a b"])), RangeError);
+    assert.throws(
+      () => encodeConfChange({ ...cc("Auto", ["AddVoter", "n4"]), context: new Uint8Array(65537) }),
+      RangeError,
+    );
   });
 });
 

@@ -1,6 +1,6 @@
 // An in-process cluster for runtime tests: RsmNodes on MemoryStorage, joined by a router that
 // delivers messages asynchronously (setImmediate) and can cut links. Real timers, fast ticks.
-import type { Message, NodeId, Snapshot } from "../../src/raft/index.js";
+import type { ConfState, Message, NodeId, Snapshot } from "../../src/raft/index.js";
 import { asNodeId } from "../../src/raft/index.js";
 import { RsmNode, type RsmNodeOptions, type StateMachine } from "../../src/rsm/index.js";
 import { MemoryStorage } from "../../src/sim/index.js";
@@ -44,6 +44,8 @@ export interface LocalCluster {
   leader(): RsmNode | undefined;
   waitForLeader(timeoutMs?: number): Promise<RsmNode>;
   restart(id: string): Promise<RsmNode>;
+  /** Starts a new member that joins the running cluster: empty storage, empty configuration. */
+  join(id: string): Promise<RsmNode>;
   stop(): Promise<void>;
 }
 
@@ -69,6 +71,9 @@ export async function startCluster(
   const router = new Router();
   const ids = Array.from({ length: size }, (_, i) => asNodeId(`n${i + 1}`));
   const storages = new Map<string, MemoryStorage>();
+  const bootstrap: ConfState = { voters: ids, votersOutgoing: [], learners: [] };
+  const empty: ConfState = { voters: [], votersOutgoing: [], learners: [] };
+  const joined = new Set<string>();
   const open = async (id: NodeId): Promise<RsmNode> => {
     let storage = storages.get(id);
     if (storage === undefined) {
@@ -77,7 +82,7 @@ export async function startCluster(
     }
     const node = await RsmNode.open({
       id,
-      confState: { voters: ids, votersOutgoing: [], learners: [] },
+      confState: joined.has(id) ? empty : bootstrap,
       storage: reopenable(storage),
       transport: router.transportFor(id),
       stateMachine: makeMachine(id),
@@ -112,6 +117,10 @@ export async function startCluster(
       ),
     restart: async (id) => {
       await router.nodes.get(id)?.stop();
+      return open(asNodeId(id));
+    },
+    join: (id) => {
+      joined.add(id);
       return open(asNodeId(id));
     },
     stop: async () => {

@@ -96,7 +96,8 @@ export class MessageGen {
 
   confState(): ConfState {
     const ids = (): NodeId[] => Array.from({ length: this.rng.int(5) }, () => this.id());
-    return { voters: ids(), votersOutgoing: ids(), learners: ids() };
+    const conf = { voters: ids(), votersOutgoing: ids(), learners: ids() };
+    return this.rng.chance(0.3) ? { ...conf, autoLeave: true } : conf;
   }
 
   snapshot(dataBytesMax = 64): Snapshot {
