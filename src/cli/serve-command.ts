@@ -3,6 +3,11 @@
 //
 //   ordo serve --name n1 --data-dir data/n1 --listen-client-urls http://127.0.0.1:2379 \
 //     --initial-cluster n1=http://127.0.0.1:2380,n2=http://127.0.0.1:22380,n3=http://127.0.0.1:32380
+//
+// A member added to a running cluster (ordo member add / etcdctl member add) starts with
+// --initial-cluster-state existing and an --initial-cluster naming running members and itself.
+// A member removed from the cluster stops and exits 0 with "this member was removed from the
+// cluster".
 import { parseArgs } from "node:util";
 import type { LogLevel } from "../rsm/index.js";
 import { parseHostPort, parseInitialCluster } from "../server/cluster-config.js";
@@ -18,6 +23,8 @@ export const SERVE_USAGE = `usage: ordo serve --name NAME --data-dir DIR --initi
   --initial-cluster LIST         every member's peer address: n1=http://127.0.0.1:2380,...
   --peers LIST                   same as --initial-cluster
   --initial-cluster-token TEXT   distinguishes clusters; members of another cluster are refused
+  --initial-cluster-state STATE  new (default): bootstrap the cluster of --initial-cluster;
+                                 existing: join a running cluster this member was added to
   --tick-ms N                    Raft tick (default 100); election timeout is --election-ticks ticks
   --election-ticks N             default 10
   --snapshot-count N             applied entries between snapshots (default 10000)
@@ -42,6 +49,7 @@ export async function runServeCommand(args: string[], out: Output): Promise<numb
       "initial-cluster": { type: "string" },
       peers: { type: "string" },
       "initial-cluster-token": { type: "string", default: "ordo-cluster" },
+      "initial-cluster-state": { type: "string", default: "new" },
       "tick-ms": { type: "string" },
       "election-ticks": { type: "string" },
       "snapshot-count": { type: "string" },
@@ -63,6 +71,9 @@ export async function runServeCommand(args: string[], out: Output): Promise<numb
   const level = values["log-level"] as LogLevel;
   if (!["debug", "info", "warn", "error"].includes(level))
     throw new Error(`bad --log-level "${level}"`);
+  const state = values["initial-cluster-state"];
+  if (state !== "new" && state !== "existing")
+    throw new Error(`--initial-cluster-state must be new or existing, not "${state}"`);
   const client = parseHostPort(values["listen-client-urls"] as string, "--listen-client-urls");
   const logger = createLogger(name, level);
   const member = await Member.start({
@@ -72,6 +83,7 @@ export async function runServeCommand(args: string[], out: Output): Promise<numb
     clientPort: client.port,
     initialCluster: parseInitialCluster(clusterText),
     clusterToken: values["initial-cluster-token"] as string,
+    initialClusterState: state,
     tickMs: positiveInt(values["tick-ms"], "--tick-ms", 100),
     electionTicks: positiveInt(values["election-ticks"], "--election-ticks", 10),
     snapshotEntries: positiveInt(values["snapshot-count"], "--snapshot-count", 10_000),
@@ -85,15 +97,21 @@ export async function runServeCommand(args: string[], out: Output): Promise<numb
   out.stdout(
     `ordo member ${name} serving clients on ${client.host}:${member.clientPort}, data in ${dataDir}\n`,
   );
-  await new Promise<void>((resolve) => {
-    const stop = (): void => {
-      process.off("SIGINT", stop);
-      process.off("SIGTERM", stop);
-      resolve();
-    };
-    process.on("SIGINT", stop);
-    process.on("SIGTERM", stop);
+  let onSignal: () => void = () => {};
+  const signalled = new Promise<"signal">((resolve) => {
+    onSignal = () => resolve("signal");
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
   });
+  const removed = member.removed.then((reason) => ({ reason }));
+  const why = await Promise.race([signalled, removed]);
+  process.off("SIGINT", onSignal);
+  process.off("SIGTERM", onSignal);
+  if (why !== "signal") {
+    // The member has stopped itself: it is no longer part of the cluster.
+    out.stdout(`ordo member ${name}: this member was removed from the cluster (${why.reason})\n`);
+    return 0;
+  }
   logger("info", "stopping");
   await member.stop();
   return 0;

@@ -4,16 +4,23 @@
 // /status, /metrics), both on the one client port as etcd serves them (client-listener.ts
 // tells the protocols apart; grpc-js itself listens only on an internal endpoint). The leader
 // also proposes what only leader time may decide: lease expiry (never a replica's own clock).
+//
+// Membership (etcd's Cluster service, membership.ts): the member's identity comes from
+// member.json (member-identity.ts: bootstrap or joining an existing cluster); the transport's
+// peers follow every membership change (addresses from the replicated member records); node
+// ids that left the cluster are refused at the handshake with Removed; each member publishes
+// its own name and client URL through the log once it sees a leader; and a member that applies
+// its own removal, or is told by a peer that it was removed, stops.
 
 import { mkdir, rm } from "node:fs/promises";
 import type { Server as HttpServer } from "node:http";
 import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { encodeCommand, KvStateMachine } from "../kv/index.js";
-import { asNodeId, type NodeId } from "../raft/index.js";
-import { type Logger, RsmNode } from "../rsm/index.js";
+import type { NodeId } from "../raft/index.js";
+import { type Logger, type Membership, RsmNode } from "../rsm/index.js";
 import { WalStorage } from "../storage/index.js";
-import { TcpTransport } from "../transport/index.js";
+import { type ClusterInfo, TcpTransport } from "../transport/index.js";
 import { ClientListener, type InternalEndpoint } from "./client-listener.js";
 import { type PeerSpec, stableId } from "./cluster-config.js";
 import { clusterHandlers } from "./cluster-service.js";
@@ -21,6 +28,21 @@ import { createHttpGateway, type HealthInput } from "./http-gateway.js";
 import { type KvBackend, kvGrpcServerOptions, kvServiceHandlers } from "./kv-service.js";
 import { leaseServiceHandlers } from "./lease-service.js";
 import { maintenanceHandlers } from "./maintenance-service.js";
+import { type MemberFile, writeMemberFile } from "./member-file.js";
+import {
+  clusterIdOf,
+  type InitialClusterState,
+  peerUrlOf,
+  resolveIdentity,
+} from "./member-identity.js";
+import {
+  encodeMemberRecord,
+  isMemberOf,
+  type MemberView,
+  peerAddressOf,
+  recordToPublish,
+} from "./member-records.js";
+import { ClusterMembership } from "./membership.js";
 import { ClientMetrics } from "./metrics.js";
 import { serviceDefinition } from "./proto.js";
 import { type WatchService, watchService } from "./watch-service.js";
@@ -37,10 +59,23 @@ export interface MemberOptions {
   readonly snapshotEntries?: number;
   /** Largest client request (etcd's --max-request-bytes). Default 1.5 MiB. */
   readonly requestBytesMax?: number;
+  /**
+   * "new" (default): bootstrap a cluster of --initial-cluster. "existing": join a running
+   * cluster this member was added to (MemberAdd); used only while the data directory is empty.
+   */
+  readonly initialClusterState?: InitialClusterState;
+  /** How long a joining member looks for the cluster. Default 30 000 ms. */
+  readonly discoveryTimeoutMs?: number;
   readonly logger: Logger;
 }
 
 const LEASE_CHECK_MS = 500;
+/** Publishing this member's record: retry backoff after a failure. */
+const PUBLISH_BACKOFF_MIN_MS = 200;
+const PUBLISH_BACKOFF_MAX_MS = 5_000;
+const PUBLISH_TIMEOUT_MS = 5_000;
+/** Ticks a removed member keeps running so its peers hear the commit of its removal (etcd: 10). */
+const REMOVED_STOP_DELAY_TICKS = 10;
 /** How long stop() lets in-flight gRPC calls finish before cutting them off. */
 const GRPC_SHUTDOWN_GRACE_MS = 5_000;
 /** A unix socket path longer than this (sun_path is 108 bytes) falls back to a loopback port. */
@@ -59,13 +94,127 @@ async function internalGrpcEndpoint(dataDir: string): Promise<{ address: string;
   return { address: `unix:${path}`, path };
 }
 
+/**
+ * Keeps the transport, the removed-node list and member.json in step with the replicated
+ * membership, and notices this member's own removal. Set up before the node starts, so no
+ * membership change is missed.
+ */
+class MembershipSync {
+  private file: MemberFile;
+  private fileWrite: Promise<void> = Promise.resolve();
+  private removedReason: string | undefined;
+  private resolveRemoved: ((reason: string) => void) | undefined;
+  readonly removed: Promise<string>;
+  /** The members as last applied here (the cache headers and MemberList read). */
+  current: MemberView[] = [];
+  membership: Membership | undefined;
+
+  constructor(
+    file: MemberFile,
+    private readonly dataDir: string,
+    private readonly transport: TcpTransport,
+    private readonly log: Logger,
+  ) {
+    this.file = file;
+    this.removed = new Promise((resolve) => {
+      this.resolveRemoved = resolve;
+    });
+    for (const id of file.removed) transport.setRemoved(id);
+  }
+
+  get isRemoved(): boolean {
+    return this.removedReason !== undefined;
+  }
+
+  /** A membership change applied here (or the one the node opened with). */
+  apply(node: RsmNode, cluster: ClusterMembership, m: Membership): void {
+    this.membership = m;
+    const diff = cluster.observe(m);
+    this.current = cluster.members(m);
+    let removedChanged = false;
+    const removed = new Set(this.file.removed);
+    for (const id of diff.left) {
+      if (id === node.id) continue;
+      this.transport.setRemoved(id);
+      removed.add(id);
+      removedChanged = true;
+      this.log("info", "a member left the cluster", { nodeId: id });
+    }
+    for (const id of diff.joined) {
+      if (!removed.has(id)) continue;
+      this.transport.setRemoved(id, false);
+      removed.delete(id);
+      removedChanged = true;
+    }
+    this.syncPeers(node.id, m);
+    if (removedChanged) this.saveRemoved([...removed]);
+    if (node.removed) this.markRemoved("it applied its own removal", true);
+  }
+
+  /** The transport sends to every member but this one, at its record's first peer URL. */
+  private syncPeers(self: NodeId, m: Membership): void {
+    // A joining member has no configuration until the leader's snapshot: keep the peers that
+    // discovery gave it, or it could not answer the leader.
+    if (m.confState.voters.length === 0) return;
+    const wanted = new Set<NodeId>();
+    for (const member of this.current) {
+      if (member.nodeId === self) continue;
+      const url = member.peerURLs[0];
+      if (url === undefined) {
+        this.log("warn", "no peer URL known for a member; cannot reach it", {
+          nodeId: member.nodeId,
+        });
+        continue;
+      }
+      try {
+        this.transport.setPeer(member.nodeId, peerAddressOf(url));
+        wanted.add(member.nodeId);
+      } catch (error) {
+        this.log("warn", "bad peer URL for a member", {
+          nodeId: member.nodeId,
+          url,
+          error: String(error),
+        });
+      }
+    }
+    for (const id of this.transport.peerIds()) if (!wanted.has(id)) this.transport.removePeer(id);
+  }
+
+  private saveRemoved(removed: NodeId[]): void {
+    this.file = { ...this.file, removed };
+    const file = this.file;
+    this.fileWrite = this.fileWrite
+      .then(() => writeMemberFile(this.dataDir, file))
+      .catch((error: unknown) =>
+        this.log("error", "cannot update member.json", { error: String(error) }),
+      );
+  }
+
+  /** Writes still in flight finish (stop waits for them). */
+  flushed(): Promise<void> {
+    return this.fileWrite;
+  }
+
+  markRemoved(reason: string, delayed: boolean): void {
+    if (this.removedReason !== undefined) return;
+    this.removedReason = reason;
+    this.log("warn", "this member was removed from the cluster", { reason });
+    this.resolveRemoved?.(delayed ? `${reason} (delayed)` : reason);
+  }
+}
+
 export class Member {
-  readonly clusterId: string;
-  readonly memberId: string;
   private leaseTimer: NodeJS.Timeout | undefined;
   private wasLeader = false;
   /** Open watch streams hold a graceful gRPC shutdown: stop() ends them first. */
   private watch: WatchService | undefined;
+  private stopping: Promise<void> | undefined;
+  private publishing = false;
+  private nextPublishAtMs = 0;
+  private publishBackoffMs = PUBLISH_BACKOFF_MIN_MS;
+  private removedTimer: NodeJS.Timeout | undefined;
+  /** Resolves with the reason once this member was removed from the cluster and has stopped. */
+  readonly removed: Promise<string>;
 
   private constructor(
     readonly options: MemberOptions,
@@ -77,9 +226,42 @@ export class Member {
     private readonly httpServer: HttpServer,
     private readonly grpcSocketPath: string | undefined,
     readonly metrics: ClientMetrics,
+    readonly cluster: ClusterMembership,
+    private readonly sync: MembershipSync,
+    private readonly identity: MemberFile,
+    private readonly ownPeerUrl: string,
   ) {
-    this.clusterId = clusterIdOf(options.initialCluster, options.clusterToken);
-    this.memberId = stableId(options.name);
+    const tickMs = options.tickMs ?? 100;
+    this.removed = sync.removed.then(async (reason) => {
+      // Having applied its own removal, a member keeps running a little (etcd: 10 ticks) so
+      // the leader's message committing the removal reaches the other members; told by a
+      // peer, it stops at once.
+      if (reason.endsWith("(delayed)")) {
+        await new Promise<void>((resolve) => {
+          this.removedTimer = setTimeout(resolve, REMOVED_STOP_DELAY_TICKS * tickMs);
+        });
+      }
+      await this.stop();
+      return reason.replace(/ \(delayed\)$/, "");
+    });
+  }
+
+  /** The cluster id every member shares (member.json). */
+  get clusterId(): string {
+    return this.identity.clusterId;
+  }
+
+  /** This member's Raft node id (its name, or the id MemberAdd gave it). */
+  get nodeId(): NodeId {
+    return this.node.id;
+  }
+
+  /** etcd's member id of this member (decimal). */
+  get memberId(): string {
+    return (
+      this.cluster.memberIdOf(this.node.id, this.sync.current) ??
+      (this.identity.memberId !== "" ? this.identity.memberId : stableId(this.node.id))
+    );
   }
 
   /** The real client port (gRPC and HTTP), also when options.clientPort was 0. */
@@ -92,36 +274,66 @@ export class Member {
     if (self === undefined) throw new Error(`--name ${options.name} is not in --initial-cluster`);
     await mkdir(options.dataDir, { recursive: true });
     const log = options.logger;
-    const storage = await WalStorage.open(join(options.dataDir, "wal"), {
+    const walDir = join(options.dataDir, "wal");
+    const { file: identity, created } = await resolveIdentity({
+      name: options.name,
+      dataDir: options.dataDir,
+      walDir,
+      initialCluster: options.initialCluster,
+      clusterToken: options.clusterToken,
+      initialClusterState: options.initialClusterState ?? "new",
+      discoveryTimeoutMs: options.discoveryTimeoutMs ?? 30_000,
+      log: (message, fields) => log("info", message, fields),
+    });
+    const storage = await WalStorage.open(walDir, {
       logger: (level, message, fields) => log(level, `wal: ${message}`, fields),
     });
-    // The request size limit is part of the state machine's behaviour: every member must use
-    // the same value (etcd's --max-request-bytes).
+    if (created) await writeMemberFile(options.dataDir, identity);
+    const nodeId = identity.nodeId;
+    const clusterId = identity.clusterId;
+    const ownPeerUrl = peerUrlOf(self);
+    // Peer URLs of members that have no replicated record yet (the bootstrap members, until
+    // they publish): what this member started with, then its command line.
+    const fallback = new Map<NodeId, readonly string[]>();
+    for (const p of identity.peers) fallback.set(p.nodeId, p.peerURLs);
+    for (const p of options.initialCluster) {
+      if (!fallback.has(p.name as NodeId)) fallback.set(p.name as NodeId, [peerUrlOf(p)]);
+    }
+    // The runtime snapshots on every membership change that adds a member; the request size
+    // limit is part of the state machine's behaviour: every member must use the same value
+    // (etcd's --max-request-bytes).
     const requestBytesMax = options.requestBytesMax ?? 1.5 * 1024 * 1024;
     const kv = new KvStateMachine({ requestBytesMax });
-    const voters = options.initialCluster.map((p) => asNodeId(p.name));
     let node: RsmNode | undefined;
+    let sync: MembershipSync | undefined;
+    let clusterInfo: () => ClusterInfo | undefined = () => undefined;
     // When a message last arrived from each peer: /health's "sees a leader and a quorum".
     const heardAtMs = new Map<string, number>();
     const transport = new TcpTransport({
-      id: asNodeId(options.name),
-      clusterId: clusterIdOf(options.initialCluster, options.clusterToken),
+      id: nodeId,
+      clusterId,
       listenHost: self.host,
       listenPort: self.port,
       peers: new Map(
-        options.initialCluster
-          .filter((p) => p.name !== options.name)
-          .map((p) => [asNodeId(p.name) as NodeId, { host: p.host, port: p.port }]),
+        [...fallback]
+          .filter(([id, urls]) => id !== nodeId && urls[0] !== undefined)
+          .map(([id, urls]) => [id, peerAddressOf(urls[0] as string)]),
       ),
       onMessage: (m) => {
         heardAtMs.set(m.from, performance.now());
         node?.receive(m);
       },
+      clusterInfo: () => clusterInfo(),
+      onRemoved: (by, reason) => sync?.markRemoved(`${by} refused it: ${reason}`, false),
       logger: (level, message, fields) => log(level, `transport: ${message}`, fields),
     });
+    sync = new MembershipSync(identity, options.dataDir, transport, log);
+    const empty = { voters: [], votersOutgoing: [], learners: [] };
     node = await RsmNode.open({
-      id: asNodeId(options.name),
-      confState: { voters, votersOutgoing: [], learners: [] },
+      id: nodeId,
+      confState: identity.bootstrap
+        ? { ...empty, voters: identity.peers.map((p) => p.nodeId) }
+        : empty,
       storage,
       transport,
       stateMachine: kv,
@@ -131,18 +343,49 @@ export class Member {
       snapshotEntries: options.snapshotEntries ?? 10_000,
       logger: log,
     });
+    const runtime = node;
+    let clientUrl = ""; // set once the client listener is bound
+    const cluster = new ClusterMembership({
+      node: runtime,
+      clusterId,
+      fallbackPeerUrls: () => fallback,
+      ownClientUrl: () => clientUrl,
+      isRemovedNode: (id) => transport.isRemoved(id),
+      logger: (message, fields) => log("info", message, fields),
+    });
+    const membershipSync = sync;
+    membershipSync.apply(runtime, cluster, runtime.membership());
+    runtime.onMembershipChange((m) => {
+      membershipSync.apply(runtime, cluster, m);
+      member?.maybePublish();
+    });
+    clusterInfo = () => {
+      const m = membershipSync.membership;
+      if (m === undefined || m.confState.voters.length === 0) return undefined;
+      return {
+        clusterId,
+        members: membershipSync.current.map((v) => ({
+          nodeId: v.nodeId,
+          id: v.id,
+          peerURLs: v.peerURLs,
+        })),
+      };
+    };
     await transport.start();
-    node.start();
+    runtime.start();
+    let member: Member | undefined;
 
     const grpcServer = new grpc.Server(kvGrpcServerOptions(requestBytesMax));
-    const clusterId = clusterIdOf(options.initialCluster, options.clusterToken);
-    const memberId = stableId(options.name);
-    const runtime = node;
+    const memberIdOf = (id: string): string =>
+      cluster.memberIdOf(id as NodeId, membershipSync.current) ?? stableId(id);
+    const ownMemberId = (): string =>
+      cluster.memberIdOf(nodeId, membershipSync.current) ??
+      (identity.memberId !== "" ? identity.memberId : stableId(nodeId));
     const backend: KvBackend = {
       propose: (command, session) => runtime.propose(command, session),
       registerSession: () => runtime.registerSession(),
       read: (query, mode) => runtime.read(query, mode),
-      header: () => ({ clusterId, memberId, raftTerm: runtime.status().term }),
+      header: () => ({ clusterId, memberId: ownMemberId(), raftTerm: runtime.status().term }),
     };
     grpcServer.addService(
       serviceDefinition("KV"),
@@ -172,20 +415,23 @@ export class Member {
           log("error", "internal error serving a client", { method, error: String(error) }),
       }),
     );
-    let clientUrl = ""; // set once the client listener is bound
     grpcServer.addService(
       serviceDefinition("Cluster"),
-      clusterHandlers({
-        members: () =>
-          options.initialCluster.map((p) => ({
-            id: stableId(p.name),
-            name: p.name,
-            peerUrls: [`http://${p.host}:${p.port}`],
-            clientUrls: p.name === options.name && clientUrl !== "" ? [clientUrl] : [],
-          })),
-        header: backend.header,
-        revision: () => kv.store.revision,
-      }),
+      clusterHandlers(
+        {
+          members: () => cluster.clusterMembers(),
+          header: backend.header,
+          revision: () => kv.store.revision,
+          memberAdd: (peerUrls, o) => cluster.add(peerUrls, o),
+          memberRemove: (id) => cluster.remove(id),
+          memberUpdate: (id, peerUrls) => cluster.update(id, peerUrls),
+          memberPromote: (id) => cluster.promote(id),
+        },
+        {
+          onInternalError: (method, error) =>
+            log("error", "internal error serving a client", { method, error: String(error) }),
+        },
+      ),
     );
     grpcServer.addService(
       serviceDefinition("Maintenance"),
@@ -196,12 +442,13 @@ export class Member {
           return { hash: r.hash, compactRevision: r.compactRevision, revision: r.header.revision };
         },
         snapshot: () => kv.snapshot(),
+        moveLeader: (targetId) => cluster.moveLeader(targetId),
         status: () => {
           const s = runtime.status();
           return {
             clusterId,
-            memberId,
-            leaderId: s.leader === "" ? "0" : stableId(s.leader),
+            memberId: ownMemberId(),
+            leaderId: s.leader === "" ? "0" : memberIdOf(s.leader),
             raftTerm: s.term,
             raftIndex: s.commit,
             raftAppliedIndex: s.applied,
@@ -211,6 +458,7 @@ export class Member {
               s.divergence.length > 0
                 ? ["divergence alarm: this replica's state differs from the leader's"]
                 : [],
+            isLearner: s.confState.learners.includes(nodeId),
           };
         },
       }),
@@ -269,7 +517,7 @@ export class Member {
         : {}),
       health,
       metrics,
-      statusExtra: () => ({ memberId, clusterId, revision: kv.store.revision }),
+      statusExtra: () => ({ memberId: ownMemberId(), clusterId, revision: kv.store.revision }),
       onInternalError: (path, error) =>
         log("error", "internal error serving an HTTP client", { path, error: String(error) }),
     });
@@ -285,13 +533,13 @@ export class Member {
     } catch (e) {
       grpcServer.forceShutdown();
       httpServer.close();
-      await node.stop();
+      await runtime.stop();
       await transport.stop();
       throw e;
     }
-    const member = new Member(
+    member = new Member(
       options,
-      node,
+      runtime,
       kv,
       transport,
       grpcServer,
@@ -299,13 +547,24 @@ export class Member {
       httpServer,
       internal.path,
       metrics,
+      cluster,
+      membershipSync,
+      identity,
+      ownPeerUrl,
     );
     const clientPort = listener.port;
-    clientUrl = `http://${options.clientHost}:${clientPort}`;
+    clientUrl = `http://${options.clientHost.includes(":") ? `[${options.clientHost}]` : options.clientHost}:${clientPort}`;
     member.watch = watch;
-    member.leaseTimer = setInterval(() => member.leaderDuties(), LEASE_CHECK_MS);
+    const started = member;
+    member.leaseTimer = setInterval(() => {
+      started.leaderDuties();
+      started.maybePublish();
+    }, LEASE_CHECK_MS);
+    member.maybePublish();
     log("info", "member started", {
       name: options.name,
+      nodeId,
+      clusterId,
       client: `${options.clientHost}:${clientPort}`,
       peer: `${self.host}:${self.port}`,
     });
@@ -325,8 +584,57 @@ export class Member {
     void this.node.propose(encodeCommand({ type: "LeaseExpire", request: {} })).catch(() => {});
   }
 
-  async stop(): Promise<void> {
+  /**
+   * etcd's publish: once this member is in the configuration and a leader is known, it writes
+   * its name and client URL into its record through the log, when the record says otherwise.
+   * One attempt at a time; a failure is retried with backoff (bounded), never after stop().
+   */
+  private maybePublish(): void {
+    if (this.publishing || this.stopping !== undefined || this.sync.isRemoved) return;
+    if (performance.now() < this.nextPublishAtMs) return;
+    const m = this.sync.membership;
+    if (m === undefined || !isMemberOf(m.confState, this.node.id) || this.node.leader === "")
+      return;
+    const clientUrl = `http://${this.options.clientHost.includes(":") ? `[${this.options.clientHost}]` : this.options.clientHost}:${this.clientPort}`;
+    const wanted = recordToPublish(
+      this.sync.current.find((v) => v.nodeId === this.node.id),
+      { name: this.options.name, peerURL: this.ownPeerUrl, clientURL: clientUrl },
+      this.node.id,
+    );
+    if (wanted === undefined) return;
+    this.publishing = true;
+    this.node
+      .updateMemberContext(this.node.id, encodeMemberRecord(wanted), PUBLISH_TIMEOUT_MS)
+      .then(
+        () => {
+          this.publishBackoffMs = PUBLISH_BACKOFF_MIN_MS;
+          this.options.logger("info", "published this member's name and client URL", {
+            name: wanted.name,
+            clientURLs: wanted.clientURLs,
+          });
+        },
+        (error: unknown) => {
+          this.nextPublishAtMs = performance.now() + this.publishBackoffMs;
+          this.publishBackoffMs = Math.min(this.publishBackoffMs * 2, PUBLISH_BACKOFF_MAX_MS);
+          this.options.logger("debug", "publishing this member's record failed; retrying", {
+            error: String(error),
+          });
+        },
+      )
+      .finally(() => {
+        this.publishing = false;
+      });
+  }
+
+  /** Stops serving and the node. Idempotent: later calls wait for the first. */
+  stop(): Promise<void> {
+    this.stopping ??= this.close();
+    return this.stopping;
+  }
+
+  private async close(): Promise<void> {
     if (this.leaseTimer !== undefined) clearInterval(this.leaseTimer);
+    if (this.removedTimer !== undefined) clearTimeout(this.removedTimer);
     this.watch?.close();
     this.listener.stopAccepting();
     this.httpServer.close();
@@ -346,14 +654,9 @@ export class Member {
     if (this.grpcSocketPath !== undefined) await rm(this.grpcSocketPath, { force: true });
     await this.node.stop();
     await this.transport.stop();
+    await this.sync.flushed();
   }
 }
 
-export function clusterIdOf(peers: readonly PeerSpec[], token: string): string {
-  return stableId(
-    `${token}/${peers
-      .map((p) => `${p.name}=${p.host}:${p.port}`)
-      .sort()
-      .join(",")}`,
-  );
-}
+export type { PeerSpec };
+export { clusterIdOf };
