@@ -1,12 +1,16 @@
 // `ordo cluster` (what `npm start` runs): a local 3-member cluster as three OS processes, with
 // data on disk under ./data, clients on 127.0.0.1:2379, 22379, 32379 and peers on 2380, 22380,
 // 32380 (etcd's local-cluster convention). Ctrl-C stops all three; the next start recovers
-// from disk.
+// from disk. A member removed from the cluster (ordo member remove) stops by itself and exits 0
+// saying so: that is a normal stop of that one child, and the others keep running.
 import { type ChildProcess, spawn } from "node:child_process";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import type { Output } from "./output.js";
+
+/** What `ordo serve` prints when its member was removed from the cluster. */
+const REMOVED_MESSAGE = "this member was removed from the cluster";
 
 export const CLUSTER_USAGE = `usage: ordo cluster [--data-dir DIR] [--client-ports A,B,C] [--peer-ports A,B,C] [--host H] [--log-level error|warn|info|debug]
   starts a local 3-member cluster (default data ./data, client ports 2379,22379,32379, peer ports 2380,22380,32380)`;
@@ -67,16 +71,25 @@ export async function runClusterCommand(args: string[], out: Output): Promise<nu
         { stdio: ["ignore", "pipe", "pipe"] },
       );
       children.set(name, child);
+      let removed = false;
       const prefix = (chunk: Buffer, write: (s: string) => void): void => {
-        for (const line of chunk.toString().split("\n"))
-          if (line !== "") write(`[${name}] ${line}\n`);
+        for (const line of chunk.toString().split("\n")) {
+          if (line === "") continue;
+          if (line.includes(REMOVED_MESSAGE)) removed = true;
+          write(`[${name}] ${line}\n`);
+        }
       };
       child.stdout?.on("data", (c: Buffer) => prefix(c, out.stdout));
       child.stderr?.on("data", (c: Buffer) => prefix(c, out.stderr));
       child.on("exit", (code, signal) => {
-        if (!stopping) out.stderr(`[${name}] exited (${signal ?? code}); stopping the cluster\n`);
-        stopAll();
-        if (--alive === 0) resolveExit(stopping && !unexpected ? 0 : 1);
+        if (removed && code === 0) {
+          // Removed from the cluster: a normal stop of this member alone.
+          if (!stopping) out.stderr(`[${name}] stopped: removed from the cluster\n`);
+        } else {
+          if (!stopping) out.stderr(`[${name}] exited (${signal ?? code}); stopping the cluster\n`);
+          stopAll();
+        }
+        if (--alive === 0) resolveExit(unexpected ? 1 : 0);
       });
     });
   });

@@ -14,7 +14,9 @@ commands:
   txn     ordo txn [--file FILE]   (etcdctl's interactive format on stdin)
   watch   ordo watch KEY [--prefix] [--rev N] [--count N]
   lease   ordo lease grant TTL | revoke ID | keep-alive ID [--once] | ttl ID [--keys] | list
-  member  ordo member list
+  member  ordo member list | add NAME --peer-urls URL [--learner] | remove ID|NAME
+          | promote ID|NAME | update ID|NAME --peer-urls URL
+  leader  ordo leader transfer --to ID|NAME   (waits until the new leader is seen)
   endpoint ordo endpoint status | health
   snapshot ordo snapshot save FILE
   sim     run the deterministic simulator (ordo sim --help)
@@ -51,6 +53,8 @@ export async function run(args: string[], out: Output = processOutput()): Promis
         return await (await import("./lease-commands.js")).runLease(rest, out);
       case "member":
         return await (await import("./maintenance-commands.js")).runMember(rest, out);
+      case "leader":
+        return await (await import("./maintenance-commands.js")).runLeader(rest, out);
       case "endpoint":
         return await (await import("./maintenance-commands.js")).runEndpoint(rest, out);
       case "snapshot":

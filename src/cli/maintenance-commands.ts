@@ -1,16 +1,28 @@
-// `ordo member list`, `ordo endpoint status | health`, `ordo snapshot save FILE`: the Cluster
-// and Maintenance services through Ordo's client. Human output follows etcdctl's simple format
-// (member ids in hexadecimal); --json prints the client's objects (ids as decimal strings).
-//   ordo member list
+// `ordo member …`, `ordo leader transfer`, `ordo endpoint status | health`, `ordo snapshot save
+// FILE`: the Cluster and Maintenance services through Ordo's client. Human output follows
+// etcdctl's simple format (member ids in hexadecimal); --json prints the client's objects (ids
+// as decimal strings). A member is named by its name or its hexadecimal id.
+//   ordo member list                       members, learners marked (etcdctl's columns)
+//   ordo member add NAME --peer-urls URL [--learner]
+//                                          prints the new id and how to start the member
+//   ordo member remove | promote ID|NAME
+//   ordo member update ID|NAME --peer-urls URL
+//   ordo leader transfer --to ID|NAME      asks the leader; waits until the new leader is seen
 //   ordo endpoint status     one line per endpoint; exit 1 if any endpoint did not answer
 //   ordo endpoint health     one line per endpoint; exit 1 if any endpoint is unhealthy
 //   ordo snapshot save FILE  the first endpoint's snapshot: data + 32-byte SHA-256, as etcdctl
 //                            writes it. The data is Ordo's snapshot encoding, not a bbolt file.
 import { parseArgs } from "node:util";
+import type { KvClient, MemberInfo } from "../client/index.js";
 import { client, common } from "./kv-commands.js";
 import type { Output } from "./output.js";
 
-export const MEMBER_USAGE = "usage: ordo member list [--json]";
+export const MEMBER_USAGE = `usage: ordo member list [--json]
+       ordo member add NAME --peer-urls URL[,URL] [--learner]
+       ordo member remove ID|NAME
+       ordo member promote ID|NAME
+       ordo member update ID|NAME --peer-urls URL[,URL]`;
+export const LEADER_USAGE = "usage: ordo leader transfer --to ID|NAME";
 export const ENDPOINT_USAGE = "usage: ordo endpoint status | health [--json]";
 export const SNAPSHOT_USAGE = "usage: ordo snapshot save FILE [--json]";
 
@@ -20,21 +32,156 @@ function parse(args: string[]) {
   return parseArgs({ args, options: common, allowPositionals: true, strict: true });
 }
 
+/** etcdctl's member line: id, started|unstarted, name, peer URLs, client URLs, is learner. */
+export function memberLine(m: MemberInfo): string {
+  const started = m.name === "" ? "unstarted" : "started";
+  return `${hex(m.id)}, ${started}, ${m.name}, ${m.peerUrls.join(",")}, ${m.clientUrls.join(",")}, ${m.isLearner}`;
+}
+
+/** The member a command names: by name first, then by hexadecimal id. */
+export async function findMember(c: KvClient, which: string): Promise<MemberInfo> {
+  const { members } = await c.memberList();
+  const byName = members.filter((m) => m.name === which);
+  if (byName.length === 1) return byName[0] as MemberInfo;
+  if (byName.length > 1) throw new Error(`more than one member is named "${which}"; use its id`);
+  if (/^(0x)?[0-9a-f]{1,16}$/i.test(which)) {
+    const id = BigInt(`0x${which.replace(/^0x/i, "")}`).toString();
+    const byId = members.find((m) => m.id === id);
+    if (byId !== undefined) return byId;
+  }
+  throw new Error(`no member "${which}" (ordo member list shows names and ids)`);
+}
+
+function peerUrlList(text: string | undefined): string[] {
+  const urls = (text ?? "")
+    .split(",")
+    .map((u) => u.trim())
+    .filter((u) => u !== "");
+  if (urls.length === 0) throw new Error("--peer-urls is required (http://host:port[,...])");
+  return urls;
+}
+
+const memberOptions = {
+  ...common,
+  "peer-urls": { type: "string" },
+  learner: { type: "boolean", default: false },
+} as const;
+
 export async function runMember(args: string[], out: Output): Promise<number> {
-  const { values, positionals } = parse(args);
-  if (positionals.length !== 1 || positionals[0] !== "list") throw new Error(MEMBER_USAGE);
+  const { values, positionals } = parseArgs({
+    args,
+    options: memberOptions,
+    allowPositionals: true,
+    strict: true,
+  });
+  const [sub, target] = positionals;
+  const arity = sub === "list" ? 1 : 2;
+  if (
+    positionals.length !== arity ||
+    !["list", "add", "remove", "promote", "update"].includes(sub ?? "")
+  )
+    throw new Error(MEMBER_USAGE);
   const c = client(values);
   try {
-    const { members } = await c.memberList();
-    if (values.json) {
-      out.stdout(`${JSON.stringify({ members })}\n`);
-    } else {
-      for (const m of members) {
-        out.stdout(
-          `${hex(m.id)}, started, ${m.name}, ${m.peerUrls.join(",")}, ${m.clientUrls.join(",")}, ${m.isLearner}\n`,
-        );
-      }
+    if (sub === "list") {
+      const { members } = await c.memberList();
+      if (values.json) out.stdout(`${JSON.stringify({ members })}\n`);
+      else for (const m of members) out.stdout(`${memberLine(m)}\n`);
+      return 0;
     }
+    const name = target as string;
+    if (sub === "add") {
+      const res = await c.memberAdd(peerUrlList(values["peer-urls"]), {
+        learner: values.learner,
+        name,
+      });
+      if (values.json) {
+        out.stdout(`${JSON.stringify(res)}\n`);
+        return 0;
+      }
+      out.stdout(addedText(name, res.member, res.members, res.header.cluster_id));
+      return 0;
+    }
+    const member = await findMember(c, name);
+    let members: MemberInfo[];
+    let verb: string;
+    if (sub === "remove") {
+      members = await c.memberRemove(member.id);
+      verb = "removed from";
+    } else if (sub === "promote") {
+      members = await c.memberPromote(member.id);
+      verb = "promoted in";
+    } else {
+      members = await c.memberUpdate(member.id, peerUrlList(values["peer-urls"]));
+      verb = "updated in";
+    }
+    if (values.json) out.stdout(`${JSON.stringify({ member: member.id, members })}\n`);
+    else out.stdout(`Member ${hex(member.id)} ${verb} the cluster\n`);
+    return 0;
+  } finally {
+    c.close();
+  }
+}
+
+/**
+ * etcdctl's answer to member add: the new member's id, then what to start it with (the
+ * members with a name, the new one under the name given).
+ */
+function addedText(
+  name: string,
+  member: MemberInfo,
+  members: MemberInfo[],
+  clusterId: string,
+): string {
+  const pairs: string[] = [];
+  for (const m of members) {
+    const n = m.id === member.id ? name : m.name;
+    if (n === "") continue; // an unstarted member added by etcd's MemberAdd has no name yet
+    for (const u of m.peerUrls) pairs.push(`${n}=${u}`);
+  }
+  const initialCluster = pairs.join(",");
+  const learner = member.isLearner ? " as learner" : "";
+  return (
+    `Member ${hex(member.id)} added${learner} to cluster ${hex(clusterId)}\n\n` +
+    `ORDO_NAME="${name}"\n` +
+    `ORDO_INITIAL_CLUSTER="${initialCluster}"\n` +
+    `ORDO_INITIAL_ADVERTISE_PEER_URLS="${member.peerUrls.join(",")}"\n` +
+    `ORDO_INITIAL_CLUSTER_STATE="existing"\n\n` +
+    `start it with:\n  ordo serve --name ${name} --initial-cluster ${initialCluster} --initial-cluster-state existing --data-dir DIR --listen-client-urls URL\n`
+  );
+}
+
+export async function runLeader(args: string[], out: Output): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    options: { ...common, to: { type: "string" } },
+    allowPositionals: true,
+    strict: true,
+  });
+  if (positionals.length !== 1 || positionals[0] !== "transfer" || values.to === undefined)
+    throw new Error(LEADER_USAGE);
+  const c = client(values);
+  try {
+    const target = await findMember(c, values.to);
+    if (target.isLearner) throw new Error(`${values.to} is a learner; only a voter can lead`);
+    const moved = await c.moveLeader(target.id);
+    // The old leader saw the target lead; wait (bounded) until every endpoint that answers does.
+    const timeoutMs = Number(values["timeout-ms"] ?? 5000);
+    const deadline = performance.now() + timeoutMs;
+    for (let i = 0; ; i++) {
+      const statuses = await c.status();
+      const answering = statuses.filter((s) => s.ok);
+      if (answering.length > 0 && answering.every((s) => s.ok && s.value.leaderId === target.id))
+        break;
+      if (performance.now() > deadline || i > 1000)
+        throw new Error(`leadership moved to ${values.to}, but not every endpoint sees it yet`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    if (values.json) out.stdout(`${JSON.stringify(moved)}\n`);
+    else
+      out.stdout(
+        `Leadership transferred from ${hex(moved.from)} to ${hex(moved.to)} (${target.name})\n`,
+      );
     return 0;
   } finally {
     c.close();

@@ -10,6 +10,7 @@ export {
   type KvClientOptions,
   type LeaseGrant,
   type LeaseTimeToLive,
+  type MemberAddResult,
   type MemberInfo,
   type SnapshotInfo,
 } from "./kv-client.js";

@@ -3,8 +3,15 @@
 // unavailable. Keys and values are strings; 64-bit ids (leases, members) are decimal strings.
 //
 // Services: KV (get, put, delete, txn), Lease (grant, revoke, keep-alive, time-to-live, list),
-// Watch (watch: an async iterator that survives a member going away), Cluster (memberList),
-// Maintenance (status per endpoint, health, snapshot to a file).
+// Watch (watch: an async iterator that survives a member going away), Cluster (memberList,
+// memberAdd, memberRemove, memberUpdate, memberPromote), Maintenance (status per endpoint,
+// health, snapshot to a file, moveLeader).
+//
+// Membership changes go to the leader when one is known (a follower forwards them, but learns
+// of the leader's refusal — a change in progress, a lagging learner — only as a timeout). They
+// are retried only when the failure says nothing was applied (no leader, leader changed, a
+// change in progress); after an ambiguous failure (a timeout) a retry that finds the change
+// already made (the peer URLs exist, the member is gone, the learner is a voter) succeeds.
 //
 // Retries and exactly-once: a request that failed with UNAVAILABLE or DEADLINE_EXCEEDED is
 // sent again to the next endpoint. For reads that is harmless. For writes (put, delete, txn,
@@ -20,6 +27,7 @@
 import { createHash } from "node:crypto";
 import { open, readFile, rename, unlink } from "node:fs/promises";
 import * as grpc from "@grpc/grpc-js";
+import { MEMBER_NAME_METADATA_KEY } from "../server/cluster-service.js";
 import { readSnapshotFile, SNAPSHOT_SHA_BYTES } from "../server/maintenance-service.js";
 import { serviceClient } from "../server/proto.js";
 import { KvClientError } from "./errors.js";
@@ -95,6 +103,12 @@ export interface MemberInfo {
   readonly isLearner: boolean;
 }
 
+export interface MemberAddResult {
+  readonly member: MemberInfo;
+  readonly members: MemberInfo[];
+  readonly header: RawHeader;
+}
+
 export interface EndpointStatus {
   readonly endpoint: string;
   readonly memberId: string;
@@ -132,6 +146,39 @@ export interface SnapshotInfo {
 
 type Service = "KV" | "Watch" | "Lease" | "Cluster" | "Maintenance";
 
+interface RawMember {
+  ID: string;
+  name: string;
+  peerURLs: string[];
+  clientURLs: string[];
+  isLearner: boolean;
+}
+
+const toMember = (m: RawMember): MemberInfo => ({
+  id: m.ID,
+  name: m.name,
+  peerUrls: m.peerURLs,
+  clientUrls: m.clientURLs,
+  isLearner: m.isLearner,
+});
+
+/** A failure after which the change certainly was not applied, and may be tried again. */
+function retryableChange(e: KvClientError): boolean {
+  if (e.grpcCode === grpc.status.UNAVAILABLE || e.grpcCode === grpc.status.DEADLINE_EXCEEDED)
+    return true;
+  return (
+    e.grpcCode === grpc.status.FAILED_PRECONDITION &&
+    /in progress|not yet applied|not yet committed an entry/.test(e.message)
+  );
+}
+
+/** A failure after which the change may or may not have been applied. */
+const ambiguous = (e: KvClientError): boolean =>
+  e.grpcCode === grpc.status.DEADLINE_EXCEEDED ||
+  (e.grpcCode === grpc.status.UNAVAILABLE &&
+    e.message !== "etcdserver: no leader" &&
+    e.message !== "etcdserver: leader changed");
+
 type Unary = (
   req: unknown,
   meta: grpc.Metadata,
@@ -141,6 +188,14 @@ type Unary = (
 
 const SERVICES: readonly Service[] = ["KV", "Watch", "Lease", "Cluster", "Maintenance"];
 const KEEPALIVE_TTL_NOT_FOUND = 0;
+
+const toRaw = (m: MemberInfo): RawMember => ({
+  ID: m.id,
+  name: m.name,
+  peerURLs: m.peerUrls,
+  clientURLs: m.clientUrls,
+  isLearner: m.isLearner,
+});
 
 function errorOf(e: unknown): KvClientError {
   if (e instanceof KvClientError) return e;
@@ -352,24 +407,137 @@ export class KvClient {
   async memberList(): Promise<{ members: MemberInfo[]; header: RawHeader }> {
     const res = (await this.call("Cluster", "MemberList", {})) as {
       header: RawHeader;
-      members: {
-        ID: string;
-        name: string;
-        peerURLs: string[];
-        clientURLs: string[];
-        isLearner: boolean;
-      }[];
+      members: RawMember[];
     };
-    return {
-      header: res.header,
-      members: res.members.map((m) => ({
-        id: m.ID,
-        name: m.name,
-        peerUrls: m.peerURLs,
-        clientUrls: m.clientURLs,
-        isLearner: m.isLearner,
-      })),
-    };
+    return { header: res.header, members: res.members.map(toMember) };
+  }
+
+  /**
+   * Adds a member (a learner with `learner`) with these peer URLs. With `name` (Ordo servers)
+   * the name is the new member's node id and shows in the member list before it starts.
+   */
+  async memberAdd(
+    peerUrls: readonly string[],
+    options: { learner?: boolean; name?: string } = {},
+  ): Promise<MemberAddResult> {
+    const metadata = new grpc.Metadata();
+    if (options.name !== undefined) metadata.set(MEMBER_NAME_METADATA_KEY, options.name);
+    const res = (await this.changeMembership(
+      "MemberAdd",
+      { peerURLs: [...peerUrls], isLearner: options.learner === true },
+      metadata,
+      async (e) => {
+        // The first attempt may have added it: then the member with these peer URLs is it.
+        if (!/Peer URLs already exists/.test(e.message)) return undefined;
+        const { members, header } = await this.memberList();
+        const member = members.find((m) => peerUrls.every((u) => m.peerUrls.includes(u)));
+        return member === undefined
+          ? undefined
+          : { header, member: toRaw(member), members: members.map(toRaw) };
+      },
+    )) as { header: RawHeader; member: RawMember; members: RawMember[] };
+    return { header: res.header, member: toMember(res.member), members: res.members.map(toMember) };
+  }
+
+  /** Removes the member with this id (decimal); resolves with the members left. */
+  async memberRemove(id: string): Promise<MemberInfo[]> {
+    const res = (await this.changeMembership("MemberRemove", { ID: id }, undefined, async (e) => {
+      if (!/member not found/.test(e.message)) return undefined;
+      return { members: (await this.memberList()).members.map(toRaw) };
+    })) as { members: RawMember[] };
+    return res.members.map(toMember);
+  }
+
+  /** Replaces the peer URLs of the member with this id. */
+  async memberUpdate(id: string, peerUrls: readonly string[]): Promise<MemberInfo[]> {
+    const res = (await this.changeMembership(
+      "MemberUpdate",
+      { ID: id, peerURLs: [...peerUrls] },
+      undefined,
+      async () => undefined,
+    )) as { members: RawMember[] };
+    return res.members.map(toMember);
+  }
+
+  /** Promotes the learner with this id to a voter (refused while it lags the leader). */
+  async memberPromote(id: string): Promise<MemberInfo[]> {
+    const res = (await this.changeMembership("MemberPromote", { ID: id }, undefined, async (e) => {
+      if (!/can only promote a learner member$/.test(e.message)) return undefined;
+      const { members } = await this.memberList();
+      const m = members.find((x) => x.id === id);
+      return m !== undefined && !m.isLearner ? { members: members.map(toRaw) } : undefined;
+    })) as { members: RawMember[] };
+    return res.members.map(toMember);
+  }
+
+  /**
+   * Moves leadership to the member with this id (decimal): asks the current leader (found by
+   * endpoint status), which answers once it sees the target lead. Resolves with the member ids
+   * of the old and the new leader.
+   */
+  async moveLeader(targetId: string): Promise<{ from: string; to: string }> {
+    const attempts = this.options.attempts ?? this.channels.length * 3;
+    let last: KvClientError = new KvClientError(grpc.status.UNAVAILABLE, "etcdserver: no leader");
+    for (let i = 0; i < attempts; i++) {
+      if (i > 0) await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** i, 1000)));
+      const leader = await this.leaderEndpoint();
+      if (leader === undefined) continue;
+      if (leader.memberId === targetId) return { from: targetId, to: targetId };
+      try {
+        await this.callOn(leader.index, "Maintenance", "MoveLeader", { targetID: targetId });
+        return { from: leader.memberId, to: targetId };
+      } catch (e) {
+        last = errorOf(e);
+        const notLeader =
+          last.grpcCode === grpc.status.FAILED_PRECONDITION &&
+          last.message === "etcdserver: not leader";
+        if (!notLeader && last.grpcCode !== grpc.status.UNAVAILABLE) throw last;
+      }
+    }
+    throw last;
+  }
+
+  /** The endpoint of the member that leads, by Maintenance.Status; undefined when none does. */
+  private async leaderEndpoint(): Promise<{ index: number; memberId: string } | undefined> {
+    const statuses = await this.status();
+    const index = statuses.findIndex((s) => s.ok && s.value.isLeader);
+    const leader = statuses[index];
+    if (leader === undefined || !leader.ok) return undefined;
+    return { index, memberId: leader.value.memberId };
+  }
+
+  /**
+   * One membership change on the leader (or, when none is known, the next endpoint), retried
+   * while the failure says nothing was applied. After an ambiguous failure, `recover` reads a
+   * later refusal: it returns the answer when the change turns out to be made already.
+   */
+  private async changeMembership(
+    method: string,
+    request: unknown,
+    metadata: grpc.Metadata | undefined,
+    recover: (e: KvClientError) => Promise<unknown>,
+  ): Promise<unknown> {
+    const attempts = this.options.attempts ?? this.channels.length * 3;
+    let maybeApplied = false;
+    let last: KvClientError | undefined;
+    for (let i = 0; i < attempts; i++) {
+      if (i > 0) await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** i, 2000)));
+      const leader = await this.leaderEndpoint().catch(() => undefined);
+      const endpoint = leader?.index ?? this.current % this.channels.length;
+      try {
+        return await this.callOn(endpoint, "Cluster", method, request, metadata);
+      } catch (e) {
+        last = errorOf(e);
+        if (maybeApplied) {
+          const answer = await recover(last);
+          if (answer !== undefined) return answer;
+        }
+        if (!retryableChange(last)) throw last;
+        if (ambiguous(last)) maybeApplied = true;
+        if (leader === undefined) this.current++;
+      }
+    }
+    throw last ?? new KvClientError(grpc.status.UNAVAILABLE, "no endpoint answered");
   }
 
   /** Maintenance.Status of every endpoint (each asked once; failures reported, not thrown). */
