@@ -59,21 +59,13 @@ const utf8 = new TextEncoder();
 export function canonicalUrl(text: string): string {
   if (typeof text !== "string" || utf8.encode(text).byteLength > URL_BYTES_MAX)
     throw new MemberRecordError(`bad URL ${JSON.stringify(text)}`);
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    throw new MemberRecordError(`bad URL ${JSON.stringify(text)}`);
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:")
-    throw new MemberRecordError(`URL ${JSON.stringify(text)} must be http or https`);
-  if (url.port === "" || url.hostname === "")
-    throw new MemberRecordError(`URL ${JSON.stringify(text)} must name a host and a port`);
-  if ((url.pathname !== "/" && url.pathname !== "") || url.search !== "" || url.hash !== "")
-    throw new MemberRecordError(`URL ${JSON.stringify(text)} must not have a path`);
-  if (url.username !== "" || url.password !== "")
-    throw new MemberRecordError(`URL ${JSON.stringify(text)} must not carry credentials`);
-  return `${url.protocol}//${url.host}`;
+  const m = /^(https?):\/\/(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(\d{1,5})\/?$/i.exec(text);
+  const port = Number(m?.[3]);
+  if (m === null || !(port >= 1 && port <= 65535))
+    throw new MemberRecordError(
+      `bad URL ${JSON.stringify(text)}: expected http(s)://host:port with nothing after it`,
+    );
+  return `${(m[1] as string).toLowerCase()}://${(m[2] as string).toLowerCase()}:${port}`;
 }
 
 /** Checks a list of URLs (1 to 16, each valid, no duplicates); returns their canonical forms. */
