@@ -38,6 +38,44 @@ export function serveArgs(
   ];
 }
 
+/** A member process started by a test, with what it printed on stdout. */
+export interface MemberProcess {
+  readonly name: string;
+  readonly clientPort: number;
+  readonly peerPort: number;
+  readonly child: ChildProcess;
+  /** Resolves with the exit code (or the signal's name) once the process has exited. */
+  readonly exited: Promise<number | string>;
+  stdout(): string;
+}
+
+/**
+ * Starts one `ordo serve` member (e.g. a member joining with --initial-cluster-state existing),
+ * keeping its stdout; stderr goes to the test's stderr.
+ */
+export function spawnMember(
+  name: string,
+  dataDir: string,
+  clientPort: number,
+  peerPort: number,
+  initialCluster: string,
+  extraArgs: readonly string[] = [],
+): MemberProcess {
+  const child = spawn(
+    process.execPath,
+    serveArgs(name, dataDir, clientPort, initialCluster, extraArgs),
+    { stdio: ["ignore", "pipe", "inherit"] },
+  );
+  let out = "";
+  child.stdout?.on("data", (c: Buffer) => {
+    out += c.toString();
+  });
+  const exited = new Promise<number | string>((resolve) =>
+    child.once("exit", (code, signal) => resolve(code ?? signal ?? -1)),
+  );
+  return { name, clientPort, peerPort, child, exited, stdout: () => out };
+}
+
 export interface ProcessCluster {
   readonly root: string;
   readonly clientPorts: readonly number[];
