@@ -13,7 +13,7 @@ import { checkLinearizable, type HistoryOp } from "../../src/check/index.js";
 import { KvClient } from "../../src/client/index.js";
 import { serviceClient } from "../../src/server/proto.js";
 import { freePort } from "./ports.js";
-import { serveArgs, startProcessCluster, TEST_TICK_MS } from "./processes.js";
+import { serveArgs, spawnMember, startProcessCluster, TEST_TICK_MS } from "./processes.js";
 
 const ELECTION_MS = TEST_TICK_MS * 10;
 
@@ -279,8 +279,8 @@ async function etcdctl(
   });
 }
 
-test("Debian's etcdctl (v3.4) against a real 3-member cluster: put, get (prefix, revision), del, txn, watch, leases, member list, endpoint status and health, snapshot save", {
-  timeout: 60_000,
+test("Debian's etcdctl (v3.4) against a real 3-member cluster: put, get (prefix, revision), del, txn, watch, leases, member list, endpoint status and health, snapshot save, member add --learner / promote / remove, move-leader", {
+  timeout: 90_000,
   skip: existsSync(ETCDCTL) ? false : `${ETCDCTL} not installed (apt-get install etcd-client)`,
 }, async () => {
   const cluster = await startProcessCluster(3);
@@ -312,10 +312,12 @@ test("Debian's etcdctl (v3.4) against a real 3-member cluster: put, get (prefix,
     assert.equal(del.stdout.trim(), "2");
     const after = await etcdctl(all, ["get", "--prefix", "fruit/"]);
     assert.equal(after.stdout.trim(), "");
-    const status = await etcdctl(all, ["endpoint", "status", "-w", "json"]);
-    assert.equal(status.code, 0, status.stderr);
+    const endpoints = await etcdctl(all, ["endpoint", "status", "-w", "json"]);
+    assert.equal(endpoints.code, 0, endpoints.stderr);
     const leaders = new Set(
-      (JSON.parse(status.stdout) as { Status: { leader: number } }[]).map((s) => s.Status.leader),
+      (JSON.parse(endpoints.stdout) as { Status: { leader: number } }[]).map(
+        (s) => s.Status.leader,
+      ),
     );
     assert.equal(leaders.size, 1);
 
@@ -409,6 +411,109 @@ test("Debian's etcdctl (v3.4) against a real 3-member cluster: put, get (prefix,
     const snap = await etcdctl(one(0), ["snapshot", "save", snapshotFile]);
     assert.equal(snap.code, 0, snap.stderr);
     assert.ok(existsSync(snapshotFile));
+
+    // Membership: etcdctl adds a learner (peer URLs only: the server names its node id), the
+    // member starts with what etcdctl printed and --initial-cluster-state existing, publishes
+    // its name, is promoted, takes the leadership (move-leader), and is removed: it stops.
+    const [client4, peer4] = [await freePort(), await freePort()];
+    const peerUrl4 = `http://127.0.0.1:${peer4}`;
+    const added = await etcdctl(all, [
+      "member",
+      "add",
+      "n4",
+      `--peer-urls=${peerUrl4}`,
+      "--learner",
+    ]);
+    assert.equal(added.code, 0, added.stderr);
+    const id4 = /^Member\s+([0-9a-f]+) added (?:as learner )?to cluster\s+[0-9a-f]+$/m.exec(
+      added.stdout,
+    )?.[1];
+    const initial4 = /^ETCD_INITIAL_CLUSTER="(.*)"$/m.exec(added.stdout)?.[1];
+    assert.ok(id4 !== undefined && initial4 !== undefined, added.stdout);
+    assert.match(added.stdout, /^ETCD_INITIAL_CLUSTER_STATE="existing"$/m);
+    assert.ok(initial4.split(",").includes(`n4=${peerUrl4}`), initial4);
+    // Until it starts, the new member is listed unstarted, with no name, as a learner.
+    const unstarted = await etcdctl(all, ["member", "list"]);
+    assert.match(unstarted.stdout, new RegExp(`^${id4}, unstarted, , ${peerUrl4}, , true$`, "m"));
+    const again = await etcdctl(all, ["member", "add", "n9", `--peer-urls=${peerUrl4}`]);
+    assert.notEqual(again.code, 0);
+    assert.match(again.stderr, /etcdserver: Peer URLs already exists/);
+    const n4 = spawnMember("n4", join(root, "n4"), client4, peer4, initial4, [
+      "--initial-cluster-state",
+      "existing",
+    ]);
+    try {
+      await waitFor(
+        async () => {
+          const list = await etcdctl(all, ["member", "list"]);
+          return new RegExp(
+            `^${id4}, started, n4, ${peerUrl4}, http://127\\.0\\.0\\.1:${client4}, true$`,
+            "m",
+          ).test(list.stdout)
+            ? list
+            : undefined;
+        },
+        20_000,
+        "n4 to start and publish its name",
+      );
+      const n1Id = (await status((procs[0] as Proc).clientPort))?.header.member_id ?? "0";
+      const voter = await etcdctl(all, ["member", "promote", BigInt(n1Id).toString(16)]);
+      assert.notEqual(voter.code, 0);
+      assert.match(voter.stderr, /etcdserver: can only promote a learner member$/m);
+      // A learner still catching up is refused ("in sync with leader"); it catches up quickly.
+      const promoted = await waitFor(
+        async () => {
+          const r = await etcdctl(all, ["member", "promote", id4]);
+          if (r.code === 0) return r;
+          assert.match(r.stderr, /in sync with leader|request timed out/);
+          return undefined;
+        },
+        20_000,
+        "n4's promotion",
+      );
+      assert.match(
+        promoted.stdout,
+        new RegExp(`^Member\\s+${id4} promoted in cluster\\s+[0-9a-f]+$`, "m"),
+      );
+      const voters = await etcdctl(all, ["member", "list"]);
+      assert.match(voters.stdout, new RegExp(`^${id4}, started, n4, .*, false$`, "m"));
+      assert.doesNotMatch(voters.stdout, /true$/m);
+      const all4 = `${all},127.0.0.1:${client4}`;
+      const moved = await etcdctl(all4, ["move-leader", id4]);
+      assert.equal(moved.code, 0, moved.stderr);
+      assert.match(
+        moved.stdout,
+        new RegExp(`^Leadership transferred from [0-9a-f]+ to ${id4}$`, "m"),
+      );
+      const s4 = await status(client4);
+      assert.equal(BigInt(s4?.leader ?? "0").toString(16), id4);
+      // MoveLeader sent to a member that does not lead: etcd's "not leader".
+      const follower = await etcdctl(one(0), ["move-leader", id4]);
+      assert.notEqual(follower.code, 0);
+      const removed = await etcdctl(all4, ["member", "remove", id4]);
+      assert.equal(removed.code, 0, removed.stderr);
+      assert.match(
+        removed.stdout,
+        new RegExp(`^Member\\s+${id4} removed from cluster\\s+[0-9a-f]+$`, "m"),
+      );
+      assert.equal(await n4.exited, 0);
+      assert.match(n4.stdout(), /this member was removed from the cluster/);
+      const gone = await etcdctl(all, ["member", "remove", id4]);
+      assert.notEqual(gone.code, 0);
+      assert.match(gone.stderr, /etcdserver: member not found/);
+      const three = await waitFor(
+        async () => {
+          const list = await etcdctl(all, ["member", "list"]);
+          return list.code === 0 && list.stdout.trim().split("\n").length === 3 ? list : undefined;
+        },
+        10_000,
+        "three members listed",
+      );
+      assert.doesNotMatch(three.stdout, /n4/);
+      assert.equal((await etcdctl(all, ["put", "after", "removal"])).stdout.trim(), "OK");
+    } finally {
+      if (n4.child.exitCode === null && n4.child.signalCode === null) n4.child.kill("SIGKILL");
+    }
   } finally {
     cluster.stop();
   }

@@ -322,6 +322,12 @@ describe("backend failures map to etcd's errors", () => {
       "etcdserver: too many requests",
     ],
     [
+      "PROPOSAL_DROPPED during a leadership transfer",
+      new RsmError("PROPOSAL_DROPPED", "leadership transfer to n2 in progress"),
+      grpc.status.UNAVAILABLE,
+      "etcdserver: leader changed",
+    ],
+    [
       "SESSION_EXPIRED",
       new RsmError("SESSION_EXPIRED", "session c1 expired"),
       grpc.status.FAILED_PRECONDITION,
