@@ -297,7 +297,9 @@ export class Member {
     const fallback = new Map<NodeId, readonly string[]>();
     for (const p of identity.peers) fallback.set(p.nodeId, p.peerURLs);
     for (const p of options.initialCluster) {
-      if (!fallback.has(p.name as NodeId)) fallback.set(p.name as NodeId, [peerUrlOf(p)]);
+      // This member's own entry names it by --name, which need not be its node id.
+      if (p.name === options.name || fallback.has(p.name as NodeId)) continue;
+      fallback.set(p.name as NodeId, [peerUrlOf(p)]);
     }
     // The runtime snapshots on every membership change that adds a member; the request size
     // limit is part of the state machine's behaviour: every member must use the same value
@@ -316,7 +318,7 @@ export class Member {
       listenPort: self.port,
       peers: new Map(
         [...fallback]
-          .filter(([id, urls]) => id !== nodeId && urls[0] !== undefined)
+          .filter(([id, urls]) => id !== nodeId && urls[0] !== undefined && urls[0] !== ownPeerUrl)
           .map(([id, urls]) => [id, peerAddressOf(urls[0] as string)]),
       ),
       onMessage: (m) => {
