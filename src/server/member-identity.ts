@@ -54,7 +54,7 @@ async function hasFiles(dir: string): Promise<boolean> {
 
 /**
  * This member's identity: member.json when present (created false), else decided as the top of
- * this file says (created true: the caller writes member.json once it holds the data directory).
+ * this file says (created true: the caller writes member.json before it opens the WAL).
  */
 export async function resolveIdentity(
   o: IdentityOptions,

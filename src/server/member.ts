@@ -285,10 +285,12 @@ export class Member {
       discoveryTimeoutMs: options.discoveryTimeoutMs ?? 30_000,
       log: (message, fields) => log("info", message, fields),
     });
+    // member.json before the WAL: a WAL without member.json reads as a bootstrap member's
+    // data directory from before member.json, which a joining member must never look like.
+    if (created) await writeMemberFile(options.dataDir, identity);
     const storage = await WalStorage.open(walDir, {
       logger: (level, message, fields) => log(level, `wal: ${message}`, fields),
     });
-    if (created) await writeMemberFile(options.dataDir, identity);
     const nodeId = identity.nodeId;
     const clusterId = identity.clusterId;
     const ownPeerUrl = peerUrlOf(self);

@@ -1,6 +1,6 @@
 // The `ordo` client commands (run functions, output captured) against a real single-member
 // cluster, and member list / snapshot save against the in-process Cluster and Maintenance
-// services (member.ts does not register those yet).
+// services (membership commands: test/server/cluster-service.test.ts).
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";

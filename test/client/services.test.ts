@@ -1,6 +1,7 @@
-// The Cluster and Maintenance services (not yet registered by member.ts) on an in-process
-// server, through KvClient, raw gRPC and Debian's etcdctl 3.4 when installed; and a watch that
-// moves to another endpoint when its server goes away, without gap or duplicate.
+// The Cluster and Maintenance services on an in-process server, through KvClient, raw gRPC and
+// Debian's etcdctl 3.4 when installed (a backend without membership changes: those answer
+// UNIMPLEMENTED; test/server/cluster-service.test.ts covers them); and a watch that moves to
+// another endpoint when its server goes away, without gap or duplicate.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
