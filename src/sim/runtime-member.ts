@@ -319,7 +319,7 @@ export class RuntimeMember implements SimMember {
     };
     const failed = (e: unknown): void => {
       const code = (e as RsmError).code;
-      if (code === "NOT_LEADER" || code === "NO_LEADER") {
+      if (code === "NOT_LEADER" || code === "NO_LEADER" || code === "REMOVED") {
         reply({
           kind: "refused",
           requestId: request.requestId,

@@ -534,6 +534,17 @@ export class Simulation {
     );
   }
 
+  /**
+   * Where a client tries next when it has no leader hint. With --reconfig, the members of the
+   * current configuration, as an etcd client that syncs its endpoints from MemberList would;
+   * removed members (which keep running here, stale or not) are reached through stale hints.
+   */
+  private clientEndpoints(): SimMember[] {
+    if (this.reconfigPrng === undefined) return this.nodes;
+    const members = this.finalMembers();
+    return members.length > 0 ? members : this.nodes;
+  }
+
   /** The members of the final configuration (every node without --reconfig). */
   private finalMembers(): SimMember[] {
     if (this.reconfigPrng === undefined) return this.nodes;
@@ -812,7 +823,7 @@ export class Simulation {
       client.leaderGuess =
         reply.leaderHint !== "" && reply.leaderHint !== client.leaderGuess
           ? reply.leaderHint
-          : (this.clientPrng.pick(this.nodes).id as string);
+          : (this.clientPrng.pick(this.clientEndpoints()).id as string);
     }
     cur.requestIds.delete(reply.requestId);
     this.retry(client, 5 + this.clientPrng.int(25));
@@ -823,7 +834,7 @@ export class Simulation {
     if (cur === undefined || !cur.requestIds.has(requestId)) return;
     // No answer: the attempt may have been proposed, so the operation may have been applied.
     cur.mayHaveApplied = true;
-    client.leaderGuess = this.clientPrng.pick(this.nodes).id as string;
+    client.leaderGuess = this.clientPrng.pick(this.clientEndpoints()).id as string;
     this.retry(client, 0);
   }
 

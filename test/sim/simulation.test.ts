@@ -103,6 +103,16 @@ describe("simulator", () => {
     assert.ok(a.reconfigs.length > 0);
   });
 
+  test("regression: --reconfig seed 364 (clients stuck on removed members after healing)", async () => {
+    // Clients retried among members removed long before (which kept running) until their
+    // deadline; now removed members refuse at once and clients sync their endpoints.
+    const r = await runSeedAsync({ seed: 364, stack: "runtime", reconfig: true });
+    assert.ok(
+      r.ok,
+      JSON.stringify({ v: r.violations.slice(0, 2), live: r.livenessFailures.slice(0, 2) }),
+    );
+  });
+
   test("40 faulty seeds with membership changes and transfers pass every check", async () => {
     const seeds = Array.from({ length: 40 }, (_, i) => 7000 + i);
     const results = await runSeeds({
