@@ -19,15 +19,18 @@ import {
 } from "../sim/index.js";
 import type { Output } from "./output.js";
 
-export const SIM_USAGE = `usage: ordo sim --seeds A-B [--nodes N] [--faults all|none] [--stack runtime|core] [--json] [--workers N]
-       ordo sim --seed S [--nodes N] [--faults all|none] [--stack runtime|core] [--history FILE] [--trace] [--json]
+export const SIM_USAGE = `usage: ordo sim --seeds A-B [--nodes N] [--faults all|none] [--stack runtime|core] [--reconfig] [--json] [--workers N]
+       ordo sim --seed S [--nodes N] [--faults all|none] [--stack runtime|core] [--reconfig] [--history FILE] [--trace] [--json]
 
 Runs simulated clusters in virtual time: network faults (delays, drops, duplicates, reordering,
 partitions, flapping links), crashes that lose unsynced writes, restarts and pauses, with a KV
 workload whose history is checked for linearizability and Raft's safety invariants checked at
 every step. Same seed, same run. --nodes defaults to 3, 5 or 7 chosen by the seed.
 --stack runtime (default) runs the full runtime with the MVCC key-value store on every member;
---stack core runs the bare Raft core with a minimal driver and a small KV map.`;
+--stack core runs the bare Raft core with a minimal driver and a small KV map.
+--reconfig (runtime stack) also changes membership during the faults: adds members from empty
+logs (learners and voters), promotes learners, removes members (the leader too), replaces voters
+through joint configurations and transfers leadership; final checks cover the final members.`;
 
 /** Parses "1-500", "7", or "1,5,9-12" into a list of seeds. */
 export function parseSeeds(text: string): number[] {
@@ -49,7 +52,8 @@ function parseBug(name: string | undefined): TestingFaults | undefined {
   if (name === undefined) return undefined;
   if (name === "commit-prior-term") return { commitPriorTermByCounting: true };
   if (name === "skip-vote-check") return { skipVoteUpToDateCheck: true };
-  throw new Error(`unknown --bug "${name}": commit-prior-term or skip-vote-check`);
+  if (name === "skip-joint") return { skipJointConsensus: true };
+  throw new Error(`unknown --bug "${name}": commit-prior-term, skip-vote-check or skip-joint`);
 }
 
 function describeFailure(r: SeedSummary): string {
@@ -78,6 +82,7 @@ export async function runSimCommand(args: string[], out: Output): Promise<number
       trace: { type: "boolean", default: false },
       workers: { type: "string" },
       bug: { type: "string" },
+      reconfig: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
     strict: true,
@@ -102,7 +107,9 @@ export async function runSimCommand(args: string[], out: Output): Promise<number
     stack,
     ...(nodes !== undefined ? { nodes } : {}),
     ...(testingFaults !== undefined ? { testingFaults } : {}),
+    ...(values.reconfig ? { reconfig: true } : {}),
   };
+  if (values.reconfig && stack !== "runtime") throw new Error("--reconfig needs --stack runtime");
 
   if (values.seed !== undefined) {
     const seed = parseSeeds(values.seed);
@@ -129,8 +136,11 @@ export async function runSimCommand(args: string[], out: Output): Promise<number
       virtual_ms: Math.round(r.virtualMs),
       events: r.events,
       trace_hash: r.traceHash,
+      ...(values.reconfig ? { reconfigs: r.reconfigs.length } : {}),
       elapsed_ms: Date.now() - started,
     };
+    if (values.trace && r.reconfigs.length > 0)
+      out.stderr(`membership changes and transfers:\n  ${r.reconfigs.join("\n  ")}\n`);
     out.stdout(values.json ? `${JSON.stringify(summary)}\n` : `${formatSingle(summary)}\n`);
     return r.ok ? 0 : 1;
   }
@@ -152,7 +162,7 @@ export async function runSimCommand(args: string[], out: Output): Promise<number
         );
         out.stderr(`  last events:\n    ${r.trace.slice(-25).join("\n    ")}\n`);
         out.stderr(
-          `  replay: npx ordo sim --seed ${r.seed} --stack ${stack} --faults ${faults}${nodes ? ` --nodes ${nodes}` : ""}${values.bug ? ` --bug ${values.bug}` : ""} --trace\n`,
+          `  replay: npx ordo sim --seed ${r.seed} --stack ${stack} --faults ${faults}${nodes ? ` --nodes ${nodes}` : ""}${values.bug ? ` --bug ${values.bug}` : ""}${values.reconfig ? " --reconfig" : ""} --trace\n`,
         );
       }
       if (progress && (done % 10 === 0 || done === seeds.length)) {
@@ -172,6 +182,7 @@ export async function runSimCommand(args: string[], out: Output): Promise<number
     violations: results.reduce((a, r) => a + r.violations.length, 0),
     linearizable: results.filter((r) => r.linearizable === true).length,
     ops: results.reduce((a, r) => a + r.ops, 0),
+    ...(values.reconfig ? { reconfigs: results.reduce((a, r) => a + r.reconfigs.length, 0) } : {}),
     elapsed_ms: elapsedMs,
     seeds_per_minute: Math.round((results.length * 60_000) / Math.max(elapsedMs, 1)),
     virtual_seconds_per_second: Math.round(virtualMs / Math.max(elapsedMs, 1)),

@@ -11,6 +11,7 @@
 import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { decodeConfChange } from "../raft/index.js";
 import {
   CorruptionError,
   type DataDirListing,
@@ -213,7 +214,7 @@ async function dump(dir: string, data: DataMode, out: WalOutput): Promise<number
       const c = snap.meta.confState;
       out.stdout(
         `snapshot ${s.name}: index=${snap.meta.index} term=${snap.meta.term} voters=[${c.voters.join(",")}] ` +
-          `votersOutgoing=[${c.votersOutgoing.join(",")}] learners=[${c.learners.join(",")}] data=${snap.data.byteLength} bytes\n`,
+          `votersOutgoing=[${c.votersOutgoing.join(",")}] learners=[${c.learners.join(",")}]${c.autoLeave ? " autoLeave" : ""} data=${snap.data.byteLength} bytes\n`,
       );
     } catch (e) {
       if (!(e instanceof CorruptionError)) throw e;
@@ -257,12 +258,28 @@ function formatEnd(end: ScanEnd, size: number): string {
   }
 }
 
+/** A ConfChange entry in words ("AddLearner n4, transition Auto"), or why it does not decode. */
+function describeConfChange(bytes: Uint8Array): string {
+  try {
+    const cc = decodeConfChange(bytes);
+    const changes = cc.changes.map((c) => `${c.type} ${c.node}`).join(", ");
+    return `[${changes === "" ? "leave joint" : changes}; ${cc.transition}]`;
+  } catch (e) {
+    return `[undecodable configuration change: ${(e as Error).message}]`;
+  }
+}
+
 function formatRecord({ offset, record }: ScannedRecord, data: DataMode): string {
   const line = `${String(offset).padStart(10)}  ${recordName(record).padEnd(14)}  ${recordFields(record)}\n`;
   if (record.type !== "Entries") return line;
   // One line per entry under its record, like etcd-dump-logs.
   const entries = record.entries.map((e) => {
-    const shown = data === "none" ? "" : ` ${formatData(e.data, data === "full")}`;
+    const shown =
+      e.type === "ConfChange"
+        ? ` ${describeConfChange(e.data)}`
+        : data === "none"
+          ? ""
+          : ` ${formatData(e.data, data === "full")}`;
     return `${"".padStart(10)}    entry  index=${e.index} term=${e.term} type=${e.type} data=${e.data.byteLength}B${shown}\n`;
   });
   return line + entries.join("");

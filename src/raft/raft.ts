@@ -81,6 +81,11 @@ export interface TestingFaults {
   readonly commitPriorTermByCounting?: boolean;
   /** Grant votes without the log up-to-date check (violates Raft §5.4.1). */
   readonly skipVoteUpToDateCheck?: boolean;
+  /**
+   * Switch straight to the new voters when a change adds and removes several at once, without
+   * the joint configuration (violates thesis §4.3: two disjoint majorities can both decide).
+   */
+  readonly skipJointConsensus?: boolean;
 }
 
 export interface RaftOptions {
@@ -349,8 +354,13 @@ export class Raft {
    * a raw propose(data, "ConfChange")) changes nothing, identically on every replica.
    */
   applyConfChange(cc: ConfChange): ConfState {
-    const next = nextConfState(this.tracker.confState, cc);
+    let next = nextConfState(this.tracker.confState, cc);
     if ("error" in next) return this.tracker.confState;
+    if (this.faults.skipJointConsensus === true && isJoint(next.conf)) {
+      next = {
+        conf: { voters: next.conf.voters, votersOutgoing: [], learners: next.conf.learners },
+      };
+    }
     const before = new Set(this.tracker.memberIds());
     this.tracker.setConf(next.conf, asIndex(this.log.lastIndex() + 1));
     if (this.role !== "Leader") return next.conf;

@@ -8,7 +8,8 @@ export type RsmErrorCode =
   | "PROPOSAL_DROPPED"
   | "SESSION_EXPIRED"
   | "NO_LEADER"
-  | "INVALID_ARGUMENT";
+  | "INVALID_ARGUMENT"
+  | "REMOVED";
 
 export class RsmError extends Error {
   override readonly name: string = "RsmError";
@@ -40,6 +41,14 @@ export class Stopped extends RsmError {
   override readonly name = "Stopped";
   constructor() {
     super("STOPPED", "the node is stopping");
+  }
+}
+
+/** This member applied its own removal from the cluster: it serves nothing any more. */
+export class Removed extends RsmError {
+  override readonly name = "Removed";
+  constructor() {
+    super("REMOVED", "this member was removed from the cluster");
   }
 }
 

@@ -5,6 +5,7 @@ export { withDeterminismTrap } from "./determinism.js";
 export {
   DeterminismViolation,
   NotLeader,
+  Removed,
   RsmError,
   type RsmErrorCode,
   Stopped,

@@ -47,7 +47,7 @@ import { ByteReader, ByteWriter } from "./bytes.js";
 import { type Clock, systemClock } from "./clock.js";
 import { withDeterminismTrap } from "./determinism.js";
 import { decodeEnvelope, type Envelope, encodeEnvelope } from "./envelope.js";
-import { NotLeader, RsmError, Stopped, Timeout } from "./errors.js";
+import { NotLeader, Removed, RsmError, Stopped, Timeout } from "./errors.js";
 import type { ApplyContext, StateMachine } from "./state-machine.js";
 
 export interface Transport {
@@ -375,6 +375,7 @@ export class RsmNode {
     timeoutMs?: number,
   ): Promise<Uint8Array> {
     if (this.stopped) return Promise.reject(new Stopped());
+    if (this.removedSelf) return Promise.reject(new Removed());
     if (mode === "serializable") {
       try {
         return Promise.resolve(this.sm.query(query));
@@ -415,6 +416,7 @@ export class RsmNode {
    */
   transferLeadership(to: NodeId, timeoutMs?: number): Promise<void> {
     if (this.stopped) return Promise.reject(new Stopped());
+    if (this.removedSelf) return Promise.reject(new Removed());
     if (this.raft.lead === to && to !== this.id) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       try {
@@ -581,6 +583,7 @@ export class RsmNode {
     timeoutMs: number | undefined,
   ): Promise<Uint8Array> {
     if (this.stopped) return Promise.reject(new Stopped());
+    if (this.removedSelf) return Promise.reject(new Removed());
     return new Promise<Uint8Array>((resolve, reject) => {
       const requestId = ++this.requestSeq;
       let placed: { index: Index; term: number } | undefined;

@@ -7,6 +7,7 @@ import type { KvCommand } from "../kv/index.js";
 import { decodeResult, encodeCommand, encodeQuery, KvStateMachine } from "../kv/index.js";
 import {
   asIndex,
+  type ConfChange,
   type ConfState,
   type DurableState,
   type Entry,
@@ -20,7 +21,7 @@ import {
   type TestingFaults,
   type Xoshiro128,
 } from "../raft/index.js";
-import { type Clock, type RsmError, RsmNode } from "../rsm/index.js";
+import { type Clock, type Membership, type RsmError, RsmNode } from "../rsm/index.js";
 import { SimDisk } from "./disk.js";
 import type { ClientReply, ClientRequest, SimCommand, SimMember } from "./member.js";
 import { digestOf, type NodeEnvironment } from "./node.js";
@@ -121,6 +122,28 @@ export class RuntimeMember implements SimMember {
 
   stateDigest(): string {
     return `${this.kv.hash()}`;
+  }
+
+  /** The configuration as applied here (undefined while the node is still opening). */
+  membership(): Membership | undefined {
+    return this.node?.membership();
+  }
+
+  /** Proposes a membership change through this member (forwarded when it follows). */
+  changeMembership(
+    cc: ConfChange,
+    contexts: ReadonlyMap<NodeId, Uint8Array>,
+    timeoutMs: number,
+  ): Promise<Membership> {
+    if (this.crashed || this.paused || this.node === undefined)
+      return Promise.reject(new Error(`${this.id} is down`));
+    return this.node.changeMembership(cc, contexts, timeoutMs);
+  }
+
+  transferLeadership(to: NodeId, timeoutMs: number): Promise<void> {
+    if (this.crashed || this.paused || this.node === undefined)
+      return Promise.reject(new Error(`${this.id} is down`));
+    return this.node.transferLeadership(to, timeoutMs);
   }
 
   private boot(): void {
@@ -296,7 +319,7 @@ export class RuntimeMember implements SimMember {
     };
     const failed = (e: unknown): void => {
       const code = (e as RsmError).code;
-      if (code === "NOT_LEADER" || code === "NO_LEADER") {
+      if (code === "NOT_LEADER" || code === "NO_LEADER" || code === "REMOVED") {
         reply({
           kind: "refused",
           requestId: request.requestId,

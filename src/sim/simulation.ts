@@ -7,6 +7,7 @@ import { checkLinearizable, type HistoryOp } from "../check/index.js";
 import { fnv1a, type InvariantViolation, RaftInvariants } from "../check/raft-invariants.js";
 import {
   asNodeId,
+  type ConfChange,
   type ConfState,
   type Message,
   type NodeId,
@@ -17,7 +18,7 @@ import { EventQueue } from "./event-queue.js";
 import type { ClientReply, ClientRequest, SimMember } from "./member.js";
 import { calmLinks, type LinkConditions, SimNetwork } from "./network.js";
 import { type NodeEnvironment, SimNode } from "./node.js";
-import { RuntimeMember } from "./runtime-member.js";
+import { RuntimeMember, type RuntimeMemberOptions } from "./runtime-member.js";
 import type { KvOp, KvOutput } from "./sim-kv.js";
 
 export type FaultMode = "all" | "none";
@@ -39,6 +40,12 @@ export interface SimOptions {
   readonly keepHistory?: boolean;
   /** Trace lines kept for a failure report. */
   readonly traceLines?: number;
+  /**
+   * Change membership during the faults (runtime stack): add members (as learners or voters,
+   * from empty logs), promote learners, remove members (the leader too), replace voters through
+   * joint configurations, transfer leadership. Final checks cover the final configuration.
+   */
+  readonly reconfig?: boolean;
 }
 
 export interface SimResult {
@@ -56,6 +63,8 @@ export interface SimResult {
   readonly traceHash: string;
   readonly trace: readonly string[];
   readonly history: readonly HistoryOp[] | undefined;
+  /** With --reconfig: the membership changes applied and leadership transfers completed. */
+  readonly reconfigs: readonly string[];
 }
 
 const TICK_MS = 10;
@@ -82,7 +91,8 @@ type SimEvent =
   | { readonly kind: "fault" }
   | { readonly kind: "flap"; readonly a: string; readonly b: string; readonly left: number }
   | { readonly kind: "heal" }
-  | { readonly kind: "strike"; readonly node: SimMember; readonly crash: boolean };
+  | { readonly kind: "strike"; readonly node: SimMember; readonly crash: boolean }
+  | { readonly kind: "reconfig" };
 
 interface OpInFlight {
   /** -1 for a session registration, which is not part of the history. */
@@ -152,6 +162,13 @@ export class Simulation {
   /** "churn" seeds kill and cut off leaders every few dozen milliseconds (Figure 8 territory). */
   private readonly faultProfile: "mixed" | "churn";
   private readonly livenessFailures: string[] = [];
+  /** Only with options.reconfig (forked last, so runs without it are unchanged). */
+  private readonly reconfigPrng: Xoshiro128 | undefined;
+  private readonly memberTemplate: Omit<RuntimeMemberOptions, "id" | "confState" | "clockSkewMs">;
+  private nextMemberNumber: number;
+  /** Members ever added or tried (never reused: a removed id does not come back). */
+  private readonly spawned = new Set<string>();
+  private readonly reconfigLog: string[] = [];
 
   constructor(private readonly options: SimOptions) {
     this.seed = options.seed;
@@ -177,6 +194,14 @@ export class Simulation {
     const messageBytesMax = this.prng.pick([1, 150, 4096, 1 << 20]);
     const inflightMessagesMax = this.prng.pick([1, 4, 64, 256]);
     const env = this.environment();
+    this.memberTemplate = {
+      electionTicks: ELECTION_TICKS,
+      heartbeatTicks: HEARTBEAT_TICKS,
+      tickMs: TICK_MS,
+      snapshotEntries: snapshotEveryEntries,
+      testingFaults: options.testingFaults,
+    };
+    this.nextMemberNumber = this.nodeCount + 1;
     for (const id of ids) {
       const node: SimMember =
         this.stack === "runtime"
@@ -228,6 +253,13 @@ export class Simulation {
     }
     if (this.faults === "all") this.queue.push(100 + this.faultPrng.int(300), { kind: "fault" });
     this.queue.push(this.faultPhaseMs, { kind: "heal" });
+    if (options.reconfig === true) {
+      if (this.stack !== "runtime") throw new Error("--reconfig needs the runtime stack");
+      this.reconfigPrng = this.prng.fork();
+      this.queue.push(200 + this.reconfigPrng.int(400), { kind: "reconfig" });
+    } else {
+      this.reconfigPrng = undefined;
+    }
   }
 
   private environment(): NodeEnvironment {
@@ -401,7 +433,126 @@ export class Simulation {
         else this.isolate(ev.node);
         this.trace(`churn strike new leader ${ev.node.id} ${ev.crash ? "crash" : "isolate"}`);
         return;
+      case "reconfig": {
+        this.hashEvent(13, this.spawned.size, 0);
+        if (this.healed || this.reconfigPrng === undefined) return;
+        this.injectReconfig(this.reconfigPrng);
+        this.queue.push(this.now + 150 + this.reconfigPrng.int(600), ev);
+        return;
+      }
     }
+  }
+
+  // ───────────────────────────── membership changes ─────────────────────────────
+
+  /** A new member: empty disk, empty configuration; it waits for the leader's snapshot. */
+  private spawnMember(): RuntimeMember {
+    const id = asNodeId(`n${this.nextMemberNumber++}`);
+    this.spawned.add(id);
+    const node = new RuntimeMember(
+      {
+        ...this.memberTemplate,
+        id,
+        confState: { voters: [], votersOutgoing: [], learners: [] },
+        clockSkewMs: this.prng.int(200),
+      },
+      this.prng.fork(),
+      this.environment(),
+    );
+    this.nodes.push(node);
+    this.nodesById.set(id, node);
+    this.queue.push(this.now + this.prng.float() * TICK_MS, { kind: "tick", node });
+    return node;
+  }
+
+  /** One random membership change or leadership transfer, proposed through a live member. */
+  private injectReconfig(p: Xoshiro128): void {
+    const leader = this.currentLeader();
+    if (!(leader instanceof RuntimeMember)) return;
+    const conf = leader.membership()?.confState;
+    if (conf === undefined || conf.votersOutgoing.length > 0) return; // joint: leaves by itself
+    const members = [...conf.voters, ...conf.learners];
+    const via = p.chance(0.7) ? leader : this.nodesById.get(p.pick(members) as string);
+    if (!(via instanceof RuntimeMember) || via.crashed) return;
+    const canSpawn = this.spawned.size < 6;
+    const roll = p.int(100);
+    const contexts = new Map<NodeId, Uint8Array>();
+    let cc: ConfChange | undefined;
+    const single = (type: ConfChange["changes"][number]["type"], node: NodeId): ConfChange => ({
+      transition: "Auto",
+      changes: [{ type, node }],
+    });
+    const spawn = (): NodeId => {
+      const node = this.spawnMember().id;
+      contexts.set(node, new TextEncoder().encode(`sim://${node}`));
+      return node;
+    };
+    if (roll < 22 && canSpawn) {
+      cc = single("AddLearner", spawn());
+    } else if (roll < 32 && canSpawn && conf.voters.length < 7) {
+      cc = single("AddVoter", spawn());
+    } else if (roll < 52 && conf.learners.length > 0 && conf.voters.length < 7) {
+      cc = single("AddVoter", p.pick(conf.learners));
+    } else if (roll < 72 && members.length > 3) {
+      const removable = conf.voters.length > 3 ? members : [...conf.learners];
+      if (removable.length > 0) cc = single("RemoveNode", p.pick(removable));
+    } else if (roll < 82 && canSpawn && conf.voters.length >= 2) {
+      // Replace voters (up to a majority of them, with new members from empty logs): several
+      // voters change, so this must go through a joint configuration.
+      const count = 1 + p.int(Math.min(Math.ceil(conf.voters.length / 2), 6 - this.spawned.size));
+      const out = [...conf.voters].sort(() => 0);
+      const removed: NodeId[] = [];
+      for (let i = 0; i < count; i++) removed.push(out.splice(p.int(out.length), 1)[0] as NodeId);
+      const changes: ConfChange["changes"][number][] = [];
+      for (let i = 0; i < count; i++) changes.push({ type: "AddVoter", node: spawn() });
+      for (const node of removed) changes.push({ type: "RemoveNode", node });
+      cc = { transition: p.chance(0.5) ? "Auto" : "JointImplicit", changes };
+    }
+    if (cc === undefined) {
+      const targets = conf.voters.filter((v) => v !== leader.id);
+      if (targets.length === 0) return;
+      const to = p.pick(targets);
+      this.trace(`reconfig transfer leadership ${leader.id} -> ${to}`);
+      leader.transferLeadership(to, 500).then(
+        () => {
+          this.reconfigLog.push(`transfer ${leader.id} -> ${to}`);
+          this.trace(`reconfig transfer to ${to} done`);
+        },
+        (e: unknown) => this.trace(`reconfig transfer to ${to} failed: ${String(e)}`),
+      );
+      return;
+    }
+    const what = cc.changes.map((c) => `${c.type} ${c.node}`).join(", ");
+    this.trace(`reconfig via ${via.id}: ${cc.transition} ${what}`);
+    via.changeMembership(cc, contexts, 1000).then(
+      (m) => {
+        const line = `${what} applied at ${m.index}`;
+        this.reconfigLog.push(line);
+        this.trace(`reconfig ${line}`);
+      },
+      (e: unknown) => this.trace(`reconfig ${what} failed: ${String(e)}`),
+    );
+  }
+
+  /**
+   * Where a client tries next when it has no leader hint. With --reconfig, the members of the
+   * current configuration, as an etcd client that syncs its endpoints from MemberList would;
+   * removed members (which keep running here, stale or not) are reached through stale hints.
+   */
+  private clientEndpoints(): SimMember[] {
+    if (this.reconfigPrng === undefined) return this.nodes;
+    const members = this.finalMembers();
+    return members.length > 0 ? members : this.nodes;
+  }
+
+  /** The members of the final configuration (every node without --reconfig). */
+  private finalMembers(): SimMember[] {
+    if (this.reconfigPrng === undefined) return this.nodes;
+    const leader = this.currentLeader();
+    const conf = leader instanceof RuntimeMember ? leader.membership()?.confState : undefined;
+    if (conf === undefined) return this.nodes;
+    const ids = new Set<string>([...conf.voters, ...conf.votersOutgoing, ...conf.learners]);
+    return this.nodes.filter((n) => ids.has(n.id));
   }
 
   // ───────────────────────────── faults ─────────────────────────────
@@ -672,7 +823,7 @@ export class Simulation {
       client.leaderGuess =
         reply.leaderHint !== "" && reply.leaderHint !== client.leaderGuess
           ? reply.leaderHint
-          : (this.clientPrng.pick(this.nodes).id as string);
+          : (this.clientPrng.pick(this.clientEndpoints()).id as string);
     }
     cur.requestIds.delete(reply.requestId);
     this.retry(client, 5 + this.clientPrng.int(25));
@@ -683,7 +834,7 @@ export class Simulation {
     if (cur === undefined || !cur.requestIds.has(requestId)) return;
     // No answer: the attempt may have been proposed, so the operation may have been applied.
     cur.mayHaveApplied = true;
-    client.leaderGuess = this.clientPrng.pick(this.nodes).id as string;
+    client.leaderGuess = this.clientPrng.pick(this.clientEndpoints()).id as string;
     this.retry(client, 0);
   }
 
@@ -725,19 +876,20 @@ export class Simulation {
       const leader = this.currentLeader();
       if (leader === undefined)
         this.livenessFailures.push("no leader at the end of the recovery phase");
+      const members = this.finalMembers();
       const applied = new Map<string, number>();
-      for (const n of this.nodes) applied.set(n.id, n.appliedIndex);
+      for (const n of members) applied.set(n.id, n.appliedIndex);
       this.invariants.checkFinal(applied);
-      const digests = new Set(this.nodes.map((n) => `${n.appliedIndex}:${n.stateDigest()}`));
+      const digests = new Set(members.map((n) => `${n.appliedIndex}:${n.stateDigest()}`));
       if (digests.size > 1) {
         this.livenessFailures.push(
-          `replicas did not converge: ${this.nodes.map((n) => `${n.id}@${n.appliedIndex}`).join(" ")}`,
+          `replicas did not converge: ${members.map((n) => `${n.id}@${n.appliedIndex}`).join(" ")}`,
         );
       }
       if (digests.size === 1) {
         // Final reads: every member's state, read locally at the end, joins the history, so an
         // acknowledged write missing from the converged state fails the linearizability check.
-        for (const n of this.nodes) {
+        for (const n of members) {
           for (const key of this.keys) {
             this.history.push({
               client: `final-${n.id}`,
@@ -783,6 +935,7 @@ export class Simulation {
       traceHash: (this.traceHash >>> 0).toString(16).padStart(8, "0"),
       trace: ok ? [] : [...this.traceRing],
       history: this.options.keepHistory ? history : undefined,
+      reconfigs: [...this.reconfigLog],
     };
   }
 }

@@ -544,3 +544,37 @@ describe("leadership transfer and membership", () => {
     assert.ok(r.log.applied >= asIndex(1));
   });
 });
+
+describe("a removed member that was partitioned comes back", () => {
+  for (const preVote of [true, false]) {
+    test(`it cannot disrupt the cluster (${preVote ? "pre-vote" : "check-quorum lease, no pre-vote"})`, () => {
+      const c = new Cluster(["n1", "n2", "n3"], conf(["n1", "n2", "n3"]), {
+        preVote,
+        checkQuorum: true,
+      });
+      c.elect("n1");
+      c.propose("n1", "before");
+      c.stabilize();
+      // n3 is cut off, then removed: it never learns of its removal.
+      c.isolate("n3");
+      c.proposeConfChange("n1", cc("Auto", ["RemoveNode", "n3"]));
+      c.stabilize();
+      assert.deepEqual(c.node("n1").tracker.confState, conf(["n1", "n2"]));
+      assert.deepEqual(c.node("n3").tracker.confState, conf(["n1", "n2", "n3"]));
+      const term = c.node("n1").term;
+      // Alone, it times out again and again (without pre-vote its term climbs).
+      c.run(80);
+      if (!preVote) assert.ok(c.node("n3").term > term, "n3 campaigned with higher terms");
+      // Back on the network: its vote requests reach n1 and n2, which ignore them.
+      c.heal();
+      c.run(80);
+      assert.equal(c.node("n1").role, "Leader");
+      assert.equal(c.node("n1").term, term, "the cluster's term did not move");
+      assert.notEqual(c.node("n3").role, "Leader");
+      c.propose("n1", "after");
+      c.stabilize();
+      assert.deepEqual(c.appliedOf("n2"), ["before", "after"]);
+      assert.deepEqual(c.appliedOf("n3"), ["before"], "n3 gets nothing after its removal");
+    });
+  }
+});

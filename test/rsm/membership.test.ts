@@ -10,7 +10,7 @@ import {
   encodeCounterCommand,
   encodeCounterQuery,
 } from "../../src/rsm/examples/counter.js";
-import { NotLeader, RsmError, type RsmNode } from "../../src/rsm/index.js";
+import { NotLeader, Removed, RsmError, type RsmNode } from "../../src/rsm/index.js";
 import { type LocalCluster, startCluster, waitFor } from "./local-cluster.js";
 
 const add = (name: string, by: number) => encodeCounterCommand({ op: "add", name, by });
@@ -123,6 +123,9 @@ describe("membership through the runtime", () => {
     await next.propose(add("z", 1));
     assert.equal(await count(next, "z"), 2);
     assert.equal(leader.isLeader, false);
+    // A removed member serves nothing: clients are told so at once.
+    await assert.rejects(leader.propose(add("z", 1)), Removed);
+    await assert.rejects(leader.read(encodeCounterQuery("z"), "linearizable"), Removed);
     for (const x of rest) assert.equal(x.removed, false);
     assert.deepEqual(
       rest.map((x) => x.membership().confState.voters),

@@ -247,3 +247,31 @@ test("leftover temp files are removed on open; snapshots without any segment ref
     await removeDir(dir);
   }
 });
+
+test("a snapshot taken in a joint configuration keeps it, auto-leave flag included", async () => {
+  const dir = await tempDir("snap-joint");
+  try {
+    const { wal } = await openAndLoad(dir, small);
+    await wal.append(entryRange(1, 20, 1), hardState(1, 20));
+    const base = snapshot(20, 1);
+    const joint = {
+      ...base,
+      meta: {
+        ...base.meta,
+        confState: {
+          voters: base.meta.confState.voters,
+          votersOutgoing: base.meta.confState.voters.slice(0, 1),
+          learners: [],
+          autoLeave: true,
+        },
+      },
+    };
+    await wal.saveSnapshot(joint);
+    await wal.close();
+    const again = await openAndLoad(dir, small);
+    assert.deepEqual(again.state.snapshot?.meta.confState, joint.meta.confState);
+    await again.wal.close();
+  } finally {
+    await removeDir(dir);
+  }
+});

@@ -4,7 +4,8 @@ import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { runWal } from "../../src/cli/wal.js";
-import { asIndex, asTerm } from "../../src/raft/types.js";
+import { encodeConfChange } from "../../src/raft/index.js";
+import { asIndex, asNodeId, asTerm } from "../../src/raft/types.js";
 import {
   entryRange,
   hardState,
@@ -39,6 +40,14 @@ async function sampleDir(): Promise<string> {
   );
   await wal.saveSnapshot(snapshot(15, 1));
   await wal.append(entryRange(22, 30, 2), hardState(2, 25));
+  const cc = encodeConfChange({
+    transition: "Auto",
+    changes: [{ type: "AddLearner", node: asNodeId("n4") }],
+  });
+  await wal.append(
+    [{ index: asIndex(31), term: asTerm(2), type: "ConfChange", data: cc }],
+    undefined,
+  );
   await wal.close();
   return dir;
 }
@@ -99,6 +108,10 @@ test("dump: prints segments, batches, entries, hard states, snapshot marks and s
     assert.match(out.stdout, /segment-header\s+seq=\d+ firstIndex=\d+/);
     assert.match(out.stdout, /entry {2}index=21 term=1 type=Normal data=7B "put k v"/);
     assert.match(out.stdout, /hard-state\s+term=2 vote=n1 commit=25/);
+    assert.match(
+      out.stdout,
+      /entry {2}index=31 term=2 type=ConfChange data=\d+B \[AddLearner n4; Auto\]/,
+    );
     assert.match(out.stdout, /snapshot-mark\s+save index=15 term=1/);
     const none = await run(["dump", dir, "--data", "none"]);
     assert.doesNotMatch(none.stdout, /"put k v"/);
