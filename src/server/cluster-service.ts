@@ -71,6 +71,7 @@ export const ETCD_ERRORS = {
   notLeader: s(grpc.status.FAILED_PRECONDITION, "etcdserver: not leader"),
   leaderChanged: s(grpc.status.UNAVAILABLE, "etcdserver: leader changed"),
   stopped: s(grpc.status.UNAVAILABLE, "etcdserver: server stopped"),
+  removed: s(grpc.status.UNAVAILABLE, "etcdserver: this member was removed from the cluster"),
   timeout: s(grpc.status.UNAVAILABLE, "etcdserver: request timed out"),
   badLeaderTransferee: s(grpc.status.FAILED_PRECONDITION, "etcdserver: bad leader transferee"),
   // etcd's ErrTimeoutLeaderTransfer (etcd sends it as UNKNOWN; it is transient: UNAVAILABLE).
@@ -120,6 +121,8 @@ export function clusterStatusOf(error: unknown): EtcdStatus {
       return ETCD_ERRORS.timeout;
     case "STOPPED":
       return ETCD_ERRORS.stopped;
+    case "REMOVED":
+      return ETCD_ERRORS.removed;
     case "PROPOSAL_DROPPED":
       if (/entries behind/.test(message)) return ETCD_ERRORS.learnerNotReady;
       if (/is not a member/.test(message)) return ETCD_ERRORS.memberNotFound;

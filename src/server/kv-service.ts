@@ -137,6 +137,11 @@ export const RUNTIME_ERROR_STATUS: Readonly<Record<string, GrpcErrorStatus>> = {
   NO_LEADER: { code: grpc.status.UNAVAILABLE, details: "etcdserver: no leader" },
   TIMEOUT: { code: grpc.status.UNAVAILABLE, details: "etcdserver: request timed out" },
   STOPPED: { code: grpc.status.UNAVAILABLE, details: "etcdserver: server stopped" },
+  // A member that applied its own removal serves nothing more (and stops): clients go elsewhere.
+  REMOVED: {
+    code: grpc.status.UNAVAILABLE,
+    details: "etcdserver: this member was removed from the cluster",
+  },
   // Raft refused the proposal (too many uncommitted bytes, a transfer in progress): etcd's
   // ErrGRPCRequestTooManyRequests, which is RESOURCE_EXHAUSTED.
   PROPOSAL_DROPPED: {

@@ -15,7 +15,7 @@ import {
   type NodeId,
   nextConfState,
 } from "../../src/raft/index.js";
-import { NotLeader, RsmError, Timeout } from "../../src/rsm/index.js";
+import { NotLeader, Removed, RsmError, Timeout } from "../../src/rsm/index.js";
 import { stableId } from "../../src/server/cluster-config.js";
 import {
   clusterHandlers,
@@ -206,6 +206,7 @@ test("runtime errors map to etcd's", () => {
     [new NotLeader("n2"), ETCD_ERRORS.leaderChanged],
     [new Timeout("proposal"), ETCD_ERRORS.timeout],
     [new RsmError("STOPPED", "x"), ETCD_ERRORS.stopped],
+    [new Removed(), ETCD_ERRORS.removed],
     [
       new RsmError(
         "PROPOSAL_DROPPED",

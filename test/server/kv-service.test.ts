@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import * as grpc from "@grpc/grpc-js";
 import { encodeQuery, prefixEnd } from "../../src/kv/index.js";
-import { NotLeader, RsmError, Stopped, Timeout } from "../../src/rsm/errors.js";
+import { NotLeader, Removed, RsmError, Stopped, Timeout } from "../../src/rsm/errors.js";
 import {
   type EtcdDeleteRangeResponse,
   type EtcdKeyValue,
@@ -315,6 +315,12 @@ describe("backend failures map to etcd's errors", () => {
     ["NO_LEADER", new RsmError("NO_LEADER", "x"), grpc.status.UNAVAILABLE, "etcdserver: no leader"],
     ["TIMEOUT", new Timeout("proposal"), grpc.status.UNAVAILABLE, "etcdserver: request timed out"],
     ["STOPPED", new Stopped(), grpc.status.UNAVAILABLE, "etcdserver: server stopped"],
+    [
+      "REMOVED",
+      new Removed(),
+      grpc.status.UNAVAILABLE,
+      "etcdserver: this member was removed from the cluster",
+    ],
     [
       "PROPOSAL_DROPPED",
       new RsmError("PROPOSAL_DROPPED", "too many uncommitted bytes"),
