@@ -18,7 +18,7 @@ import type { Output } from "./output.js";
 export const SERVE_USAGE = `usage: ordo serve --name NAME --data-dir DIR --initial-cluster NAME=URL,... [options]
 
   --name NAME                    this member's name (must appear in --initial-cluster)
-  --data-dir DIR                 where the WAL and snapshots live
+  --data-dir DIR                 where the WAL, snapshots and member.json live
   --listen-client-urls URL       client address (gRPC, etcd v3 API); default http://127.0.0.1:2379
   --initial-cluster LIST         every member's peer address: n1=http://127.0.0.1:2380,...
   --peers LIST                   same as --initial-cluster
@@ -81,7 +81,7 @@ export async function runServeCommand(args: string[], out: Output): Promise<numb
     dataDir,
     clientHost: client.host,
     clientPort: client.port,
-    initialCluster: parseInitialCluster(clusterText),
+    initialCluster: parseInitialCluster(clusterText, { skipUnnamed: state === "existing" }),
     clusterToken: values["initial-cluster-token"] as string,
     initialClusterState: state,
     tickMs: positiveInt(values["tick-ms"], "--tick-ms", 100),

@@ -20,9 +20,18 @@ export function parseHostPort(text: string, what: string): { host: string; port:
   return { host: (m[1] as string).replace(/^\[|\]$/g, ""), port };
 }
 
-export function parseInitialCluster(text: string): PeerSpec[] {
+/**
+ * With `skipUnnamed`, entries without a name ("=http://host:port") are left out: etcdctl's
+ * member add prints them for members added but not started yet (no name), and a joining member
+ * may be started with that list.
+ */
+export function parseInitialCluster(
+  text: string,
+  options: { skipUnnamed?: boolean } = {},
+): PeerSpec[] {
   const peers: PeerSpec[] = [];
   for (const part of text.split(",").filter((p) => p.trim() !== "")) {
+    if (options.skipUnnamed === true && part.trim().startsWith("=")) continue;
     const eq = part.indexOf("=");
     if (eq <= 0)
       throw new Error(`--initial-cluster: expected name=http://host:port, got "${part}"`);

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { asNodeId, type NodeId } from "../../src/raft/index.js";
-import { stableId } from "../../src/server/cluster-config.js";
+import { parseInitialCluster, stableId } from "../../src/server/cluster-config.js";
 import { MemberFileError, readMemberFile, writeMemberFile } from "../../src/server/member-file.js";
 import {
   canonicalUrl,
@@ -198,4 +198,13 @@ test("member.json: written atomically, read back; damage is a clear error", asyn
   );
   await assert.rejects(readMemberFile(dir), MemberFileError);
   assert.ok(existsSync(join(dir, "member.json")));
+});
+
+test("--initial-cluster: unnamed entries (etcdctl's unstarted members) are skipped only when asked", () => {
+  const text = "n1=http://127.0.0.1:1,=http://127.0.0.1:2,n4=http://127.0.0.1:4";
+  assert.throws(() => parseInitialCluster(text), /expected name=http/);
+  assert.deepEqual(
+    parseInitialCluster(text, { skipUnnamed: true }).map((p) => `${p.name}:${p.port}`),
+    ["n1:1", "n4:4"],
+  );
 });
