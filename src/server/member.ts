@@ -358,6 +358,9 @@ export class Member {
       logger: (message, fields) => log("info", message, fields),
     });
     const membershipSync = sync;
+    // Set once everything is wired; membership changes may apply before (messages arrive as
+    // soon as the transport listens).
+    let member: Member | undefined;
     membershipSync.apply(runtime, cluster, runtime.membership());
     runtime.onMembershipChange((m) => {
       membershipSync.apply(runtime, cluster, m);
@@ -377,7 +380,6 @@ export class Member {
     };
     await transport.start();
     runtime.start();
-    let member: Member | undefined;
 
     const grpcServer = new grpc.Server(kvGrpcServerOptions(requestBytesMax));
     const memberIdOf = (id: string): string =>
