@@ -24,3 +24,11 @@ export class NotLeaderError extends RaftError {
     );
   }
 }
+
+/** A leader refuses proposals while it hands leadership to `transferee` (thesis §3.10). */
+export class LeadershipTransferError extends RaftError {
+  override readonly name = "LeadershipTransferError";
+  constructor(readonly transferee: NodeId) {
+    super("PROPOSAL_DROPPED", `leadership transfer to ${transferee} in progress`);
+  }
+}

@@ -15,7 +15,12 @@ export {
   leaveJointConfChange,
   nextConfState,
 } from "./conf-change.js";
-export { NotLeaderError, RaftError, type RaftErrorCode } from "./errors.js";
+export {
+  LeadershipTransferError,
+  NotLeaderError,
+  RaftError,
+  type RaftErrorCode,
+} from "./errors.js";
 export { type Prng, Xoshiro128 } from "./prng.js";
 export {
   canSendBeforePersist,

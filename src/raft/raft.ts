@@ -39,7 +39,7 @@ import {
   leaveJointConfChange,
   nextConfState,
 } from "./conf-change.js";
-import { NotLeaderError, RaftError } from "./errors.js";
+import { LeadershipTransferError, NotLeaderError, RaftError } from "./errors.js";
 import { RaftLog } from "./log.js";
 import { isWellFormed } from "./message-check.js";
 import type { Prng } from "./prng.js";
@@ -286,10 +286,7 @@ export class Raft {
   propose(data: Uint8Array, type: EntryType = "Normal"): { index: Index; term: Term } {
     if (this.role !== "Leader") throw new NotLeaderError(this.lead);
     if (this.leadTransferee !== NO_NODE) {
-      throw new RaftError(
-        "PROPOSAL_DROPPED",
-        `leadership transfer to ${this.leadTransferee} in progress`,
-      );
+      throw new LeadershipTransferError(this.leadTransferee);
     }
     const entry: Entry = { index: asIndex(this.log.lastIndex() + 1), term: this.term, type, data };
     const bytes = entryBytes(entry);

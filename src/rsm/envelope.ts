@@ -49,6 +49,19 @@ export type Envelope =
       seed: number;
       readonly node: string;
       readonly context: Uint8Array;
+    }
+  | {
+      /**
+       * The leader refused a proposal a follower forwarded (a configuration change): the
+       * refusal travels through the log so the proposer, named by proposer and requestId,
+       * learns the reason instead of timing out.
+       */
+      readonly kind: "Refusal";
+      readonly proposer: string;
+      readonly requestId: number;
+      timestampMs: number;
+      seed: number;
+      readonly message: string;
     };
 
 const KIND_CODES = {
@@ -57,6 +70,7 @@ const KIND_CODES = {
   HashCheck: 3,
   HashReport: 4,
   MemberContext: 5,
+  Refusal: 6,
 } as const;
 const ENVELOPE_VERSION = 1;
 
@@ -72,6 +86,9 @@ export function encodeEnvelope(e: Envelope): Uint8Array {
       break;
     case "MemberContext":
       w.string(e.node).bytes(e.context);
+      break;
+    case "Refusal":
+      w.string(e.message);
       break;
     case "RegisterSession":
     case "HashCheck":
@@ -130,6 +147,9 @@ export function decodeEnvelope(data: Uint8Array): Envelope {
         node: r.string(),
         context: r.bytes(),
       };
+      break;
+    case 6:
+      e = { kind: "Refusal", proposer, requestId, timestampMs, seed, message: r.string() };
       break;
     default:
       throw new DecodeError(`unknown envelope kind ${code}`);

@@ -9,7 +9,8 @@ export type RsmErrorCode =
   | "SESSION_EXPIRED"
   | "NO_LEADER"
   | "INVALID_ARGUMENT"
-  | "REMOVED";
+  | "REMOVED"
+  | "LEADER_CHANGING";
 
 export class RsmError extends Error {
   override readonly name: string = "RsmError";
@@ -41,6 +42,17 @@ export class Stopped extends RsmError {
   override readonly name = "Stopped";
   constructor() {
     super("STOPPED", "the node is stopping");
+  }
+}
+
+/**
+ * The leader is handing leadership to `leaderHint` (a transfer in progress): the proposal was
+ * not placed; retry, on the new leader.
+ */
+export class LeaderChanging extends RsmError {
+  override readonly name = "LeaderChanging";
+  constructor(readonly leaderHint: string) {
+    super("LEADER_CHANGING", `leadership is moving to ${leaderHint}; retry there`);
   }
 }
 

@@ -4,6 +4,7 @@ export { type Clock, systemClock } from "./clock.js";
 export { withDeterminismTrap } from "./determinism.js";
 export {
   DeterminismViolation,
+  LeaderChanging,
   NotLeader,
   Removed,
   RsmError,

@@ -30,6 +30,7 @@ import {
   type Entry,
   encodeConfChange,
   type Index,
+  LeadershipTransferError,
   type LogStorage,
   type Message,
   type NodeId,
@@ -47,7 +48,7 @@ import { ByteReader, ByteWriter } from "./bytes.js";
 import { type Clock, systemClock } from "./clock.js";
 import { withDeterminismTrap } from "./determinism.js";
 import { decodeEnvelope, type Envelope, encodeEnvelope } from "./envelope.js";
-import { NotLeader, Removed, RsmError, Stopped, Timeout } from "./errors.js";
+import { LeaderChanging, NotLeader, Removed, RsmError, Stopped, Timeout } from "./errors.js";
 import type { ApplyContext, StateMachine } from "./state-machine.js";
 
 export interface Transport {
@@ -110,6 +111,8 @@ export interface Membership {
   readonly contexts: ReadonlyMap<NodeId, Uint8Array>;
   /** Log index of the last membership change applied (0: the bootstrap configuration). */
   readonly index: number;
+  /** Every node id ever removed: ids are never reused (a stale process may still run). */
+  readonly removed: ReadonlySet<NodeId>;
 }
 
 export interface DivergenceAlarm {
@@ -167,7 +170,7 @@ type Outcome =
   | { readonly ok: true; readonly result: Uint8Array }
   | {
       readonly ok: false;
-      readonly code: "SESSION_EXPIRED" | "INVALID_ARGUMENT";
+      readonly code: "SESSION_EXPIRED" | "INVALID_ARGUMENT" | "PROPOSAL_DROPPED";
       readonly message: string;
     };
 
@@ -261,12 +264,15 @@ export class RsmNode {
   private lastLeader = "";
   private readonly appliedListeners: ((index: number) => void)[] = [];
   private readonly memberContexts = new Map<NodeId, Uint8Array>();
+  private readonly removedIds = new Set<NodeId>();
   private membershipIndex = 0;
   private readonly membershipListeners: ((m: Membership) => void)[] = [];
   private removedSelf = false;
   /** A change added a member: snapshot (and compact) at the next chance. */
   private snapshotSoon = false;
   private leaderWaiters: LeaderWaiter[] = [];
+  /** Checked after each batch of applied entries; a waiter returning true is done. */
+  private applyWaiters: (() => boolean)[] = [];
 
   private constructor(options: RsmNodeOptions, raft: Raft, snapshot: Snapshot | undefined) {
     this.options = options;
@@ -454,6 +460,7 @@ export class RsmNode {
       confState: this.raft.tracker.confState,
       contexts: new Map(this.memberContexts),
       index: this.membershipIndex,
+      removed: new Set(this.removedIds),
     };
   }
 
@@ -483,6 +490,7 @@ export class RsmNode {
       node,
       context,
     }));
+    await this.leaderSettled(timeoutMs ?? this.options.proposalTimeoutMs ?? 5000);
     await this.submit((requestId) => {
       let full: ConfChange;
       let data: Uint8Array;
@@ -500,6 +508,36 @@ export class RsmNode {
       return this.raft.proposeOrForward(data, "ConfChange");
     }, timeoutMs);
     return this.membership();
+  }
+
+  /**
+   * A new leader takes no configuration change until it has committed an entry of its term
+   * (its no-op, within a round trip): wait for that rather than refuse a caller who came right
+   * after an election. Returns at once on a follower or a settled leader; after `timeoutMs`
+   * the change is proposed anyway (and the core says why it refuses).
+   */
+  private leaderSettled(timeoutMs: number): Promise<void> {
+    const settled = (): boolean =>
+      this.stopped ||
+      this.raft.role !== "Leader" ||
+      this.raft.log.term(this.raft.log.committed) === this.raft.term;
+    if (settled()) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      let done = false;
+      const finish = (): boolean => {
+        if (done || !settled()) return done;
+        done = true;
+        cancel();
+        resolve();
+        return true;
+      };
+      const cancel = this.clock.after(timeoutMs, () => {
+        if (done) return;
+        done = true;
+        resolve();
+      });
+      this.applyWaiters.push(finish);
+    });
   }
 
   /** Replaces a member's context through the log; rejects INVALID_ARGUMENT for a non-member. */
@@ -593,6 +631,7 @@ export class RsmNode {
         this.metrics.proposalsFailed++;
         if (e instanceof RsmError) reject(e);
         else if (e instanceof NotLeaderError) reject(new NotLeader(e.leaderHint));
+        else if (e instanceof LeadershipTransferError) reject(new LeaderChanging(e.transferee));
         else if (e instanceof RaftError) reject(new RsmError("PROPOSAL_DROPPED", e.message));
         else reject(e as Error);
         return;
@@ -629,14 +668,7 @@ export class RsmNode {
   private proposeForwarded(rd: Ready): void {
     for (const f of rd.forwardedProposals) {
       if (f.type === "ConfChange") {
-        try {
-          this.raft.proposeConfChange(decodeConfChange(f.data));
-        } catch (err) {
-          this.log("warn", "refused a forwarded configuration change", {
-            from: f.from,
-            error: String(err),
-          });
-        }
+        this.proposeForwardedConfChange(f.from, f.data);
         continue;
       }
       try {
@@ -646,6 +678,37 @@ export class RsmNode {
         // Undecodable or refused: dropped; the proposer times out.
         this.log("debug", "dropped a forwarded proposal", { from: f.from, error: String(err) });
       }
+    }
+  }
+
+  /** A follower's change: proposed, or refused through the log so the follower learns why. */
+  private proposeForwardedConfChange(from: string, data: Uint8Array): void {
+    let cc: ConfChange;
+    try {
+      cc = decodeConfChange(data);
+      this.raft.proposeConfChange(cc);
+      return;
+    } catch (err) {
+      if (
+        !(err instanceof RaftError) &&
+        !(err instanceof Error && err.name === "ConfChangeDecodeError")
+      )
+        throw err;
+      this.log("info", "refused a forwarded configuration change", { from, error: String(err) });
+      let context: ConfContext;
+      try {
+        context = decodeConfContext(decodeConfChange(data).context ?? new Uint8Array(0));
+      } catch {
+        return; // nobody to tell: the proposer times out
+      }
+      this.proposeInternal({
+        kind: "Refusal",
+        proposer: context.proposer,
+        requestId: context.requestId,
+        timestampMs: 0,
+        seed: 0,
+        message: (err as Error).message,
+      });
     }
   }
 
@@ -734,6 +797,7 @@ export class RsmNode {
         }
       }
     }
+    if (this.applyWaiters.length > 0) this.applyWaiters = this.applyWaiters.filter((w) => !w());
     this.serveWaitingReads();
   }
 
@@ -791,6 +855,9 @@ export class RsmNode {
         outcome = { ok: true, result: new Uint8Array(0) };
         break;
       }
+      case "Refusal":
+        outcome = { ok: false, code: "PROPOSAL_DROPPED", message: env.message };
+        break;
       case "MemberContext": {
         const node = env.node as NodeId;
         if (!isMemberOf(this.raft.tracker.confState, node)) {
@@ -841,15 +908,27 @@ export class RsmNode {
     }
     const before = this.raft.tracker.confState;
     const check = nextConfState(before, cc);
+    const reused = cc.changes.find((c) => c.type !== "RemoveNode" && this.removedIds.has(c.node));
     let outcome: Outcome;
     if ("error" in check) {
       outcome = { ok: false, code: "INVALID_ARGUMENT", message: check.error };
+    } else if (reused !== undefined) {
+      // Every replica decides the same: the change is skipped, the configuration unchanged.
+      outcome = {
+        ok: false,
+        code: "INVALID_ARGUMENT",
+        message: `${reused.node} was removed from this cluster; node ids are never reused`,
+      };
     } else {
       const after = this.raft.applyConfChange(cc);
       let added = false;
       for (const c of cc.changes) {
         if (c.type !== "RemoveNode" && !isMemberOf(before, c.node)) added = true;
       }
+      for (const c of cc.changes)
+        if (isMemberOf(before, c.node) && !isMemberOf(after, c.node)) this.removedIds.add(c.node);
+      // Leaving a joint configuration removes the outgoing voters that are not in the new one.
+      for (const id of before.votersOutgoing) if (!isMemberOf(after, id)) this.removedIds.add(id);
       for (const id of [...this.memberContexts.keys()])
         if (!isMemberOf(after, id)) this.memberContexts.delete(id);
       for (const m of context?.members ?? [])
@@ -858,7 +937,7 @@ export class RsmNode {
       if (added) this.snapshotSoon = true;
       if (isMemberOf(before, this.id) && !isMemberOf(after, this.id)) {
         this.removedSelf = true;
-        this.log("warn", "this member was removed from the cluster", { index: e.index });
+        this.log("info", "applied this member's own removal", { index: e.index });
       }
       this.log("info", "configuration changed", {
         index: e.index,
@@ -1019,6 +1098,8 @@ export class RsmNode {
     w.uint(this.membershipIndex).u32(this.memberContexts.size);
     for (const id of [...this.memberContexts.keys()].sort())
       w.string(id).bytes(this.memberContexts.get(id) as Uint8Array);
+    w.u32(this.removedIds.size);
+    for (const id of [...this.removedIds].sort()) w.string(id);
     w.bytes(this.sm.snapshot());
     return w.finish();
   }
@@ -1042,11 +1123,14 @@ export class RsmNode {
       this.sessions.set(id, { seq, result, lastActiveMs });
     }
     this.memberContexts.clear();
+    this.removedIds.clear();
     this.membershipIndex = 0;
     if (version >= 2) {
       this.membershipIndex = r.uint();
       const members = r.u32();
       for (let i = 0; i < members; i++) this.memberContexts.set(r.string() as NodeId, r.bytes());
+      const removed = r.u32();
+      for (let i = 0; i < removed; i++) this.removedIds.add(r.string() as NodeId);
     }
     this.sm.restore(r.bytes());
     r.end();

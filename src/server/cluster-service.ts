@@ -123,6 +123,8 @@ export function clusterStatusOf(error: unknown): EtcdStatus {
       return ETCD_ERRORS.stopped;
     case "REMOVED":
       return ETCD_ERRORS.removed;
+    case "LEADER_CHANGING":
+      return ETCD_ERRORS.leaderChanged;
     case "PROPOSAL_DROPPED":
       if (/entries behind/.test(message)) return ETCD_ERRORS.learnerNotReady;
       if (/is not a member/.test(message)) return ETCD_ERRORS.memberNotFound;

@@ -142,7 +142,10 @@ export const RUNTIME_ERROR_STATUS: Readonly<Record<string, GrpcErrorStatus>> = {
     code: grpc.status.UNAVAILABLE,
     details: "etcdserver: this member was removed from the cluster",
   },
-  // Raft refused the proposal (too many uncommitted bytes, a transfer in progress): etcd's
+  // A leadership transfer in progress refuses proposals for a moment: the leader is changing,
+  // which clients retry (etcd's "leader changed"), not a request to slow down.
+  LEADER_CHANGING: { code: grpc.status.UNAVAILABLE, details: "etcdserver: leader changed" },
+  // Raft refused the proposal (too many uncommitted bytes): etcd's
   // ErrGRPCRequestTooManyRequests, which is RESOURCE_EXHAUSTED.
   PROPOSAL_DROPPED: {
     code: grpc.status.RESOURCE_EXHAUSTED,
@@ -177,11 +180,6 @@ export function statusOf(error: unknown): GrpcErrorStatus {
     return { code: grpc.status.INTERNAL, details: `ordo: internal error: ${error.message}` };
   }
   const code = codeOf(error);
-  // A leadership transfer in progress refuses proposals for a moment: the leader is changing,
-  // which clients retry (etcd's "leader changed"), not a request to slow down.
-  if (code === "PROPOSAL_DROPPED" && /leadership transfer .* in progress/.test(messageOf(error))) {
-    return { code: grpc.status.UNAVAILABLE, details: "etcdserver: leader changed" };
-  }
   const known = code === undefined ? undefined : RUNTIME_ERROR_STATUS[code];
   if (known !== undefined) return known;
   // The runtime refusing the command itself (a bad session seq, an unencodable proposal).

@@ -146,6 +146,13 @@ class MembershipSync {
       removed.delete(id);
       removedChanged = true;
     }
+    // Removals replicated before this member joined (it learned them from a snapshot).
+    for (const id of m.removed) {
+      if (id === node.id || removed.has(id)) continue;
+      this.transport.setRemoved(id);
+      removed.add(id);
+      removedChanged = true;
+    }
     this.syncPeers(node.id, m);
     if (removedChanged) this.saveRemoved([...removed]);
     if (node.removed) this.markRemoved("it applied its own removal", true);

@@ -319,7 +319,12 @@ export class RuntimeMember implements SimMember {
     };
     const failed = (e: unknown): void => {
       const code = (e as RsmError).code;
-      if (code === "NOT_LEADER" || code === "NO_LEADER" || code === "REMOVED") {
+      if (
+        code === "NOT_LEADER" ||
+        code === "NO_LEADER" ||
+        code === "REMOVED" ||
+        code === "LEADER_CHANGING"
+      ) {
         reply({
           kind: "refused",
           requestId: request.requestId,

@@ -10,7 +10,7 @@ import {
   encodeCounterCommand,
   encodeCounterQuery,
 } from "../../src/rsm/examples/counter.js";
-import { NotLeader, Removed, RsmError, type RsmNode } from "../../src/rsm/index.js";
+import { LeaderChanging, NotLeader, Removed, RsmError, type RsmNode } from "../../src/rsm/index.js";
 import { type LocalCluster, startCluster, waitFor } from "./local-cluster.js";
 
 const add = (name: string, by: number) => encodeCounterCommand({ op: "add", name, by });
@@ -101,11 +101,27 @@ describe("membership through the runtime", () => {
     );
     await first;
     assert.deepEqual(leader.membership().confState.learners, []);
-    // Refusals from the core come back with its reason.
+    // Refusals from the core come back with its reason, on the leader and (through the log)
+    // on a follower that forwarded the change.
     await assert.rejects(
       leader.changeMembership(change(["RemoveNode", "n9"])),
       (e: unknown) => e instanceof RsmError && /n9 is not a member/.test(e.message),
     );
+    await assert.rejects(
+      follower.changeMembership(change(["RemoveNode", "n9"]), undefined, 3000),
+      (e: unknown) =>
+        e instanceof RsmError &&
+        e.code === "PROPOSAL_DROPPED" &&
+        /n9 is not a member/.test(e.message),
+    );
+    // A removed id is never reused: a stale process of that name may still be running.
+    assert.deepEqual([...leader.membership().removed], ["n4"]);
+    await assert.rejects(
+      leader.changeMembership(change(["AddLearner", "n4"])),
+      (e: unknown) => e instanceof RsmError && /never reused/.test(e.message),
+    );
+    assert.deepEqual(leader.membership().confState.learners, []);
+    assert.deepEqual([...follower.membership().removed], ["n4"]);
   });
 
   test("removing the leader: it steps down, knows it was removed, the rest go on", async () => {
@@ -200,5 +216,20 @@ describe("membership through the runtime", () => {
       (e: unknown) => e instanceof RsmError && e.code === "PROPOSAL_DROPPED",
     );
     assert.equal(await count(c.node(target), "t"), 1);
+  });
+
+  test("during a transfer the leader refuses proposals with LeaderChanging naming the target", async () => {
+    const c = await counterCluster();
+    const leader = await c.waitForLeader();
+    await leader.propose(add("u", 1));
+    const target = c.ids.find((id) => id !== leader.id) as NodeId;
+    c.router.isolate(target); // the transfer cannot finish
+    const transfer = leader.transferLeadership(target, 200);
+    await assert.rejects(
+      leader.propose(add("u", 1)),
+      (e: unknown) => e instanceof LeaderChanging && e.leaderHint === target,
+    );
+    await assert.rejects(transfer, /timed out/);
+    c.router.healAll();
   });
 });

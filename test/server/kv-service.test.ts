@@ -7,7 +7,14 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import * as grpc from "@grpc/grpc-js";
 import { encodeQuery, prefixEnd } from "../../src/kv/index.js";
-import { NotLeader, Removed, RsmError, Stopped, Timeout } from "../../src/rsm/errors.js";
+import {
+  LeaderChanging,
+  NotLeader,
+  Removed,
+  RsmError,
+  Stopped,
+  Timeout,
+} from "../../src/rsm/errors.js";
 import {
   type EtcdDeleteRangeResponse,
   type EtcdKeyValue,
@@ -328,8 +335,8 @@ describe("backend failures map to etcd's errors", () => {
       "etcdserver: too many requests",
     ],
     [
-      "PROPOSAL_DROPPED during a leadership transfer",
-      new RsmError("PROPOSAL_DROPPED", "leadership transfer to n2 in progress"),
+      "LEADER_CHANGING (a leadership transfer in progress)",
+      new LeaderChanging("n2"),
       grpc.status.UNAVAILABLE,
       "etcdserver: leader changed",
     ],
