@@ -369,9 +369,21 @@ export class Raft {
       this.leadTransferee = NO_NODE;
     }
     if (!this.tracker.isVoter(this.id)) {
-      // Removed: tell the others what is committed (so they apply the removal too), then step
-      // down. Not being a voter, this node never campaigns again.
+      // Removed: tell the others what is committed (so they apply the removal too), hand the
+      // leadership to the most up-to-date remaining voter at once (TimeoutNow, as in a transfer:
+      // no election timeout without a leader), then step down. Not being a voter, this node
+      // never campaigns again.
       this.broadcastAppend();
+      let successor: NodeId = NO_NODE;
+      let best = -1;
+      for (const [id, pr] of this.tracker.entries()) {
+        if (id === this.id || !this.tracker.isVoter(id) || pr.match < this.log.committed) continue;
+        if (pr.match > best) {
+          best = pr.match;
+          successor = id;
+        }
+      }
+      if (successor !== NO_NODE) this.sendTimeoutNow(successor);
       this.becomeFollower(this.term, NO_NODE);
       return next.conf;
     }

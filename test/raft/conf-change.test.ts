@@ -411,6 +411,9 @@ describe("removing members", () => {
     assert.ok(old.log.applied >= at);
     assert.equal(old.role, "Follower");
     assert.deepEqual(old.tracker.confState, conf(["n2", "n3"]));
+    // It handed over with TimeoutNow: a successor leads already, before any election timeout.
+    assert.equal(["n2", "n3"].filter((id) => c.node(id).role === "Leader").length, 1);
+    assert.ok(c.node("n2").term > old.term || c.node("n3").term > old.term);
     c.run(60);
     const leaders = ["n2", "n3"].filter((id) => c.node(id).role === "Leader");
     assert.equal(leaders.length, 1);
