@@ -11,3 +11,19 @@ export const processOutput = (): Output => ({
   stderr: (t) => process.stderr.write(t),
   isTty: process.stderr.isTTY === true,
 });
+
+/** An Output that keeps what was written (tests, and callers that run commands in-process). */
+export function capturedOutput(): Output & { out: string; err: string } {
+  const o = {
+    out: "",
+    err: "",
+    isTty: false,
+    stdout: (t: string) => {
+      o.out += t;
+    },
+    stderr: (t: string) => {
+      o.err += t;
+    },
+  };
+  return o;
+}

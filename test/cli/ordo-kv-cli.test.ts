@@ -9,7 +9,7 @@ import { after, before, describe, test } from "node:test";
 import { runGet, runPut } from "../../src/cli/kv-commands.js";
 import { runLease } from "../../src/cli/lease-commands.js";
 import { runEndpoint, runMember, runSnapshot } from "../../src/cli/maintenance-commands.js";
-import type { Output } from "../../src/cli/output.js";
+import { capturedOutput, type Output } from "../../src/cli/output.js";
 import { parseTxn, runTxn } from "../../src/cli/txn-command.js";
 import { runWatch } from "../../src/cli/watch-command.js";
 import { readSnapshotFile } from "../../src/server/maintenance-service.js";
@@ -21,20 +21,7 @@ import {
   withTimeout,
 } from "../client/harness.js";
 
-function capture(): Output & { out: string; err: string } {
-  const o = {
-    out: "",
-    err: "",
-    isTty: false,
-    stdout: (t: string) => {
-      o.out += t;
-    },
-    stderr: (t: string) => {
-      o.err += t;
-    },
-  };
-  return o;
-}
+const capture = capturedOutput;
 
 type Run = (args: string[], out: Output) => Promise<number>;
 

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 import * as grpc from "@grpc/grpc-js";
 import { runLeader, runMember } from "../../src/cli/maintenance-commands.js";
-import type { Output } from "../../src/cli/output.js";
+import { capturedOutput } from "../../src/cli/output.js";
 import { KvClient } from "../../src/client/index.js";
 import { serviceClient } from "../../src/server/proto.js";
 import { freePort } from "./ports.js";
@@ -91,20 +91,7 @@ async function applied(port: number, index: number, what: string): Promise<Statu
   });
 }
 
-function capture(): Output & { out: string; err: string } {
-  const o = {
-    out: "",
-    err: "",
-    isTty: false,
-    stdout: (t: string) => {
-      o.out += t;
-    },
-    stderr: (t: string) => {
-      o.err += t;
-    },
-  };
-  return o;
-}
+const capture = capturedOutput;
 
 let cluster: ProcessCluster | undefined;
 const joined: MemberProcess[] = [];

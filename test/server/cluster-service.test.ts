@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { after, before, beforeEach, describe, test } from "node:test";
 import * as grpc from "@grpc/grpc-js";
 import { runLeader, runMember } from "../../src/cli/maintenance-commands.js";
-import type { Output } from "../../src/cli/output.js";
+import { capturedOutput } from "../../src/cli/output.js";
 import { KvClient, KvClientError } from "../../src/client/index.js";
 import {
   asNodeId,
@@ -185,20 +185,7 @@ const refusedWith =
     return true;
   };
 
-function capture(): Output & { out: string; err: string } {
-  const o = {
-    out: "",
-    err: "",
-    isTty: false,
-    stdout: (t: string) => {
-      o.out += t;
-    },
-    stderr: (t: string) => {
-      o.err += t;
-    },
-  };
-  return o;
-}
+const capture = capturedOutput;
 
 test("runtime errors map to etcd's", () => {
   const cases: [unknown, { code: grpc.status; details: string }][] = [

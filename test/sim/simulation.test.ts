@@ -3,7 +3,17 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { checkLinearizable, parseHistory } from "../../src/check/index.js";
-import { runSeed, runSeedAsync, runSeeds } from "../../src/sim/index.js";
+import { runSeed, runSeedAsync, runSeeds, type SeedSummary } from "../../src/sim/index.js";
+
+/** The failed seeds with their first reasons (empty when every seed passed). */
+const failures = (results: readonly SeedSummary[]) =>
+  results
+    .filter((r) => !r.ok)
+    .map((r) => ({
+      seed: r.seed,
+      v: r.violations.slice(0, 2),
+      live: r.livenessFailures.slice(0, 2),
+    }));
 
 describe("simulator", () => {
   test("same seed, same run: trace hash and history are identical", () => {
@@ -81,16 +91,7 @@ describe("simulator", () => {
   test("60 faulty seeds of the full runtime with the MVCC store pass every check", async () => {
     const seeds = Array.from({ length: 60 }, (_, i) => 5000 + i);
     const results = await runSeeds({ seeds, base: { faults: "all", stack: "runtime" } });
-    assert.deepEqual(
-      results
-        .filter((r) => !r.ok)
-        .map((r) => ({
-          seed: r.seed,
-          v: r.violations.slice(0, 2),
-          live: r.livenessFailures.slice(0, 2),
-        })),
-      [],
-    );
+    assert.deepEqual(failures(results), []);
     assert.ok(results.reduce((a, r) => a + r.opsOk, 0) > 5_000);
   });
 
@@ -119,16 +120,7 @@ describe("simulator", () => {
       seeds,
       base: { faults: "all", stack: "runtime", reconfig: true },
     });
-    assert.deepEqual(
-      results
-        .filter((r) => !r.ok)
-        .map((r) => ({
-          seed: r.seed,
-          v: r.violations.slice(0, 2),
-          live: r.livenessFailures.slice(0, 2),
-        })),
-      [],
-    );
+    assert.deepEqual(failures(results), []);
     // Every kind of change happened somewhere: adds from empty logs (learners and voters),
     // promotions, removals, joint replacements, leadership transfers.
     const all = results.flatMap((r) => r.reconfigs);
