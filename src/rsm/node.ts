@@ -132,6 +132,7 @@ export interface RsmMetrics {
   leaderChanges: number;
   snapshotsTaken: number;
   snapshotsInstalled: number;
+  membershipChanges: number;
   divergenceAlarms: number;
 }
 
@@ -230,6 +231,7 @@ export class RsmNode {
     leaderChanges: 0,
     snapshotsTaken: 0,
     snapshotsInstalled: 0,
+    membershipChanges: 0,
     divergenceAlarms: 0,
   };
   private readonly raft: Raft;
@@ -934,6 +936,7 @@ export class RsmNode {
       for (const m of context?.members ?? [])
         if (isMemberOf(after, m.node)) this.memberContexts.set(m.node, m.context);
       this.membershipIndex = e.index;
+      this.metrics.membershipChanges++;
       if (added) this.snapshotSoon = true;
       if (isMemberOf(before, this.id) && !isMemberOf(after, this.id)) {
         this.removedSelf = true;

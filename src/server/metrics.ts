@@ -22,6 +22,12 @@ export interface MetricsSource {
     readonly commit: number;
     readonly applied: number;
     readonly lastIndex: number;
+    readonly id: string;
+    readonly confState: {
+      readonly voters: readonly string[];
+      readonly votersOutgoing: readonly string[];
+      readonly learners: readonly string[];
+    };
   };
   /** Per peer (by name) counters of the outbound transport; an empty map for a single member. */
   readonly peerStats: () => ReadonlyMap<string, PeerCounters>;
@@ -63,6 +69,11 @@ const RUNTIME_COUNTERS: readonly (readonly [keyof RsmMetrics, string, string])[]
   ["leaderChanges", "ordo_leader_changes_total", "Times this member saw the leader change."],
   ["snapshotsTaken", "ordo_snapshots_taken_total", "State machine snapshots taken."],
   ["snapshotsInstalled", "ordo_snapshots_installed_total", "Snapshots installed from a leader."],
+  [
+    "membershipChanges",
+    "ordo_membership_changes_total",
+    "Configuration changes this member applied (adds, removals, promotions, joint enter/leave).",
+  ],
   [
     "divergenceAlarms",
     "ordo_divergence_alarms_total",
@@ -111,6 +122,25 @@ export class ClientMetrics {
     );
     gauge("ordo_commit_index", "The member's commit index.", () => source.status().commit);
     gauge("ordo_applied_index", "The member's applied index.", () => source.status().applied);
+    gauge(
+      "ordo_voters",
+      "Voters in the configuration this member applied (the incoming set while joint).",
+      () => source.status().confState.voters.length,
+    );
+    gauge(
+      "ordo_learners",
+      "Learners in the configuration this member applied.",
+      () => source.status().confState.learners.length,
+    );
+    gauge(
+      "ordo_joint_configuration",
+      "1 while the configuration is joint (a change of several voters in progress).",
+      () => (source.status().confState.votersOutgoing.length > 0 ? 1 : 0),
+    );
+    gauge("ordo_is_learner", "1 when this member is a learner.", () => {
+      const s = source.status();
+      return s.confState.learners.includes(s.id) ? 1 : 0;
+    });
     this.peerMetrics(source, registers);
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
   }

@@ -202,6 +202,11 @@ test("3 → 5 → 3 members (a learner promoted, the leader moved and removed) u
     const list5 = await ordo(runMember, ["list"], all);
     assert.equal(list5.trim().split("\n").length, 5, list5);
     assert.doesNotMatch(list5, /true$/m, "no learner left");
+    // n5 learned the configuration from a snapshot; the leader applied the changes itself.
+    const metrics5 = await (await fetch(`http://127.0.0.1:${p5c}/metrics`)).text();
+    assert.match(metrics5, /^ordo_voters\{[^}]*\} 5$/m);
+    const metricsL = await (await fetch(`http://127.0.0.1:${leader.port}/metrics`)).text();
+    assert.match(metricsL, /^ordo_membership_changes_total\{[^}]*\} [1-9]/m);
     await progressed("with five members");
 
     // Leadership moves to n4, and every member sees it.

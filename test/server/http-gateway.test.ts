@@ -241,10 +241,15 @@ describe("HTTP gateway on the shared client port", () => {
       "ordo_fsync_seconds_total",
       "ordo_leader_changes_total",
       "ordo_divergence_alarms_total",
+      "ordo_membership_changes_total",
       "ordo_is_leader",
     ]) {
       value(before, name);
     }
+    assert.equal(value(before, "ordo_voters"), 1);
+    assert.equal(value(before, "ordo_learners"), 0);
+    assert.equal(value(before, "ordo_joint_configuration"), 0);
+    assert.equal(value(before, "ordo_is_learner"), 0);
     assert.match(before, /# TYPE ordo_peer_send_failures_total counter/);
     assert.match(before, /process_cpu_user_seconds_total/);
     assert.equal(value(before, "ordo_is_leader"), 1);
