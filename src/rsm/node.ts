@@ -92,6 +92,19 @@ export interface RsmNodeOptions {
   readonly seed?: number;
   /** Observation points for the simulator's checkers (never needed in production). */
   readonly hooks?: RsmHooks;
+  /**
+   * Judges a membership change or context update when it applies, on every replica, so that
+   * racing requests are decided in log order (e.g. two members added with one address). Must
+   * be deterministic: a pure function of its arguments. A string refuses the entry (the
+   * proposer gets INVALID_ARGUMENT with it; nothing changes anywhere).
+   */
+  readonly validateMembership?: (
+    current: Membership,
+    proposed: {
+      readonly change: ConfChange | undefined;
+      readonly contexts: ReadonlyMap<NodeId, Uint8Array>;
+    },
+  ) => string | undefined;
 }
 
 /** Called synchronously inside the Ready loop; must not throw or call back into the node. */
@@ -870,6 +883,11 @@ export class RsmNode {
           };
           break;
         }
+        const refused = this.judgeMembership(undefined, new Map([[node, env.context]]));
+        if (refused !== undefined) {
+          outcome = { ok: false, code: "INVALID_ARGUMENT", message: refused };
+          break;
+        }
         this.memberContexts.set(node, env.context);
         this.membershipIndex = e.index;
         this.notifyMembership();
@@ -911,16 +929,19 @@ export class RsmNode {
     const before = this.raft.tracker.confState;
     const check = nextConfState(before, cc);
     const reused = cc.changes.find((c) => c.type !== "RemoveNode" && this.removedIds.has(c.node));
+    // Every replica decides the same: a refused change is skipped, the configuration unchanged.
+    const refusal =
+      "error" in check
+        ? check.error
+        : reused !== undefined
+          ? `${reused.node} was removed from this cluster; node ids are never reused`
+          : this.judgeMembership(
+              cc,
+              new Map((context?.members ?? []).map((m) => [m.node, m.context])),
+            );
     let outcome: Outcome;
-    if ("error" in check) {
-      outcome = { ok: false, code: "INVALID_ARGUMENT", message: check.error };
-    } else if (reused !== undefined) {
-      // Every replica decides the same: the change is skipped, the configuration unchanged.
-      outcome = {
-        ok: false,
-        code: "INVALID_ARGUMENT",
-        message: `${reused.node} was removed from this cluster; node ids are never reused`,
-      };
+    if (refusal !== undefined) {
+      outcome = { ok: false, code: "INVALID_ARGUMENT", message: refusal };
     } else {
       const after = this.raft.applyConfChange(cc);
       let added = false;
@@ -954,6 +975,22 @@ export class RsmNode {
     this.settleByIndex(e, context);
     if (context === undefined || context.proposer !== this.runId) return;
     this.settleProposal(context.requestId, outcome);
+  }
+
+  /** The application's verdict on a membership entry (options.validateMembership). */
+  private judgeMembership(
+    change: ConfChange | undefined,
+    contexts: ReadonlyMap<NodeId, Uint8Array>,
+  ): string | undefined {
+    const validate = this.options.validateMembership;
+    // Leaving a joint configuration is never refused (it could not be retried otherwise).
+    if (validate === undefined || change?.changes.length === 0) return undefined;
+    try {
+      return validate(this.membership(), { change, contexts });
+    } catch (err) {
+      // Deterministic like the validator itself: the same throw on every replica.
+      return `membership validation failed: ${(err as Error).message}`;
+    }
   }
 
   private notifyMembership(): void {

@@ -130,6 +130,11 @@ export function clusterStatusOf(error: unknown): EtcdStatus {
       if (/is not a member/.test(message)) return ETCD_ERRORS.memberNotFound;
       return s(grpc.status.FAILED_PRECONDITION, prefixed(message));
     case "INVALID_ARGUMENT":
+      // Refused when applied (member-records.ts recordConflict): etcd's words and codes.
+      if (message === ETCD_ERRORS.peerUrlExist.details) return ETCD_ERRORS.peerUrlExist;
+      if (message === ETCD_ERRORS.memberExist.details) return ETCD_ERRORS.memberExist;
+      if (/^etcdserver: member name .* already exists$/.test(message))
+        return s(grpc.status.FAILED_PRECONDITION, message);
       return s(grpc.status.INVALID_ARGUMENT, prefixed(message));
     default:
       return s(grpc.status.INTERNAL, `ordo: internal error: ${message}`);

@@ -238,3 +238,42 @@ export function recordToPublish(
 
 const sameList = (a: readonly string[], b: readonly string[]): boolean =>
   a.length === b.length && a.every((x, i) => x === b[i]);
+
+/**
+ * The apply-time check of member records (RsmNode's validateMembership: every replica, in log
+ * order, so two requests racing through different members are decided the same everywhere):
+ * a record must decode, and its peer URLs, etcd id and name must not be another member's.
+ * Only replicated records count (the bootstrap fallback differs from member to member).
+ * Returns etcd's error text, or undefined to accept.
+ */
+export function recordConflict(
+  current: MembershipView,
+  proposed: ReadonlyMap<NodeId, Uint8Array>,
+): string | undefined {
+  const others: MemberRecord[] = [];
+  for (const [nodeId, bytes] of current.contexts) {
+    if (proposed.has(nodeId) || !isMemberOf(current.confState, nodeId)) continue;
+    try {
+      others.push(decodeMemberRecord(bytes));
+    } catch {
+      // An undecodable record claims nothing.
+    }
+  }
+  for (const [nodeId, bytes] of proposed) {
+    let record: MemberRecord;
+    try {
+      record = decodeMemberRecord(bytes);
+    } catch (error) {
+      return `etcdserver: bad member record for ${nodeId}: ${(error as Error).message}`;
+    }
+    const urls = new Set(record.peerURLs.map(canonicalUrl));
+    for (const other of others) {
+      if (other.peerURLs.some((u) => urls.has(canonicalUrl(u))))
+        return "etcdserver: Peer URLs already exists";
+      if (other.id === record.id) return "etcdserver: member ID already exist";
+      if (record.name !== "" && other.name === record.name)
+        return `etcdserver: member name ${JSON.stringify(record.name)} already exists`;
+    }
+  }
+  return undefined;
+}

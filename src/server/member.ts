@@ -40,6 +40,7 @@ import {
   isMemberOf,
   type MemberView,
   peerAddressOf,
+  recordConflict,
   recordToPublish,
 } from "./member-records.js";
 import { ClusterMembership } from "./membership.js";
@@ -353,6 +354,7 @@ export class Member {
       heartbeatTicks: 1,
       snapshotEntries: options.snapshotEntries ?? 10_000,
       logger: log,
+      validateMembership: (current, proposed) => recordConflict(current, proposed.contexts),
     });
     const runtime = node;
     let clientUrl = ""; // set once the client listener is bound

@@ -201,6 +201,43 @@ describe("membership through the runtime", () => {
     }
   });
 
+  test("validateMembership decides at apply time, the same on every replica", async () => {
+    const decoder = new TextDecoder();
+    const c = await counterCluster({
+      validateMembership: (
+        current: { contexts: ReadonlyMap<NodeId, Uint8Array> },
+        proposed: { contexts: ReadonlyMap<NodeId, Uint8Array> },
+      ) => {
+        const taken = new Set([...current.contexts.values()].map((b) => decoder.decode(b)));
+        for (const ctx of proposed.contexts.values())
+          if (taken.has(decoder.decode(ctx))) return `address ${decoder.decode(ctx)} is taken`;
+        return undefined;
+      },
+    });
+    const leader = await c.waitForLeader();
+    await leader.propose(add("v", 1));
+    await c.join("n4");
+    await leader.changeMembership(change(["AddLearner", "n4"]), new Map([[n("n4"), text("a:1")]]));
+    // n5 with n4's address: refused when applied, through a follower too; nothing changes.
+    const follower = c.node(c.ids.find((id) => id !== leader.id) as string);
+    await assert.rejects(
+      follower.changeMembership(change(["AddLearner", "n5"]), new Map([[n("n5"), text("a:1")]])),
+      (e: unknown) =>
+        e instanceof RsmError && e.code === "INVALID_ARGUMENT" && /a:1 is taken/.test(e.message),
+    );
+    await assert.rejects(
+      leader.updateMemberContext(n("n4"), text("a:1")),
+      /a:1 is taken/,
+      "its own address counts as taken too for this validator",
+    );
+    const l = await c.waitForLeader();
+    await l.propose(add("v", 1));
+    for (const id of c.ids) {
+      assert.equal(await caughtUpCount(c, c.node(id), "v"), 2);
+      assert.deepEqual(c.node(id).membership().confState.learners, ["n4"], id);
+    }
+  });
+
   test("leadership transfer resolves when the target leads; refusals are typed", async () => {
     const c = await counterCluster();
     const leader = await c.waitForLeader();

@@ -212,6 +212,15 @@ test("runtime errors map to etcd's", () => {
         details: "etcdserver: a configuration change is already in progress",
       },
     ],
+    // Refused when applied (two additions racing through different members).
+    [
+      new RsmError("INVALID_ARGUMENT", "etcdserver: Peer URLs already exists"),
+      ETCD_ERRORS.peerUrlExist,
+    ],
+    [
+      new RsmError("INVALID_ARGUMENT", "etcdserver: member ID already exist"),
+      ETCD_ERRORS.memberExist,
+    ],
     [new Error("boom"), { code: grpc.status.INTERNAL, details: "ordo: internal error: boom" }],
   ];
   for (const [error, expected] of cases) assert.deepEqual(clusterStatusOf(error), expected);

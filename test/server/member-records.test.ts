@@ -15,6 +15,7 @@ import {
   generateMemberId,
   MemberRecordError,
   membersOf,
+  recordConflict,
   recordToPublish,
 } from "../../src/server/member-records.js";
 
@@ -207,4 +208,38 @@ test("--initial-cluster: unnamed entries (etcdctl's unstarted members) are skipp
     parseInitialCluster(text, { skipUnnamed: true }).map((p) => `${p.name}:${p.port}`),
     ["n1:1", "n4:4"],
   );
+});
+
+test("apply-time check: a record's peer URLs, id and name must not be another member's", () => {
+  const rec = (id: string, name: string, url: string) =>
+    encodeMemberRecord({ id, name, peerURLs: [url], clientURLs: [] });
+  const current = {
+    confState: { voters: [n("n1"), n("n2")], votersOutgoing: [], learners: [] },
+    contexts: new Map([
+      [n("n1"), rec("11", "n1", "http://10.0.0.1:2380")],
+      [n("n2"), rec("12", "n2", "http://10.0.0.2:2380")],
+      // A removed member's record no longer claims anything.
+      [n("old"), rec("13", "old", "http://10.0.0.3:2380")],
+    ]),
+    index: 5,
+  };
+  const check = (id: string, bytes: Uint8Array) =>
+    recordConflict(current, new Map([[n(id), bytes]]));
+  assert.equal(check("n4", rec("14", "n4", "http://10.0.0.4:2380")), undefined);
+  assert.equal(
+    check("n4", rec("14", "n4", "HTTP://10.0.0.2:2380/")),
+    "etcdserver: Peer URLs already exists",
+  );
+  assert.equal(
+    check("n4", rec("11", "n4", "http://10.0.0.4:2380")),
+    "etcdserver: member ID already exist",
+  );
+  assert.equal(
+    check("n4", rec("14", "n1", "http://10.0.0.4:2380")),
+    'etcdserver: member name "n1" already exists',
+  );
+  // A member updating its own record, and an unnamed (unstarted) member, conflict with nobody.
+  assert.equal(check("n2", rec("12", "n2", "http://10.0.0.9:2380")), undefined);
+  assert.equal(check("m1", rec("15", "", "http://10.0.0.3:2380")), undefined);
+  assert.match(check("n4", enc({ id: "x" })) ?? "", /bad member record for n4/);
 });
