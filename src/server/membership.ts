@@ -7,9 +7,10 @@
 // already used peer URLs, an unknown member, promoting a member that is no learner. What only
 // the leader's core can judge (a change already in progress, a lagging learner, no voter left)
 // comes back as the runtime's PROPOSAL_DROPPED and is mapped by clusterStatusOf. These checks
-// read this member's applied membership: two additions racing from two members may both pass
-// them (etcd re-checks when applying; here the core's one-change-at-a-time rule serializes
-// changes, and a duplicate peer URL is refused on the next attempt).
+// read this member's applied membership, so two additions racing through two members may both
+// pass them; as etcd does, the record is checked again when the entry applies, on every replica
+// in log order (member-records.ts recordConflict, RsmNode's validateMembership), and the later
+// one is refused there.
 import { randomBytes } from "node:crypto";
 import * as grpc from "@grpc/grpc-js";
 import type { ConfChange, NodeId } from "../raft/index.js";
