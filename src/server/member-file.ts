@@ -1,17 +1,15 @@
 // member.json: a member's identity in its data directory, written once when the data directory
-// is new (and rewritten when the list of removed nodes grows), always atomically (temp file,
-// fsync, rename, directory fsync), so a crash leaves the old file or the new one.
+// is new, atomically (temp file, fsync, rename, directory fsync), so a crash leaves no half file.
 //
 //   { "version": 1, "clusterId": "…", "nodeId": "n4", "memberId": "…",
-//     "bootstrap": true, "peers": [{ "nodeId": "n1", "peerURLs": ["http://…"] }, …],
-//     "removed": ["n2"] }
+//     "bootstrap": true, "peers": [{ "nodeId": "n1", "peerURLs": ["http://…"] }, …] }
 //
 // bootstrap true: the member started the cluster (--initial-cluster-state new); its first
 // configuration is `peers` as voters, as every bootstrap member's is. bootstrap false: it
 // joined an existing cluster, starts with an empty configuration and receives the leader's
 // snapshot; `peers` is what discovery told it (where to find members that have published no
-// record yet). `removed`: node ids this member saw leave the cluster (their connections are
-// refused with Removed). A data directory from before member.json is a bootstrap member's:
+// record yet). Which nodes left the cluster is not kept here: the runtime replicates it
+// (RsmNode.membership().removed, in its snapshots and log). A data directory from before member.json is a bootstrap member's:
 // Member.start writes the file from the command line on its first start.
 import { open, readFile, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
@@ -30,13 +28,11 @@ export interface MemberFile {
   readonly memberId: string;
   readonly bootstrap: boolean;
   readonly peers: readonly MemberFilePeer[];
-  readonly removed: readonly NodeId[];
 }
 
 export const MEMBER_FILE = "member.json";
 const VERSION = 1;
 const FILE_BYTES_MAX = 1024 * 1024;
-const REMOVED_KEPT_MAX = 1024;
 
 export class MemberFileError extends Error {
   override readonly name = "MemberFileError";
@@ -86,21 +82,17 @@ export async function readMemberFile(dir: string): Promise<MemberFile | undefine
     const entry = r as { nodeId: string; peerURLs: string[] };
     peers.push({ nodeId: asNodeId(entry.nodeId), peerURLs: [...entry.peerURLs] });
   }
-  if (!Array.isArray(o.removed) || !o.removed.every((id) => typeof id === "string"))
-    bad("bad removed");
   return {
     clusterId: o.clusterId as string,
     nodeId: asNodeId(o.nodeId as string),
     memberId: o.memberId as string,
     bootstrap: o.bootstrap as boolean,
     peers,
-    removed: (o.removed as string[]).map(asNodeId),
   };
 }
 
 /** Writes dir/member.json atomically and durably. */
 export async function writeMemberFile(dir: string, file: MemberFile): Promise<void> {
-  const removed = file.removed.slice(-REMOVED_KEPT_MAX);
   const text = `${JSON.stringify(
     {
       version: VERSION,
@@ -109,7 +101,6 @@ export async function writeMemberFile(dir: string, file: MemberFile): Promise<vo
       memberId: file.memberId,
       bootstrap: file.bootstrap,
       peers: file.peers.map((p) => ({ nodeId: p.nodeId, peerURLs: [...p.peerURLs] })),
-      removed,
     },
     null,
     2,

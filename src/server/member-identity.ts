@@ -73,7 +73,6 @@ export async function resolveIdentity(
       memberId: "",
       bootstrap: true,
       peers: o.initialCluster.map((p) => ({ nodeId: asNodeId(p.name), peerURLs: [peerUrlOf(p)] })),
-      removed: [],
     },
     created: true,
   };
@@ -126,6 +125,5 @@ async function join(o: IdentityOptions, self: PeerSpec): Promise<MemberFile> {
     memberId: me.id ?? "",
     bootstrap: false,
     peers: info.members.map((m) => ({ nodeId: m.nodeId, peerURLs: [...m.peerURLs] })),
-    removed: [],
   };
 }

@@ -96,13 +96,11 @@ async function internalGrpcEndpoint(dataDir: string): Promise<{ address: string;
 }
 
 /**
- * Keeps the transport, the removed-node list and member.json in step with the replicated
- * membership, and notices this member's own removal. Set up before the node starts, so no
- * membership change is missed.
+ * Keeps the transport in step with the replicated membership (peers, and the node ids removed
+ * from the cluster, which the runtime keeps durably in its snapshots and log), and notices this
+ * member's own removal. Set up before the node starts, so no membership change is missed.
  */
 class MembershipSync {
-  private file: MemberFile;
-  private fileWrite: Promise<void> = Promise.resolve();
   private removedReason: string | undefined;
   private resolveRemoved: ((reason: string) => void) | undefined;
   readonly removed: Promise<string>;
@@ -111,16 +109,12 @@ class MembershipSync {
   membership: Membership | undefined;
 
   constructor(
-    file: MemberFile,
-    private readonly dataDir: string,
     private readonly transport: TcpTransport,
     private readonly log: Logger,
   ) {
-    this.file = file;
     this.removed = new Promise((resolve) => {
       this.resolveRemoved = resolve;
     });
-    for (const id of file.removed) transport.setRemoved(id);
   }
 
   get isRemoved(): boolean {
@@ -132,30 +126,11 @@ class MembershipSync {
     this.membership = m;
     const diff = cluster.observe(m);
     this.current = cluster.members(m);
-    let removedChanged = false;
-    const removed = new Set(this.file.removed);
-    for (const id of diff.left) {
-      if (id === node.id) continue;
-      this.transport.setRemoved(id);
-      removed.add(id);
-      removedChanged = true;
-      this.log("info", "a member left the cluster", { nodeId: id });
-    }
-    for (const id of diff.joined) {
-      if (!removed.has(id)) continue;
-      this.transport.setRemoved(id, false);
-      removed.delete(id);
-      removedChanged = true;
-    }
-    // Removals replicated before this member joined (it learned them from a snapshot).
-    for (const id of m.removed) {
-      if (id === node.id || removed.has(id)) continue;
-      this.transport.setRemoved(id);
-      removed.add(id);
-      removedChanged = true;
-    }
+    for (const id of diff.left)
+      if (id !== node.id) this.log("info", "a member left the cluster", { nodeId: id });
+    for (const id of m.removed)
+      if (id !== node.id && !this.transport.isRemoved(id)) this.transport.setRemoved(id);
     this.syncPeers(node.id, m);
-    if (removedChanged) this.saveRemoved([...removed]);
     if (node.removed) this.markRemoved("it applied its own removal", true);
   }
 
@@ -186,21 +161,6 @@ class MembershipSync {
       }
     }
     for (const id of this.transport.peerIds()) if (!wanted.has(id)) this.transport.removePeer(id);
-  }
-
-  private saveRemoved(removed: NodeId[]): void {
-    this.file = { ...this.file, removed };
-    const file = this.file;
-    this.fileWrite = this.fileWrite
-      .then(() => writeMemberFile(this.dataDir, file))
-      .catch((error: unknown) =>
-        this.log("error", "cannot update member.json", { error: String(error) }),
-      );
-  }
-
-  /** Writes still in flight finish (stop waits for them). */
-  flushed(): Promise<void> {
-    return this.fileWrite;
   }
 
   markRemoved(reason: string, delayed: boolean): void {
@@ -339,7 +299,7 @@ export class Member {
       onRemoved: (by, reason) => sync?.markRemoved(`${by} refused it: ${reason}`, false),
       logger: (level, message, fields) => log(level, `transport: ${message}`, fields),
     });
-    sync = new MembershipSync(identity, options.dataDir, transport, log);
+    sync = new MembershipSync(transport, log);
     const empty = { voters: [], votersOutgoing: [], learners: [] };
     node = await RsmNode.open({
       id: nodeId,
@@ -669,7 +629,6 @@ export class Member {
     if (this.grpcSocketPath !== undefined) await rm(this.grpcSocketPath, { force: true });
     await this.node.stop();
     await this.transport.stop();
-    await this.sync.flushed();
   }
 }
 

@@ -122,6 +122,10 @@ describe("membership through the runtime", () => {
     );
     assert.deepEqual(leader.membership().confState.learners, []);
     assert.deepEqual([...follower.membership().removed], ["n4"]);
+    // Durable: a restarted member knows it from its log (or snapshot).
+    const again = await c.restart(follower.id);
+    await waitFor(() => again.membership().removed.has(n("n4")), 3000, "n4 known as removed");
+    assert.deepEqual([...again.membership().removed], ["n4"]);
   });
 
   test("removing the leader: it steps down, knows it was removed, the rest go on", async () => {

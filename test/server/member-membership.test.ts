@@ -75,7 +75,6 @@ test("member.json: written on first start, read on restart; a data directory wit
     memberId: "",
     bootstrap: true,
     peers: [{ nodeId: "n1", peerURLs: [`http://127.0.0.1:${peer}`] }],
-    removed: [],
   });
   const c = new KvClient([endpoint(m)], { timeoutMs: 2000 });
   await waitFor("a write", () =>
@@ -163,7 +162,7 @@ test("a member joins a running cluster, publishes its name, and stops when remov
     // Removed: n2 applies its own removal and stops by itself.
     await c.memberRemove(added.member.id);
     assert.match(await n2.removed, /applied its own removal/);
-    assert.deepEqual((await readMemberFile(join(n1.options.dataDir)))?.removed, [n2.nodeId]);
+    assert.deepEqual([...n1.node.membership().removed], [n2.nodeId]);
     // Restarted from its data directory, it is still removed and stops again.
     const again = await startMember("n2", dir2, [n1Spec, n2Spec], {
       initialClusterState: "existing",
