@@ -24,6 +24,7 @@ import { createHash, randomBytes } from "node:crypto";
 import {
   asIndex,
   type ConfChange,
+  ConfChangeDecodeError,
   type ConfState,
   canSendBeforePersist,
   decodeConfChange,
@@ -219,6 +220,12 @@ function decodeConfContext(data: Uint8Array): ConfContext {
   r.end();
   return { proposer, requestId, members };
 }
+
+const membersOf = (conf: ConfState): NodeId[] => [
+  ...conf.voters,
+  ...conf.votersOutgoing,
+  ...conf.learners,
+];
 
 const isMemberOf = (conf: ConfState, id: NodeId): boolean =>
   conf.voters.includes(id) || conf.votersOutgoing.includes(id) || conf.learners.includes(id);
@@ -701,20 +708,24 @@ export class RsmNode {
     let cc: ConfChange;
     try {
       cc = decodeConfChange(data);
-      this.raft.proposeConfChange(cc);
-      return;
     } catch (err) {
-      if (
-        !(err instanceof RaftError) &&
-        !(err instanceof Error && err.name === "ConfChangeDecodeError")
-      )
-        throw err;
+      if (!(err instanceof ConfChangeDecodeError)) throw err;
+      this.log("info", "dropped an undecodable forwarded configuration change", {
+        from,
+        error: String(err),
+      });
+      return; // nobody to tell: the proposer times out
+    }
+    try {
+      this.raft.proposeConfChange(cc);
+    } catch (err) {
+      if (!(err instanceof RaftError)) throw err;
       this.log("info", "refused a forwarded configuration change", { from, error: String(err) });
       let context: ConfContext;
       try {
-        context = decodeConfContext(decodeConfChange(data).context ?? new Uint8Array(0));
+        context = decodeConfContext(cc.context ?? new Uint8Array(0));
       } catch {
-        return; // nobody to tell: the proposer times out
+        return; // no proposer named: it times out
       }
       this.proposeInternal({
         kind: "Refusal",
@@ -722,7 +733,7 @@ export class RsmNode {
         requestId: context.requestId,
         timestampMs: 0,
         seed: 0,
-        message: (err as Error).message,
+        message: err.message,
       });
     }
   }
@@ -944,14 +955,10 @@ export class RsmNode {
       outcome = { ok: false, code: "INVALID_ARGUMENT", message: refusal };
     } else {
       const after = this.raft.applyConfChange(cc);
-      let added = false;
-      for (const c of cc.changes) {
-        if (c.type !== "RemoveNode" && !isMemberOf(before, c.node)) added = true;
-      }
-      for (const c of cc.changes)
-        if (isMemberOf(before, c.node) && !isMemberOf(after, c.node)) this.removedIds.add(c.node);
-      // Leaving a joint configuration removes the outgoing voters that are not in the new one.
-      for (const id of before.votersOutgoing) if (!isMemberOf(after, id)) this.removedIds.add(id);
+      // Removed: members before and not after (RemoveNode, or outgoing voters leaving a joint
+      // configuration). Added: the other way round.
+      for (const id of membersOf(before)) if (!isMemberOf(after, id)) this.removedIds.add(id);
+      const added = membersOf(after).some((id) => !isMemberOf(before, id));
       for (const id of [...this.memberContexts.keys()])
         if (!isMemberOf(after, id)) this.memberContexts.delete(id);
       for (const m of context?.members ?? [])
