@@ -73,6 +73,8 @@ const HEARTBEAT_TICKS = 2;
 const ATTEMPT_TIMEOUT_MS = 300;
 const OP_DEADLINE_MS = 2500;
 const EVENTS_MAX = 20_000_000;
+/** --reconfig: members added in one run at most (each from an empty log, under a fresh id). */
+const SPAWNED_MAX = 6;
 
 type SimEvent =
   | { readonly kind: "tick"; readonly node: SimMember }
@@ -474,7 +476,7 @@ export class Simulation {
     const members = [...conf.voters, ...conf.learners];
     const via = p.chance(0.7) ? leader : this.nodesById.get(p.pick(members) as string);
     if (!(via instanceof RuntimeMember) || via.crashed) return;
-    const canSpawn = this.spawned.size < 6;
+    const canSpawn = this.spawned.size < SPAWNED_MAX;
     const roll = p.int(100);
     const contexts = new Map<NodeId, Uint8Array>();
     let cc: ConfChange | undefined;
@@ -499,8 +501,9 @@ export class Simulation {
     } else if (roll < 82 && canSpawn && conf.voters.length >= 2) {
       // Replace voters (up to a majority of them, with new members from empty logs): several
       // voters change, so this must go through a joint configuration.
-      const count = 1 + p.int(Math.min(Math.ceil(conf.voters.length / 2), 6 - this.spawned.size));
-      const out = [...conf.voters].sort(() => 0);
+      const count =
+        1 + p.int(Math.min(Math.ceil(conf.voters.length / 2), SPAWNED_MAX - this.spawned.size));
+      const out = [...conf.voters];
       const removed: NodeId[] = [];
       for (let i = 0; i < count; i++) removed.push(out.splice(p.int(out.length), 1)[0] as NodeId);
       const changes: ConfChange["changes"][number][] = [];
@@ -541,12 +544,12 @@ export class Simulation {
    */
   private clientEndpoints(): SimMember[] {
     if (this.reconfigPrng === undefined) return this.nodes;
-    const members = this.finalMembers();
+    const members = this.configurationMembers();
     return members.length > 0 ? members : this.nodes;
   }
 
-  /** The members of the final configuration (every node without --reconfig). */
-  private finalMembers(): SimMember[] {
+  /** The members of the current leader's configuration (every node without --reconfig). */
+  private configurationMembers(): SimMember[] {
     if (this.reconfigPrng === undefined) return this.nodes;
     const leader = this.currentLeader();
     const conf = leader instanceof RuntimeMember ? leader.membership()?.confState : undefined;
@@ -876,7 +879,7 @@ export class Simulation {
       const leader = this.currentLeader();
       if (leader === undefined)
         this.livenessFailures.push("no leader at the end of the recovery phase");
-      const members = this.finalMembers();
+      const members = this.configurationMembers();
       const applied = new Map<string, number>();
       for (const n of members) applied.set(n.id, n.appliedIndex);
       this.invariants.checkFinal(applied);
