@@ -7,8 +7,8 @@
 // memberAdd, memberRemove, memberUpdate, memberPromote), Maintenance (status per endpoint,
 // health, snapshot to a file, moveLeader).
 //
-// Membership changes go to the leader when one is known (a follower forwards them, but learns
-// of the leader's refusal — a change in progress, a lagging learner — only as a timeout). They
+// Membership changes go to the leader when one is known (a follower would forward them and
+// hear the leader's refusal back, at the cost of a round through the log). They
 // are retried only when the failure says nothing was applied (no leader, leader changed, a
 // change in progress); after an ambiguous failure (a timeout) a retry that finds the change
 // already made (the peer URLs exist, the member is gone, the learner is a voter) succeeds.
