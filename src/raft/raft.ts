@@ -145,7 +145,11 @@ export interface Ready {
   readonly droppedReads: readonly string[];
   /** Whether this node was leader when the Ready was made (see contract step 3). */
   readonly leader: boolean;
-  /** Whether the write must be fsynced (false when only commit changed). */
+  /**
+   * Whether the write must be fsynced: entries, a snapshot, a new term or vote, or a commit
+   * index that lets a configuration change be applied. A commit index alone may be written
+   * lazily (a crash loses at most that; the leader tells it again).
+   */
   readonly mustSync: boolean;
 }
 
@@ -529,12 +533,18 @@ export class Raft {
     const snapshot = this.snapshotHandedOut ? undefined : this.log.pendingSnapshot;
     const entries = this.log.unstableEntries();
     const hardStateChanged = !hardStateEqual(hs, this.prevHardState);
+    const committedEntries = this.log.nextCommitted(this.committedBytesMaxPerReady);
+    // A commit index alone need not be synced, except one that lets a configuration change be
+    // applied: a node's configuration must never go back across a restart. (Otherwise members
+    // that restart into an older joint configuration can need votes only removed members, whose
+    // logs are newer and who never campaign, could give: a cluster stuck for good.)
+    const appliesConfChange = committedEntries.some((e) => e.type === "ConfChange");
     const rd: Ready = {
       softState: softStateEqual(ss, this.prevSoftState) ? undefined : ss,
-      hardState: hardStateChanged ? hs : undefined,
+      hardState: hardStateChanged || appliesConfChange ? hs : undefined,
       entries,
       snapshot,
-      committedEntries: this.log.nextCommitted(this.committedBytesMaxPerReady),
+      committedEntries,
       messages: this.msgs,
       readStates: this.readStates,
       droppedReads: this.droppedReads,
@@ -543,6 +553,7 @@ export class Raft {
       mustSync:
         entries.length > 0 ||
         snapshot !== undefined ||
+        appliesConfChange ||
         hs.term !== this.prevHardState.term ||
         hs.vote !== this.prevHardState.vote,
     };

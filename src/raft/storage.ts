@@ -21,8 +21,17 @@ export interface LogStorage {
    * index, the stored suffix from there is first truncated (follower log repair), durably too.
    * Resolves only after the data is fsynced. Calls made while an fsync is in flight are
    * coalesced into the next write + fsync (group commit); promises resolve in call order.
+   *
+   * With `sync` false (Ready.mustSync false: only the commit index moved) the write is ordered
+   * after every earlier one and resolves once written, without an fsync of its own: a crash may
+   * lose it until a later synced write (or close) makes it durable. That is safe because a
+   * commit index is never needed for safety; after a restart it is re-learnt from the leader.
    */
-  append(entries: readonly Entry[], hardState: HardState | undefined): Promise<void>;
+  append(
+    entries: readonly Entry[],
+    hardState: HardState | undefined,
+    sync?: boolean,
+  ): Promise<void>;
   /**
    * Durably store a snapshot this node took of its own state machine, then compact the log:
    * entries up to `snapshot.meta.index` may be discarded; later entries are kept.

@@ -759,9 +759,11 @@ export class RsmNode {
       for (const m of rd.messages) if (canSendBeforePersist(rd, m)) this.options.transport.send(m);
       const started = performance.now();
       if (rd.snapshot !== undefined) await this.storage.installSnapshot(rd.snapshot);
+      // Only entries, a snapshot, a new term or vote need an fsync (Ready.mustSync); a commit
+      // index alone is deferred by the storage to its next synced write.
       if (rd.entries.length > 0 || rd.hardState !== undefined)
-        await this.storage.append(rd.entries, rd.hardState);
-      if (rd.snapshot !== undefined || rd.entries.length > 0 || rd.hardState !== undefined) {
+        await this.storage.append(rd.entries, rd.hardState, rd.mustSync);
+      if (rd.mustSync) {
         this.metrics.fsyncs++;
         this.metrics.fsyncSecondsTotal += (performance.now() - started) / 1000;
       }

@@ -17,6 +17,11 @@ export class SimDisk {
   snapshot: Snapshot | undefined;
   entries: Entry[] = [];
   fsyncs = 0;
+  /**
+   * A hard state written without sync (only the commit index moved), as the WAL defers it: it
+   * becomes durable with the next write, and a crash before then loses it.
+   */
+  deferredHardState: HardState | undefined;
 
   private snapIndex(): number {
     return this.snapshot?.meta.index ?? 0;
@@ -37,8 +42,19 @@ export class SimDisk {
       this.entries = [];
     }
     this.appendEntries(entries);
-    if (hardState !== undefined) this.hardState = hardState;
+    const written = hardState ?? this.deferredHardState;
+    this.deferredHardState = undefined;
+    if (written !== undefined) this.hardState = written;
     this.fsyncs++;
+  }
+
+  /** A hard state without sync: durable only once a later write() carries it. */
+  defer(hardState: HardState): void {
+    assert(
+      hardState.term === this.hardState.term && hardState.vote === this.hardState.vote,
+      "disk: a new term or vote must be synced",
+    );
+    this.deferredHardState = hardState;
   }
 
   appendEntries(entries: readonly Entry[]): void {
@@ -64,6 +80,7 @@ export class SimDisk {
    * prefix of them on disk (never the batch's hard state). Returns what reached the disk.
    */
   crashDuring(entries: readonly Entry[] | undefined, prng: Xoshiro128): readonly Entry[] {
+    this.deferredHardState = undefined;
     if (entries === undefined || entries.length === 0 || !prng.chance(0.5)) return [];
     const part = entries.slice(0, prng.int(entries.length + 1));
     this.appendEntries(part);

@@ -17,8 +17,16 @@ export class MemoryStorage implements LogStorage {
     };
   }
 
-  async append(entries: readonly Entry[], hardState: HardState | undefined): Promise<void> {
+  async append(
+    entries: readonly Entry[],
+    hardState: HardState | undefined,
+    sync = true,
+  ): Promise<void> {
     this.assertOpen();
+    if (!sync && entries.length === 0) {
+      if (hardState !== undefined) this.disk.defer(hardState);
+      return;
+    }
     this.disk.write(undefined, entries, hardState);
   }
 
@@ -33,6 +41,9 @@ export class MemoryStorage implements LogStorage {
   }
 
   async close(): Promise<void> {
+    if (!this.closed && this.disk.deferredHardState !== undefined) {
+      this.disk.write(undefined, [], undefined);
+    }
     this.closed = true;
   }
 

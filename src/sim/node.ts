@@ -265,12 +265,9 @@ export class SimNode implements SimMember {
       this.observeRole();
       this.observeCommit(rd);
       for (const m of rd.messages) if (canSendBeforePersist(rd, m)) this.env.sendMessage(m);
-      const needsDisk =
-        rd.mustSync ||
-        rd.hardState !== undefined ||
-        rd.entries.length > 0 ||
-        rd.snapshot !== undefined;
-      if (!needsDisk) {
+      if (!rd.mustSync) {
+        // Only the commit index moved (or nothing): deferred as the WAL does, no fsync.
+        if (rd.hardState !== undefined) this.disk.defer(rd.hardState);
         this.finish(rd);
         continue;
       }
@@ -306,7 +303,7 @@ export class SimNode implements SimMember {
 
   /** Contract steps 2–6 once the write is durable. */
   private finish(rd: Ready): void {
-    if (rd.snapshot !== undefined || rd.entries.length > 0 || rd.hardState !== undefined) {
+    if (rd.mustSync) {
       this.disk.write(rd.snapshot, rd.entries, rd.hardState);
       if (rd.snapshot !== undefined) {
         this.env.observeSnapshotInstall(this.id, rd.snapshot.meta.index, rd.snapshot.meta.term);

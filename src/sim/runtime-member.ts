@@ -219,7 +219,12 @@ export class RuntimeMember implements SimMember {
         snapshot: this.disk.snapshot,
         entries: [...this.disk.entries],
       }),
-      append: (entries: readonly Entry[], hardState: HardState | undefined) => {
+      append: (entries: readonly Entry[], hardState: HardState | undefined, sync = true) => {
+        if (!sync && entries.length === 0) {
+          // Deferred as the WAL does: durable with the next write, lost by a crash before it.
+          if (hardState !== undefined) this.disk.defer(hardState);
+          return Promise.resolve();
+        }
         this.inflight = entries;
         return durable(() => {
           this.inflight = undefined;

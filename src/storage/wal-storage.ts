@@ -8,6 +8,11 @@
 // resolves only after the fdatasync covering it returned, in call order. Only one write is ever
 // in flight, which is what lets recovery call damage in the last batch a torn write.
 //
+// A hard state appended without sync (only the commit index moved: Ready.mustSync false) is not
+// written at once: it is held in memory and rides in the next synced batch (or close()), so it
+// costs no fsync of its own and nothing ever reaches the disk unsynced. A crash loses at most
+// that commit index, which the node re-learns from the leader.
+//
 // Segments: a batch that would push the active segment past segmentBytesMax goes to a new
 // segment instead. A segment opens with its header and the current hard state, so deleting
 // older segments never loses the term and vote.
@@ -123,6 +128,8 @@ export interface WalStats {
   readonly batches: number;
   readonly fsyncs: number;
   readonly bytesWritten: number;
+  /** Hard states appended without sync, deferred to a later synced batch. */
+  readonly deferredHardStates: number;
 }
 
 interface PendingWrite {
@@ -158,6 +165,8 @@ export class WalStorage implements LogStorage {
   /** The log as appends see it: includes writes still queued. */
   private lastIndexQueued: number;
   private lastHardStateQueued: HardState;
+  /** A hard state appended without sync, waiting to ride in the next synced batch. */
+  private deferredHardState: HardState | undefined;
   /** Highest snapshot index saved or installed (requested); entries at or below are skipped. */
   private snapshotIndex: number;
   /** The log as written to disk, in write order. */
@@ -171,7 +180,13 @@ export class WalStorage implements LogStorage {
   private lastInstallIndex: number;
   private snapshotChain: Promise<void> = Promise.resolve();
   private readonly operations = new Set<Promise<unknown>>();
-  private readonly counters = { appends: 0, batches: 0, fsyncs: 0, bytesWritten: 0 };
+  private readonly counters = {
+    appends: 0,
+    batches: 0,
+    fsyncs: 0,
+    bytesWritten: 0,
+    deferredHardStates: 0,
+  };
   private readonly batchBuffer = new BatchBuffer();
 
   /** The data directory's LOCK, released by close(). */
@@ -293,17 +308,23 @@ export class WalStorage implements LogStorage {
    * Queues `entries` and `hardState` for the next batch; resolves once they are fsynced. Entries
    * are encoded when the batch is written, so their data must not change until then (Raft
    * entries never change). A gap in the log or a term going down is a bug: AssertionError.
+   *
+   * `sync` false (a hard state alone whose term and vote did not change) defers the hard state
+   * to the next synced batch and resolves at once; see the file comment.
    */
-  append(entries: readonly Entry[], hardState: HardState | undefined): Promise<void> {
+  append(entries: readonly Entry[], hardState: HardState | undefined, sync = true): Promise<void> {
     const unusable = this.unusable();
     if (unusable !== undefined) return Promise.reject(unusable);
+    if (!sync) return this.deferHardState(entries, hardState);
     // Entries a snapshot already covers are skipped (as the simulator's disk does).
     let skip = 0;
     while (skip < entries.length && entries[skip]!.index <= this.snapshotIndex) skip++;
     const kept = skip === 0 ? entries : entries.slice(skip);
     this.checkAppend(kept, hardState);
     const records: WalRecord[] = entriesRecords(kept);
-    if (hardState !== undefined) records.push({ type: "HardState", hardState });
+    const written = hardState ?? this.deferredHardState;
+    this.deferredHardState = undefined;
+    if (written !== undefined) records.push({ type: "HardState", hardState: written });
     let bytes = 0;
     for (const record of records) bytes += checkedRecordBytes(record);
     const overload = this.overloaded(bytes);
@@ -316,10 +337,31 @@ export class WalStorage implements LogStorage {
       records,
       bytes,
       lastIndex: last?.index,
-      hardState,
+      hardState: written,
       install: false,
       gate: undefined,
     });
+  }
+
+  private deferHardState(
+    entries: readonly Entry[],
+    hardState: HardState | undefined,
+  ): Promise<void> {
+    try {
+      if (entries.length > 0) throw new AssertionError("append: entries are always synced");
+      if (hardState === undefined) return Promise.resolve();
+      const last = this.lastHardStateQueued;
+      if (hardState.term !== last.term || hardState.vote !== last.vote) {
+        throw new AssertionError("append: a new term or vote is always synced");
+      }
+      this.checkAppend([], hardState);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    this.lastHardStateQueued = hardState;
+    this.deferredHardState = hardState;
+    this.counters.deferredHardStates++;
+    return Promise.resolve();
   }
 
   async saveSnapshot(snapshot: Snapshot): Promise<void> {
@@ -397,6 +439,9 @@ export class WalStorage implements LogStorage {
   /** Waits for queued writes and snapshot work, then releases the files. Idempotent. */
   async close(): Promise<void> {
     if (this.closed) return;
+    if (this.deferredHardState !== undefined && this.failure === undefined) {
+      await this.append([], this.deferredHardState).catch(() => {});
+    }
     this.closed = true;
     // Operations can start follow-up work (compaction) as they finish: drain until none is left.
     for (

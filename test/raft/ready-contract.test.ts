@@ -5,6 +5,8 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import {
   canSendBeforePersist,
+  type Entry,
+  encodeConfChange,
   type Message,
   type MessageType,
   type Raft,
@@ -21,9 +23,12 @@ import {
   from,
   hardState,
   heartbeat,
+  index,
   lonelyRaft,
   Network,
+  nid,
   persist,
+  term,
   voteRequest,
   voteResponse,
 } from "./harness.js";
@@ -131,6 +136,35 @@ describe("Ready contract", () => {
     assert.equal(rd?.mustSync, true);
     const ack = rd?.messages[0];
     assert.ok(ack?.type === "AppendResponse" && ack.success && ack.index === 3);
+  });
+
+  test("a commit index that lets a configuration change apply is synced, hard state included", () => {
+    // A configuration must never go back across a restart (seed 7038 with --reconfig: members
+    // restarted into the old joint configuration needed votes only removed members could give).
+    const cc: Entry = {
+      index: index(2),
+      term: term(1),
+      type: "ConfChange",
+      data: encodeConfChange({
+        transition: "Auto",
+        changes: [{ type: "AddVoter", node: nid("n4") }],
+      }),
+    };
+    const r = lonelyRaft("n2", peers3, {
+      hardState: hardState(1, "n1"),
+      entries: [entry(1, 1), cc, entry(3, 1)],
+    });
+    r.step(heartbeat("n1", "n2", 1, 1));
+    const [first] = drain(r);
+    assert.equal(first?.mustSync, false, "commit 1 applies no configuration change");
+    r.step(heartbeat("n1", "n2", 1, 3));
+    const [second] = drain(r);
+    assert.deepEqual(second?.hardState, hardState(1, "n1", 3));
+    assert.equal(second?.mustSync, true);
+    assert.deepEqual(
+      second?.committedEntries.map((e) => e.type),
+      ["ConfChange", "Normal"],
+    );
   });
 
   test("a Ready that only moves the commit index needs no fsync", () => {

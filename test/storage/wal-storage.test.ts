@@ -1,7 +1,7 @@
 // WalStorage as a LogStorage: what goes in comes back after a reopen, truncation is durable,
 // group commit coalesces, segments roll, and misuse gets typed errors.
 import assert from "node:assert/strict";
-import { readFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
 import { AssertionError } from "../../src/raft/assert.js";
@@ -247,6 +247,84 @@ test("entries a snapshot covers are skipped on append, as the simulator's disk d
     assert.equal(again.state.snapshot?.meta.index, 8);
     assertEntries(again.state.entries, entryRange(9, 12, 1));
     await again.wal.close();
+  } finally {
+    await removeDir(dir);
+  }
+});
+
+/** A copy of the segment files as a crash at this moment would leave them (no LOCK). */
+async function crashCopy(dir: string, label: string): Promise<string> {
+  const copy = await tempDir(label);
+  for (const name of await segmentNames(dir)) {
+    await writeFile(join(copy, name), await readFile(join(dir, name)));
+  }
+  return copy;
+}
+
+test("a hard state appended without sync costs no write and rides in the next synced batch", async () => {
+  const dir = await tempDir("wal-deferred");
+  const copies: string[] = [];
+  try {
+    const { wal } = await openAndLoad(dir);
+    await wal.append(entryRange(1, 5, 1), hardState(1, 2));
+    const before = wal.stats();
+    const [segment] = await segmentNames(dir);
+    const bytesBefore = (await readFile(join(dir, segment!))).length;
+
+    await wal.append([], hardState(1, 5), false);
+    const deferred = wal.stats();
+    assert.equal(deferred.fsyncs, before.fsyncs, "no fsync for a commit index alone");
+    assert.equal(deferred.batches, before.batches);
+    assert.equal(deferred.deferredHardStates, before.deferredHardStates + 1);
+    assert.equal((await readFile(join(dir, segment!))).length, bytesBefore, "nothing written");
+
+    // A crash now loses the deferred commit index, and only that.
+    copies.push(await crashCopy(dir, "wal-deferred-crash1"));
+    const lost = await openAndLoad(copies[0]!);
+    assert.deepEqual(lost.state.hardState, hardState(1, 2));
+    assert.equal(lost.state.entries.length, 5);
+    await lost.wal.close();
+
+    // The next synced write carries it: a crash after that keeps commit 5.
+    await wal.append(entryRange(6, 7, 1), undefined);
+    assert.equal(wal.stats().fsyncs, before.fsyncs + 1);
+    copies.push(await crashCopy(dir, "wal-deferred-crash2"));
+    const kept = await openAndLoad(copies[1]!);
+    assert.deepEqual(kept.state.hardState, hardState(1, 5));
+    assert.equal(kept.state.entries.length, 7);
+    await kept.wal.close();
+    await wal.close();
+  } finally {
+    await removeDir(dir);
+    for (const copy of copies) await removeDir(copy);
+  }
+});
+
+test("close makes a deferred hard state durable", async () => {
+  const dir = await tempDir("wal-deferred-close");
+  try {
+    const { wal } = await openAndLoad(dir);
+    await wal.append(entryRange(1, 3, 2), hardState(2, 1));
+    await wal.append([], hardState(2, 3), false);
+    await wal.close();
+    const reopened = await openAndLoad(dir);
+    assert.deepEqual(reopened.state.hardState, hardState(2, 3));
+    await reopened.wal.close();
+  } finally {
+    await removeDir(dir);
+  }
+});
+
+test("without sync, entries or a new term or vote are refused as a bug", async () => {
+  const dir = await tempDir("wal-deferred-misuse");
+  try {
+    const { wal } = await openAndLoad(dir);
+    await wal.append(entryRange(1, 2, 1), hardState(1, 1));
+    await assert.rejects(wal.append(entryRange(3, 3, 1), undefined, false), AssertionError);
+    await assert.rejects(wal.append([], hardState(2, 1), false), AssertionError);
+    await assert.rejects(wal.append([], hardState(1, 1, "n2"), false), AssertionError);
+    assert.equal(wal.stats().deferredHardStates, 0);
+    await wal.close();
   } finally {
     await removeDir(dir);
   }
