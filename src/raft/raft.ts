@@ -72,6 +72,10 @@ import {
   type VoteResponse,
 } from "./types.js";
 
+/** Forwarded proposals one ProposalForward carries at most: in count, and in data bytes. */
+const FORWARD_BATCH_PROPOSALS_MAX = 1024;
+const FORWARD_BATCH_BYTES_MAX = 4 * 1024 * 1024;
+
 /**
  * Deliberate bugs, for tests only: they prove the simulator and checkers catch a broken core.
  * Never set in production.
@@ -219,6 +223,15 @@ export class Raft {
   private pendingReads: { context: string; from: NodeId }[] = [];
   private droppedReads: string[] = [];
   private msgs: Message[] = [];
+  /** The ProposalForward in msgs that further forwarded proposals join until the next Ready. */
+  private forwardBatch:
+    | {
+        readonly to: NodeId;
+        readonly term: Term;
+        readonly proposals: { type: EntryType; data: Uint8Array }[];
+        bytes: number;
+      }
+    | undefined;
   private readStates: ReadState[] = [];
   private forwarded: ForwardedProposal[] = [];
   /** Leadership transfer target, or NO_NODE. */
@@ -407,13 +420,28 @@ export class Raft {
   ): { index: Index; term: Term } | undefined {
     if (this.role === "Leader") return this.propose(data, type);
     if (this.lead === NO_NODE) throw new NotLeaderError(NO_NODE);
+    // Proposals made before the next Ready share one message (bounded in count and bytes).
+    const batch = this.forwardBatch;
+    if (
+      batch !== undefined &&
+      batch.to === this.lead &&
+      batch.term === this.term &&
+      batch.proposals.length < FORWARD_BATCH_PROPOSALS_MAX &&
+      batch.bytes + data.byteLength <= FORWARD_BATCH_BYTES_MAX
+    ) {
+      batch.proposals.push({ type, data });
+      batch.bytes += data.byteLength;
+      return undefined;
+    }
+    const proposals = [{ type, data }];
     this.send({
       type: "ProposalForward",
       from: this.id,
       to: this.lead,
       term: this.term,
-      proposals: [{ type, data }],
+      proposals,
     });
+    this.forwardBatch = { to: this.lead, term: this.term, proposals, bytes: data.byteLength };
     return undefined;
   }
 
@@ -558,6 +586,7 @@ export class Raft {
         hs.vote !== this.prevHardState.vote,
     };
     this.msgs = [];
+    this.forwardBatch = undefined;
     this.readStates = [];
     this.droppedReads = [];
     this.forwarded = [];
