@@ -10,9 +10,15 @@ const utf8Encoder = new TextEncoder();
 const utf8Decoder = new TextDecoder("utf-8", { fatal: true });
 
 export class ByteWriter {
-  private buf = new Uint8Array(64);
-  private view = new DataView(this.buf.buffer);
+  private buf: Uint8Array;
+  private view: DataView;
   private len = 0;
+
+  /** `capacity`: bytes to start with; a good guess saves the regrowth copies. */
+  constructor(capacity = 64) {
+    this.buf = new Uint8Array(Math.max(16, capacity));
+    this.view = new DataView(this.buf.buffer);
+  }
 
   private ensure(extra: number): void {
     if (this.len + extra <= this.buf.length) return;
@@ -42,7 +48,9 @@ export class ByteWriter {
     if (!Number.isSafeInteger(v) || v < 0)
       throw new RangeError(`not a safe unsigned integer: ${v}`);
     this.ensure(8);
-    this.view.setBigUint64(this.len, BigInt(v));
+    // Big-endian 64 bits as two words (no BigInt on this hot path).
+    this.view.setUint32(this.len, Math.floor(v / 2 ** 32));
+    this.view.setUint32(this.len + 4, v >>> 0);
     this.len += 8;
     return this;
   }
@@ -98,11 +106,11 @@ export class ByteReader {
 
   uint(): number {
     this.need(8);
-    const v = this.view.getBigUint64(this.pos);
+    const hi = this.view.getUint32(this.pos);
+    const lo = this.view.getUint32(this.pos + 4);
     this.pos += 8;
-    if (v > BigInt(Number.MAX_SAFE_INTEGER))
-      throw new DecodeError(`integer beyond 2^53 at offset ${this.pos - 8}`);
-    return Number(v);
+    if (hi > 0x1f_ffff) throw new DecodeError(`integer beyond 2^53 at offset ${this.pos - 8}`);
+    return hi * 2 ** 32 + lo;
   }
 
   f64(): number {
@@ -127,6 +135,18 @@ export class ByteReader {
       if (e instanceof DecodeError) throw e;
       throw new DecodeError("invalid UTF-8 string");
     }
+  }
+
+  /** Bytes read so far: where the next field starts. */
+  get offset(): number {
+    return this.pos;
+  }
+
+  /** Skips a length-prefixed field (bytes or string) without copying or decoding it. */
+  skipBytes(): void {
+    const n = this.u32();
+    this.need(n);
+    this.pos += n;
   }
 
   end(): void {

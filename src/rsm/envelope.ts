@@ -74,8 +74,15 @@ const KIND_CODES = {
 } as const;
 const ENVELOPE_VERSION = 1;
 
+/** Bytes of the fixed fields and length prefixes, plus slack for short strings. */
+const ENVELOPE_OVERHEAD_BYTES = 96;
+
 export function encodeEnvelope(e: Envelope): Uint8Array {
-  const w = new ByteWriter().u8(ENVELOPE_VERSION).u8(KIND_CODES[e.kind]);
+  const payload =
+    e.kind === "Command" ? e.command.length : e.kind === "MemberContext" ? e.context.length : 0;
+  const w = new ByteWriter(ENVELOPE_OVERHEAD_BYTES + 3 * e.proposer.length + payload)
+    .u8(ENVELOPE_VERSION)
+    .u8(KIND_CODES[e.kind]);
   w.string(e.proposer).uint(e.requestId).f64(e.timestampMs).u32(e.seed);
   switch (e.kind) {
     case "Command":
@@ -156,4 +163,26 @@ export function decodeEnvelope(data: Uint8Array): Envelope {
   }
   r.end();
   return e;
+}
+
+/**
+ * The leader's stamp on an encoded envelope (a proposal a follower forwarded): a copy of `data`
+ * with its time and seed replaced, without decoding the rest. Throws DecodeError when the
+ * header is malformed; a body that does not decode is skipped alike by every replica on apply.
+ */
+export function restampEnvelope(data: Uint8Array, timestampMs: number, seed: number): Uint8Array {
+  const r = new ByteReader(data);
+  const version = r.u8();
+  if (version !== ENVELOPE_VERSION) throw new DecodeError(`unknown envelope version ${version}`);
+  r.u8(); // kind
+  r.skipBytes(); // proposer
+  r.uint(); // requestId
+  const at = r.offset;
+  r.f64();
+  r.u32();
+  const out = data.slice();
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  view.setFloat64(at, timestampMs);
+  view.setUint32(at + 8, seed >>> 0);
+  return out;
 }

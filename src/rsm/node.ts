@@ -48,7 +48,7 @@ import {
 import { ByteReader, ByteWriter } from "./bytes.js";
 import { type Clock, systemClock } from "./clock.js";
 import { withDeterminismTrap } from "./determinism.js";
-import { decodeEnvelope, type Envelope, encodeEnvelope } from "./envelope.js";
+import { decodeEnvelope, type Envelope, encodeEnvelope, restampEnvelope } from "./envelope.js";
 import { LeaderChanging, NotLeader, Removed, RsmError, Stopped, Timeout } from "./errors.js";
 import type { ApplyContext, StateMachine } from "./state-machine.js";
 
@@ -626,7 +626,9 @@ export class RsmNode {
     return this.submit((requestId) => {
       let data: Uint8Array;
       try {
-        data = encodeEnvelope(this.stamp(make(requestId)));
+        // Only a leader's stamp counts: a forwarded proposal is stamped by the leader.
+        const e = make(requestId);
+        data = encodeEnvelope(this.raft.role === "Leader" ? this.stamp(e) : e);
       } catch (e) {
         throw new RsmError("INVALID_ARGUMENT", `cannot encode proposal: ${(e as Error).message}`);
       }
@@ -694,8 +696,8 @@ export class RsmNode {
         continue;
       }
       try {
-        const e = decodeEnvelope(f.data);
-        this.raft.propose(encodeEnvelope(this.stamp(e)), f.type);
+        const data = restampEnvelope(f.data, this.clock.nowMs(), this.seedPrng.next32());
+        this.raft.propose(data, f.type);
       } catch (err) {
         // Undecodable or refused: dropped; the proposer times out.
         this.log("debug", "dropped a forwarded proposal", { from: f.from, error: String(err) });
