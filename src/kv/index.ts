@@ -52,4 +52,9 @@ export {
   TIMESTAMP_MAX_MS,
   TXN_DEPTH_CODEC_MAX,
 } from "./limits.js";
+export {
+  checkDeleteRangeRequest,
+  checkPutRequest,
+  checkTxnRequest,
+} from "./request-check.js";
 export * from "./types.js";

@@ -16,6 +16,9 @@
 // malformed request, a failing backend or a bug all end as a status for that one call.
 import * as grpc from "@grpc/grpc-js";
 import {
+  checkDeleteRangeRequest,
+  checkPutRequest,
+  checkTxnRequest,
   DEFAULT_KV_LIMITS,
   decodeResult,
   encodeCommand,
@@ -23,6 +26,7 @@ import {
   grpcErrorOf,
   type KvCommand,
   KvError,
+  type KvLimits,
   type KvMessageType,
   type KvQuery,
   type KvResponse,
@@ -93,6 +97,12 @@ export interface KvServiceOptions {
    * 1.5 MiB, kv/'s requestBytesMax: the store refuses larger commands when applying anyway.
    */
   readonly requestBytesMax?: number;
+  /**
+   * The store's limits: put, delete and txn requests are checked against them before they are
+   * proposed, as etcd's API layer does, so a bad request costs no log entry. Default: kv/'s
+   * defaults with requestBytesMax.
+   */
+  readonly limits?: KvLimits;
   /** Hears every call that ended INTERNAL (a bug or a broken backend), for logging. */
   readonly onInternalError?: (method: string, error: unknown) => void;
 }
@@ -273,6 +283,7 @@ export function kvServiceHandlers(
   if (!Number.isSafeInteger(requestBytesMax) || requestBytesMax <= 0) {
     throw new RangeError(`kv-service: requestBytesMax must be a positive integer`);
   }
+  const limits = options.limits ?? { ...DEFAULT_KV_LIMITS, requestBytesMax };
   const checkSize = (bytes: Uint8Array): Uint8Array => {
     if (bytes.length > requestBytesMax) {
       throw new KvError("REQUEST_TOO_LARGE", "etcdserver: request is too large");
@@ -301,16 +312,21 @@ export function kvServiceHandlers(
     return rangeResponseToEtcd(response, backend.header());
   };
   const put: Handle = async (message, session) => {
-    const response = await propose({ type: "Put", request: putRequestFromEtcd(message) }, session);
+    const request = putRequestFromEtcd(message);
+    checkPutRequest(request, limits);
+    const response = await propose({ type: "Put", request }, session);
     return putResponseToEtcd(response, backend.header());
   };
   const deleteRange: Handle = async (message, session) => {
     const request = deleteRangeRequestFromEtcd(message);
+    checkDeleteRangeRequest(request, limits);
     const response = await propose({ type: "DeleteRange", request }, session);
     return deleteRangeResponseToEtcd(response, backend.header());
   };
   const txn: Handle = async (message, session) => {
-    const response = await propose({ type: "Txn", request: txnRequestFromEtcd(message) }, session);
+    const request = txnRequestFromEtcd(message);
+    checkTxnRequest(request, limits);
+    const response = await propose({ type: "Txn", request }, session);
     return txnResponseToEtcd(response, backend.header());
   };
   const compact: Handle = async (message) => {

@@ -366,6 +366,7 @@ export class Member {
       serviceDefinition("KV"),
       kvServiceHandlers(backend, {
         requestBytesMax,
+        limits: kv.store.limits,
         onInternalError: (method, error) =>
           log("error", "internal error serving a client", { method, error: String(error) }),
       }),

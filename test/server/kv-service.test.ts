@@ -307,6 +307,47 @@ describe("request size", () => {
   });
 });
 
+describe("bad requests are refused before they are proposed", () => {
+  test("an empty key, a value with ignore_value, duplicate txn keys, too many txn ops: no log entry", async () => {
+    const backend = new StateMachineBackend();
+    const server = await startKvServer(backend);
+    try {
+      const put = (key: string) => ({ request_put: { key: b(key), value: b("v") } });
+      const cases: [string, object, string][] = [
+        ["Put", { key: b(""), value: b("v") }, "etcdserver: key is not provided"],
+        [
+          "Put",
+          { key: b("k"), value: b("v"), ignore_value: true },
+          "etcdserver: value is provided",
+        ],
+        ["DeleteRange", { key: b("") }, "etcdserver: key is not provided"],
+        [
+          "Txn",
+          { success: [put("a"), put("a")] },
+          "etcdserver: duplicate key given in txn request",
+        ],
+        [
+          "Txn",
+          { success: Array.from({ length: 129 }, (_, i) => put(`k${i}`)) },
+          "etcdserver: too many operations in txn request",
+        ],
+      ];
+      for (const [method, request, details] of cases) {
+        await rejectsWithStatus(
+          server.client.call(method, request),
+          grpc.status.INVALID_ARGUMENT,
+          details,
+        );
+      }
+      assert.equal(backend.proposals, 0, "nothing reached the log");
+      await server.client.call("Put", { key: b("k"), value: b("v") });
+      assert.equal(backend.proposals, 1, "a good request still does");
+    } finally {
+      await server.close();
+    }
+  });
+});
+
 /** A backend whose every call fails with `error`. */
 function failingBackend(error: unknown): KvBackend {
   return {
