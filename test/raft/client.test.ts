@@ -140,6 +140,24 @@ describe("proposals", () => {
     );
   });
 
+  test("proposals forwarded before the next Ready travel in one message, in order", () => {
+    const net = new Network({ size: 3 });
+    net.elect("n1");
+    const follower = net.node("n2");
+    for (const d of ["f1", "f2", "f3"]) follower.proposeOrForward(bytes(d));
+    net.process(follower.id);
+    const forwards = net.pending(ofType("ProposalForward"));
+    assert.equal(forwards.length, 1);
+    assert.equal(forwards[0]?.type === "ProposalForward" && forwards[0].proposals.length, 3);
+    follower.proposeOrForward(bytes("f4"));
+    net.process(follower.id);
+    assert.equal(net.pending(ofType("ProposalForward")).length, 2, "a later Ready: a new message");
+    net.stabilize();
+    for (const id of ["n1", "n2", "n3"]) {
+      assert.deepEqual(net.appliedData(id), ["f1", "f2", "f3", "f4"]);
+    }
+  });
+
   test("a forwarded proposal is dropped, not thrown, while the leader transfers leadership", () => {
     const net = new Network({ size: 3 });
     const leader = net.elect("n1");
