@@ -34,6 +34,7 @@ import {
   LeadershipTransferError,
   type LogStorage,
   type Message,
+  NO_NODE,
   type NodeId,
   NotLeaderError,
   nextConfState,
@@ -79,6 +80,8 @@ export interface RsmNodeOptions {
   readonly snapshotEntries?: number;
   readonly proposalTimeoutMs?: number;
   readonly readTimeoutMs?: number;
+  /** A ReadIndex round unanswered this long is issued again (lost request or answer). Default 500. */
+  readonly readRetryMs?: number;
   /** A session unused for this long (by leader time) is expired. Default 1 hour. */
   readonly sessionTtlMs?: number;
   /** Applied entries between state hash comparisons. Default 5 000; 0 disables. */
@@ -143,6 +146,9 @@ export interface RsmMetrics {
   applySecondsTotal: number;
   fsyncs: number;
   fsyncSecondsTotal: number;
+  /** Linearizable reads asked for, and the ReadIndex rounds that served them (batched). */
+  linearizableReads: number;
+  readIndexRounds: number;
   leaderChanges: number;
   snapshotsTaken: number;
   snapshotsInstalled: number;
@@ -248,6 +254,8 @@ export class RsmNode {
     applySecondsTotal: 0,
     fsyncs: 0,
     fsyncSecondsTotal: 0,
+    linearizableReads: 0,
+    readIndexRounds: 0,
     leaderChanges: 0,
     snapshotsTaken: 0,
     snapshotsInstalled: 0,
@@ -268,7 +276,14 @@ export class RsmNode {
   private readonly proposals = new Map<number, PendingProposal>();
   /** Leader-side index → request id of our own proposals, to detect entries lost to a new leader. */
   private readonly proposalsByIndex = new Map<number, number>();
-  private readonly readsByContext = new Map<string, PendingRead>();
+  /**
+   * Linearizable reads (etcd's linearizableReadLoop): at most one ReadIndex round is in flight;
+   * reads arriving meanwhile wait in readBatch and share the next round. A round's index is
+   * taken after every read in it arrived, so sharing it is linearizable.
+   */
+  private readBatch: PendingRead[] = [];
+  /** The round in flight: its context and reads, and the timer that reissues it if lost. */
+  private readRound: { context: string; reads: PendingRead[]; cancelRetry: () => void } | undefined;
   private readsWaiting: PendingRead[] = [];
   private readonly sessions = new Map<string, Session>();
   private nextSessionExpiryCheckMs = 0;
@@ -411,29 +426,59 @@ export class RsmNode {
         return Promise.reject(e);
       }
     }
+    if (this.raft.role !== "Leader" && this.raft.lead === NO_NODE) {
+      return Promise.reject(new NotLeader(NO_NODE));
+    }
     return new Promise<Uint8Array>((resolve, reject) => {
-      const context = `${this.runId}/r${++this.readSeq}`;
-      try {
-        this.raft.readIndex(context);
-      } catch (e) {
-        if (e instanceof RaftError) {
-          reject(new NotLeader(this.raft.lead));
-          return;
-        }
-        throw e;
-      }
       const cancelTimer = this.clock.after(timeoutMs ?? this.options.readTimeoutMs ?? 5000, () => {
-        if (this.readsByContext.delete(context)) reject(new Timeout("linearizable read"));
-        const i = this.readsWaiting.indexOf(read);
-        if (i >= 0) {
-          this.readsWaiting.splice(i, 1);
-          reject(new Timeout("linearizable read"));
-        }
+        if (this.forgetRead(read)) reject(new Timeout("linearizable read"));
       });
       const read: PendingRead = { query, resolve, reject, cancelTimer, index: -1 };
-      this.readsByContext.set(context, read);
+      this.readBatch.push(read);
+      this.metrics.linearizableReads++;
+      this.issueReadRound();
       this.pump();
     });
+  }
+
+  /** Starts a ReadIndex round for the waiting reads, unless one is in flight. */
+  private issueReadRound(): void {
+    if (this.readRound !== undefined || this.readBatch.length === 0 || this.stopped) return;
+    const reads = this.readBatch;
+    this.readBatch = [];
+    const context = `${this.runId}/r${++this.readSeq}`;
+    try {
+      this.raft.readIndex(context);
+    } catch (e) {
+      if (!(e instanceof RaftError)) throw e;
+      for (const r of reads) {
+        r.cancelTimer();
+        r.reject(new NotLeader(this.raft.lead));
+      }
+      return;
+    }
+    // A round whose request or answer was lost is reissued (etcd retries after 500 ms too).
+    const cancelRetry = this.clock.after(this.options.readRetryMs ?? 500, () => {
+      if (this.readRound?.context !== context) return;
+      this.readRound = undefined;
+      this.readBatch = [...reads, ...this.readBatch];
+      this.issueReadRound();
+      this.pump();
+    });
+    this.readRound = { context, reads, cancelRetry };
+    this.metrics.readIndexRounds++;
+  }
+
+  /** Removes a read wherever it waits; false if it was already served or failed. */
+  private forgetRead(read: PendingRead): boolean {
+    for (const list of [this.readBatch, this.readRound?.reads ?? [], this.readsWaiting]) {
+      const i = list.indexOf(read);
+      if (i >= 0) {
+        list.splice(i, 1);
+        return true;
+      }
+    }
+    return false;
   }
 
   /**
@@ -1097,21 +1142,27 @@ export class RsmNode {
   // ───────────────────────────── reads ─────────────────────────────
 
   private handleReads(rd: Ready): void {
-    for (const rs of rd.readStates) {
-      const read = this.readsByContext.get(rs.context);
-      if (read === undefined) continue;
-      this.readsByContext.delete(rs.context);
-      read.index = rs.index;
-      this.readsWaiting.push(read);
-    }
-    for (const context of rd.droppedReads) {
-      const read = this.readsByContext.get(context);
-      if (read === undefined) continue;
-      this.readsByContext.delete(context);
-      read.cancelTimer();
-      read.reject(new NotLeader(this.raft.lead));
+    const round = this.readRound;
+    if (round !== undefined) {
+      if (rd.readStates.some((rs) => rs.context === round.context)) {
+        const index = rd.readStates.find((rs) => rs.context === round.context)?.index ?? 0;
+        this.readRound = undefined;
+        round.cancelRetry();
+        for (const read of round.reads) {
+          read.index = index;
+          this.readsWaiting.push(read);
+        }
+      } else if (rd.droppedReads.includes(round.context)) {
+        this.readRound = undefined;
+        round.cancelRetry();
+        for (const read of round.reads) {
+          read.cancelTimer();
+          read.reject(new NotLeader(this.raft.lead));
+        }
+      }
     }
     this.serveWaitingReads();
+    this.issueReadRound();
   }
 
   private serveWaitingReads(): void {
@@ -1274,11 +1325,13 @@ export class RsmNode {
     }
     this.proposals.clear();
     this.proposalsByIndex.clear();
-    for (const r of this.readsByContext.values()) {
+    this.readRound?.cancelRetry();
+    for (const r of [...this.readBatch, ...(this.readRound?.reads ?? [])]) {
       r.cancelTimer();
       r.reject(e);
     }
-    this.readsByContext.clear();
+    this.readBatch = [];
+    this.readRound = undefined;
     for (const r of this.readsWaiting) {
       r.cancelTimer();
       r.reject(e);

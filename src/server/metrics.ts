@@ -66,6 +66,16 @@ const RUNTIME_COUNTERS: readonly (readonly [keyof RsmMetrics, string, string])[]
     "ordo_fsync_seconds_total",
     "Time spent writing and syncing the WAL (divide by ordo_fsyncs_total for the mean).",
   ],
+  [
+    "linearizableReads",
+    "ordo_linearizable_reads_total",
+    "Linearizable reads this member served or tried to.",
+  ],
+  [
+    "readIndexRounds",
+    "ordo_read_index_rounds_total",
+    "ReadIndex rounds issued; concurrent linearizable reads share one.",
+  ],
   ["leaderChanges", "ordo_leader_changes_total", "Times this member saw the leader change."],
   ["snapshotsTaken", "ordo_snapshots_taken_total", "State machine snapshots taken."],
   ["snapshotsInstalled", "ordo_snapshots_installed_total", "Snapshots installed from a leader."],

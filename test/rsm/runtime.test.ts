@@ -68,6 +68,26 @@ describe("runtime", () => {
     }
   });
 
+  test("concurrent linearizable reads share ReadIndex rounds and each sees the writes before it", async () => {
+    const c = await counterCluster();
+    const leader = await c.waitForLeader();
+    const follower = c.ids.map((id) => c.node(id)).find((n) => n !== leader);
+    assert.ok(follower);
+    await leader.propose(add("b", 7));
+    for (const node of [leader, follower]) {
+      const before = { ...node.metrics };
+      const reads = Array.from({ length: 50 }, () =>
+        node.read(encodeCounterQuery("b"), "linearizable"),
+      );
+      const results = (await Promise.all(reads)).map(decodeCount);
+      assert.deepEqual(new Set(results), new Set([7]));
+      assert.equal(node.metrics.linearizableReads - before.linearizableReads, 50);
+      const rounds = node.metrics.readIndexRounds - before.readIndexRounds;
+      // The first read starts a round at once; the other 49 arrive while it is in flight.
+      assert.ok(rounds >= 1 && rounds <= 2, `${rounds} rounds for 50 concurrent reads`);
+    }
+  });
+
   test("sessions: a retried command applies once and returns the first result", async () => {
     const c = await counterCluster();
     const leader = await c.waitForLeader();
