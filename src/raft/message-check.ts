@@ -58,7 +58,12 @@ export function isWellFormed(m: Message, self: NodeId): boolean {
         typeof m.transfer === "boolean"
       );
     case "VoteResponse":
-      return typeof m.granted === "boolean" && typeof m.preVote === "boolean";
+      return (
+        typeof m.granted === "boolean" &&
+        typeof m.preVote === "boolean" &&
+        isCount(m.commit) &&
+        isCount(m.commitTerm)
+      );
     case "AppendRequest":
       return (
         isCount(m.prevLogIndex) &&

@@ -490,6 +490,7 @@ export class Raft {
       this.droppedMessages++;
       return;
     }
+    if (m.type === "VoteResponse") this.learnCommit(m.commit, m.commitTerm);
     if (m.term > this.term) {
       if (m.type === "VoteRequest") {
         // Thesis §4.2.3: a member that hears from a leader within the election timeout ignores
@@ -807,6 +808,23 @@ export class Raft {
     return result;
   }
 
+  /** Our commit index and its entry's term, as VoteResponse carries them. */
+  private commitInfo(): { commit: Index; commitTerm: Term } {
+    const commit = this.log.committed;
+    return { commit, commitTerm: this.log.term(commit) ?? asTerm(0) };
+  }
+
+  /**
+   * A peer says the entry at `commit`, of `commitTerm`, is committed. If ours there has the same
+   * term, Log Matching makes our log identical up to it: that prefix is committed, whatever our
+   * role or term (commitment is a fact of the log, not of a term).
+   */
+  private learnCommit(commit: Index, commitTerm: Term): void {
+    if (commit <= this.log.committed || commit > this.log.lastIndex()) return;
+    if (commitTerm === 0 || this.log.term(commit) !== commitTerm) return;
+    this.log.commitTo(commit);
+  }
+
   private handleVoteRequest(m: VoteRequest): void {
     // §5.2 / §5.4.1: one vote per term, and only for a candidate whose log is at least as up to date.
     const canVote =
@@ -821,6 +839,7 @@ export class Raft {
         type: "VoteResponse",
         from: this.id,
         to: m.from,
+        ...this.commitInfo(),
         term: m.term,
         preVote: m.preVote,
         granted: true,
@@ -834,6 +853,7 @@ export class Raft {
         type: "VoteResponse",
         from: this.id,
         to: m.from,
+        ...this.commitInfo(),
         term: this.term,
         preVote: m.preVote,
         granted: false,
@@ -863,6 +883,7 @@ export class Raft {
         type: "VoteResponse",
         from: this.id,
         to: m.from,
+        ...this.commitInfo(),
         term: this.term,
         preVote: true,
         granted: false,

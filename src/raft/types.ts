@@ -82,6 +82,14 @@ export interface VoteResponse extends Envelope {
   readonly type: "VoteResponse";
   readonly preVote: boolean;
   readonly granted: boolean;
+  /**
+   * The responder's commit index and the term of its entry there. A candidate whose log holds
+   * that entry learns it is committed (Log Matching): a candidate that has not yet applied a
+   * configuration change can otherwise stay stuck asking for votes only members the change
+   * removed could give, who reject it and never campaign.
+   */
+  readonly commit: Index;
+  readonly commitTerm: Term;
 }
 
 /** AppendEntries (§5.3). */

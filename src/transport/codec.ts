@@ -164,6 +164,8 @@ function writeBody(w: ByteWriter, m: Message): void {
     case "VoteResponse":
       w.bool(m.preVote);
       w.bool(m.granted);
+      w.varint(m.commit);
+      w.varint(m.commitTerm);
       return;
     case "AppendRequest":
       w.varint(m.prevLogIndex);
@@ -222,7 +224,9 @@ function readMessage(r: ByteReader): Message {
     case messageTags.VoteResponse: {
       const preVote = r.bool("preVote");
       const granted = r.bool("granted");
-      return { type: "VoteResponse", from, to, term, preVote, granted };
+      const commit = asIndex(r.varint("commit"));
+      const commitTerm = asTerm(r.varint("commitTerm"));
+      return { type: "VoteResponse", from, to, term, preVote, granted, commit, commitTerm };
     }
     case messageTags.AppendRequest: {
       const prevLogIndex = asIndex(r.varint("prevLogIndex"));

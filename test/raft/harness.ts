@@ -101,6 +101,8 @@ export function voteResponse(
     term: asTerm(t),
     preVote,
     granted,
+    commit: asIndex(0),
+    commitTerm: asTerm(0),
   };
 }
 

@@ -12,6 +12,7 @@ import {
   type Raft,
   type Ready,
   type Role,
+  type VoteResponse,
 } from "../../src/raft/index.js";
 import {
   appendRequest,
@@ -165,6 +166,26 @@ describe("Ready contract", () => {
       second?.committedEntries.map((e) => e.type),
       ["ConfChange", "Normal"],
     );
+  });
+
+  test("a vote response teaches its commit index when our entry there has the same term", () => {
+    const rejection = (commit: number, commitTerm: number) =>
+      ({
+        ...(voteResponse("n1", "n2", 1, false) as VoteResponse),
+        commit: index(commit),
+        commitTerm: term(commitTerm),
+      }) satisfies VoteResponse;
+    const r = lonelyRaft("n2", peers3, { hardState: hardState(1), entries: entries(1, 3, 1) });
+    r.step(rejection(3, 2)); // a different entry at 3: nothing learnt
+    r.step(rejection(5, 1)); // beyond our log: nothing learnt
+    assert.equal(r.status().commit, 0);
+    r.step(rejection(2, 1));
+    const [rd] = drain(r);
+    assert.deepEqual(
+      rd?.committedEntries.map((e) => e.index),
+      [1, 2],
+    );
+    assert.equal(rd?.hardState?.commit, 2);
   });
 
   test("a Ready that only moves the commit index needs no fsync", () => {
@@ -438,7 +459,16 @@ describe("robustness: malformed messages are dropped, never thrown", () => {
         hintTerm: 0,
       },
       { type: "HeartbeatResponse", from: "n9", to: "n1", term: 1, context: "" },
-      { type: "VoteResponse", from: "n9", to: "n1", term: 1, preVote: false, granted: true },
+      {
+        type: "VoteResponse",
+        from: "n9",
+        to: "n1",
+        term: 1,
+        preVote: false,
+        granted: true,
+        commit: 0,
+        commitTerm: 0,
+      },
     ]) {
       assert.doesNotThrow(() => leader.step(m as unknown as Message));
     }

@@ -114,6 +114,20 @@ describe("simulator", () => {
     );
   });
 
+  test("regression: --reconfig seeds 7011 and 7038 (members stuck in an old joint configuration)", async () => {
+    // 7038: members restarted with a lost commit index came back in the old joint configuration
+    // (now a commit that applies a configuration change is synced). 7011: a removed leader's
+    // successor did not know the leave-joint entry was committed and needed votes only removed
+    // members could give (now every vote response carries the responder's commit index).
+    for (const seed of [7011, 7038]) {
+      const r = await runSeedAsync({ seed, stack: "runtime", reconfig: true });
+      assert.ok(
+        r.ok,
+        JSON.stringify({ seed, v: r.violations.slice(0, 2), live: r.livenessFailures.slice(0, 2) }),
+      );
+    }
+  });
+
   test("40 faulty seeds with membership changes and transfers pass every check", async () => {
     const seeds = Array.from({ length: 40 }, (_, i) => 7000 + i);
     const results = await runSeeds({

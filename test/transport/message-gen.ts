@@ -128,7 +128,14 @@ export class MessageGen {
           transfer: bool(),
         };
       case "VoteResponse":
-        return { type, ...envelope, preVote: bool(), granted: bool() };
+        return {
+          type,
+          ...envelope,
+          preVote: bool(),
+          granted: bool(),
+          commit: asIndex(this.number()),
+          commitTerm: asTerm(this.number()),
+        };
       case "AppendRequest":
         return {
           type,
