@@ -117,7 +117,12 @@ export interface RsmHooks {
   readonly afterReady?: (rd: Ready, raft: Raft) => void;
   /** The core took a message or a tick: role changes are seen here, when they happen. */
   readonly afterStep?: (raft: Raft) => void;
-  /** The Ready's snapshot and entries are durable; its committed entries are applied next. */
+  /**
+   * The Ready's committed entries are applied next: while its own write is still in flight,
+   * unless it carries a snapshot (then after the snapshot is durable and restored).
+   */
+  readonly beforeApply?: (rd: Ready) => void;
+  /** The Ready's snapshot, entries and hard state are durable. */
   readonly afterPersist?: (rd: Ready) => void;
 }
 
@@ -808,8 +813,22 @@ export class RsmNode {
       if (rd.snapshot !== undefined) await this.storage.installSnapshot(rd.snapshot);
       // Only entries, a snapshot, a new term or vote need an fsync (Ready.mustSync); a commit
       // index alone is deferred by the storage to its next synced write.
-      if (rd.entries.length > 0 || rd.hardState !== undefined)
-        await this.storage.append(rd.entries, rd.hardState, rd.mustSync);
+      const written =
+        rd.entries.length > 0 || rd.hardState !== undefined
+          ? this.storage.append(rd.entries, rd.hardState, rd.mustSync)
+          : undefined;
+      // Committed entries are durable on a quorum already: apply them while our own write is in
+      // flight (etcd does too), so apply and fsync overlap. A snapshot is restored first.
+      const overlap = rd.snapshot === undefined;
+      if (overlap) {
+        try {
+          this.applyCommitted(rd);
+        } catch (e) {
+          await written?.catch(() => {}); // the apply failure is the one to report
+          throw e;
+        }
+      }
+      if (written !== undefined) await written;
       if (rd.mustSync) {
         this.metrics.fsyncs++;
         this.metrics.fsyncSecondsTotal += (performance.now() - started) / 1000;
@@ -820,13 +839,18 @@ export class RsmNode {
         this.restoreSnapshot(rd.snapshot);
         this.metrics.snapshotsInstalled++;
       }
-      this.applyEntries(rd.committedEntries);
-      this.handleReads(rd);
+      if (!overlap) this.applyCommitted(rd);
       if (rd.leader) this.proposeForwarded(rd);
       this.raft.advance(rd);
       await this.maybeSnapshot();
       this.maybeCheckHashes();
     }
+  }
+
+  private applyCommitted(rd: Ready): void {
+    this.options.hooks?.beforeApply?.(rd);
+    this.applyEntries(rd.committedEntries);
+    this.handleReads(rd);
   }
 
   private noteLeader(rd: Ready): void {

@@ -190,7 +190,7 @@ export class RuntimeMember implements SimMember {
       hooks: {
         afterStep: (raft) => this.observeRole(raft),
         afterReady: (rd, raft) => this.observeReady(rd, raft),
-        afterPersist: (rd) => {
+        beforeApply: (rd) => {
           for (const e of rd.committedEntries)
             this.env.observeApply(this.id, digestOf(e), this.readyTerm);
         },
