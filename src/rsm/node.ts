@@ -1168,12 +1168,12 @@ export class RsmNode {
   private handleReads(rd: Ready): void {
     const round = this.readRound;
     if (round !== undefined) {
-      if (rd.readStates.some((rs) => rs.context === round.context)) {
-        const index = rd.readStates.find((rs) => rs.context === round.context)?.index ?? 0;
+      const answer = rd.readStates.find((rs) => rs.context === round.context);
+      if (answer !== undefined) {
         this.readRound = undefined;
         round.cancelRetry();
         for (const read of round.reads) {
-          read.index = index;
+          read.index = answer.index;
           this.readsWaiting.push(read);
         }
       } else if (rd.droppedReads.includes(round.context)) {
