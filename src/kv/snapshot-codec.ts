@@ -35,9 +35,8 @@ export function encodeSnapshot(state: MvccState): Uint8Array {
   w.u8(formatVersion);
   w.uvarint(state.revision);
   w.uvarint(state.compactRevision);
-  const histories = state.index.all();
-  w.uvarint(histories.length);
-  for (const history of histories) {
+  w.uvarint(state.index.size);
+  for (const history of state.index.all()) {
     assert(history.records.length > 0, "kv: snapshot of a key without history");
     w.bytes(history.key);
     w.uvarint(history.records.length);
