@@ -27,7 +27,7 @@ export const SERVE_USAGE = `usage: ordo serve --name NAME --data-dir DIR --initi
                                  existing: join a running cluster this member was added to
   --tick-ms N                    Raft tick (default 100); election timeout is --election-ticks ticks
   --election-ticks N             default 10
-  --snapshot-count N             applied entries between snapshots (default 10000)
+  --snapshot-count N             applied entries between snapshots (default 100000, as etcd 3.4)
   --max-request-bytes N          largest client request (default 1572864); the same on every member
   --log-level LEVEL              debug, info, warn, error (default info)`;
 
@@ -86,7 +86,7 @@ export async function runServeCommand(args: string[], out: Output): Promise<numb
     initialClusterState: state,
     tickMs: positiveInt(values["tick-ms"], "--tick-ms", 100),
     electionTicks: positiveInt(values["election-ticks"], "--election-ticks", 10),
-    snapshotEntries: positiveInt(values["snapshot-count"], "--snapshot-count", 10_000),
+    snapshotEntries: positiveInt(values["snapshot-count"], "--snapshot-count", 100_000),
     requestBytesMax: positiveInt(
       values["max-request-bytes"],
       "--max-request-bytes",

@@ -312,7 +312,7 @@ export class Member {
       tickMs: options.tickMs ?? 100,
       electionTicks: options.electionTicks ?? 10,
       heartbeatTicks: 1,
-      snapshotEntries: options.snapshotEntries ?? 10_000,
+      snapshotEntries: options.snapshotEntries ?? 100_000,
       logger: log,
       validateMembership: (current, proposed) => recordConflict(current, proposed.contexts),
     });
