@@ -653,6 +653,11 @@ export class RsmNode {
     return this.raft.role === "Leader";
   }
 
+  /** The current term, without building a whole status() (every response header carries it). */
+  get term(): number {
+    return this.raft.term;
+  }
+
   get leader(): string {
     return this.raft.lead;
   }

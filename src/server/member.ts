@@ -360,7 +360,7 @@ export class Member {
       propose: (command, session) => runtime.propose(command, session),
       registerSession: () => runtime.registerSession(),
       read: (query, mode) => runtime.read(query, mode),
-      header: () => ({ clusterId, memberId: ownMemberId(), raftTerm: runtime.status().term }),
+      header: () => ({ clusterId, memberId: ownMemberId(), raftTerm: runtime.term }),
     };
     grpcServer.addService(
       serviceDefinition("KV"),
