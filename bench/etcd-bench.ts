@@ -6,14 +6,15 @@
 // bench/etcd/install.sh (run by the npm script) installs etcd and builds the tool if missing.
 // For every workload (bench/etcd/workloads.ts: puts at 1 to 1000 clients, a put to the leader
 // only, linearizable and serializable ranges at 1, 100 and 1000 clients, txn-put, watch-latency,
-// lease-keepalive) a fresh cluster of each system is started, and the runs alternate between
-// the systems (the order flips every repetition) so drift in the shared machine hits both
-// alike. Each run records the tool's Requests/sec, 50% and 99% latency, the CPU time of the
-// three member processes (utime + stime from /proc/PID/stat) per 1000 requests and, for writes,
-// the leader's WAL fsyncs per request (Ordo: ordo_fsyncs_total; etcd:
+// lease-keepalive) a fresh cluster of each system is started and warmed up by a run that is not
+// recorded (--warmup: Node's JIT compiles the hot paths during the first thousands of requests);
+// then the runs alternate between the systems (the order flips every repetition) so drift in the
+// shared machine hits both alike. Each run records the tool's Requests/sec, 50% and 99%
+// latency, the CPU time of the three member processes (utime + stime from /proc/PID/stat) per
+// 1000 requests and, for writes, the leader's WAL fsyncs per request (Ordo: ordo_fsyncs_total; etcd:
 // etcd_disk_wal_fsync_duration_seconds_count). Then (unless --no-memory) a memory phase: one
 // system at a time, put --memory-keys keys of 256 bytes, read every member's VmRSS, compact to
-// the current revision (etcd also defragments) and read it again.
+// the current revision (and defragment) and read it again.
 //
 // Prints a Markdown table (medians, the QPS range, Ordo/etcd ratio of median QPS); the last line
 // of stdout is one JSON object of ratios and latencies. The raw runs go to
@@ -45,6 +46,8 @@ const USAGE = `usage: node dist/bench/etcd-bench.js [options]
   --memory            run the memory phase (default, except with --quick or --only)
   --no-memory         skip the memory phase
   --memory-keys N     keys put in the memory phase (default 1000000; 50000 with --quick)
+  --warmup F          an unrecorded warm-up run of F × --total per system before the measured
+                      ones (default 0.2; 0 for none): Node's JIT needs it, Go's code does not
   --run-timeout S     seconds one benchmark run may take (default 180)
   --out FILE          raw results JSON (default bench/results/etcd-<date>.json)
   --benchmark PATH    etcd's benchmark tool (default: $ETCD_BENCHMARK, /opt/etcd-bench/benchmark,
@@ -60,6 +63,7 @@ const { values } = parseArgs({
     "no-memory": { type: "boolean", default: false },
     "memory-keys": { type: "string" },
     "run-timeout": { type: "string", default: "180" },
+    warmup: { type: "string", default: "0.2" },
     out: { type: "string" },
     benchmark: { type: "string" },
     help: { type: "boolean", short: "h", default: false },
@@ -80,6 +84,7 @@ function boundedNumber(text: string, flag: string, lo: number, hi: number): numb
 const quick = values.quick;
 const reps = Math.round(boundedNumber(values.reps ?? (quick ? "1" : "3"), "--reps", 1, 50));
 const scale = boundedNumber(values.scale ?? (quick ? "0.1" : "1"), "--scale", 0.001, 100);
+const warmup = boundedNumber(values.warmup, "--warmup", 0, 10);
 const runTimeoutMs = boundedNumber(values["run-timeout"], "--run-timeout", 5, 3600) * 1000;
 const memoryKeys = Math.round(
   boundedNumber(
@@ -278,6 +283,15 @@ async function runWorkload(tools: Tools, w: Workload, runs: Run[]): Promise<void
     }
     log(`${w.id}: clusters healthy in ${Date.now() - t0} ms`);
     if (w.needsRangeKey) for (const c of started) await c.put(RANGE_KEY, "v".repeat(VALUE_BYTES));
+    if (warmup > 0) {
+      const warmupTotal = Math.max(w.clients, Math.round(total * warmup));
+      for (const c of started) {
+        const run = await benchmarkRun(tools, c, w, 0, warmupTotal);
+        log(
+          `${w.id} ${c.system} warm-up (${warmupTotal} requests, not recorded): ${run.ok ? `${run.rps!.toFixed(1)} req/s` : `FAILED ${run.error}`}`,
+        );
+      }
+    }
     for (let rep = 1; rep <= reps; rep++) {
       const order = rep % 2 === 1 ? started : [...started].reverse();
       for (const c of order) {
@@ -486,7 +500,7 @@ async function main(): Promise<number> {
         machine: { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version },
         etcd: etcdVersion,
         benchmark: tools.benchmark,
-        config: { reps, scale, quick, memoryPhase, memoryKeys, ports: PORTS },
+        config: { reps, scale, warmup, quick, memoryPhase, memoryKeys, ports: PORTS },
         workloads: workloads.map((w) => ({
           id: w.id,
           label: w.label,
@@ -509,7 +523,7 @@ async function main(): Promise<number> {
   const out: string[] = [
     `## Ordo vs ${etcdVersion} — 3 members each on loopback, data on disk, etcd's benchmark tool`,
     "",
-    `${cpus().length} CPUs, ${reps} repetition(s) per system, alternating; keys ${KEY_BYTES} B, values ${VALUE_BYTES} B; medians (QPS with [min–max]). CPU: utime+stime of the 3 members per 1000 requests (watch-latency: per 1000 puts). "1 conn" goes to a follower (endpoints listed leader last). watch-latency's QPS counts watch events received, its latency runs from the put's response to each watcher's event (the tool's definition).`,
+    `${cpus().length} CPUs, ${reps} repetition(s) per system, alternating, after ${warmup > 0 ? `an unrecorded warm-up of ${warmup} × the requests` : "no warm-up"}; keys ${KEY_BYTES} B, values ${VALUE_BYTES} B; medians (QPS with [min–max]). CPU: utime+stime of the 3 members per 1000 requests (watch-latency: per 1000 puts). "1 conn" goes to a follower (endpoints listed leader last). watch-latency's QPS counts watch events received, its latency runs from the put's response to each watcher's event (the tool's definition).`,
     "",
     markdownTable(workloads, summaries),
   ];

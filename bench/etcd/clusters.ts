@@ -207,9 +207,9 @@ export class Cluster {
   }
 
   /** The sum of one metric's samples (all label sets) from a member's /metrics. */
-  async metric(member: Member, name: string): Promise<number | undefined> {
+  async metric(member: Member, name: string, timeoutMs = 10_000): Promise<number | undefined> {
     const res = await fetch(`http://${member.endpoint}/metrics`, {
-      signal: AbortSignal.timeout(10_000),
+      signal: AbortSignal.timeout(timeoutMs),
     });
     const text = await res.text();
     let sum: number | undefined;
@@ -247,8 +247,21 @@ export class Cluster {
     );
   }
 
+  /**
+   * Stops the followers, then the leader. A leader stopped together with its followers (etcd)
+   * first hands its leadership to one of them, which is going away too, and waits ~7 s for that
+   * transfer to time out; with no peer connected it skips the transfer.
+   */
   async stop(): Promise<void> {
-    await Promise.all(this.members.map((m) => stopChild(m.child)));
+    const metric = this.system === "ordo" ? "ordo_is_leader" : "etcd_server_is_leader";
+    const leaders = await Promise.all(
+      this.members.map((m) =>
+        isRunning(m.child) ? this.metric(m, metric, 2000).catch(() => undefined) : undefined,
+      ),
+    );
+    const last = this.members.filter((_, i) => leaders[i] === 1);
+    await Promise.all(this.members.filter((m) => !last.includes(m)).map((m) => stopChild(m.child)));
+    await Promise.all(last.map((m) => stopChild(m.child)));
   }
 }
 
