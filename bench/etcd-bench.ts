@@ -101,7 +101,10 @@ const memoryPhase = values["no-memory"]
 const workloads = WORKLOADS.filter((w) => onlyIds === undefined || onlyIds.includes(w.id));
 if (onlyIds !== undefined) {
   const unknown = onlyIds.filter((id) => !WORKLOADS.some((w) => w.id === id));
-  if (unknown.length > 0) throw new Error(`unknown workload(s) ${unknown.join(", ")}\n${USAGE}`);
+  if (unknown.length > 0) {
+    process.stderr.write(`unknown workload(s) ${unknown.join(", ")}\n${USAGE}\n`);
+    process.exit(2);
+  }
 }
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
