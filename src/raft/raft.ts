@@ -43,6 +43,7 @@ import { LeadershipTransferError, NotLeaderError, RaftError } from "./errors.js"
 import { RaftLog } from "./log.js";
 import { isWellFormed } from "./message-check.js";
 import type { Prng } from "./prng.js";
+import { jointCommitted } from "./quorum.js";
 import { ReadIndexQueue } from "./read-only.js";
 import { ProgressTracker } from "./tracker.js";
 import {
@@ -71,6 +72,9 @@ import {
   type VoteRequest,
   type VoteResponse,
 } from "./types.js";
+
+/** Heartbeat rounds whose send tick a lease-mode leader remembers (older acks date nothing). */
+const HEARTBEATS_DATED_MAX = 256;
 
 /** Forwarded proposals one ProposalForward carries at most: in count, and in data bytes. */
 const FORWARD_BATCH_PROPOSALS_MAX = 1024;
@@ -124,6 +128,18 @@ export interface RaftOptions {
    * more than this many entries behind the leader's last index. Default 1000.
    */
   readonly learnerPromotionLagMax?: number;
+  /**
+   * How a leader confirms it still leads before answering a ReadIndex request. "index"
+   * (default): a heartbeat round a quorum acknowledges, per read (batched by the runtime).
+   * "lease": no round while its lease holds: a quorum acknowledged a heartbeat sent at tick t,
+   * and each of those followers refuses votes for electionTicks of its own ticks after hearing
+   * it, so no other leader can exist before t + (electionTicks − 1) / (1 + leaseClockDrift)
+   * leader ticks, less one tick of rounding. Needs checkQuorum. Correct only while no clock
+   * runs faster than another by more than leaseClockDrift (the simulator checks both sides).
+   */
+  readonly readMode?: "index" | "lease";
+  /** Largest relative tick-rate difference between members that lease reads tolerate. Default 0.1. */
+  readonly leaseClockDrift?: number;
   readonly testingFaults?: TestingFaults;
 }
 
@@ -207,6 +223,19 @@ export class Raft {
   private readonly prng: Prng;
   private readonly preVote: boolean;
   private readonly checkQuorum: boolean;
+  /** Leader ticks a lease lasts from the heartbeat that started it (0: lease reads off). */
+  private readonly leaseTicks: number;
+  /** Lease mode: votes are refused for an election timeout after boot too (see step()). */
+  private bootVoteHold: boolean;
+  /** Leader ticks so far (lease arithmetic). */
+  private leaderTicks = 0;
+  /** Heartbeat contexts sent in this term, with the leader tick they were sent at (bounded). */
+  private readonly heartbeatSentAt = new Map<string, number>();
+  private heartbeatRound = 0;
+  /** Per voter, the send tick of the newest heartbeat it acknowledged (this term). */
+  private readonly heartbeatAckedAt = new Map<NodeId, number>();
+  /** A TimeoutNow went out this term: another leader may appear at once, so no lease reads. */
+  private leaseRevoked = false;
   private readonly messageBytesMax: number;
   private readonly committedBytesMaxPerReady: number;
   private readonly uncommittedBytesMax: number;
@@ -262,6 +291,14 @@ export class Raft {
     this.prng = options.prng;
     this.preVote = options.preVote ?? true;
     this.checkQuorum = options.checkQuorum ?? true;
+    const drift = options.leaseClockDrift ?? 0.1;
+    assert(Number.isFinite(drift) && drift >= 0 && drift < 1, "raft: leaseClockDrift in [0, 1)");
+    const lease = options.readMode === "lease";
+    assert(!lease || this.checkQuorum, "raft: lease reads need checkQuorum");
+    this.leaseTicks = lease
+      ? Math.max(0, Math.floor((options.electionTicks - 1) / (1 + drift)) - 1)
+      : 0;
+    this.bootVoteHold = lease;
     this.messageBytesMax = options.messageBytesMax ?? 1024 * 1024;
     this.committedBytesMaxPerReady = options.committedBytesMaxPerReady ?? 8 * 1024 * 1024;
     this.uncommittedBytesMax = options.uncommittedBytesMax ?? 64 * 1024 * 1024;
@@ -495,8 +532,12 @@ export class Raft {
       if (m.type === "VoteRequest") {
         // Thesis §4.2.3: a member that hears from a leader within the election timeout ignores
         // vote requests, so removed or partitioned servers cannot disrupt the cluster.
+        // In lease mode a node that just booted holds its vote too: it may have acknowledged a
+        // leader's heartbeat before it crashed, and that leader may still count on it.
         const inLease =
-          this.checkQuorum && this.lead !== NO_NODE && this.electionElapsed < this.electionTicks;
+          this.checkQuorum &&
+          (this.lead !== NO_NODE || this.bootVoteHold) &&
+          this.electionElapsed < this.electionTicks;
         if (inLease && !m.transfer) return;
       }
       if (m.type === "VoteRequest" && m.preVote) {
@@ -717,6 +758,9 @@ export class Raft {
     this.reset(this.term);
     this.lead = this.id;
     this.role = "Leader";
+    this.heartbeatSentAt.clear();
+    this.heartbeatAckedAt.clear();
+    this.leaseRevoked = false;
     for (const [id, pr] of this.tracker.entries()) {
       pr.recentActive = true;
       if (id === this.id) {
@@ -746,6 +790,7 @@ export class Raft {
 
   private tickElection(): void {
     this.electionElapsed++;
+    if (this.bootVoteHold && this.electionElapsed >= this.electionTicks) this.bootVoteHold = false;
     if (this.promotable() && this.electionElapsed >= this.randomizedElectionTimeout) {
       this.electionElapsed = 0;
       this.hup(false);
@@ -755,6 +800,8 @@ export class Raft {
   private tickHeartbeat(): void {
     this.heartbeatElapsed++;
     this.electionElapsed++;
+    this.leaderTicks++;
+    this.bootVoteHold = false;
     if (this.electionElapsed >= this.electionTicks) {
       this.electionElapsed = 0;
       if (this.checkQuorum && !this.tracker.quorumActive(this.id)) {
@@ -1100,6 +1147,10 @@ export class Raft {
     // next append goes out; if it leaves a gap, the follower's rejection sends us back to Probe.
     if (pr.state === "Replicate" && pr.inflights.full()) pr.inflights.freeFirstOne();
     if (pr.match < this.log.lastIndex()) this.sendAppend(m.from, true);
+    const sentAt = this.heartbeatSentAt.get(m.context);
+    if (sentAt !== undefined && sentAt > (this.heartbeatAckedAt.get(m.from) ?? -1)) {
+      this.heartbeatAckedAt.set(m.from, sentAt);
+    }
     if (m.context === "" || !this.tracker.isVoter(m.from)) return;
     const acks = this.readOnly.ack(m.context, m.from);
     if (acks === undefined || !this.tracker.isQuorum(acks)) return;
@@ -1119,11 +1170,26 @@ export class Raft {
       else this.dropRead(context, from);
       return;
     }
+    if (this.leaseHolds()) {
+      this.respondRead(context, from, this.log.committed);
+      return;
+    }
     if (!this.readOnly.add(context, from, this.log.committed, this.id)) {
       this.dropRead(context, from);
       return;
     }
     this.broadcastHeartbeat(context);
+  }
+
+  /** Lease mode: whether no other leader can exist yet (see RaftOptions.readMode). */
+  private leaseHolds(): boolean {
+    if (this.leaseTicks === 0 || this.leaseRevoked || this.leadTransferee !== NO_NODE) return false;
+    const conf = this.tracker.confState;
+    const acked = (id: NodeId): Index =>
+      asIndex(id === this.id ? this.leaderTicks : (this.heartbeatAckedAt.get(id) ?? -1) + 1);
+    // +1 above keeps "never acknowledged" (−1) at 0 for the Index type; undone here.
+    const start = jointCommitted(conf.voters, conf.votersOutgoing, acked) - 1;
+    return start >= 0 && this.leaderTicks - start < this.leaseTicks;
   }
 
   private dropRead(context: string, from: NodeId): void {
@@ -1171,7 +1237,19 @@ export class Raft {
     for (const id of this.tracker.memberIds()) if (id !== this.id) this.sendAppend(id, true);
   }
 
-  private broadcastHeartbeat(context: string): void {
+  private broadcastHeartbeat(readContext: string): void {
+    let context = readContext;
+    if (this.leaseTicks > 0) {
+      // Lease mode: every round is named, so its acknowledgements date the lease.
+      if (context === "") context = `\u0000lease/${++this.heartbeatRound}`;
+      if (!this.heartbeatSentAt.has(context)) {
+        this.heartbeatSentAt.set(context, this.leaderTicks);
+        if (this.heartbeatSentAt.size > HEARTBEATS_DATED_MAX) {
+          const oldest = this.heartbeatSentAt.keys().next().value;
+          if (oldest !== undefined) this.heartbeatSentAt.delete(oldest);
+        }
+      }
+    }
     for (const [id, pr] of this.tracker.entries()) {
       if (id === this.id) continue;
       const commit = asIndex(Math.min(pr.match, this.log.committed));
@@ -1216,6 +1294,7 @@ export class Raft {
   }
 
   private sendTimeoutNow(to: NodeId): void {
+    this.leaseRevoked = true;
     this.send({ type: "TimeoutNow", from: this.id, to, term: this.term });
   }
 

@@ -253,3 +253,80 @@ describe("leadership transfer (thesis §3.10)", () => {
 });
 
 const not3 = (m: { to: string; from: string }): boolean => m.to !== "n3" && m.from !== "n3";
+
+describe("lease reads (readMode lease)", () => {
+  const lease = { size: 3, readMode: "lease", leaseClockDrift: 0.1 } as const;
+  const heartbeats = ofType("Heartbeat");
+  /** A lease-mode network whose members are past their boot vote hold, with n1 elected. */
+  const leaseNetwork = (): { net: Network; leader: ReturnType<Network["elect"]> } => {
+    const net = new Network(lease);
+    for (const id of ["n2", "n3"]) net.tick(id, 10);
+    net.drop();
+    return { net, leader: net.elect("n1") };
+  };
+
+  test("while a quorum acknowledged a recent heartbeat, the leader answers at once, with no round", () => {
+    const { net, leader } = leaseNetwork();
+    net.propose("n1", "x");
+    net.stabilize();
+    net.tick("n1");
+    net.stabilize(); // a heartbeat round, acknowledged: the lease starts at this tick
+    net.readIndex("n1", "r1");
+    assert.deepEqual(net.readStates.get(leader.id), [{ index: 2, context: "r1" }]);
+    assert.equal(net.pending(heartbeats).length, 0, "no heartbeat round for the read");
+  });
+
+  test("once the lease ran out (no acknowledgements), a read takes a heartbeat round", () => {
+    const { net, leader } = leaseNetwork();
+    net.propose("n1", "x");
+    net.stabilize();
+    // (10 − 1) / 1.1 → 8, less one tick of rounding: a lease of 7 ticks. Ack nothing for 7.
+    for (let i = 0; i < 7; i++) {
+      net.tick("n1");
+      net.drop(heartbeats);
+    }
+    net.readIndex("n1", "r2");
+    assert.deepEqual(net.readStates.get(leader.id) ?? [], []);
+    assert.ok(net.pending(heartbeatsWith("r2")).length > 0, "a ReadIndex round instead");
+    net.stabilize();
+    assert.deepEqual(net.readStates.get(leader.id), [{ index: 2, context: "r2" }]);
+  });
+
+  test("after a TimeoutNow (leadership transfer) the leader no longer trusts its lease", () => {
+    const { net, leader } = leaseNetwork();
+    net.propose("n1", "x");
+    net.stabilize();
+    net.tick("n1");
+    net.stabilize();
+    leader.transferLeadership(nid("n2"));
+    net.process(leader.id);
+    net.readIndex("n1", "r3");
+    assert.deepEqual(net.readStates.get(leader.id) ?? [], [], "no answer from the lease");
+  });
+
+  test("a member booting in lease mode holds its vote for an election timeout", () => {
+    const { net } = leaseNetwork();
+    net.propose("n1", "x");
+    net.stabilize();
+    net.crash("n3");
+    net.restart("n3");
+    net.isolate("n1");
+    net.campaign("n2");
+    net.stabilize();
+    assert.notEqual(net.node("n2").role, "Leader", "n3 just booted: it holds its vote");
+    net.tick("n3", 10);
+    net.drop(); // n3's own campaign, if any, goes nowhere
+    for (let i = 0; i < 25 && net.node("n2").role !== "Leader"; i++) {
+      net.tick("n2");
+      net.stabilize();
+    }
+    assert.equal(net.node("n2").role, "Leader", "after an election timeout n3 votes again");
+  });
+
+  test("without checkQuorum, lease mode is refused", () => {
+    assert.throws(
+      () => new Network({ ...lease, checkQuorum: false }),
+      /lease reads need checkQuorum/,
+    );
+  });
+});

@@ -292,6 +292,8 @@ export interface NetworkOptions {
   readonly inflightMessagesMax?: number;
   readonly messageBytesMax?: number;
   readonly testingFaults?: TestingFaults;
+  readonly readMode?: "index" | "lease";
+  readonly leaseClockDrift?: number;
   /** Initial disks (hard state, entries, snapshot) by node name, for building divergent logs. */
   readonly disks?: Readonly<Record<string, Partial<Disk>>>;
 }
@@ -598,6 +600,8 @@ export class Network {
         : { inflightMessagesMax: o.inflightMessagesMax }),
       ...(o.messageBytesMax === undefined ? {} : { messageBytesMax: o.messageBytesMax }),
       ...(o.testingFaults === undefined ? {} : { testingFaults: o.testingFaults }),
+      ...(o.readMode === undefined ? {} : { readMode: o.readMode }),
+      ...(o.leaseClockDrift === undefined ? {} : { leaseClockDrift: o.leaseClockDrift }),
     };
   }
 
