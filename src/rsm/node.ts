@@ -312,6 +312,8 @@ export class RsmNode {
   private removedSelf = false;
   /** A change added a member: snapshot (and compact) at the next chance. */
   private snapshotSoon = false;
+  /** A configuration or member context changed in this Ready's apply: notify after its sends. */
+  private membershipChanged = false;
   private leaderWaiters: LeaderWaiter[] = [];
   /** Checked after each batch of applied entries; a waiter returning true is done. */
   private applyWaiters: (() => boolean)[] = [];
@@ -845,6 +847,12 @@ export class RsmNode {
         this.metrics.snapshotsInstalled++;
       }
       if (!overlap) this.applyCommitted(rd);
+      // Listeners (the server's transport) hear of a configuration change only now, once this
+      // Ready's messages are out: a member just removed still gets the append that tells it.
+      if (this.membershipChanged) {
+        this.membershipChanged = false;
+        this.notifyMembership();
+      }
       if (rd.leader) this.proposeForwarded(rd);
       this.raft.advance(rd);
       await this.maybeSnapshot();
@@ -979,7 +987,7 @@ export class RsmNode {
         }
         this.memberContexts.set(node, env.context);
         this.membershipIndex = e.index;
-        this.notifyMembership();
+        this.membershipChanged = true;
         outcome = { ok: true, result: new Uint8Array(0) };
         break;
       }
@@ -1054,7 +1062,7 @@ export class RsmNode {
         votersOutgoing: after.votersOutgoing,
         learners: after.learners,
       });
-      this.notifyMembership();
+      this.membershipChanged = true;
       outcome = { ok: true, result: new Uint8Array(0) };
     }
     this.settleByIndex(e, context);
