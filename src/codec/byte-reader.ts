@@ -22,8 +22,12 @@ export class ByteReader {
   private at = 0;
 
   constructor(input: Uint8Array) {
-    // A plain Uint8Array view, so that views and copies are Uint8Arrays even of a Buffer.
-    this.bytes = new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
+    // A plain Uint8Array, so that views and copies are Uint8Arrays even of a Buffer (whose
+    // subarray and slice are Buffers); a plain input is used as it is, with no wrapper.
+    this.bytes =
+      input.constructor === Uint8Array
+        ? input
+        : new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
   }
 
   /** Bytes read so far: where the next field starts. */
