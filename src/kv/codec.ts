@@ -1,6 +1,6 @@
 // The wire format between the server and the state machine: commands (proposed through the
 // log), queries (read-only, answered locally) and their results. Compact, canonical binary (the
-// primitives are in byte-writer.ts), decoded strictly: a malformed input is a KvError MALFORMED,
+// primitives are src/codec's), decoded strictly: a malformed input is a KvError MALFORMED,
 // never an exception of another kind, so apply() can turn it into an error result.
 //
 //   command := version=1 tag body           tags 1-10 (Range may go through the log too)
@@ -12,11 +12,17 @@
 // travel as their zero value, so decoding gives back complete objects); booleans are packed in
 // one flags byte whose unused bits must be zero; enums are their protobuf numbers. Nested txns
 // recurse, bounded by TXN_DEPTH_CODEC_MAX.
+
+import { ByteReader, ByteWriter } from "../codec/index.js";
 import { assertNever } from "./assert.js";
-import { ByteReader } from "./byte-reader.js";
-import { ByteWriter } from "./byte-writer.js";
-import { EMPTY_BYTES } from "./bytes.js";
-import { invalidArgumentError, KV_ERROR_CODES, KvError, type KvErrorCode } from "./errors.js";
+import { decodeUtf8, EMPTY_BYTES } from "./bytes.js";
+import {
+  invalidArgumentError,
+  KV_ERROR_CODES,
+  KvError,
+  type KvErrorCode,
+  kvCodecError,
+} from "./errors.js";
 import { TXN_DEPTH_CODEC_MAX } from "./limits.js";
 import {
   COMPARE_RESULTS,
@@ -150,8 +156,16 @@ export function kvErrorOf(info: KvErrorInfo): KvError {
 
 // ---- encoding ---------------------------------------------------------------------------------
 
-/** Throws KvError INVALID_ARGUMENT for values the format cannot hold (unsafe integers, bad enums). */
 export function encodeCommand(command: KvCommand): Uint8Array {
+  try {
+    return encodeCommandUnmapped(command);
+  } catch (e) {
+    throw kvCodecError(e, "INVALID_ARGUMENT", "command");
+  }
+}
+
+/** Throws KvError INVALID_ARGUMENT for values the format cannot hold (unsafe integers, bad enums). */
+function encodeCommandUnmapped(command: KvCommand): Uint8Array {
   const w = new ByteWriter();
   w.u8(codecVersion);
   w.u8(TAG_OF[command.type]);
@@ -189,10 +203,18 @@ export function encodeCommand(command: KvCommand): Uint8Array {
     default:
       assertNever(command, "command");
   }
-  return w.finish();
+  return w.finishExact();
 }
 
 export function encodeQuery(query: KvQuery): Uint8Array {
+  try {
+    return encodeQueryUnmapped(query);
+  } catch (e) {
+    throw kvCodecError(e, "INVALID_ARGUMENT", "query");
+  }
+}
+
+function encodeQueryUnmapped(query: KvQuery): Uint8Array {
   const w = new ByteWriter();
   w.u8(codecVersion);
   w.u8(TAG_OF[query.type]);
@@ -212,26 +234,34 @@ export function encodeQuery(query: KvQuery): Uint8Array {
       w.sint(query.request.revision ?? 0);
       break;
     case "Events":
-      w.bytes(query.request.key);
-      w.bytes(query.request.rangeEnd ?? EMPTY_BYTES);
+      w.bytesVarint(query.request.key);
+      w.bytesVarint(query.request.rangeEnd ?? EMPTY_BYTES);
       w.sint(query.request.startRevision);
       w.uvarint(query.request.limit ?? 0);
       break;
     default:
       assertNever(query, "query");
   }
-  return w.finish();
+  return w.finishExact();
 }
 
 export function encodeResult(result: KvResult): Uint8Array {
+  try {
+    return encodeResultUnmapped(result);
+  } catch (e) {
+    throw kvCodecError(e, "INVALID_ARGUMENT", "result");
+  }
+}
+
+function encodeResultUnmapped(result: KvResult): Uint8Array {
   const w = new ByteWriter();
   w.u8(codecVersion);
   if (!result.ok) {
     w.u8(1);
     w.u8(KV_ERROR_CODES.indexOf(result.error.code));
-    w.string(result.error.message);
+    w.stringVarint(result.error.message); // UTF-8 as encodeUtf8 writes it
     w.uvarint(result.error.compactRevision);
-    return w.finish();
+    return w.finishExact();
   }
   w.u8(0);
   const r = result.response;
@@ -274,7 +304,7 @@ export function encodeResult(result: KvResult): Uint8Array {
       w.sint(r.response.ttl);
       w.sint(r.response.grantedTtl);
       w.uvarint(r.response.keys.length);
-      for (const key of r.response.keys) w.bytes(key);
+      for (const key of r.response.keys) w.bytesVarint(key);
       break;
     case "LeaseLeases":
       writeHeader(w, r.response.header);
@@ -302,7 +332,7 @@ export function encodeResult(result: KvResult): Uint8Array {
     default:
       assertNever(r, "response");
   }
-  return w.finish();
+  return w.finishExact();
 }
 
 function enumIndex<T>(values: readonly T[], value: T, what: string): number {
@@ -320,8 +350,8 @@ function flagsOf(...bits: (boolean | undefined)[]): number {
 }
 
 function writeRangeRequest(w: ByteWriter, req: RangeRequest): void {
-  w.bytes(req.key);
-  w.bytes(req.rangeEnd ?? EMPTY_BYTES);
+  w.bytesVarint(req.key);
+  w.bytesVarint(req.rangeEnd ?? EMPTY_BYTES);
   w.sint(req.limit ?? 0);
   w.sint(req.revision ?? 0);
   w.u8(enumIndex(SORT_ORDERS, req.sortOrder ?? "NONE", "sort order"));
@@ -334,26 +364,26 @@ function writeRangeRequest(w: ByteWriter, req: RangeRequest): void {
 }
 
 function writePutRequest(w: ByteWriter, req: PutRequest): void {
-  w.bytes(req.key);
-  w.bytes(req.value ?? EMPTY_BYTES);
+  w.bytesVarint(req.key);
+  w.bytesVarint(req.value ?? EMPTY_BYTES);
   w.sint(req.lease ?? 0);
   w.u8(flagsOf(req.prevKv, req.ignoreValue, req.ignoreLease));
 }
 
 function writeDeleteRangeRequest(w: ByteWriter, req: DeleteRangeRequest): void {
-  w.bytes(req.key);
-  w.bytes(req.rangeEnd ?? EMPTY_BYTES);
+  w.bytesVarint(req.key);
+  w.bytesVarint(req.rangeEnd ?? EMPTY_BYTES);
   w.u8(flagsOf(req.prevKv));
 }
 
 function writeCompare(w: ByteWriter, c: Compare): void {
-  w.bytes(c.key);
-  w.bytes(c.rangeEnd ?? EMPTY_BYTES);
+  w.bytesVarint(c.key);
+  w.bytesVarint(c.rangeEnd ?? EMPTY_BYTES);
   w.u8(enumIndex(COMPARE_TARGETS, c.target, "compare target"));
   w.u8(enumIndex(COMPARE_RESULTS, c.result, "compare result"));
   switch (c.target) {
     case "VALUE":
-      w.bytes(c.value ?? EMPTY_BYTES);
+      w.bytesVarint(c.value ?? EMPTY_BYTES);
       break;
     case "VERSION":
       w.sint(c.version ?? 0);
@@ -414,11 +444,11 @@ function writeHeader(w: ByteWriter, header: ResponseHeader): void {
 }
 
 function writeKeyValue(w: ByteWriter, kv: KeyValue): void {
-  w.bytes(kv.key);
+  w.bytesVarint(kv.key);
   w.uvarint(kv.createRevision);
   w.uvarint(kv.modRevision);
   w.uvarint(kv.version);
-  w.bytes(kv.value);
+  w.bytesVarint(kv.value);
   w.sint(kv.lease);
 }
 
@@ -493,9 +523,17 @@ function readVersionAndTag(r: ByteReader): KvMessageType {
   return type;
 }
 
-/** Throws KvError MALFORMED for anything that encodeCommand could not have produced. */
 export function decodeCommand(bytes: Uint8Array): KvCommand {
-  const r: ByteReader = new ByteReader(bytes, "MALFORMED", "command");
+  try {
+    return decodeCommandUnmapped(bytes);
+  } catch (e) {
+    throw kvCodecError(e, "MALFORMED", "command");
+  }
+}
+
+/** Throws KvError MALFORMED for anything that encodeCommand could not have produced. */
+function decodeCommandUnmapped(bytes: Uint8Array): KvCommand {
+  const r: ByteReader = new ByteReader(bytes);
   const type = readVersionAndTag(r);
   let command: KvCommand;
   switch (type) {
@@ -534,9 +572,17 @@ export function decodeCommand(bytes: Uint8Array): KvCommand {
   return command;
 }
 
-/** Throws KvError MALFORMED for anything that encodeQuery could not have produced. */
 export function decodeQuery(bytes: Uint8Array): KvQuery {
-  const r: ByteReader = new ByteReader(bytes, "MALFORMED", "query");
+  try {
+    return decodeQueryUnmapped(bytes);
+  } catch (e) {
+    throw kvCodecError(e, "MALFORMED", "query");
+  }
+}
+
+/** Throws KvError MALFORMED for anything that encodeQuery could not have produced. */
+function decodeQueryUnmapped(bytes: Uint8Array): KvQuery {
+  const r: ByteReader = new ByteReader(bytes);
   const type = readVersionAndTag(r);
   let query: KvQuery;
   switch (type) {
@@ -557,8 +603,8 @@ export function decodeQuery(bytes: Uint8Array): KvQuery {
       query = {
         type,
         request: {
-          key: r.bytes(),
-          rangeEnd: r.bytes(),
+          key: r.bytesVarintView(),
+          rangeEnd: r.bytesVarintView(),
           startRevision: r.sint(),
           limit: r.uvarint(),
         },
@@ -571,15 +617,25 @@ export function decodeQuery(bytes: Uint8Array): KvQuery {
   return query;
 }
 
-/** Throws KvError MALFORMED for anything that encodeResult could not have produced. */
 export function decodeResult(bytes: Uint8Array): KvResult {
-  const r: ByteReader = new ByteReader(bytes, "MALFORMED", "result");
+  try {
+    return decodeResultUnmapped(bytes);
+  } catch (e) {
+    throw kvCodecError(e, "MALFORMED", "result");
+  }
+}
+
+/** Throws KvError MALFORMED for anything that encodeResult could not have produced. */
+function decodeResultUnmapped(bytes: Uint8Array): KvResult {
+  const r: ByteReader = new ByteReader(bytes);
   const version = r.u8();
   if (version !== codecVersion) r.fail(`unknown codec version ${version}`);
   const status = r.u8();
   if (status === 1) {
     const code = r.oneOf(KV_ERROR_CODES, "error code");
-    const error = { code, message: r.string(), compactRevision: r.uvarint() };
+    // The message decodes leniently (invalid UTF-8 becomes U+FFFD), as it always has.
+    const message = decodeUtf8(r.bytesVarintView("message"));
+    const error = { code, message, compactRevision: r.uvarint() };
     r.end();
     return { ok: false, error };
   }
@@ -627,7 +683,7 @@ function readResponse(r: ByteReader, type: KvMessageType): KvResponse {
       const id = r.sint();
       const ttl = r.sint();
       const grantedTtl = r.sint();
-      const keys = readList(r, 1, () => r.bytes());
+      const keys = readList(r, 1, () => r.bytesVarintView());
       return { type, response: { header, id, ttl, grantedTtl, keys } };
     }
     case "LeaseLeases": {
@@ -666,15 +722,15 @@ function readResponse(r: ByteReader, type: KvMessageType): KvResponse {
 }
 
 function readList<T>(r: ByteReader, itemBytesMin: number, item: () => T): T[] {
-  const n = r.count(itemBytesMin);
+  const n = r.count("count", Number.MAX_SAFE_INTEGER, itemBytesMin);
   const out: T[] = [];
   for (let i = 0; i < n; i++) out.push(item());
   return out;
 }
 
 function readRangeRequest(r: ByteReader): RangeRequest {
-  const key = r.bytes();
-  const rangeEnd = r.bytes();
+  const key = r.bytesVarintView();
+  const rangeEnd = r.bytesVarintView();
   const limit = r.sint();
   const revision = r.sint();
   const sortOrder = r.oneOf(SORT_ORDERS, "sort order");
@@ -698,8 +754,8 @@ function readRangeRequest(r: ByteReader): RangeRequest {
 }
 
 function readPutRequest(r: ByteReader): PutRequest {
-  const key = r.bytes();
-  const value = r.bytes();
+  const key = r.bytesVarintView();
+  const value = r.bytesVarintView();
   const lease = r.sint();
   const flags = r.flags(3);
   return {
@@ -713,17 +769,17 @@ function readPutRequest(r: ByteReader): PutRequest {
 }
 
 function readDeleteRangeRequest(r: ByteReader): DeleteRangeRequest {
-  return { key: r.bytes(), rangeEnd: r.bytes(), prevKv: r.flags(1) === 1 };
+  return { key: r.bytesVarintView(), rangeEnd: r.bytesVarintView(), prevKv: r.flags(1) === 1 };
 }
 
 function readCompare(r: ByteReader): Compare {
-  const key = r.bytes();
-  const rangeEnd = r.bytes();
+  const key = r.bytesVarintView();
+  const rangeEnd = r.bytesVarintView();
   const target = r.oneOf(COMPARE_TARGETS, "compare target");
   const result = r.oneOf(COMPARE_RESULTS, "compare result");
   switch (target) {
     case "VALUE":
-      return { key, rangeEnd, target, result, value: r.bytes() };
+      return { key, rangeEnd, target, result, value: r.bytesVarintView() };
     case "VERSION":
       return { key, rangeEnd, target, result, version: r.sint() };
     case "CREATE":
@@ -771,11 +827,11 @@ function readHeader(r: ByteReader): ResponseHeader {
 
 function readKeyValue(r: ByteReader): KeyValue {
   return {
-    key: r.bytes(),
+    key: r.bytesVarintView(),
     createRevision: r.uvarint(),
     modRevision: r.uvarint(),
     version: r.uvarint(),
-    value: r.bytes(),
+    value: r.bytesVarintView(),
     lease: r.sint(),
   };
 }

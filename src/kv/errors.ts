@@ -3,6 +3,8 @@
 // KvAssertionError. Messages are etcd's own wherever etcd has one, so etcd clients that match on
 // them keep working; `grpcErrorOf` gives the status and message the gRPC layer should send.
 
+import { DecodeError, EncodeError } from "../codec/index.js";
+
 /**
  * Every code, in wire order: the codec sends a code as its index here, so only append.
  * Renaming or reordering breaks results already in flight between versions.
@@ -113,3 +115,18 @@ export const leaseTtlTooLargeError = (): KvError =>
   new KvError("LEASE_TTL_TOO_LARGE", "etcdserver: too large lease TTL");
 export const invalidArgumentError = (message: string): KvError =>
   new KvError("INVALID_ARGUMENT", `etcdserver: ${message}`);
+
+/**
+ * The shared byte codec's errors as kv's, at kv's codec boundary (every encode and decode entry
+ * point catches and rethrows through this): bytes that do not decode are a KvError with
+ * `code` (MALFORMED for commands, queries and results; CORRUPT_SNAPSHOT for snapshots) and the
+ * message "kv: malformed <what>: <reason> at byte <offset>"; a value the format cannot hold is
+ * the caller's INVALID_ARGUMENT, so a server encoding a client's request can answer it.
+ */
+export function kvCodecError(error: unknown, code: KvErrorCode, what: string): unknown {
+  if (error instanceof DecodeError) {
+    return new KvError(code, `kv: malformed ${what}: ${error.reason} at byte ${error.offset}`);
+  }
+  if (error instanceof EncodeError) return invalidArgumentError(error.message);
+  return error;
+}

@@ -12,9 +12,10 @@
 // shape, then the state it depends on (compares, leases, ignore_value's key, read revisions).
 // Then it mutates, and from there nothing may fail: a KvError after the first change is turned
 // into an assertion, because a half-applied command would be a divergence waiting to happen.
+
+import { ByteWriter } from "../codec/index.js";
 import type { ApplyContext } from "../rsm/state-machine.js";
 import { assert, KvAssertionError } from "./assert.js";
-import { ByteWriter } from "./byte-writer.js";
 import { copyBytes, EMPTY_BYTES } from "./bytes.js";
 import { CRC32C_INIT, crc32cFinish, crc32cUpdate } from "./crc32c.js";
 import {
@@ -406,18 +407,21 @@ export class KvStore {
     checkInteger("revision", req.revision);
     const revision = this.resolveReadRevision(req.revision ?? 0, this.state.revision);
     let crc = CRC32C_INIT;
+    // One writer for every key, reset between them, and a view of its bytes: the CRC consumes
+    // them at once (no buffer and no copy per key).
+    const w = new ByteWriter(256);
     for (const history of this.state.index.all()) {
-      const w = new ByteWriter();
+      w.reset();
       for (const r of history.records) {
         if (r.main > revision) break;
-        w.bytes(history.key);
+        w.bytesVarint(history.key);
         w.uvarint(r.main);
         w.uvarint(r.sub);
         w.bool(r.tombstone);
         w.uvarint(r.createRevision);
         w.uvarint(r.version);
         w.uvarint(r.lease);
-        w.bytes(r.value);
+        w.bytesVarint(r.value);
       }
       crc = crc32cUpdate(crc, w.finish());
     }

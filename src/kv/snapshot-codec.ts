@@ -1,5 +1,5 @@
 // The snapshot format of the MVCC state. Deterministic: keys in byte order, each key's records
-// in revision order, leases by ID, canonical varints (see byte-writer.ts), and nothing derived
+// in revision order, leases by ID, canonical varints (src/codec/byte-writer.ts), and nothing derived
 // (a lease's key set is rebuilt from the keys' latest records). So two stores that applied the
 // same commands produce identical bytes, and hash() can digest them.
 //
@@ -9,10 +9,10 @@
 //   flags    := bit 0: tombstone (then the bracketed fields are absent)
 //
 // Decoding checks every invariant the store relies on and fails with CORRUPT_SNAPSHOT.
+import { ByteReader, ByteWriter } from "../codec/index.js";
 import { assert } from "./assert.js";
-import { ByteReader } from "./byte-reader.js";
-import { ByteWriter } from "./byte-writer.js";
 import { compareBytes, copyBytes, keyIdOf } from "./bytes.js";
+import { kvCodecError } from "./errors.js";
 import { KeyHistory, type KeyRecord, liveRecord, tombstoneRecord } from "./key-history.js";
 import { KeyIndex } from "./key-index.js";
 import { Lessor } from "./lessor.js";
@@ -30,6 +30,14 @@ const magic = [0x4f, 0x4b, 0x56]; // "OKV"
 const formatVersion = 1;
 
 export function encodeSnapshot(state: MvccState): Uint8Array {
+  try {
+    return encodeSnapshotUnmapped(state);
+  } catch (e) {
+    throw kvCodecError(e, "INVALID_ARGUMENT", "snapshot");
+  }
+}
+
+function encodeSnapshotUnmapped(state: MvccState): Uint8Array {
   const w = new ByteWriter(1024);
   for (const b of magic) w.u8(b);
   w.u8(formatVersion);
@@ -38,7 +46,7 @@ export function encodeSnapshot(state: MvccState): Uint8Array {
   w.uvarint(state.index.size);
   for (const history of state.index.all()) {
     assert(history.records.length > 0, "kv: snapshot of a key without history");
-    w.bytes(history.key);
+    w.bytesVarint(history.key);
     w.uvarint(history.records.length);
     for (const r of history.records) {
       w.uvarint(r.main);
@@ -48,7 +56,7 @@ export function encodeSnapshot(state: MvccState): Uint8Array {
       w.uvarint(r.createRevision);
       w.uvarint(r.version);
       w.uvarint(r.lease);
-      w.bytes(r.value);
+      w.bytesVarint(r.value);
     }
   }
   const leases = state.lessor.sorted();
@@ -58,11 +66,20 @@ export function encodeSnapshot(state: MvccState): Uint8Array {
     w.uvarint(lease.ttlSeconds);
     w.uvarint(lease.expiryMs);
   }
-  return w.finish();
+  return w.finishExact(); // kept: the runtime stores and sends it
 }
 
+/** Throws KvError CORRUPT_SNAPSHOT for bytes encodeSnapshot could not have produced. */
 export function decodeSnapshot(bytes: Uint8Array): MvccState {
-  const r: ByteReader = new ByteReader(bytes, "CORRUPT_SNAPSHOT", "snapshot");
+  try {
+    return decodeSnapshotUnmapped(bytes);
+  } catch (e) {
+    throw kvCodecError(e, "CORRUPT_SNAPSHOT", "snapshot");
+  }
+}
+
+function decodeSnapshotUnmapped(bytes: Uint8Array): MvccState {
+  const r: ByteReader = new ByteReader(bytes);
   for (const b of magic) if (r.u8() !== b) r.fail("not a kv snapshot");
   const version = r.u8();
   if (version !== formatVersion) r.fail(`unknown format version ${version}`);
@@ -70,15 +87,15 @@ export function decodeSnapshot(bytes: Uint8Array): MvccState {
   const compactRevision = r.uvarint();
   if (revision < 1 || compactRevision > revision) r.fail("revisions out of order");
   const index = new KeyIndex();
-  const keyCount = r.count(3);
+  const keyCount = r.count("count", Number.MAX_SAFE_INTEGER, 3);
   let prevKey: Uint8Array | undefined;
   for (let k = 0; k < keyCount; k++) {
-    const key = copyBytes(r.bytes());
+    const key = copyBytes(r.bytesVarintView());
     if (key.length === 0) r.fail("empty key");
     if (prevKey !== undefined && compareBytes(prevKey, key) >= 0) r.fail("keys out of order");
     prevKey = key;
     const history = new KeyHistory(key, keyIdOf(key));
-    const recordCount = r.count(3);
+    const recordCount = r.count("count", Number.MAX_SAFE_INTEGER, 3);
     if (recordCount === 0) r.fail("key without history");
     for (let i = 0; i < recordCount; i++) {
       const record = readRecord(r);
@@ -88,7 +105,7 @@ export function decodeSnapshot(bytes: Uint8Array): MvccState {
     index.appendSorted(history);
   }
   const lessor = new Lessor();
-  const leaseCount = r.count(3);
+  const leaseCount = r.count("count", Number.MAX_SAFE_INTEGER, 3);
   let prevId = 0;
   for (let i = 0; i < leaseCount; i++) {
     const id = r.uvarint();
@@ -117,7 +134,7 @@ function readRecord(r: ByteReader): KeyRecord {
   const createRevision = r.uvarint();
   const version = r.uvarint();
   const lease = r.uvarint();
-  const value = copyBytes(r.bytes());
+  const value = copyBytes(r.bytesVarintView());
   return liveRecord(main, sub, createRevision, version, value, lease);
 }
 

@@ -1,7 +1,7 @@
 // What the runtime puts in a log entry's data. Every envelope carries who proposed it (node and
 // request id, so the proposer can resolve its promise when it applies the entry) and the
 // leader-assigned time and random seed that the state machine sees in ApplyContext.
-import { ByteReader, ByteWriter, DecodeError } from "./bytes.js";
+import { ByteReader, ByteWriter, utf8ByteLength } from "../codec/index.js";
 
 export type Envelope =
   | {
@@ -74,43 +74,66 @@ const KIND_CODES = {
 } as const;
 const ENVELOPE_VERSION = 1;
 
-/** Bytes of the fixed fields and length prefixes, plus slack for short strings. */
-const ENVELOPE_OVERHEAD_BYTES = 96;
+/** Version, kind, proposer's length, requestId, time, seed. */
+const ENVELOPE_HEADER_BYTES = 1 + 1 + 4 + 8 + 8 + 4;
 
-export function encodeEnvelope(e: Envelope): Uint8Array {
-  const payload =
-    e.kind === "Command" ? e.command.length : e.kind === "MemberContext" ? e.context.length : 0;
-  const w = new ByteWriter(ENVELOPE_OVERHEAD_BYTES + 3 * e.proposer.length + payload)
-    .u8(ENVELOPE_VERSION)
-    .u8(KIND_CODES[e.kind]);
-  w.string(e.proposer).uint(e.requestId).f64(e.timestampMs).u32(e.seed);
+/** The exact encoded size, so the writer allocates once and its buffer is the result. */
+function envelopeBytes(e: Envelope): number {
+  const header = ENVELOPE_HEADER_BYTES + utf8ByteLength(e.proposer);
   switch (e.kind) {
     case "Command":
-      w.string(e.clientId).uint(e.seq).bytes(e.command);
+      return header + 4 + utf8ByteLength(e.clientId) + 8 + 4 + e.command.byteLength;
+    case "HashReport":
+      return header + 8 + 4 + utf8ByteLength(e.hash);
+    case "MemberContext":
+      return header + 4 + utf8ByteLength(e.node) + 4 + e.context.byteLength;
+    case "Refusal":
+      return header + 4 + utf8ByteLength(e.message);
+    case "RegisterSession":
+    case "HashCheck":
+      return header;
+  }
+}
+
+/**
+ * Layout: version u8, kind u8, proposer stringU32, requestId u64, timestampMs f64, seed u32,
+ * then the kind's fields. The result is kept (it is the entry's data, in the log), so it is
+ * sized exactly: the writer's own buffer, not a copy of it.
+ */
+export function encodeEnvelope(e: Envelope): Uint8Array {
+  const w = new ByteWriter(envelopeBytes(e)).u8(ENVELOPE_VERSION).u8(KIND_CODES[e.kind]);
+  // `>>> 0`: the seed is a u32 on the wire; any number is taken modulo 2^32, as always.
+  w.stringU32(e.proposer)
+    .u64(e.requestId)
+    .f64(e.timestampMs)
+    .u32(e.seed >>> 0);
+  switch (e.kind) {
+    case "Command":
+      w.stringU32(e.clientId).u64(e.seq).bytesU32(e.command);
       break;
     case "HashReport":
-      w.uint(e.checkIndex).string(e.hash);
+      w.u64(e.checkIndex).stringU32(e.hash);
       break;
     case "MemberContext":
-      w.string(e.node).bytes(e.context);
+      w.stringU32(e.node).bytesU32(e.context);
       break;
     case "Refusal":
-      w.string(e.message);
+      w.stringU32(e.message);
       break;
     case "RegisterSession":
     case "HashCheck":
       break;
   }
-  return w.finish();
+  return w.finishExact();
 }
 
 export function decodeEnvelope(data: Uint8Array): Envelope {
   const r = new ByteReader(data);
-  const version = r.u8();
-  if (version !== ENVELOPE_VERSION) throw new DecodeError(`unknown envelope version ${version}`);
-  const code = r.u8();
-  const proposer = r.string();
-  const requestId = r.uint();
+  const version = r.u8("envelope version");
+  if (version !== ENVELOPE_VERSION) r.fail(`unknown envelope version ${version}`);
+  const code = r.u8("envelope kind");
+  const proposer = r.stringU32("proposer");
+  const requestId = r.u64("requestId");
   const timestampMs = r.f64();
   const seed = r.u32();
   let e: Envelope;
@@ -122,9 +145,11 @@ export function decodeEnvelope(data: Uint8Array): Envelope {
         requestId,
         timestampMs,
         seed,
-        clientId: r.string(),
-        seq: r.uint(),
-        command: r.bytes(),
+        clientId: r.stringU32("clientId"),
+        seq: r.u64("seq"),
+        // A copy, not a view of the entry: the state machine may keep or change what it is
+        // given, and the entry's bytes stay in the log (and may be sent to followers).
+        command: r.bytesU32("command"),
       };
       break;
     case 2:
@@ -140,8 +165,8 @@ export function decodeEnvelope(data: Uint8Array): Envelope {
         requestId,
         timestampMs,
         seed,
-        checkIndex: r.uint(),
-        hash: r.string(),
+        checkIndex: r.u64("checkIndex"),
+        hash: r.stringU32("hash"),
       };
       break;
     case 5:
@@ -151,15 +176,23 @@ export function decodeEnvelope(data: Uint8Array): Envelope {
         requestId,
         timestampMs,
         seed,
-        node: r.string(),
-        context: r.bytes(),
+        node: r.stringU32("node"),
+        // A copy: member contexts are kept for as long as the member is.
+        context: r.bytesU32("context"),
       };
       break;
     case 6:
-      e = { kind: "Refusal", proposer, requestId, timestampMs, seed, message: r.string() };
+      e = {
+        kind: "Refusal",
+        proposer,
+        requestId,
+        timestampMs,
+        seed,
+        message: r.stringU32("message"),
+      };
       break;
     default:
-      throw new DecodeError(`unknown envelope kind ${code}`);
+      return r.fail(`unknown envelope kind ${code}`);
   }
   r.end();
   return e;
@@ -172,14 +205,14 @@ export function decodeEnvelope(data: Uint8Array): Envelope {
  */
 export function restampEnvelope(data: Uint8Array, timestampMs: number, seed: number): Uint8Array {
   const r = new ByteReader(data);
-  const version = r.u8();
-  if (version !== ENVELOPE_VERSION) throw new DecodeError(`unknown envelope version ${version}`);
-  r.u8(); // kind
-  r.skipBytes(); // proposer
-  r.uint(); // requestId
+  const version = r.u8("envelope version");
+  if (version !== ENVELOPE_VERSION) r.fail(`unknown envelope version ${version}`);
+  r.u8("envelope kind");
+  r.skipBytesU32("proposer");
+  r.u64("requestId");
   const at = r.offset;
-  r.f64();
-  r.u32();
+  r.f64("timestampMs");
+  r.u32("seed");
   const out = data.slice();
   const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
   view.setFloat64(at, timestampMs);

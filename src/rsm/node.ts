@@ -21,6 +21,7 @@
 //    addition: a new member starts with an empty log and an empty configuration, never
 //    campaigns, and catches up through the leader's snapshot (which names it) plus the log.
 import { createHash, randomBytes } from "node:crypto";
+import { ByteReader, ByteWriter } from "../codec/index.js";
 import {
   asIndex,
   type ConfChange,
@@ -46,7 +47,6 @@ import {
   type TestingFaults,
   Xoshiro128,
 } from "../raft/index.js";
-import { ByteReader, ByteWriter } from "./bytes.js";
 import { type Clock, systemClock } from "./clock.js";
 import { withDeterminismTrap } from "./determinism.js";
 import { decodeEnvelope, type Envelope, encodeEnvelope, restampEnvelope } from "./envelope.js";
@@ -212,10 +212,10 @@ interface ConfContext {
 }
 
 function encodeConfContext(c: ConfContext): Uint8Array {
-  const w = new ByteWriter().u8(CONF_CONTEXT_VERSION).string(c.proposer).uint(c.requestId);
+  const w = new ByteWriter().u8(CONF_CONTEXT_VERSION).stringU32(c.proposer).u64(c.requestId);
   w.u32(c.members.length);
-  for (const m of c.members) w.string(m.node).bytes(m.context);
-  return w.finish();
+  for (const m of c.members) w.stringU32(m.node).bytesU32(m.context);
+  return w.finishExact(); // kept: it is part of a log entry
 }
 
 function decodeConfContext(data: Uint8Array): ConfContext {
@@ -223,11 +223,13 @@ function decodeConfContext(data: Uint8Array): ConfContext {
   const version = r.u8();
   if (version !== CONF_CONTEXT_VERSION)
     throw new Error(`unknown configuration context version ${version}`);
-  const proposer = r.string();
-  const requestId = r.uint();
-  const count = r.u32();
+  const proposer = r.stringU32("proposer");
+  const requestId = r.u64("requestId");
+  const count = r.u32("member count");
   const members: { node: NodeId; context: Uint8Array }[] = [];
-  for (let i = 0; i < count; i++) members.push({ node: r.string() as NodeId, context: r.bytes() });
+  // Contexts are copied: the runtime keeps them for as long as the member is in the cluster.
+  for (let i = 0; i < count; i++)
+    members.push({ node: r.stringU32("node") as NodeId, context: r.bytesU32("context") });
   r.end();
   return { proposer, requestId, members };
 }
@@ -1230,17 +1232,17 @@ export class RsmNode {
     const ids = [...this.sessions.keys()].sort();
     for (const id of ids) {
       const s = this.sessions.get(id) as Session;
-      w.string(id).uint(s.seq).f64(s.lastActiveMs);
-      if (s.result.ok) w.u8(1).bytes(s.result.result);
-      else w.u8(0).string(s.result.code).string(s.result.message);
+      w.stringU32(id).u64(s.seq).f64(s.lastActiveMs);
+      if (s.result.ok) w.u8(1).bytesU32(s.result.result);
+      else w.u8(0).stringU32(s.result.code).stringU32(s.result.message);
     }
-    w.uint(this.membershipIndex).u32(this.memberContexts.size);
+    w.u64(this.membershipIndex).u32(this.memberContexts.size);
     for (const id of [...this.memberContexts.keys()].sort())
-      w.string(id).bytes(this.memberContexts.get(id) as Uint8Array);
+      w.stringU32(id).bytesU32(this.memberContexts.get(id) as Uint8Array);
     w.u32(this.removedIds.size);
-    for (const id of [...this.removedIds].sort()) w.string(id);
-    w.bytes(this.sm.snapshot());
-    return w.finish();
+    for (const id of [...this.removedIds].sort()) w.stringU32(id);
+    w.bytesU32(this.sm.snapshot());
+    return w.finishExact(); // kept: the snapshot is stored and sent
   }
 
   private restoreSnapshot(snapshot: Snapshot): void {
@@ -1252,26 +1254,33 @@ export class RsmNode {
     const count = r.u32();
     this.sessions.clear();
     for (let i = 0; i < count; i++) {
-      const id = r.string();
-      const seq = r.uint();
-      const lastActiveMs = r.f64();
-      const ok = r.u8() === 1;
+      const id = r.stringU32("session id");
+      const seq = r.u64("seq");
+      const lastActiveMs = r.f64("lastActiveMs");
+      const ok = r.u8("outcome") === 1;
+      // Results are copied: sessions keep them (to answer a retried request) for their life.
       const result: Outcome = ok
-        ? { ok: true, result: r.bytes() }
-        : { ok: false, code: r.string() as "SESSION_EXPIRED", message: r.string() };
+        ? { ok: true, result: r.bytesU32("result") }
+        : {
+            ok: false,
+            code: r.stringU32("code") as "SESSION_EXPIRED",
+            message: r.stringU32("message"),
+          };
       this.sessions.set(id, { seq, result, lastActiveMs });
     }
     this.memberContexts.clear();
     this.removedIds.clear();
     this.membershipIndex = 0;
     if (version >= 2) {
-      this.membershipIndex = r.uint();
-      const members = r.u32();
-      for (let i = 0; i < members; i++) this.memberContexts.set(r.string() as NodeId, r.bytes());
-      const removed = r.u32();
-      for (let i = 0; i < removed; i++) this.removedIds.add(r.string() as NodeId);
+      this.membershipIndex = r.u64("membershipIndex");
+      const members = r.u32("member count");
+      for (let i = 0; i < members; i++)
+        this.memberContexts.set(r.stringU32("node") as NodeId, r.bytesU32("context")); // kept: a copy
+      const removed = r.u32("removed count");
+      for (let i = 0; i < removed; i++) this.removedIds.add(r.stringU32("node") as NodeId);
     }
-    this.sm.restore(r.bytes());
+    // A copy: the state machine may keep what it is given (kv copies again; others may not).
+    this.sm.restore(r.bytesU32("state machine snapshot"));
     r.end();
     this.applied = snapshot.meta.index;
     this.snapshotIndex = snapshot.meta.index;

@@ -12,6 +12,8 @@
 // DecodeError — for truncation, trailing bytes, unknown tags, out-of-range numbers, counts or
 // lengths beyond the input or the limits below, and invalid UTF-8. Semantic checks (ids,
 // index arithmetic) are the core's (raft/message-check.ts).
+
+import { ByteReader, ByteWriter } from "../codec/index.js";
 import {
   asIndex,
   asNodeId,
@@ -27,8 +29,7 @@ import {
   type SnapshotMeta,
   type Term,
 } from "../raft/index.js";
-import { ByteReader } from "./byte-reader.js";
-import { ByteWriter } from "./byte-writer.js";
+import { wireError } from "./errors.js";
 import { FRAME_HEADER_BYTES } from "./frame.js";
 
 /** Bytes a node id (or the cluster id) may take in UTF-8. */
@@ -77,11 +78,16 @@ const scratch = new ByteWriter(SCRATCH_BYTES);
 export function encodeMessage(m: Message): Uint8Array {
   const hintBytes = encodedSizeHint(m);
   // Small messages (nearly all) are built in one reused buffer and copied out at their exact
-  // size: one allocation per message. Large ones get a buffer of their own, sized once.
+  // size: one allocation per message. Large ones get a buffer of their own, sized once, and
+  // returned as a view of it (nothing else holds that buffer).
   const small = hintBytes <= SCRATCH_BYTES;
   const w = small ? scratch : new ByteWriter(hintBytes);
   if (small) scratch.reset(SCRATCH_BYTES);
-  writeMessage(w, m);
+  try {
+    writeMessage(w, m);
+  } catch (e) {
+    throw wireError(e);
+  }
   const out = small ? w.copy() : w.finish();
   assert(out.byteLength > 0 && out[0] === messageTags[m.type], "codec: encoding lost its tag");
   return out;
@@ -94,19 +100,27 @@ export function encodeMessage(m: Message): Uint8Array {
  */
 export function writeMessageFrame(w: ByteWriter, m: Message): number {
   const start = w.byteLength;
-  w.u32(0); // the length, patched below
-  writeMessage(w, m);
+  try {
+    w.u32(0); // the length, patched below
+    writeMessage(w, m);
+    w.setU32(start, w.byteLength - start - FRAME_HEADER_BYTES);
+  } catch (e) {
+    throw wireError(e);
+  }
   const frameBytes = w.byteLength - start;
-  w.setU32(start, frameBytes - FRAME_HEADER_BYTES);
   assert(frameBytes > FRAME_HEADER_BYTES, "codec: empty frame");
   return frameBytes;
 }
 
 export function decodeMessage(bytes: Uint8Array): Message {
-  const r = new ByteReader(bytes);
-  const m = readMessage(r);
-  r.end("message");
-  return m;
+  try {
+    const r = new ByteReader(bytes);
+    const m = readMessage(r);
+    r.end("message");
+    return m;
+  } catch (e) {
+    throw wireError(e);
+  }
 }
 
 function writeMessage(w: ByteWriter, m: Message): void {
@@ -115,23 +129,36 @@ function writeMessage(w: ByteWriter, m: Message): void {
   writeBody(w, m);
 }
 
+// String.prototype.isWellFormed is in Node 20 but not in the ES2022 library types.
+const isWellFormed = (s: string): boolean =>
+  (s as unknown as { isWellFormed(): boolean }).isWellFormed();
+
+/**
+ * A string field: UTF-8 with a varint length, at most `bytesMax` bytes. A lone surrogate is
+ * refused (our bug): it would arrive as U+FFFD, a different string.
+ */
+export function writeText(w: ByteWriter, text: string, bytesMax: number, what: string): void {
+  assert(isWellFormed(text), `writer: ${what} is not well-formed UTF-16`);
+  w.stringVarint(text, bytesMax, what);
+}
+
 /** Common leading fields of every message and of snapshot chunks. */
 export function writeEnvelope(w: ByteWriter, from: NodeId, to: NodeId, term: Term): void {
-  w.string(from, idBytesMax, "from");
-  w.string(to, idBytesMax, "to");
-  w.varint(term);
+  writeText(w, from, idBytesMax, "from");
+  writeText(w, to, idBytesMax, "to");
+  w.uvarint(term);
 }
 
 export function readEnvelope(r: ByteReader): { from: NodeId; to: NodeId; term: Term } {
-  const from = asNodeId(r.string("from", idBytesMax));
-  const to = asNodeId(r.string("to", idBytesMax));
-  const term = asTerm(r.varint("term"));
+  const from = asNodeId(r.stringVarint("from", idBytesMax));
+  const to = asNodeId(r.stringVarint("to", idBytesMax));
+  const term = asTerm(r.uvarint("term"));
   return { from, to, term };
 }
 
 export function writeSnapshotMeta(w: ByteWriter, meta: SnapshotMeta): void {
-  w.varint(meta.index);
-  w.varint(meta.term);
+  w.uvarint(meta.index);
+  w.uvarint(meta.term);
   writeIds(w, meta.confState.voters, "voters");
   writeIds(w, meta.confState.votersOutgoing, "votersOutgoing");
   writeIds(w, meta.confState.learners, "learners");
@@ -139,8 +166,8 @@ export function writeSnapshotMeta(w: ByteWriter, meta: SnapshotMeta): void {
 }
 
 export function readSnapshotMeta(r: ByteReader): SnapshotMeta {
-  const index = asIndex(r.varint("snapshot index"));
-  const term = asTerm(r.varint("snapshot term"));
+  const index = asIndex(r.uvarint("snapshot index"));
+  const term = asTerm(r.uvarint("snapshot term"));
   const voters = readIds(r, "voters");
   const votersOutgoing = readIds(r, "votersOutgoing");
   const learners = readIds(r, "learners");
@@ -157,51 +184,51 @@ function writeBody(w: ByteWriter, m: Message): void {
   switch (m.type) {
     case "VoteRequest":
       w.bool(m.preVote);
-      w.varint(m.lastLogIndex);
-      w.varint(m.lastLogTerm);
+      w.uvarint(m.lastLogIndex);
+      w.uvarint(m.lastLogTerm);
       w.bool(m.transfer);
       return;
     case "VoteResponse":
       w.bool(m.preVote);
       w.bool(m.granted);
-      w.varint(m.commit);
-      w.varint(m.commitTerm);
+      w.uvarint(m.commit);
+      w.uvarint(m.commitTerm);
       return;
     case "AppendRequest":
-      w.varint(m.prevLogIndex);
-      w.varint(m.prevLogTerm);
-      w.varint(m.commit);
+      w.uvarint(m.prevLogIndex);
+      w.uvarint(m.prevLogTerm);
+      w.uvarint(m.commit);
       writeEntries(w, m.entries);
       return;
     case "AppendResponse":
       w.bool(m.success);
-      w.varint(m.index);
-      w.varint(m.hintIndex);
-      w.varint(m.hintTerm);
+      w.uvarint(m.index);
+      w.uvarint(m.hintIndex);
+      w.uvarint(m.hintTerm);
       return;
     case "Heartbeat":
-      w.varint(m.commit);
-      w.string(m.context, contextBytesMax, "context");
+      w.uvarint(m.commit);
+      writeText(w, m.context, contextBytesMax, "context");
       return;
     case "HeartbeatResponse":
     case "ReadIndexRequest":
-      w.string(m.context, contextBytesMax, "context");
+      writeText(w, m.context, contextBytesMax, "context");
       return;
     case "ReadIndexResponse":
-      w.string(m.context, contextBytesMax, "context");
-      w.varint(m.index);
+      writeText(w, m.context, contextBytesMax, "context");
+      w.uvarint(m.index);
       return;
     case "InstallSnapshot":
       writeSnapshotMeta(w, m.snapshot.meta);
-      w.bytes(m.snapshot.data);
+      w.bytesVarint(m.snapshot.data);
       return;
     case "TimeoutNow":
       return;
     case "ProposalForward":
-      w.varint(m.proposals.length);
+      w.uvarint(m.proposals.length);
       for (const p of m.proposals) {
         w.u8(entryTypeCodes[p.type]);
-        w.bytes(p.data);
+        w.bytesVarint(p.data);
       }
       return;
     default:
@@ -216,35 +243,35 @@ function readMessage(r: ByteReader): Message {
   switch (tag) {
     case messageTags.VoteRequest: {
       const preVote = r.bool("preVote");
-      const lastLogIndex = asIndex(r.varint("lastLogIndex"));
-      const lastLogTerm = asTerm(r.varint("lastLogTerm"));
+      const lastLogIndex = asIndex(r.uvarint("lastLogIndex"));
+      const lastLogTerm = asTerm(r.uvarint("lastLogTerm"));
       const transfer = r.bool("transfer");
       return { type: "VoteRequest", from, to, term, preVote, lastLogIndex, lastLogTerm, transfer };
     }
     case messageTags.VoteResponse: {
       const preVote = r.bool("preVote");
       const granted = r.bool("granted");
-      const commit = asIndex(r.varint("commit"));
-      const commitTerm = asTerm(r.varint("commitTerm"));
+      const commit = asIndex(r.uvarint("commit"));
+      const commitTerm = asTerm(r.uvarint("commitTerm"));
       return { type: "VoteResponse", from, to, term, preVote, granted, commit, commitTerm };
     }
     case messageTags.AppendRequest: {
-      const prevLogIndex = asIndex(r.varint("prevLogIndex"));
-      const prevLogTerm = asTerm(r.varint("prevLogTerm"));
-      const commit = asIndex(r.varint("commit"));
+      const prevLogIndex = asIndex(r.uvarint("prevLogIndex"));
+      const prevLogTerm = asTerm(r.uvarint("prevLogTerm"));
+      const commit = asIndex(r.uvarint("commit"));
       const entries = readEntries(r);
       return { type: "AppendRequest", from, to, term, prevLogIndex, prevLogTerm, entries, commit };
     }
     case messageTags.AppendResponse: {
       const success = r.bool("success");
-      const index = asIndex(r.varint("index"));
-      const hintIndex = asIndex(r.varint("hintIndex"));
-      const hintTerm = asTerm(r.varint("hintTerm"));
+      const index = asIndex(r.uvarint("index"));
+      const hintIndex = asIndex(r.uvarint("hintIndex"));
+      const hintTerm = asTerm(r.uvarint("hintTerm"));
       return { type: "AppendResponse", from, to, term, success, index, hintIndex, hintTerm };
     }
     case messageTags.Heartbeat: {
-      const commit = asIndex(r.varint("commit"));
-      const context = r.string("context", contextBytesMax);
+      const commit = asIndex(r.uvarint("commit"));
+      const context = r.stringVarint("context", contextBytesMax);
       return { type: "Heartbeat", from, to, term, commit, context };
     }
     case messageTags.HeartbeatResponse:
@@ -253,11 +280,12 @@ function readMessage(r: ByteReader): Message {
         from,
         to,
         term,
-        context: r.string("context", contextBytesMax),
+        context: r.stringVarint("context", contextBytesMax),
       };
     case messageTags.InstallSnapshot: {
       const meta = readSnapshotMeta(r);
-      const data = r.bytesField("snapshot data");
+      // A copy: the snapshot outlives the frame (it is restored and kept as the log's base).
+      const data = r.bytesVarint("snapshot data");
       return { type: "InstallSnapshot", from, to, term, snapshot: { meta, data } };
     }
     case messageTags.ReadIndexRequest:
@@ -266,11 +294,11 @@ function readMessage(r: ByteReader): Message {
         from,
         to,
         term,
-        context: r.string("context", contextBytesMax),
+        context: r.stringVarint("context", contextBytesMax),
       };
     case messageTags.ReadIndexResponse: {
-      const context = r.string("context", contextBytesMax);
-      const index = asIndex(r.varint("index"));
+      const context = r.stringVarint("context", contextBytesMax);
+      const index = asIndex(r.uvarint("index"));
       return { type: "ReadIndexResponse", from, to, term, context, index };
     }
     case messageTags.TimeoutNow:
@@ -283,14 +311,14 @@ function readMessage(r: ByteReader): Message {
 }
 
 function writeEntries(w: ByteWriter, entries: readonly Entry[]): void {
-  w.varint(entries.length);
+  w.uvarint(entries.length);
   for (const e of entries) {
     // Each entry carries its own index: the encoding is faithful even to a malformed run, and
     // the core, not the transport, decides what a run must look like.
-    w.varint(e.index);
-    w.varint(e.term);
+    w.uvarint(e.index);
+    w.uvarint(e.term);
     w.u8(entryTypeCodes[e.type]);
-    w.bytes(e.data);
+    w.bytesVarint(e.data);
   }
 }
 
@@ -298,10 +326,11 @@ function readEntries(r: ByteReader): Entry[] {
   const count = r.count("entry count", entriesMax, ENTRY_BYTES_MIN);
   const entries: Entry[] = [];
   for (let i = 0; i < count; i++) {
-    const index = asIndex(r.varint("entry index"));
-    const term = asTerm(r.varint("entry term"));
+    const index = asIndex(r.uvarint("entry index"));
+    const term = asTerm(r.uvarint("entry term"));
     const type = readEntryType(r);
-    const data = r.bytesField("entry data");
+    // A copy: entries are kept in the log long after the frame that carried them is gone.
+    const data = r.bytesVarint("entry data");
     entries.push({ index, term, type, data });
   }
   return entries;
@@ -312,7 +341,8 @@ function readProposals(r: ByteReader): { type: EntryType; data: Uint8Array }[] {
   const proposals: { type: EntryType; data: Uint8Array }[] = [];
   for (let i = 0; i < count; i++) {
     const type = readEntryType(r);
-    proposals.push({ type, data: r.bytesField("proposal data") });
+    // A copy: the leader appends the data to its log.
+    proposals.push({ type, data: r.bytesVarint("proposal data") });
   }
   return proposals;
 }
@@ -325,14 +355,14 @@ function readEntryType(r: ByteReader): EntryType {
 }
 
 function writeIds(w: ByteWriter, ids: readonly NodeId[], what: string): void {
-  w.varint(ids.length);
-  for (const id of ids) w.string(id, idBytesMax, what);
+  w.uvarint(ids.length);
+  for (const id of ids) writeText(w, id, idBytesMax, what);
 }
 
 function readIds(r: ByteReader, what: string): NodeId[] {
   const count = r.count(`${what} count`, confIdsMax, ID_BYTES_MIN);
   const ids: NodeId[] = [];
-  for (let i = 0; i < count; i++) ids.push(asNodeId(r.string(what, idBytesMax)));
+  for (let i = 0; i < count; i++) ids.push(asNodeId(r.stringVarint(what, idBytesMax)));
   return ids;
 }
 

@@ -1,6 +1,8 @@
 // Operating errors of the transport: typed, with a stable `code`. Bytes from the network are
 // input, not invariants, so everything a peer can send wrong ends in one of these (and the
 // connection that carried it is closed); a failed assert (AssertionError) is our own bug.
+import { DecodeError as BytesDecodeError, EncodeError } from "../codec/index.js";
+import { AssertionError } from "../raft/index.js";
 
 export type TransportErrorCode =
   /** Bytes that are not a valid encoding: truncated, trailing, unknown tag, out of bounds. */
@@ -48,4 +50,16 @@ export class FrameTooLargeError extends TransportError {
       `frame of ${frameBytes} bytes exceeds the maximum of ${frameBytesMax}`,
     );
   }
+}
+
+/**
+ * The shared byte codec's errors as the transport's, at its boundary (every encode and decode
+ * entry point catches and rethrows through this): bytes that do not decode are a DecodeError
+ * (MALFORMED) with the reader's reason and offset; a value our own encoder cannot write is a
+ * bug, an AssertionError, as the transport's writer always reported it. Anything else as is.
+ */
+export function wireError(error: unknown): unknown {
+  if (error instanceof BytesDecodeError) return new DecodeError(error.reason, error.offset);
+  if (error instanceof EncodeError) return new AssertionError(`writer: ${error.message}`);
+  return error;
 }

@@ -14,11 +14,11 @@
 // answer replies with status ClusterInfo, whose reason is JSON (ClusterInfo below, at most
 // clusterInfoBytesMax bytes, so the dialer reads that reply with a larger frame limit), and
 // closes. Such a dialer never becomes a peer connection.
+
+import { ByteReader, ByteWriter } from "../codec/index.js";
 import { asNodeId, assert, type NodeId } from "../raft/index.js";
-import { ByteReader } from "./byte-reader.js";
-import { ByteWriter } from "./byte-writer.js";
-import { idBytesMax } from "./codec.js";
-import { DecodeError, TransportError } from "./errors.js";
+import { idBytesMax, writeText } from "./codec.js";
+import { DecodeError, TransportError, wireError } from "./errors.js";
 
 export const HANDSHAKE_MAGIC = new Uint8Array([0x4f, 0x52, 0x44, 0x4f]); // "ORDO"
 /** Version of the whole peer protocol (handshake, frames, message encoding, chunks). */
@@ -79,52 +79,68 @@ export interface ClusterInfoMember {
 
 export function encodeHello(hello: Hello): Uint8Array {
   const w = new ByteWriter(64);
-  w.raw(HANDSHAKE_MAGIC);
-  w.u8(PROTOCOL_VERSION);
-  w.string(hello.clusterId, idBytesMax, "clusterId");
-  w.string(hello.from, idBytesMax, "from");
-  w.string(hello.to, idBytesMax, "to");
+  try {
+    w.raw(HANDSHAKE_MAGIC);
+    w.u8(PROTOCOL_VERSION);
+    writeText(w, hello.clusterId, idBytesMax, "clusterId");
+    writeText(w, hello.from, idBytesMax, "from");
+    writeText(w, hello.to, idBytesMax, "to");
+  } catch (e) {
+    throw wireError(e);
+  }
   const bytes = w.finish();
   assert(bytes.byteLength <= handshakeFrameBytesMax, "handshake: hello too long");
   return bytes;
 }
 
 export function decodeHello(bytes: Uint8Array): Hello {
-  const r = new ByteReader(bytes);
-  readPreamble(r);
-  const clusterId = r.string("clusterId", idBytesMax);
-  const from = asNodeId(r.string("from", idBytesMax));
-  const to = asNodeId(r.string("to", idBytesMax));
-  r.end("hello");
-  return { clusterId, from, to };
+  try {
+    const r = new ByteReader(bytes);
+    readPreamble(r);
+    const clusterId = r.stringVarint("clusterId", idBytesMax);
+    const from = asNodeId(r.stringVarint("from", idBytesMax));
+    const to = asNodeId(r.stringVarint("to", idBytesMax));
+    r.end("hello");
+    return { clusterId, from, to };
+  } catch (e) {
+    throw wireError(e);
+  }
 }
 
 export function encodeReply(reply: HandshakeReply): Uint8Array {
   const w = new ByteWriter(64);
-  w.raw(HANDSHAKE_MAGIC);
-  w.u8(PROTOCOL_VERSION);
-  w.u8(reply.status);
-  if (reply.status === HandshakeStatus.ClusterInfo) {
-    // A payload, not a log line: never cut (encodeClusterInfo keeps it within the bound).
-    w.string(reply.reason, clusterInfoBytesMax, "cluster info");
-  } else {
-    // Reasons are for logs: cut a long one rather than fail the reply.
-    w.string(truncateUtf8(reply.reason, reasonBytesMax), reasonBytesMax, "reason");
+  try {
+    w.raw(HANDSHAKE_MAGIC);
+    w.u8(PROTOCOL_VERSION);
+    w.u8(reply.status);
+    if (reply.status === HandshakeStatus.ClusterInfo) {
+      // A payload, not a log line: never cut (encodeClusterInfo keeps it within the bound).
+      writeText(w, reply.reason, clusterInfoBytesMax, "cluster info");
+    } else {
+      // Reasons are for logs: cut a long one rather than fail the reply.
+      writeText(w, truncateUtf8(reply.reason, reasonBytesMax), reasonBytesMax, "reason");
+    }
+  } catch (e) {
+    throw wireError(e);
   }
   return w.finish();
 }
 
 export function decodeReply(bytes: Uint8Array): HandshakeReply {
-  const r = new ByteReader(bytes);
-  readPreamble(r);
-  const code = r.u8("status");
-  const status = statusFromCode(code) ?? r.fail(`unknown handshake status ${code}`);
-  const reason =
-    status === HandshakeStatus.ClusterInfo
-      ? r.string("cluster info", clusterInfoBytesMax)
-      : r.string("reason", reasonBytesMax);
-  r.end("handshake reply");
-  return { status, reason };
+  try {
+    const r = new ByteReader(bytes);
+    readPreamble(r);
+    const code = r.u8("status");
+    const status = statusFromCode(code) ?? r.fail(`unknown handshake status ${code}`);
+    const reason =
+      status === HandshakeStatus.ClusterInfo
+        ? r.stringVarint("cluster info", clusterInfoBytesMax)
+        : r.stringVarint("reason", reasonBytesMax);
+    r.end("handshake reply");
+    return { status, reason };
+  } catch (e) {
+    throw wireError(e);
+  }
 }
 
 /** A ClusterInfo as a reply's JSON payload. Throws TransportError when it exceeds the bound. */

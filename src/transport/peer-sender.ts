@@ -19,9 +19,9 @@
 // peer arrive in the order they were sent (or not at all). Only one snapshot streams at a
 // time; messages queued behind a second one wait for the first to finish.
 import { connect, type Socket } from "node:net";
+import { ByteWriter } from "../codec/index.js";
 import { assert, type InstallSnapshot, type Message, type NodeId } from "../raft/index.js";
 import { BoundedQueue } from "./bounded-queue.js";
-import { ByteWriter } from "./byte-writer.js";
 import { messageDataBytes, writeMessageFrame } from "./codec.js";
 import { TransportError } from "./errors.js";
 import { encodeFrame, FRAME_HEADER_BYTES, FrameDecoder } from "./frame.js";

@@ -11,6 +11,8 @@
 // chunk continues the run in progress at exactly the next offset, and delivers one
 // InstallSnapshot when the last byte arrives. A connection carries at most one run at a time.
 // A run whose total exceeds snapshotBytesMax is discarded as it arrives, never buffered.
+
+import { ByteReader, ByteWriter } from "../codec/index.js";
 import {
   assert,
   type InstallSnapshot,
@@ -18,10 +20,8 @@ import {
   type SnapshotMeta,
   type Term,
 } from "../raft/index.js";
-import { ByteReader } from "./byte-reader.js";
-import { ByteWriter } from "./byte-writer.js";
 import { readEnvelope, readSnapshotMeta, writeEnvelope, writeSnapshotMeta } from "./codec.js";
-import { TransportError } from "./errors.js";
+import { TransportError, wireError } from "./errors.js";
 import { FRAME_HEADER_BYTES } from "./frame.js";
 
 export const SNAPSHOT_CHUNK_TAG = 16;
@@ -43,8 +43,12 @@ export interface SnapshotChunk {
 
 export function encodeSnapshotChunk(c: SnapshotChunk): Uint8Array {
   const w = new ByteWriter(CHUNK_OVERHEAD_BYTES + c.piece.byteLength);
-  writeChunkFields(w, c);
-  w.raw(c.piece);
+  try {
+    writeChunkFields(w, c);
+    w.raw(c.piece);
+  } catch (e) {
+    throw wireError(e);
+  }
   return w.finish();
 }
 
@@ -54,9 +58,13 @@ export function encodeSnapshotChunk(c: SnapshotChunk): Uint8Array {
  */
 export function snapshotChunkFrame(c: SnapshotChunk): readonly [Uint8Array, Uint8Array] {
   const w = new ByteWriter(CHUNK_OVERHEAD_BYTES);
-  w.u32(0); // the frame length, patched below
-  writeChunkFields(w, c);
-  w.setU32(0, w.byteLength - FRAME_HEADER_BYTES + c.piece.byteLength);
+  try {
+    w.u32(0); // the frame length, patched below
+    writeChunkFields(w, c);
+    w.setU32(0, w.byteLength - FRAME_HEADER_BYTES + c.piece.byteLength);
+  } catch (e) {
+    throw wireError(e);
+  }
   return [w.finish(), c.piece];
 }
 
@@ -67,22 +75,29 @@ function writeChunkFields(w: ByteWriter, c: SnapshotChunk): void {
   w.u8(SNAPSHOT_CHUNK_TAG);
   writeEnvelope(w, c.from, c.to, c.term);
   writeSnapshotMeta(w, c.meta);
-  w.varint(c.totalBytes);
-  w.varint(c.offset);
-  w.varint(c.piece.byteLength);
+  w.uvarint(c.totalBytes);
+  w.uvarint(c.offset);
+  w.uvarint(c.piece.byteLength);
 }
 
 /** Decodes a chunk frame's payload; `piece` is a view into `bytes`. */
 export function decodeSnapshotChunk(bytes: Uint8Array): SnapshotChunk {
-  const r = new ByteReader(bytes);
+  try {
+    return readSnapshotChunk(new ByteReader(bytes));
+  } catch (e) {
+    throw wireError(e);
+  }
+}
+
+function readSnapshotChunk(r: ByteReader): SnapshotChunk {
   const tag = r.u8("chunk tag");
   if (tag !== SNAPSHOT_CHUNK_TAG) r.fail(`not a snapshot chunk (tag ${tag})`);
   const { from, to, term } = readEnvelope(r);
   const meta = readSnapshotMeta(r);
-  const totalBytes = r.varint("totalBytes");
-  const offset = r.varint("offset");
+  const totalBytes = r.uvarint("totalBytes");
+  const offset = r.uvarint("offset");
   // A view, not a copy: the assembler copies every piece into the snapshot once anyway.
-  const piece = r.take("piece", r.varint("piece length"));
+  const piece = r.take("piece", r.uvarint("piece length"));
   r.end("snapshot chunk");
   if (piece.byteLength === 0) r.fail("empty snapshot piece");
   if (offset + piece.byteLength > totalBytes) r.fail("snapshot piece beyond the total size");

@@ -2,13 +2,13 @@
 // get DecodeError, and the leader's restamp changes only time and seed.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { ByteReader, ByteWriter, DecodeError } from "../../src/rsm/bytes.js";
 import {
   decodeEnvelope,
   type Envelope,
   encodeEnvelope,
   restampEnvelope,
 } from "../../src/rsm/envelope.js";
+import { ByteReader, ByteWriter, DecodeError } from "../../src/rsm/index.js";
 
 const command = (): Envelope => ({
   kind: "Command",
@@ -45,14 +45,14 @@ test("64-bit integers: every safe integer round-trips, beyond 2^53 is refused", 
     Number.MAX_SAFE_INTEGER,
   ];
   const w = new ByteWriter(8);
-  for (const v of values) w.uint(v);
+  for (const v of values) w.u64(v);
   const r = new ByteReader(w.finish());
-  for (const v of values) assert.equal(r.uint(), v);
+  for (const v of values) assert.equal(r.u64(), v);
   r.end();
-  assert.throws(() => new ByteWriter().uint(2 ** 53), RangeError);
+  assert.throws(() => new ByteWriter().u64(2 ** 53), RangeError);
   const beyond = new Uint8Array(8);
   beyond[1] = 0x20; // 2^53
-  assert.throws(() => new ByteReader(beyond).uint(), DecodeError);
+  assert.throws(() => new ByteReader(beyond).u64(), DecodeError);
 });
 
 test("restamp replaces time and seed and nothing else, on a copy", () => {
