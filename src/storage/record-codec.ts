@@ -119,14 +119,8 @@ function writePayload(record: WalRecord, buf: Buffer, at: number): number {
       return SEGMENT_HEADER_BYTES;
     case "Entries":
       return writeEntries(record.entries, buf, at);
-    case "HardState": {
-      const hs = record.hardState;
-      writeU64(buf, at, hs.term);
-      writeU64(buf, at + 8, hs.commit);
-      const voteBytes = buf.write(hs.vote, at + HARD_STATE_FIXED_BYTES, "utf8");
-      buf.writeUInt16LE(voteBytes, at + 16);
-      return HARD_STATE_FIXED_BYTES + voteBytes;
-    }
+    case "HardState":
+      return writeHardState(record.hardState, buf, at);
     case "SnapshotMark":
       writeU64(buf, at, record.index);
       writeU64(buf, at + 8, record.term);
@@ -135,12 +129,33 @@ function writePayload(record: WalRecord, buf: Buffer, at: number): number {
   }
 }
 
+function writeHardState(hs: HardState, buf: Buffer, at: number): number {
+  writeU64(buf, at, hs.term);
+  writeU64(buf, at + 8, hs.commit);
+  const voteBytes = buf.write(hs.vote, at + HARD_STATE_FIXED_BYTES, "utf8");
+  buf.writeUInt16LE(voteBytes, at + 16);
+  return HARD_STATE_FIXED_BYTES + voteBytes;
+}
+
+// The last buffer encoded into and a view of it (the writer's buffer, until it is replaced).
+let viewed: Buffer | undefined;
+let cachedView: DataView = new DataView(new ArrayBuffer(0));
+
+function dataViewOf(buf: Buffer): DataView {
+  if (buf !== viewed) {
+    cachedView = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    viewed = buf;
+  }
+  return cachedView;
+}
+
 function writeEntries(entries: readonly Entry[], buf: Buffer, at: number): number {
   writeU64(buf, at, entries[0]!.index);
   buf.writeUInt32LE(entries.length, at + 8);
   // A DataView in a small function of its own: per-entry Buffer.write* calls, or this loop
-  // inside the big switch, showed up in profiles at 256 entries a batch.
-  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  // inside the big switch, showed up in profiles at 256 entries a batch. The view is kept while
+  // the writer encodes into the same buffer (group commit: one Entries record per append).
+  const view = dataViewOf(buf);
   let p = at + ENTRIES_FIXED_BYTES;
   for (let i = 0; i < entries.length; i++) {
     const e = entries[i]!;
@@ -200,13 +215,43 @@ export function checkedRecordBytes(record: WalRecord): number {
   return RECORD_HEADER_BYTES + length;
 }
 
+/**
+ * One record of a batch as the writer queues it, without a WalRecord wrapper per append: an
+ * array of entries is one Entries record, a bare HardState one HardState record.
+ */
+export type BatchItem = WalRecord | readonly Entry[] | HardState;
+
+/** Fixed bytes of an Entries record (record header and payload head), without its entries. */
+export const ENTRIES_RECORD_OVERHEAD_BYTES = RECORD_HEADER_BYTES + ENTRIES_FIXED_BYTES;
+/** Bytes one entry adds to an Entries record beyond its data. */
+export const ENTRY_OVERHEAD_BYTES = ENTRY_FIXED_BYTES;
+
+/** Checks `hardState` can be encoded; returns the bytes its HardState record takes on disk. */
+export function checkedHardStateRecordBytes(hardState: HardState): number {
+  const voteBytes = Buffer.byteLength(hardState.vote, "utf8");
+  assert(voteBytes <= voteBytesMax, "vote id too long");
+  return RECORD_HEADER_BYTES + HARD_STATE_FIXED_BYTES + voteBytes;
+}
+
 /** Encodes `records` back to back into `buf` from `at`; returns the offset after the last. */
-export function encodeRecordsInto(records: readonly WalRecord[], buf: Buffer, at: number): number {
-  for (const r of records) {
-    // Sized by checkedRecordBytes beforehand; writing past `buf` would throw a RangeError.
-    const length = writePayload(r, buf, at + RECORD_HEADER_BYTES);
+export function encodeRecordsInto(records: readonly BatchItem[], buf: Buffer, at: number): number {
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i]!;
+    let kind: number;
+    let length: number;
+    // Sized beforehand; writing past `buf` would throw a RangeError.
+    if (Array.isArray(r)) {
+      kind = RecordKind.Entries;
+      length = writeEntries(r as readonly Entry[], buf, at + RECORD_HEADER_BYTES);
+    } else if ("type" in r) {
+      kind = kindOf[r.type];
+      length = writePayload(r, buf, at + RECORD_HEADER_BYTES);
+    } else {
+      kind = RecordKind.HardState;
+      length = writeHardState(r as HardState, buf, at + RECORD_HEADER_BYTES);
+    }
     assert(at + RECORD_HEADER_BYTES + length <= buf.length, "encode: record past the buffer");
-    writeHeaderAndCrc(buf, at, kindOf[r.type], length);
+    writeHeaderAndCrc(buf, at, kind, length);
     at += RECORD_HEADER_BYTES + length;
   }
   return at;
