@@ -8,8 +8,9 @@
 //   12  payload
 // u64 fields hold safe integers (< 2^53): indexes and terms are JS numbers everywhere else.
 //
-// Entries go in runs: one Entries record holds consecutive entries (usually one append's), so
-// a batch of 256 entries costs one checksum, not 256 (the checksum call dominates encoding).
+// Entries go in runs: one Entries record holds consecutive entries (one append's, or those of
+// appends in one batch that continue it), so a batch of 256 entries costs one checksum, not 256
+// (the checksum call dominates encoding).
 //
 // Every write to a segment is one batch: a Batch record (payload: u32 bodyBytes, u32 records)
 // followed by exactly that many records filling exactly bodyBytes. Recovery applies a batch only

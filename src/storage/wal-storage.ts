@@ -4,9 +4,11 @@
 // Writing (group commit): append() checks its records and adds them to the open batch. One
 // flusher takes the oldest batch, encodes it straight into a reused buffer, writes it with one
 // write() and makes it durable with one fdatasync(); appends arriving meanwhile join the next
-// batch. All appends in one batch share one promise, settled once for the whole batch, so every
-// promise resolves only after the fdatasync covering it returned, in call order. Only one write
-// is ever in flight, which is what lets recovery call damage in the last batch a torn write.
+// batch (an append whose entries continue the batch's last Entries record extends it: one
+// checksum for many one-entry appends). All appends in one batch share one promise, settled once
+// for the whole batch, so every promise resolves only after the fdatasync covering it returned,
+// in call order. Only one write is ever in flight, which is what lets recovery call damage in
+// the last batch a torn write.
 //
 // A hard state appended without sync (only the commit index moved: Ready.mustSync false) is not
 // written at once: it is held in memory and rides in the next synced batch (or close()), so it
@@ -151,6 +153,10 @@ class PendingBatch {
   readonly records: BatchItem[] = [];
   /** Bytes the records take on disk (checked when queued). */
   bodyBytes = 0;
+  /** When the last record is an entries array this batch owns, that array (appends extend it). */
+  ownedRun: Entry[] | undefined = undefined;
+  /** Payload bytes of the last record, when it is an Entries record. */
+  runPayloadBytes = 0;
   /** The log's last index once this batch is applied, when it changes it. */
   lastIndex: number | undefined = undefined;
   hardState: HardState | undefined = undefined;
@@ -358,6 +364,22 @@ export class WalStorage implements LogStorage {
       entriesBytes = 0;
       for (const record of parts) entriesBytes += checkedRecordBytes(record);
     }
+    // Entries that continue the Entries record ending the open batch extend that record, so
+    // concurrent one-entry appends cost one checksum per batch, not one each (the layout is the
+    // same: a run of consecutive entries; the batch is atomic on disk either way).
+    const open = this.openBatch;
+    let extend = false;
+    if (parts === undefined && kept.length > 0 && open !== undefined) {
+      const run = open.records[open.records.length - 1];
+      if (Array.isArray(run)) {
+        const runLast = (run as readonly Entry[])[run.length - 1]!;
+        extend =
+          runLast.index + 1 === kept[0]!.index &&
+          open.runPayloadBytes + entriesBytes - ENTRIES_RECORD_OVERHEAD_BYTES <=
+            entriesRecordBytesMax;
+        if (extend) entriesBytes -= ENTRIES_RECORD_OVERHEAD_BYTES;
+      }
+    }
     const written = hardState ?? this.deferredHardState;
     const bytes = entriesBytes + (written === undefined ? 0 : checkedHardStateRecordBytes(written));
     const overload = this.overloaded(bytes);
@@ -366,8 +388,22 @@ export class WalStorage implements LogStorage {
     this.recoveredState = undefined;
     const batch = this.batchToJoin();
     const records = batch.records;
-    if (parts !== undefined) for (const record of parts) records.push(record);
-    else if (kept.length > 0) records.push(kept);
+    if (parts !== undefined) {
+      for (const record of parts) records.push(record);
+    } else if (extend) {
+      // The first extension copies the caller's array: entries arrays are never modified.
+      let run = batch.ownedRun;
+      if (run === undefined || run !== records[records.length - 1]) {
+        run = (records.pop() as readonly Entry[]).slice();
+        records.push(run);
+        batch.ownedRun = run;
+      }
+      for (let i = 0; i < kept.length; i++) run.push(kept[i]!);
+      batch.runPayloadBytes += entriesBytes;
+    } else if (kept.length > 0) {
+      records.push(kept);
+      batch.runPayloadBytes = entriesBytes - RECORD_HEADER_BYTES;
+    }
     if (written !== undefined) {
       records.push(written);
       batch.hardState = written;

@@ -132,16 +132,17 @@ test("one batch is one write: its bytes are one batch record on disk", async () 
     await wal.close();
     const bytes = await readFile(file);
     assert.equal(bytes.length - sizeBefore, after.bytesWritten);
-    // The second batch's header says it holds 3 records: each append's run of entries, a hard state.
+    // The second batch's header says it holds 2 records: one run of entries 4..9 (the second
+    // append's entries continue the first's record), a hard state.
     const secondBatch = sizeBefore + (before.bytesWritten as number);
     assert.equal(bytes.readUInt8(secondBatch + 8), 1, "a batch record");
-    assert.equal(bytes.readUInt32LE(secondBatch + 16), 3);
+    assert.equal(bytes.readUInt32LE(secondBatch + 16), 2);
   } finally {
     await removeDir(dir);
   }
 });
 
-test("appends sharing a batch settle together, in call order, as exactly their own records", async () => {
+test("appends sharing a batch settle together, in call order, as exactly their records", async () => {
   const dir = await tempDir("wal-shared-batch");
   try {
     const { wal } = await openAndLoad(dir);
@@ -156,22 +157,33 @@ test("appends sharing a batch settle together, in call order, as exactly their o
       wal.append([], undefined),
       wal.append(entryRange(7, 7, 2), hardState(2, 5)),
       wal.append(entryRange(8, 9, 2), undefined),
+      wal.append(entryRange(10, 11, 2), undefined),
+      wal.append(entryRange(11, 12, 2), undefined),
     ];
     appends.forEach((p, i) => {
       void p.then(() => order.push(`append ${i}`));
     });
     await Promise.all(appends);
-    assert.deepEqual(order, ["append 0", "append 1", "append 2", "append 3"]);
+    assert.deepEqual(order, [
+      "append 0",
+      "append 1",
+      "append 2",
+      "append 3",
+      "append 4",
+      "append 5",
+    ]);
     assert.equal(wal.stats().fsyncs, 2, "one for the first append, one for all four");
     await wal.close();
-    // Byte for byte what encoding each append's records one by one gives: one Entries record
-    // per append (with the deferred hard state after the first), then the second's hard state.
+    // Byte for byte what encodeRecords gives for: each append's entries (the deferred hard state
+    // after the first), the third's hard state; entries continuing the Entries record just before
+    // them extend it (8..9 and 10..11); entries rewriting the log (11..12) start a record.
     const expected: WalRecord[] = [
       ...entriesRecords(entryRange(4, 6, 1)),
       { type: "HardState", hardState: hardState(1, 2) },
       ...entriesRecords(entryRange(7, 7, 2)),
       { type: "HardState", hardState: hardState(2, 5) },
-      ...entriesRecords(entryRange(8, 9, 2)),
+      ...entriesRecords(entryRange(8, 11, 2)),
+      ...entriesRecords(entryRange(11, 12, 2)),
     ];
     const body = encodeRecords(expected);
     const written = (await readFile(file)).subarray(sizeBefore);
@@ -179,7 +191,7 @@ test("appends sharing a batch settle together, in call order, as exactly their o
     assert.equal(written.readUInt32LE(16), expected.length, "batch header: records");
     assert.deepEqual(written.subarray(20), body);
     const again = await openAndLoad(dir);
-    assertEntries(again.state.entries, [...entryRange(1, 6, 1), ...entryRange(7, 9, 2)]);
+    assertEntries(again.state.entries, [...entryRange(1, 6, 1), ...entryRange(7, 12, 2)]);
     assert.deepEqual(again.state.hardState, hardState(2, 5));
     await again.wal.close();
   } finally {
