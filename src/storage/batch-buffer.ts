@@ -5,8 +5,8 @@
 import { assert } from "../raft/assert.js";
 import {
   BATCH_HEADER_BYTES,
+  type BatchItem,
   encodeRecordsInto,
-  type WalRecord,
   writeBatchHeader,
 } from "./record-codec.js";
 
@@ -18,10 +18,10 @@ export class BatchBuffer {
   private buf: Buffer = Buffer.allocUnsafeSlow(initialBytes);
 
   /**
-   * Encodes one batch (header, then `records`, whose encoded sizes add up to `bodyBytes`) and
-   * returns a view of its bytes, valid until the next call.
+   * Encodes one batch (header, then `records`, whose encoded sizes add up to `bodyBytes`)
+   * straight into the buffer and returns a view of its bytes, valid until the next call.
    */
-  encode(records: readonly WalRecord[], bodyBytes: number): Buffer {
+  encode(records: readonly BatchItem[], bodyBytes: number): Buffer {
     const total = BATCH_HEADER_BYTES + bodyBytes;
     if (total > this.buf.length)
       this.buf = Buffer.allocUnsafeSlow(Math.max(total, 2 * this.buf.length));

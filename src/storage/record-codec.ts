@@ -8,8 +8,9 @@
 //   12  payload
 // u64 fields hold safe integers (< 2^53): indexes and terms are JS numbers everywhere else.
 //
-// Entries go in runs: one Entries record holds consecutive entries (usually one append's), so
-// a batch of 256 entries costs one checksum, not 256 (the checksum call dominates encoding).
+// Entries go in runs: one Entries record holds consecutive entries (one append's, or those of
+// appends in one batch that continue it), so a batch of 256 entries costs one checksum, not 256
+// (the checksum call dominates encoding).
 //
 // Every write to a segment is one batch: a Batch record (payload: u32 bodyBytes, u32 records)
 // followed by exactly that many records filling exactly bodyBytes. Recovery applies a batch only
@@ -119,14 +120,8 @@ function writePayload(record: WalRecord, buf: Buffer, at: number): number {
       return SEGMENT_HEADER_BYTES;
     case "Entries":
       return writeEntries(record.entries, buf, at);
-    case "HardState": {
-      const hs = record.hardState;
-      writeU64(buf, at, hs.term);
-      writeU64(buf, at + 8, hs.commit);
-      const voteBytes = buf.write(hs.vote, at + HARD_STATE_FIXED_BYTES, "utf8");
-      buf.writeUInt16LE(voteBytes, at + 16);
-      return HARD_STATE_FIXED_BYTES + voteBytes;
-    }
+    case "HardState":
+      return writeHardState(record.hardState, buf, at);
     case "SnapshotMark":
       writeU64(buf, at, record.index);
       writeU64(buf, at + 8, record.term);
@@ -135,12 +130,33 @@ function writePayload(record: WalRecord, buf: Buffer, at: number): number {
   }
 }
 
+function writeHardState(hs: HardState, buf: Buffer, at: number): number {
+  writeU64(buf, at, hs.term);
+  writeU64(buf, at + 8, hs.commit);
+  const voteBytes = buf.write(hs.vote, at + HARD_STATE_FIXED_BYTES, "utf8");
+  buf.writeUInt16LE(voteBytes, at + 16);
+  return HARD_STATE_FIXED_BYTES + voteBytes;
+}
+
+// The last buffer encoded into and a view of it (the writer's buffer, until it is replaced).
+let viewed: Buffer | undefined;
+let cachedView: DataView = new DataView(new ArrayBuffer(0));
+
+function dataViewOf(buf: Buffer): DataView {
+  if (buf !== viewed) {
+    cachedView = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    viewed = buf;
+  }
+  return cachedView;
+}
+
 function writeEntries(entries: readonly Entry[], buf: Buffer, at: number): number {
   writeU64(buf, at, entries[0]!.index);
-  buf.writeUInt32LE(entries.length, at + 8);
   // A DataView in a small function of its own: per-entry Buffer.write* calls, or this loop
-  // inside the big switch, showed up in profiles at 256 entries a batch.
-  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  // inside the big switch, showed up in profiles at 256 entries a batch. The view is kept while
+  // the writer encodes into the same buffer (group commit: one Entries record per append).
+  const view = dataViewOf(buf);
+  view.setUint32(at + 8, entries.length, true);
   let p = at + ENTRIES_FIXED_BYTES;
   for (let i = 0; i < entries.length; i++) {
     const e = entries[i]!;
@@ -164,11 +180,13 @@ const kindOf: Record<WalRecord["type"], number> = {
 };
 
 function writeHeaderAndCrc(buf: Buffer, at: number, kind: number, length: number): void {
-  buf.writeUInt32LE(length, at + 4);
+  // Once per record (per append, in group commit): the cached view, not Buffer.write* calls.
+  const view = dataViewOf(buf);
+  view.setUint32(at + 4, length, true);
   // Type and the three zero reserved bytes in one little-endian u32.
-  buf.writeUInt32LE(kind, at + 8);
+  view.setUint32(at + 8, kind, true);
   const end = at + RECORD_HEADER_BYTES + length;
-  buf.writeUInt32LE(crc32c(buf.subarray(at + 4, end)), at);
+  view.setUint32(at, crc32c(buf.subarray(at + 4, end)), true);
 }
 
 /** Entries as Entries records of at most entriesRecordBytesMax payload bytes each (at least one entry each). */
@@ -200,13 +218,43 @@ export function checkedRecordBytes(record: WalRecord): number {
   return RECORD_HEADER_BYTES + length;
 }
 
+/**
+ * One record of a batch as the writer queues it, without a WalRecord wrapper per append: an
+ * array of entries is one Entries record, a bare HardState one HardState record.
+ */
+export type BatchItem = WalRecord | readonly Entry[] | HardState;
+
+/** Fixed bytes of an Entries record (record header and payload head), without its entries. */
+export const ENTRIES_RECORD_OVERHEAD_BYTES = RECORD_HEADER_BYTES + ENTRIES_FIXED_BYTES;
+/** Bytes one entry adds to an Entries record beyond its data. */
+export const ENTRY_OVERHEAD_BYTES = ENTRY_FIXED_BYTES;
+
+/** Checks `hardState` can be encoded; returns the bytes its HardState record takes on disk. */
+export function checkedHardStateRecordBytes(hardState: HardState): number {
+  const voteBytes = Buffer.byteLength(hardState.vote, "utf8");
+  assert(voteBytes <= voteBytesMax, "vote id too long");
+  return RECORD_HEADER_BYTES + HARD_STATE_FIXED_BYTES + voteBytes;
+}
+
 /** Encodes `records` back to back into `buf` from `at`; returns the offset after the last. */
-export function encodeRecordsInto(records: readonly WalRecord[], buf: Buffer, at: number): number {
-  for (const r of records) {
-    // Sized by checkedRecordBytes beforehand; writing past `buf` would throw a RangeError.
-    const length = writePayload(r, buf, at + RECORD_HEADER_BYTES);
+export function encodeRecordsInto(records: readonly BatchItem[], buf: Buffer, at: number): number {
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i]!;
+    let kind: number;
+    let length: number;
+    // Sized beforehand; writing past `buf` would throw a RangeError.
+    if (Array.isArray(r)) {
+      kind = RecordKind.Entries;
+      length = writeEntries(r as readonly Entry[], buf, at + RECORD_HEADER_BYTES);
+    } else if ("type" in r) {
+      kind = kindOf[r.type];
+      length = writePayload(r, buf, at + RECORD_HEADER_BYTES);
+    } else {
+      kind = RecordKind.HardState;
+      length = writeHardState(r as HardState, buf, at + RECORD_HEADER_BYTES);
+    }
     assert(at + RECORD_HEADER_BYTES + length <= buf.length, "encode: record past the buffer");
-    writeHeaderAndCrc(buf, at, kindOf[r.type], length);
+    writeHeaderAndCrc(buf, at, kind, length);
     at += RECORD_HEADER_BYTES + length;
   }
   return at;

@@ -1,12 +1,14 @@
 // WalStorage: the durable LogStorage. A directory of WAL segments and snapshot files; see
 // record-codec.ts for the record layout, recovery.ts for how a directory is read back.
 //
-// Writing (group commit): append() checks its records and queues them. One flusher takes
-// everything queued, encodes it as one batch into a reused buffer, writes it with one write()
-// and makes it durable with one fdatasync(); appends arriving meanwhile queue up for the next
-// round. Every promise
-// resolves only after the fdatasync covering it returned, in call order. Only one write is ever
-// in flight, which is what lets recovery call damage in the last batch a torn write.
+// Writing (group commit): append() checks its records and adds them to the open batch. One
+// flusher takes the oldest batch, encodes it straight into a reused buffer, writes it with one
+// write() and makes it durable with one fdatasync(); appends arriving meanwhile join the next
+// batch (an append whose entries continue the batch's last Entries record extends it: one
+// checksum for many one-entry appends). All appends in one batch share one promise, settled once
+// for the whole batch, so every promise resolves only after the fdatasync covering it returned,
+// in call order. Only one write is ever in flight, which is what lets recovery call damage in
+// the last batch a torn write.
 //
 // A hard state appended without sync (only the commit index moved: Ready.mustSync false) is not
 // written at once: it is held in memory and rides in the next synced batch (or close()), so it
@@ -48,8 +50,14 @@ import {
 } from "./file-names.js";
 import {
   BATCH_HEADER_BYTES,
+  type BatchItem,
+  checkedHardStateRecordBytes,
   checkedRecordBytes,
+  ENTRIES_RECORD_OVERHEAD_BYTES,
+  ENTRY_OVERHEAD_BYTES,
+  entriesRecordBytesMax,
   entriesRecords,
+  RECORD_HEADER_BYTES,
   type WalRecord,
 } from "./record-codec.js";
 import { type Recovered, type RepairReport, recoverDataDir, type TornTail } from "./recovery.js";
@@ -132,20 +140,44 @@ export interface WalStats {
   readonly deferredHardStates: number;
 }
 
-interface PendingWrite {
-  /** Encoded when written, not when queued: entries must not change until their append settles. */
-  readonly records: readonly WalRecord[];
+/**
+ * One write in the making: the records of every append made until the flusher takes it, written
+ * with one write() and one fdatasync(). Its appends share `done`, settled once for all of them.
+ */
+class PendingBatch {
+  /**
+   * In call order; encoded when written, not when queued: entries must not change until their
+   * append settles. Each append adds its entries array itself (one Entries record) and its
+   * hard state, so queueing allocates nothing per append.
+   */
+  readonly records: BatchItem[] = [];
   /** Bytes the records take on disk (checked when queued). */
-  readonly bytes: number;
-  /** The log's last index once this write is applied, when it changes it. */
-  readonly lastIndex: number | undefined;
-  readonly hardState: HardState | undefined;
-  /** An install: start a new segment right after it, so the replaced log can be deleted. */
-  readonly install: boolean;
-  /** Must settle before this write reaches the disk (the snapshot file its mark refers to). */
-  readonly gate: Promise<unknown> | undefined;
+  bodyBytes = 0;
+  /** When the last record is an entries array this batch owns, that array (appends extend it). */
+  ownedRun: Entry[] | undefined = undefined;
+  /** Payload bytes of the last record, when it is an Entries record. */
+  runPayloadBytes = 0;
+  /** The log's last index once this batch is applied, when it changes it. */
+  lastIndex: number | undefined = undefined;
+  hardState: HardState | undefined = undefined;
+  /** An install: ends the batch; a new segment starts right after it, so the replaced log can go. */
+  install = false;
+  /** Must settle before this batch reaches the disk (the snapshot file its install mark refers to). */
+  gate: Promise<unknown> | undefined = undefined;
+  readonly done: Promise<void>;
   readonly resolve: () => void;
   readonly reject: (error: unknown) => void;
+
+  constructor() {
+    let resolve: () => void = () => {};
+    let reject: (error: unknown) => void = () => {};
+    this.done = new Promise<void>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    this.resolve = resolve;
+    this.reject = reject;
+  }
 }
 
 interface ActiveSegment extends SegmentName {
@@ -155,7 +187,10 @@ interface ActiveSegment extends SegmentName {
 }
 
 export class WalStorage implements LogStorage {
-  private readonly queue: PendingWrite[] = [];
+  /** Batches waiting for the disk, oldest first; appends join `openBatch`, the last one. */
+  private readonly queue: PendingBatch[] = [];
+  /** The batch appends join, until the flusher takes it (or an install ends it). */
+  private openBatch: PendingBatch | undefined;
   private queuedBytes = 0;
   private flushing: Promise<void> | undefined;
   private failure: StorageError | undefined;
@@ -320,27 +355,70 @@ export class WalStorage implements LogStorage {
     let skip = 0;
     while (skip < entries.length && entries[skip]!.index <= this.snapshotIndex) skip++;
     const kept = skip === 0 ? entries : entries.slice(skip);
-    this.checkAppend(kept, hardState);
-    const records: WalRecord[] = entriesRecords(kept);
+    let entriesBytes = this.checkedAppendBytes(kept, hardState);
+    // An append beyond one record's payload limit (rare) is split over several Entries records,
+    // exactly as entriesRecords() splits it.
+    let parts: WalRecord[] | undefined;
+    if (entriesBytes - RECORD_HEADER_BYTES > entriesRecordBytesMax) {
+      parts = entriesRecords(kept);
+      entriesBytes = 0;
+      for (const record of parts) entriesBytes += checkedRecordBytes(record);
+    }
+    // Entries that continue the Entries record ending the open batch extend that record, so
+    // concurrent one-entry appends cost one checksum per batch, not one each (the layout is the
+    // same: a run of consecutive entries; the batch is atomic on disk either way).
+    const open = this.openBatch;
+    let extend = false;
+    if (parts === undefined && kept.length > 0 && open !== undefined) {
+      const run = open.records[open.records.length - 1];
+      if (Array.isArray(run)) {
+        const runLast = (run as readonly Entry[])[run.length - 1]!;
+        extend =
+          runLast.index + 1 === kept[0]!.index &&
+          open.runPayloadBytes + entriesBytes - ENTRIES_RECORD_OVERHEAD_BYTES <=
+            entriesRecordBytesMax;
+        if (extend) entriesBytes -= ENTRIES_RECORD_OVERHEAD_BYTES;
+      }
+    }
     const written = hardState ?? this.deferredHardState;
-    this.deferredHardState = undefined;
-    if (written !== undefined) records.push({ type: "HardState", hardState: written });
-    let bytes = 0;
-    for (const record of records) bytes += checkedRecordBytes(record);
+    const bytes = entriesBytes + (written === undefined ? 0 : checkedHardStateRecordBytes(written));
     const overload = this.overloaded(bytes);
     if (overload !== undefined) return Promise.reject(overload);
+    this.deferredHardState = undefined;
+    this.recoveredState = undefined;
+    const batch = this.batchToJoin();
+    const records = batch.records;
+    if (parts !== undefined) {
+      for (const record of parts) records.push(record);
+    } else if (extend) {
+      // The first extension copies the caller's array: entries arrays are never modified.
+      let run = batch.ownedRun;
+      if (run === undefined || run !== records[records.length - 1]) {
+        run = (records.pop() as readonly Entry[]).slice();
+        records.push(run);
+        batch.ownedRun = run;
+      }
+      for (let i = 0; i < kept.length; i++) run.push(kept[i]!);
+      batch.runPayloadBytes += entriesBytes;
+    } else if (kept.length > 0) {
+      records.push(kept);
+      batch.runPayloadBytes = entriesBytes - RECORD_HEADER_BYTES;
+    }
+    if (written !== undefined) {
+      records.push(written);
+      batch.hardState = written;
+    }
+    batch.bodyBytes += bytes;
+    this.queuedBytes += bytes;
     const last = kept[kept.length - 1];
-    if (last !== undefined) this.lastIndexQueued = last.index;
+    if (last !== undefined) {
+      this.lastIndexQueued = last.index;
+      batch.lastIndex = last.index;
+    }
     if (hardState !== undefined) this.lastHardStateQueued = hardState;
     this.counters.appends++;
-    return this.enqueue({
-      records,
-      bytes,
-      lastIndex: last?.index,
-      hardState: written,
-      install: false,
-      gate: undefined,
-    });
+    this.kick();
+    return batch.done;
   }
 
   private deferHardState(
@@ -354,7 +432,7 @@ export class WalStorage implements LogStorage {
       if (hardState.term !== last.term || hardState.vote !== last.vote) {
         throw new AssertionError("append: a new term or vote is always synced");
       }
-      this.checkAppend([], hardState);
+      this.checkedAppendBytes([], hardState);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -385,14 +463,7 @@ export class WalStorage implements LogStorage {
       this.serialize(async () => {
         const name = await this.fatalOnError(writeSnapshotFile(this.dir, snapshot));
         // Taking a snapshot voids nothing, so its mark need not hold back appends made meanwhile.
-        await this.enqueue({
-          records: [mark],
-          bytes: checkedRecordBytes(mark),
-          lastIndex: undefined,
-          hardState: undefined,
-          install: false,
-          gate: undefined,
-        });
+        await this.enqueueMark(mark, undefined);
         this.addSnapshot(name);
         await this.compact();
       }),
@@ -419,14 +490,7 @@ export class WalStorage implements LogStorage {
     // Its failure surfaces through the gate (which stops the store); never as an unhandled rejection.
     fileWritten.catch(() => undefined);
     const mark: WalRecord = { type: "SnapshotMark", index, term, install: true };
-    const marked = this.enqueue({
-      records: [mark],
-      bytes: checkedRecordBytes(mark),
-      lastIndex: index,
-      hardState: undefined,
-      install: true,
-      gate: fileWritten,
-    });
+    const marked = this.enqueueMark(mark, fileWritten);
     return this.track(
       marked.then(async () => {
         this.lastInstallIndex = Math.max(this.lastInstallIndex, index);
@@ -465,22 +529,37 @@ export class WalStorage implements LogStorage {
     };
   }
 
-  private checkAppend(entries: readonly Entry[], hardState: HardState | undefined): void {
+  /**
+   * Checks an append (throws AssertionError) and returns the bytes its entries take as one
+   * Entries record (0 for none): one pass over the entries.
+   */
+  private checkedAppendBytes(entries: readonly Entry[], hardState: HardState | undefined): number {
     const first = entries[0];
+    let bytes = 0;
     if (first !== undefined) {
       if (first.index > this.lastIndexQueued + 1) {
         throw new AssertionError(
           `append: entry ${first.index} leaves a gap after ${this.lastIndexQueued}`,
         );
       }
-      for (let i = 1; i < entries.length; i++) {
-        const previous = entries[i - 1]!;
+      assert(first.index >= 1, "entries record: none, or index below 1");
+      bytes = ENTRIES_RECORD_OVERHEAD_BYTES;
+      let previous = first;
+      for (let i = 0; i < entries.length; i++) {
         const entry = entries[i]!;
         // Per entry: build the message only on failure.
-        if (entry.index !== previous.index + 1)
-          throw new AssertionError(`append: entries not contiguous at ${entry.index}`);
-        if (entry.term < previous.term)
-          throw new AssertionError(`append: term goes down at entry ${entry.index}`);
+        if (i > 0) {
+          if (entry.index !== previous.index + 1)
+            throw new AssertionError(`append: entries not contiguous at ${entry.index}`);
+          if (entry.term < previous.term)
+            throw new AssertionError(`append: term goes down at entry ${entry.index}`);
+        }
+        assert(
+          Number.isSafeInteger(entry.term) && entry.term >= 0,
+          "entries record: term out of range",
+        );
+        bytes += ENTRY_OVERHEAD_BYTES + entry.data.byteLength;
+        previous = entry;
       }
     }
     if (hardState !== undefined) {
@@ -492,6 +571,7 @@ export class WalStorage implements LogStorage {
         "append: bad commit index",
       );
     }
+    return bytes;
   }
 
   private overloaded(bytes: number): StorageError | undefined {
@@ -507,24 +587,40 @@ export class WalStorage implements LogStorage {
     return undefined;
   }
 
-  private enqueue(write: Omit<PendingWrite, "resolve" | "reject">): Promise<void> {
+  /** The batch an append made now goes into. */
+  private batchToJoin(): PendingBatch {
+    let batch = this.openBatch;
+    if (batch === undefined) {
+      batch = new PendingBatch();
+      this.openBatch = batch;
+      this.queue.push(batch);
+    }
+    return batch;
+  }
+
+  /**
+   * Queues a snapshot mark. An install's (`gate`: its snapshot file being written) voids the log
+   * before it and ends its batch: a new segment follows it, and later appends go after it.
+   */
+  private enqueueMark(
+    mark: WalRecord & { readonly type: "SnapshotMark" },
+    gate: Promise<unknown> | undefined,
+  ): Promise<void> {
     if (this.failure !== undefined) return Promise.reject(this.failure);
+    const bytes = checkedRecordBytes(mark);
     this.recoveredState = undefined;
-    return new Promise<void>((resolve, reject) => {
-      // Spelled out (not spread): one object shape for every queued write.
-      this.queue.push({
-        records: write.records,
-        bytes: write.bytes,
-        lastIndex: write.lastIndex,
-        hardState: write.hardState,
-        install: write.install,
-        gate: write.gate,
-        resolve,
-        reject,
-      });
-      this.queuedBytes += write.bytes;
-      this.kick();
-    });
+    const batch = this.batchToJoin();
+    batch.records.push(mark);
+    batch.bodyBytes += bytes;
+    this.queuedBytes += bytes;
+    if (mark.install) {
+      batch.lastIndex = mark.index;
+      batch.install = true;
+      batch.gate = gate;
+      this.openBatch = undefined;
+    }
+    this.kick();
+    return batch.done;
   }
 
   private kick(): void {
@@ -551,54 +647,49 @@ export class WalStorage implements LogStorage {
         this.fail(error, batch);
         return;
       }
-      for (const write of batch) write.resolve();
+      batch.resolve();
     }
   }
 
-  /** Everything queued, except that an install ends a batch (a new segment follows it). */
-  private takeBatch(): PendingWrite[] {
-    const installAt = this.queue.findIndex((w) => w.install);
-    const batch = this.queue.splice(0, installAt === -1 ? this.queue.length : installAt + 1);
-    for (const write of batch) this.queuedBytes -= write.bytes;
+  /** The oldest batch; appends made from now on go into a new one. */
+  private takeBatch(): PendingBatch {
+    const batch = this.queue.shift();
+    assert(batch !== undefined, "queue: no batch to take");
+    if (batch === this.openBatch) this.openBatch = undefined;
+    this.queuedBytes -= batch.bodyBytes;
     assert(this.queuedBytes >= 0, "queue: byte count went negative");
     return batch;
   }
 
-  private async writeBatch(batch: readonly PendingWrite[]): Promise<void> {
-    let bodyBytes = 0;
-    for (const write of batch) {
-      if (write.gate !== undefined) await write.gate;
-      bodyBytes += write.bytes;
-    }
-    let records = batch[0]?.records ?? [];
-    if (batch.length > 1) {
-      const all: WalRecord[] = [];
-      for (const write of batch) for (const record of write.records) all.push(record);
-      records = all;
-    }
+  private async writeBatch(batch: PendingBatch): Promise<void> {
+    if (batch.gate !== undefined) await batch.gate;
+    const records = batch.records;
+    const bodyBytes = batch.bodyBytes;
     if (records.length > 0) {
       if (this.active.position + BATCH_HEADER_BYTES + bodyBytes > this.config.segmentBytesMax) {
         await this.rollover(records, bodyBytes);
       } else {
         const frame = this.batchBuffer.encode(records, bodyBytes);
-        await writeFully(this.active.handle, frame, this.active.position);
-        await this.active.handle.datasync();
+        const handle = this.active.handle;
+        const position = this.active.position;
+        // One write() in the common case; writeFully only finishes a short one.
+        const { bytesWritten } = await handle.write(frame, 0, frame.length, position);
+        if (bytesWritten !== frame.length) {
+          await writeFully(handle, frame.subarray(bytesWritten), position + bytesWritten);
+        }
+        await handle.datasync();
         this.active.position += frame.length;
         this.counted(frame.length);
       }
       this.batchBuffer.release();
     }
-    let install = false;
-    for (const write of batch) {
-      if (write.lastIndex !== undefined) this.lastIndexWritten = write.lastIndex;
-      if (write.hardState !== undefined) this.hardStateWritten = write.hardState;
-      install ||= write.install;
-    }
-    if (install) await this.rollover([], 0);
+    if (batch.lastIndex !== undefined) this.lastIndexWritten = batch.lastIndex;
+    if (batch.hardState !== undefined) this.hardStateWritten = batch.hardState;
+    if (batch.install) await this.rollover([], 0);
   }
 
   /** Starts the next segment with `records` (may be none) in its first batch. */
-  private async rollover(records: readonly WalRecord[], bodyBytes: number): Promise<void> {
+  private async rollover(records: readonly BatchItem[], bodyBytes: number): Promise<void> {
     const next = await createSegment(
       this.dir,
       this.batchBuffer,
@@ -622,7 +713,7 @@ export class WalStorage implements LogStorage {
     this.counters.bytesWritten += bytes;
   }
 
-  private fail(error: unknown, batch: readonly PendingWrite[]): void {
+  private fail(error: unknown, batch: PendingBatch | undefined): void {
     const failure =
       error instanceof StorageError
         ? error
@@ -634,8 +725,10 @@ export class WalStorage implements LogStorage {
     this.failure ??= failure;
     const rejection = error instanceof AssertionError ? error : failure;
     const waiting = this.queue.splice(0, this.queue.length);
+    this.openBatch = undefined;
     this.queuedBytes = 0;
-    for (const write of [...batch, ...waiting]) write.reject(rejection);
+    batch?.reject(rejection);
+    for (const b of waiting) b.reject(rejection);
     this.config.logger("error", "wal stopped after a failed write", {
       dir: this.dir,
       error: String(error),
@@ -647,7 +740,7 @@ export class WalStorage implements LogStorage {
     try {
       return await work;
     } catch (error) {
-      this.fail(error, []);
+      this.fail(error, undefined);
       throw this.failure;
     }
   }
@@ -839,17 +932,14 @@ async function createSegment(
   seq: number,
   firstIndex: number,
   hardState: HardState,
-  records: readonly WalRecord[],
+  records: readonly BatchItem[],
   recordBytes: number,
 ): Promise<ActiveSegment> {
   const name = segmentFileName(seq, firstIndex);
-  const head: WalRecord[] = [
-    { type: "SegmentHeader", seq, firstIndex: asIndex(firstIndex) },
-    { type: "HardState", hardState },
-  ];
-  let bodyBytes = recordBytes;
-  for (const record of head) bodyBytes += checkedRecordBytes(record);
-  const frame = batchBuffer.encode([...head, ...records], bodyBytes);
+  const header: WalRecord = { type: "SegmentHeader", seq, firstIndex: asIndex(firstIndex) };
+  const bodyBytes =
+    recordBytes + checkedRecordBytes(header) + checkedHardStateRecordBytes(hardState);
+  const frame = batchBuffer.encode([header, hardState, ...records], bodyBytes);
   const handle = await open(join(dir, name), "wx");
   try {
     await writeFully(handle, frame, 0);

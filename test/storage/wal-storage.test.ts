@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { AssertionError } from "../../src/raft/assert.js";
 import { StorageError, WalStorage } from "../../src/storage/index.js";
+import { encodeRecords, entriesRecords, type WalRecord } from "../../src/storage/record-codec.js";
 import {
   assertEntries,
   entry,
@@ -131,10 +132,95 @@ test("one batch is one write: its bytes are one batch record on disk", async () 
     await wal.close();
     const bytes = await readFile(file);
     assert.equal(bytes.length - sizeBefore, after.bytesWritten);
-    // The second batch's header says it holds 3 records: each append's run of entries, a hard state.
+    // The second batch's header says it holds 2 records: one run of entries 4..9 (the second
+    // append's entries continue the first's record), a hard state.
     const secondBatch = sizeBefore + (before.bytesWritten as number);
     assert.equal(bytes.readUInt8(secondBatch + 8), 1, "a batch record");
-    assert.equal(bytes.readUInt32LE(secondBatch + 16), 3);
+    assert.equal(bytes.readUInt32LE(secondBatch + 16), 2);
+  } finally {
+    await removeDir(dir);
+  }
+});
+
+test("appends sharing a batch settle together, in call order, as exactly their records", async () => {
+  const dir = await tempDir("wal-shared-batch");
+  try {
+    const { wal } = await openAndLoad(dir);
+    const file = join(dir, (await segmentNames(dir))[0]!);
+    await wal.append(entryRange(1, 3, 1), hardState(1, 1));
+    const sizeBefore = (await readFile(file)).length;
+    // A deferred hard state rides in the next synced append; an empty append still waits its turn.
+    await wal.append([], hardState(1, 2), false);
+    const order: string[] = [];
+    const appends = [
+      wal.append(entryRange(4, 6, 1), undefined),
+      wal.append([], undefined),
+      wal.append(entryRange(7, 7, 2), hardState(2, 5)),
+      wal.append(entryRange(8, 9, 2), undefined),
+      wal.append(entryRange(10, 11, 2), undefined),
+      wal.append(entryRange(11, 12, 2), undefined),
+    ];
+    appends.forEach((p, i) => {
+      void p.then(() => order.push(`append ${i}`));
+    });
+    await Promise.all(appends);
+    assert.deepEqual(order, [
+      "append 0",
+      "append 1",
+      "append 2",
+      "append 3",
+      "append 4",
+      "append 5",
+    ]);
+    assert.equal(wal.stats().fsyncs, 2, "one for the first append, one for all four");
+    await wal.close();
+    // Byte for byte what encodeRecords gives for: each append's entries (the deferred hard state
+    // after the first), the third's hard state; entries continuing the Entries record just before
+    // them extend it (8..9 and 10..11); entries rewriting the log (11..12) start a record.
+    const expected: WalRecord[] = [
+      ...entriesRecords(entryRange(4, 6, 1)),
+      { type: "HardState", hardState: hardState(1, 2) },
+      ...entriesRecords(entryRange(7, 7, 2)),
+      { type: "HardState", hardState: hardState(2, 5) },
+      ...entriesRecords(entryRange(8, 11, 2)),
+      ...entriesRecords(entryRange(11, 12, 2)),
+    ];
+    const body = encodeRecords(expected);
+    const written = (await readFile(file)).subarray(sizeBefore);
+    assert.equal(written.readUInt32LE(12), body.length, "batch header: body bytes");
+    assert.equal(written.readUInt32LE(16), expected.length, "batch header: records");
+    assert.deepEqual(written.subarray(20), body);
+    const again = await openAndLoad(dir);
+    assertEntries(again.state.entries, [...entryRange(1, 6, 1), ...entryRange(7, 12, 2)]);
+    assert.deepEqual(again.state.hardState, hardState(2, 5));
+    await again.wal.close();
+  } finally {
+    await removeDir(dir);
+  }
+});
+
+test("a failed batch rejects every append in it and every later one with IO", async () => {
+  const dir = await tempDir("wal-shared-failure");
+  try {
+    const { wal } = await openAndLoad(dir);
+    await wal.append(entryRange(1, 1, 1), undefined);
+    // Make the next fdatasync fail, as a disk error would.
+    const active = (wal as unknown as { active: { handle: { datasync(): Promise<void> } } }).active;
+    active.handle.datasync = () => Promise.reject(new Error("EIO (injected)"));
+    const results = await Promise.allSettled([
+      wal.append(entryRange(2, 2, 1), undefined),
+      wal.append(entryRange(3, 3, 1), hardState(1, 3)),
+    ]);
+    for (const r of results) {
+      assert.ok(
+        r.status === "rejected" && r.reason instanceof StorageError && r.reason.code === "IO",
+      );
+    }
+    await assert.rejects(
+      wal.append(entryRange(4, 4, 1), undefined),
+      (e: unknown) => e instanceof StorageError && e.code === "IO",
+    );
+    await wal.close();
   } finally {
     await removeDir(dir);
   }
