@@ -7,7 +7,8 @@
 // The response is headers, then messages (each one write of prefix + payload), then trailers
 // (respond with waitForTrailers, sendTrailers on 'wantTrailers'); a call that fails before
 // sending anything answers trailers-only. After the status is out nothing more is written, and
-// whatever the client still sends is read and dropped (never buffered). A stream that closes
+// whatever the client still sends is read and dropped (never buffered). No RST_STREAM follows
+// the status: grpc-js clients report an RST that overtakes the trailers as INTERNAL. A stream that closes
 // before its status was sent (RST_STREAM from the client, a dropped connection) is cancelled:
 // 'cancelled' then 'close'. A grpc-timeout that expires sends DEADLINE_EXCEEDED and cancels.
 import { EventEmitter } from "node:events";
@@ -209,7 +210,7 @@ export class ServerCall extends EventEmitter {
     if (trailer !== undefined)
       this.trailers = trailersOf({ code: 0, details: "", metadata: trailer });
     try {
-      this.respond(RESPONSE_HEADERS);
+      if (!this.headersSent) this.respond(RESPONSE_HEADERS);
       this.stream.end(frame);
     } catch (e) {
       this.limits.onError(`sending a ${this.method.path} response`, e);
@@ -244,7 +245,7 @@ export class ServerCall extends EventEmitter {
     let message: unknown;
     try {
       message = this.method.requestDeserialize(bytes);
-    } catch (e) {
+    } catch {
       this.sendStatus({
         code: grpc.status.INTERNAL,
         details: "Error deserializing request",
@@ -269,8 +270,8 @@ export class ServerCall extends EventEmitter {
   }
 
   private onHalfClose(): void {
-    if (this.statusSent) return;
     this.halfClosed = true;
+    if (this.statusSent) return;
     if (this.reader.midMessage) {
       this.sendStatus({
         code: grpc.status.INTERNAL,
