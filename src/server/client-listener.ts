@@ -1,33 +1,35 @@
 // ClientListener: the member's one public client port, shared by gRPC and plain HTTP, as etcd
 // serves both on --listen-client-urls. Every accepted connection is sniffed: a client that
 // opens with the HTTP/2 client preface (RFC 9113 §3.4, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n") is
-// a gRPC client (prior-knowledge h2c), and its bytes are piped both ways to the grpc-js server,
-// which listens only on an internal endpoint (a unix socket or a loopback port). Anything else
-// is HTTP/1.x: the socket, with the sniffed bytes put back, goes to a node:http server.
+// a gRPC client (prior-knowledge h2c): the socket itself, with the sniffed bytes, is handed to
+// the gRPC server (grpc/server.ts acceptConnection), so gRPC bytes cross no second socket and
+// no pipe. Anything else is HTTP/1.x: the socket, with the sniffed bytes put back, goes to a
+// node:http server.
 //
 // Bounds: at most the preface's 24 bytes are ever held, and a connection that has not decided
 // within sniffTimeoutMs is closed. Connections are counted and capped (connectionsMax); every
-// socket has an error listener from the moment it is accepted, so a reset, garbage bytes or an
-// unreachable internal gRPC endpoint close that one connection and never the process.
+// socket has an error listener from the moment it is accepted, so a reset, garbage bytes or a
+// gRPC side that refuses the connection close that one connection and never the process.
 //
 // A caveat of sniffing by the preface alone: an HTTP/2 client speaking prior-knowledge h2c to
 // /health (curl --http2-prior-knowledge) reaches gRPC, not the HTTP handler — as with etcd's
 // cmux, which sends h2c with a gRPC content type to gRPC and serves HTTP/1.1 for the rest.
 import type { Server as HttpServer } from "node:http";
-import { createServer, type Server, type Socket, connect as tcpConnect } from "node:net";
+import { createServer, type Server, type Socket } from "node:net";
 
 export const HTTP2_CLIENT_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
 
-/** Where the internal gRPC server listens: a unix socket path, or a loopback host and port. */
-export type InternalEndpoint =
-  | { readonly path: string }
-  | { readonly host: string; readonly port: number };
+/**
+ * Takes over a gRPC connection: the socket (paused) and the bytes already read from it, which
+ * the taker must put back in front (socket.unshift) before reading. Owns the socket from then.
+ */
+export type GrpcConnectionSink = (socket: Socket, head: Buffer) => void;
 
 export interface ClientListenerOptions {
   readonly host: string;
   /** 0 picks a free port; `port` on the listener tells which. */
   readonly port: number;
-  readonly grpc: InternalEndpoint;
+  readonly grpc: GrpcConnectionSink;
   readonly http: HttpServer;
   /** A connection that has not sent enough to tell its protocol by then is closed. Default 10 s. */
   readonly sniffTimeoutMs?: number;
@@ -55,7 +57,7 @@ export function sniff(head: Uint8Array): SniffResult {
 }
 
 export class ClientListener {
-  /** Every accepted socket and, for gRPC, its internal twin: closed together on close(). */
+  /** Every accepted socket, gRPC or HTTP: all closed on close(). */
   private readonly sockets = new Set<Socket>();
   private closed = false;
   private closing: Promise<void> | undefined;
@@ -88,7 +90,7 @@ export class ClientListener {
     return listener;
   }
 
-  /** Open connections (public sockets plus internal gRPC twins), for tests and metrics. */
+  /** Open connections, for tests and metrics. */
   get connectionCount(): number {
     return this.sockets.size;
   }
@@ -169,30 +171,16 @@ export class ClientListener {
     socket.on("close", onClose);
   }
 
-  /** Pipes the connection to the internal gRPC endpoint; either side closing closes both. */
+  /** Hands the connection to the gRPC server; a sink that throws closes this one connection. */
   private toGrpc(socket: Socket, head: Buffer): void {
-    const endpoint = this.options.grpc;
-    const upstream =
-      "path" in endpoint
-        ? tcpConnect({ path: endpoint.path })
-        : tcpConnect({ host: endpoint.host, port: endpoint.port });
-    this.track(upstream);
-    const closeBoth = (error?: Error): void => {
-      if (error !== undefined) {
-        this.log("debug", "gRPC client connection failed", { error: error.message });
-      }
-      socket.destroy();
-      upstream.destroy();
-    };
-    socket.on("error", closeBoth);
-    upstream.on("error", closeBoth);
-    socket.once("close", () => upstream.destroy());
-    upstream.once("close", () => socket.destroy());
+    socket.on("error", () => socket.destroy());
     socket.setNoDelay(true);
-    upstream.setNoDelay(true);
-    upstream.write(head);
-    socket.pipe(upstream);
-    upstream.pipe(socket);
+    try {
+      this.options.grpc(socket, head);
+    } catch (error) {
+      this.log("warn", "gRPC connection refused", { error: String(error) });
+      socket.destroy();
+    }
   }
 
   /** Hands the connection to the HTTP server, the sniffed bytes put back in front. */

@@ -111,17 +111,14 @@ export interface KvServiceOptions {
 export const GRPC_OVERHEAD_BYTES = 512 * 1024;
 
 /**
- * Options for the grpc.Server that serves this service, as etcd sets them: receive at most
- * requestBytesMax plus gRPC overhead (a bigger message is refused by gRPC itself with
- * RESOURCE_EXHAUSTED), send without limit.
+ * The gRPC server's receive limit for this service, as etcd sets it: requestBytesMax plus gRPC
+ * overhead (a bigger message is refused by the gRPC layer itself with RESOURCE_EXHAUSTED).
+ * Sending is not limited.
  */
-export function kvGrpcServerOptions(
+export function grpcReceiveBytesMax(
   requestBytesMax: number = DEFAULT_KV_LIMITS.requestBytesMax,
-): grpc.ServerOptions {
-  return {
-    "grpc.max_receive_message_length": requestBytesMax + GRPC_OVERHEAD_BYTES,
-    "grpc.max_send_message_length": -1,
-  };
+): number {
+  return requestBytesMax + GRPC_OVERHEAD_BYTES;
 }
 
 // ---- errors -----------------------------------------------------------------------------------
@@ -273,7 +270,7 @@ function unary(
 
 /**
  * The KV service's handlers, for `server.addService(serviceDefinition("KV"), ...)`. Serve them
- * with kvGrpcServerOptions() so gRPC's own receive limit matches requestBytesMax.
+ * with grpcReceiveBytesMax() so the gRPC layer's own receive limit matches requestBytesMax.
  */
 export function kvServiceHandlers(
   backend: KvBackend,

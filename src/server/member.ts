@@ -2,7 +2,8 @@
 // transport, the runtime (RsmNode) running the MVCC key-value state machine, and the
 // client-facing servers: gRPC speaking etcd's v3 API and HTTP (etcd's JSON gateway, /health,
 // /status, /metrics), both on the one client port as etcd serves them (client-listener.ts
-// tells the protocols apart; grpc-js itself listens only on an internal endpoint). The leader
+// tells the protocols apart and hands gRPC connections to grpc/server.ts, a lean gRPC server
+// on node:http2; grpc-js serves only as a client library). The leader
 // also proposes what only leader time may decide: lease expiry (never a replica's own clock).
 //
 // Membership (etcd's Cluster service, membership.ts): the member's identity comes from
@@ -12,20 +13,20 @@
 // its own name and client URL through the log once it sees a leader; and a member that applies
 // its own removal, or is told by a peer that it was removed, stops.
 
-import { mkdir, rm } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import type { Server as HttpServer } from "node:http";
 import { join } from "node:path";
-import * as grpc from "@grpc/grpc-js";
 import { encodeCommand, KvStateMachine } from "../kv/index.js";
 import type { NodeId } from "../raft/index.js";
 import { type Logger, type Membership, RsmNode } from "../rsm/index.js";
 import { WalStorage } from "../storage/index.js";
 import { type ClusterInfo, TcpTransport } from "../transport/index.js";
-import { ClientListener, type InternalEndpoint } from "./client-listener.js";
+import { ClientListener } from "./client-listener.js";
 import { type PeerSpec, stableId } from "./cluster-config.js";
 import { clusterHandlers } from "./cluster-service.js";
+import { GrpcServer } from "./grpc/server.js";
 import { createHttpGateway, type HealthInput } from "./http-gateway.js";
-import { type KvBackend, kvGrpcServerOptions, kvServiceHandlers } from "./kv-service.js";
+import { grpcReceiveBytesMax, type KvBackend, kvServiceHandlers } from "./kv-service.js";
 import { leaseServiceHandlers } from "./lease-service.js";
 import { maintenanceHandlers } from "./maintenance-service.js";
 import { type MemberFile, writeMemberFile } from "./member-file.js";
@@ -79,21 +80,6 @@ const PUBLISH_TIMEOUT_MS = 5_000;
 const REMOVED_STOP_DELAY_TICKS = 10;
 /** How long stop() lets in-flight gRPC calls finish before cutting them off. */
 const GRPC_SHUTDOWN_GRACE_MS = 5_000;
-/** A unix socket path longer than this (sun_path is 108 bytes) falls back to a loopback port. */
-const UNIX_PATH_BYTES_MAX = 100;
-
-/**
- * Where grpc-js listens behind the client listener: a unix socket in the data dir (no port of
- * its own to collide or be reached from outside), or 127.0.0.1:0 when the path is too long.
- */
-async function internalGrpcEndpoint(dataDir: string): Promise<{ address: string; path?: string }> {
-  const path = join(dataDir, "grpc.sock");
-  if (Buffer.byteLength(path) > UNIX_PATH_BYTES_MAX || process.platform === "win32") {
-    return { address: "127.0.0.1:0" };
-  }
-  await rm(path, { force: true }); // a stale socket of a member that crashed
-  return { address: `unix:${path}`, path };
-}
 
 /**
  * Keeps the transport in step with the replicated membership (peers, and the node ids removed
@@ -189,10 +175,9 @@ export class Member {
     readonly node: RsmNode,
     readonly kv: KvStateMachine,
     private readonly transport: TcpTransport,
-    private readonly grpcServer: grpc.Server,
+    private readonly grpcServer: GrpcServer,
     private readonly listener: ClientListener,
     private readonly httpServer: HttpServer,
-    private readonly grpcSocketPath: string | undefined,
     readonly metrics: ClientMetrics,
     readonly cluster: ClusterMembership,
     private readonly sync: MembershipSync,
@@ -350,7 +335,11 @@ export class Member {
     await transport.start();
     runtime.start();
 
-    const grpcServer = new grpc.Server(kvGrpcServerOptions(requestBytesMax));
+    const grpcServer = new GrpcServer({
+      receiveMessageBytesMax: grpcReceiveBytesMax(requestBytesMax),
+      onError: (what, error) =>
+        log("warn", "gRPC server: a call or connection failed", { what, error: String(error) }),
+    });
     const memberIdOf = (id: string): string =>
       cluster.memberIdOf(id as NodeId, membershipSync.current) ?? stableId(id);
     const ownMemberId = (): string =>
@@ -439,17 +428,6 @@ export class Member {
         },
       }),
     );
-    const internal = await internalGrpcEndpoint(options.dataDir);
-    const grpcPort = await new Promise<number>((resolve, reject) => {
-      grpcServer.bindAsync(
-        internal.address,
-        grpc.ServerCredentials.createInsecure(),
-        (err, port) => (err ? reject(err) : resolve(port)),
-      );
-    });
-    const grpcEndpoint: InternalEndpoint =
-      internal.path !== undefined ? { path: internal.path } : { host: "127.0.0.1", port: grpcPort };
-
     const tickMs = options.tickMs ?? 100;
     const electionMs = tickMs * (options.electionTicks ?? 10);
     const health = (): HealthInput => {
@@ -502,7 +480,7 @@ export class Member {
       listener = await ClientListener.listen({
         host: options.clientHost,
         port: options.clientPort,
-        grpc: grpcEndpoint,
+        grpc: (socket, head) => grpcServer.acceptConnection(socket, head),
         http: httpServer,
         logger: (level, message, fields) => log(level, `client listener: ${message}`, fields),
       });
@@ -521,7 +499,6 @@ export class Member {
       grpcServer,
       listener,
       httpServer,
-      internal.path,
       metrics,
       cluster,
       membershipSync,
@@ -615,19 +592,9 @@ export class Member {
     this.listener.stopAccepting();
     this.httpServer.close();
     this.httpServer.closeIdleConnections();
-    await new Promise<void>((resolve) => {
-      const force = setTimeout(() => {
-        this.grpcServer.forceShutdown();
-        resolve();
-      }, GRPC_SHUTDOWN_GRACE_MS);
-      this.grpcServer.tryShutdown(() => {
-        clearTimeout(force);
-        resolve();
-      });
-    });
+    await this.grpcServer.shutdown(GRPC_SHUTDOWN_GRACE_MS);
     this.httpServer.closeAllConnections();
     await this.listener.close();
-    if (this.grpcSocketPath !== undefined) await rm(this.grpcSocketPath, { force: true });
     await this.node.stop();
     await this.transport.stop();
   }

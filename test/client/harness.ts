@@ -2,7 +2,7 @@
 // - startMember(): a real single-member Ordo cluster (Member.start in this process: WAL in a
 //   temp dir, real Raft, the gRPC services member.ts registers). A single voter elects itself;
 //   ready once Maintenance.Status names a leader.
-// - startServices(): a grpc.Server with KV, Watch, Lease and this package's Cluster and
+// - startServices(): a GrpcServer with KV, Watch, Lease and this package's Cluster and
 //   Maintenance services over an in-process backend (ClockBackend: a KvStateMachine applied
 //   directly), for the services member.ts does not register yet. Several servers may share one
 //   backend, standing in for members of one cluster.
@@ -10,10 +10,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import * as grpc from "@grpc/grpc-js";
 import { KvClient } from "../../src/client/index.js";
 import { type ClusterMember, clusterHandlers } from "../../src/server/cluster-service.js";
-import { kvGrpcServerOptions, kvServiceHandlers } from "../../src/server/kv-service.js";
+import { GrpcServer } from "../../src/server/grpc/server.js";
+import { grpcReceiveBytesMax, kvServiceHandlers } from "../../src/server/kv-service.js";
 import { leaseServiceHandlers } from "../../src/server/lease-service.js";
 import { maintenanceHandlers } from "../../src/server/maintenance-service.js";
 import { Member } from "../../src/server/member.js";
@@ -100,7 +100,7 @@ export async function startServices(
   backend: ClockBackend = new ClockBackend(),
   options: { diverged?: () => boolean } = {},
 ): Promise<ServicesServer> {
-  const server = new grpc.Server(kvGrpcServerOptions(1.5 * 1024 * 1024));
+  const server = new GrpcServer({ receiveMessageBytesMax: grpcReceiveBytesMax(1.5 * 1024 * 1024) });
   server.addService(serviceDefinition("KV"), kvServiceHandlers(backend));
   const watch: WatchService = watchService(backend);
   server.addService(serviceDefinition("Watch"), watch.handlers);
@@ -131,20 +131,13 @@ export async function startServices(
       snapshot: () => backend.sm.snapshot(),
     }),
   );
-  const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (e, p) =>
-      e === null ? resolve(p) : reject(e),
-    );
-  });
+  const port = await server.listen(0, "127.0.0.1");
   return {
     endpoint: `127.0.0.1:${port}`,
     backend,
     close: async () => {
       watch.close();
-      await withTimeout(
-        new Promise<void>((resolve) => server.tryShutdown(() => resolve())),
-        "server shutdown",
-      ).catch(() => server.forceShutdown());
+      await server.shutdown(2000);
     },
   };
 }

@@ -1,10 +1,10 @@
 // The pieces behind the shared client port, without a member: protocol sniffing and the
-// listener's bounds (timeouts, unreachable gRPC endpoint, no leaked sockets), the health
+// listener's bounds (timeouts, a gRPC side that refuses, no leaked sockets), the health
 // verdicts, the JSON ⇄ message mapping and grpc-gateway's status table.
 import assert from "node:assert/strict";
 import { createServer as createHttpServer } from "node:http";
-import { connect, createServer, type Server, type Socket } from "node:net";
-import { after, before, describe, it } from "node:test";
+import { connect, type Socket } from "node:net";
+import { after, describe, it } from "node:test";
 import { ClientListener, HTTP2_CLIENT_PREFACE, sniff } from "../../src/server/client-listener.js";
 import {
   assessHealth,
@@ -17,7 +17,6 @@ import {
   VERDICT_NO_QUORUM,
   VERDICT_SLOW,
 } from "../../src/server/http-gateway.js";
-import { freePort } from "./http-harness.js";
 
 const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -42,33 +41,24 @@ describe("sniff", () => {
 });
 
 describe("ClientListener", () => {
-  let upstream: Server;
-  let upstreamPort: number;
-  const upstreamSockets: Socket[] = [];
   const httpServer = createHttpServer((_req, res) => res.end("hello http"));
   httpServer.emit("listening");
+  // A stand-in for the gRPC server: echoes the sniffed bytes, then everything after them.
+  const echo = (socket: Socket, head: Buffer): void => {
+    socket.write(head);
+    socket.pipe(socket);
+    socket.resume();
+  };
 
-  before(async () => {
-    // A stand-in for the internal gRPC endpoint: echoes what it gets.
-    upstream = createServer((socket) => {
-      upstreamSockets.push(socket);
-      socket.on("error", () => {});
-      socket.pipe(socket);
-    });
-    await new Promise<void>((r) => upstream.listen(0, "127.0.0.1", r));
-    upstreamPort = (upstream.address() as { port: number }).port;
-  });
-  after(async () => {
-    for (const s of upstreamSockets) s.destroy();
-    await new Promise<void>((r) => upstream.close(() => r()));
+  after(() => {
     httpServer.close();
   });
 
-  it("pipes a preface-led connection to the gRPC endpoint, preface included", async () => {
+  it("hands a preface-led connection to the gRPC side, preface included", async () => {
     const listener = await ClientListener.listen({
       host: "127.0.0.1",
       port: 0,
-      grpc: { host: "127.0.0.1", port: upstreamPort },
+      grpc: echo,
       http: httpServer,
     });
     try {
@@ -89,8 +79,8 @@ describe("ClientListener", () => {
         setTimeout(() => socket.write("hello"), 40);
       });
       assert.equal(echoed.toString("latin1"), `${HTTP2_CLIENT_PREFACE.toString("latin1")}hello`);
-      // Closing the client closes its internal twin: nothing is left open.
-      await eventually(() => listener.connectionCount === 0, "the piped pair to close");
+      // Closing the client closes the handed-over socket: nothing is left open.
+      await eventually(() => listener.connectionCount === 0, "the connection to close");
     } finally {
       await listener.close();
     }
@@ -100,7 +90,7 @@ describe("ClientListener", () => {
     const listener = await ClientListener.listen({
       host: "127.0.0.1",
       port: 0,
-      grpc: { host: "127.0.0.1", port: upstreamPort },
+      grpc: echo,
       http: httpServer,
     });
     try {
@@ -111,11 +101,13 @@ describe("ClientListener", () => {
     }
   });
 
-  it("closes a gRPC client when the internal endpoint is unreachable, and keeps serving", async () => {
+  it("closes a gRPC client when the gRPC side throws, and keeps serving", async () => {
     const listener = await ClientListener.listen({
       host: "127.0.0.1",
       port: 0,
-      grpc: { host: "127.0.0.1", port: await freePort() }, // nobody listens there
+      grpc: () => {
+        throw new Error("refused");
+      },
       http: httpServer,
     });
     try {
@@ -126,7 +118,7 @@ describe("ClientListener", () => {
         socket.write(HTTP2_CLIENT_PREFACE);
       });
       assert.ok(closed);
-      await eventually(() => listener.connectionCount === 0, "the failed pair to close");
+      await eventually(() => listener.connectionCount === 0, "the refused connection to close");
       const res = await fetch(`http://127.0.0.1:${listener.port}/`);
       assert.equal(res.status, 200);
       await res.text();
@@ -139,7 +131,7 @@ describe("ClientListener", () => {
     const listener = await ClientListener.listen({
       host: "127.0.0.1",
       port: 0,
-      grpc: { host: "127.0.0.1", port: upstreamPort },
+      grpc: echo,
       http: httpServer,
       sniffTimeoutMs: 100,
     });
@@ -162,7 +154,7 @@ describe("ClientListener", () => {
     const listener = await ClientListener.listen({
       host: "127.0.0.1",
       port: 0,
-      grpc: { host: "127.0.0.1", port: upstreamPort },
+      grpc: echo,
       http: httpServer,
     });
     const socket = connect(listener.port, "127.0.0.1");

@@ -1,16 +1,17 @@
 // Shared by the server tests: an in-process KvBackend that applies commands straight to a
-// KvStateMachine (no Raft: proposals apply at once, in call order), a real grpc.Server with the
-// KV handlers on 127.0.0.1 and an ephemeral port, and a promise-returning client built from the
+// KvStateMachine (no Raft: proposals apply at once, in call order), a real GrpcServer (the
+// member's node:http2 gRPC server) with the KV handlers on 127.0.0.1 and an ephemeral port, and a promise-returning client built from the
 // vendored protos. Every server and client started here is closed by `close()`.
 import assert from "node:assert/strict";
 import * as grpc from "@grpc/grpc-js";
 import { KvStateMachine } from "../../src/kv/index.js";
 import { asIndex, asTerm } from "../../src/raft/index.js";
 import type { MemberHeader } from "../../src/server/etcd-mapping.js";
+import { GrpcServer } from "../../src/server/grpc/server.js";
 import {
+  grpcReceiveBytesMax,
   type KvBackend,
   type KvServiceOptions,
-  kvGrpcServerOptions,
   kvServiceHandlers,
 } from "../../src/server/kv-service.js";
 import { serviceClient, serviceDefinition } from "../../src/server/proto.js";
@@ -88,13 +89,11 @@ export async function startKvServer(
   backend: KvBackend,
   options: KvServiceOptions = {},
 ): Promise<KvTestServer> {
-  const server = new grpc.Server(kvGrpcServerOptions(options.requestBytesMax));
-  server.addService(serviceDefinition("KV"), kvServiceHandlers(backend, options));
-  const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (error, bound) =>
-      error === null ? resolve(bound) : reject(error),
-    );
+  const server = new GrpcServer({
+    receiveMessageBytesMax: grpcReceiveBytesMax(options.requestBytesMax),
   });
+  server.addService(serviceDefinition("KV"), kvServiceHandlers(backend, options));
+  const port = await server.listen(0, "127.0.0.1");
   const address = `127.0.0.1:${port}`;
   const Client = serviceClient("KV");
   const client = new Client(address, grpc.credentials.createInsecure());
@@ -104,16 +103,7 @@ export async function startKvServer(
     client: new KvTestClient(client),
     close: async () => {
       client.close();
-      await new Promise<void>((resolve) => {
-        const force = setTimeout(() => {
-          server.forceShutdown();
-          resolve();
-        }, 2000);
-        server.tryShutdown(() => {
-          clearTimeout(force);
-          resolve();
-        });
-      });
+      await server.shutdown(2000);
     },
   };
 }

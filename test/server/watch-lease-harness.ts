@@ -1,5 +1,5 @@
 // Shared by the Watch and Lease tests: an in-process backend (a KvStateMachine applied directly,
-// with the real clock as the leader's timestamp so lease TTLs read naturally), a grpc.Server on
+// with the real clock as the leader's timestamp so lease TTLs read naturally), a GrpcServer on
 // 127.0.0.1 with the KV, Watch and Lease services, unary clients, and a Watch stream client
 // whose responses are awaited one by one with a timeout. close() closes everything it started.
 import assert from "node:assert/strict";
@@ -7,7 +7,8 @@ import * as grpc from "@grpc/grpc-js";
 import { type EventListener, KvStateMachine } from "../../src/kv/index.js";
 import { asIndex, asTerm } from "../../src/raft/index.js";
 import type { MemberHeader } from "../../src/server/etcd-mapping.js";
-import { kvGrpcServerOptions, kvServiceHandlers } from "../../src/server/kv-service.js";
+import { GrpcServer } from "../../src/server/grpc/server.js";
+import { grpcReceiveBytesMax, kvServiceHandlers } from "../../src/server/kv-service.js";
 import { leaseServiceHandlers } from "../../src/server/lease-service.js";
 import { serviceClient, serviceDefinition } from "../../src/server/proto.js";
 import {
@@ -199,16 +200,12 @@ export interface TestServer {
 
 export async function startServer(options: WatchServiceOptions = {}): Promise<TestServer> {
   const backend = new ClockBackend();
-  const server = new grpc.Server(kvGrpcServerOptions());
+  const server = new GrpcServer({ receiveMessageBytesMax: grpcReceiveBytesMax() });
   const watch = watchService(backend, options);
   server.addService(serviceDefinition("KV"), kvServiceHandlers(backend));
   server.addService(serviceDefinition("Watch"), watch.handlers);
   server.addService(serviceDefinition("Lease"), leaseServiceHandlers(backend));
-  const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (error, bound) =>
-      error === null ? resolve(bound) : reject(error),
-    );
-  });
+  const port = await server.listen(0, "127.0.0.1");
   const address = `127.0.0.1:${port}`;
   const insecure = grpc.credentials.createInsecure();
   const kvClient = new (serviceClient("KV"))(address, insecure);
@@ -233,16 +230,7 @@ export async function startServer(options: WatchServiceOptions = {}): Promise<Te
       kvClient.close();
       leaseClient.close();
       watchClient.close();
-      await new Promise<void>((resolve) => {
-        const force = setTimeout(() => {
-          server.forceShutdown();
-          resolve();
-        }, 2000);
-        server.tryShutdown(() => {
-          clearTimeout(force);
-          resolve();
-        });
-      });
+      await server.shutdown(2000);
     },
   };
 }
