@@ -23,7 +23,8 @@ export interface InvariantViolation {
     | "LogMatching"
     | "LeaderCompleteness"
     | "StateMachineSafety"
-    | "AcknowledgedWriteLost";
+    | "AcknowledgedWriteLost"
+    | "LeaseSafety";
   readonly node: string;
   readonly detail: string;
 }
@@ -112,6 +113,22 @@ export class RaftInvariants {
       this.shadows.set(node, s);
     }
     return s;
+  }
+
+  /**
+   * `node`, leader of `term`, answered a read by its lease (no heartbeat round). Lease Safety:
+   * no leader of a newer term may have been elected by then, or the read may be stale.
+   */
+  observeLeaseRead(node: string, term: number): void {
+    let newest = 0;
+    for (const t of this.leaders.keys()) if (t > newest) newest = t;
+    if (newest > term) {
+      this.fail({
+        invariant: "LeaseSafety",
+        node,
+        detail: `a lease read in term ${term} after ${this.leaders.get(newest)} was elected in term ${newest}`,
+      });
+    }
   }
 
   /** `node` became leader of `term`. */

@@ -12,7 +12,7 @@ import type { Output } from "./output.js";
 /** What `ordo serve` prints when its member was removed from the cluster. */
 const REMOVED_MESSAGE = "this member was removed from the cluster";
 
-export const CLUSTER_USAGE = `usage: ordo cluster [--data-dir DIR] [--client-ports A,B,C] [--peer-ports A,B,C] [--host H] [--log-level error|warn|info|debug]
+export const CLUSTER_USAGE = `usage: ordo cluster [--data-dir DIR] [--client-ports A,B,C] [--peer-ports A,B,C] [--host H] [--read-mode index|lease] [--log-level error|warn|info|debug]
   starts a local 3-member cluster (default data ./data, client ports 2379,22379,32379, peer ports 2380,22380,32380)`;
 
 function ports(text: string, flag: string): number[] {
@@ -29,6 +29,7 @@ export async function runClusterCommand(args: string[], out: Output): Promise<nu
     options: {
       "data-dir": { type: "string", default: "data" },
       "client-ports": { type: "string", default: "2379,22379,32379" },
+      "read-mode": { type: "string", default: "index" },
       "peer-ports": { type: "string", default: "2380,22380,32380" },
       host: { type: "string", default: "127.0.0.1" },
       "log-level": { type: "string", default: "error" },
@@ -67,6 +68,8 @@ export async function runClusterCommand(args: string[], out: Output): Promise<nu
           initialCluster,
           "--log-level",
           values["log-level"] as string,
+          "--read-mode",
+          values["read-mode"] as string,
         ],
         { stdio: ["ignore", "pipe", "pipe"] },
       );

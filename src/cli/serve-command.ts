@@ -28,6 +28,10 @@ export const SERVE_USAGE = `usage: ordo serve --name NAME --data-dir DIR --initi
   --tick-ms N                    Raft tick (default 100); election timeout is --election-ticks ticks
   --election-ticks N             default 10
   --snapshot-count N             applied entries between snapshots (default 100000, as etcd 3.4)
+  --read-mode index|lease        linearizable reads by a ReadIndex heartbeat round (default) or,
+                                 opt-in, by the leader's check-quorum lease (no round)
+  --lease-clock-drift F          lease mode: the largest relative clock-rate difference between
+                                 members it tolerates (default 0.1)
   --max-request-bytes N          largest client request (default 1572864); the same on every member
   --log-level LEVEL              debug, info, warn, error (default info)`;
 
@@ -53,6 +57,8 @@ export async function runServeCommand(args: string[], out: Output): Promise<numb
       "tick-ms": { type: "string" },
       "election-ticks": { type: "string" },
       "snapshot-count": { type: "string" },
+      "read-mode": { type: "string", default: "index" },
+      "lease-clock-drift": { type: "string" },
       "max-request-bytes": { type: "string" },
       "log-level": { type: "string", default: "info" },
       help: { type: "boolean", short: "h", default: false },
@@ -74,6 +80,13 @@ export async function runServeCommand(args: string[], out: Output): Promise<numb
   const state = values["initial-cluster-state"];
   if (state !== "new" && state !== "existing")
     throw new Error(`--initial-cluster-state must be new or existing, not "${state}"`);
+  const readMode = values["read-mode"];
+  if (readMode !== "index" && readMode !== "lease")
+    throw new Error(`--read-mode must be index or lease, not "${readMode}"`);
+  const driftText = values["lease-clock-drift"];
+  const leaseClockDrift = driftText === undefined ? undefined : Number(driftText);
+  if (leaseClockDrift !== undefined && !(leaseClockDrift >= 0 && leaseClockDrift < 1))
+    throw new Error(`--lease-clock-drift must be a fraction in [0, 1), not "${driftText}"`);
   const client = parseHostPort(values["listen-client-urls"] as string, "--listen-client-urls");
   const logger = createLogger(name, level);
   const member = await Member.start({
@@ -87,6 +100,8 @@ export async function runServeCommand(args: string[], out: Output): Promise<numb
     tickMs: positiveInt(values["tick-ms"], "--tick-ms", 100),
     electionTicks: positiveInt(values["election-ticks"], "--election-ticks", 10),
     snapshotEntries: positiveInt(values["snapshot-count"], "--snapshot-count", 100_000),
+    readMode,
+    ...(leaseClockDrift !== undefined ? { leaseClockDrift } : {}),
     requestBytesMax: positiveInt(
       values["max-request-bytes"],
       "--max-request-bytes",

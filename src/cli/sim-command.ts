@@ -19,8 +19,9 @@ import {
 } from "../sim/index.js";
 import type { Output } from "./output.js";
 
-export const SIM_USAGE = `usage: ordo sim --seeds A-B [--nodes N] [--faults all|none] [--stack runtime|core] [--reconfig] [--json] [--workers N]
-       ordo sim --seed S [--nodes N] [--faults all|none] [--stack runtime|core] [--reconfig] [--history FILE] [--trace] [--json]
+export const SIM_USAGE = `usage: ordo sim --seeds A-B [--nodes N] [--faults all|none] [--stack runtime|core] [--reconfig] [LEASE] [--json] [--workers N]
+       ordo sim --seed S [--nodes N] [--faults all|none] [--stack runtime|core] [--reconfig] [LEASE] [--history FILE] [--trace] [--json]
+       LEASE: --read-mode lease [--lease-clock-drift F] [--clock-skew S]
 
 Runs simulated clusters in virtual time: network faults (delays, drops, duplicates, reordering,
 partitions, flapping links), crashes that lose unsynced writes, restarts and pauses, with a KV
@@ -30,7 +31,49 @@ every step. Same seed, same run. --nodes defaults to 3, 5 or 7 chosen by the see
 --stack core runs the bare Raft core with a minimal driver and a small KV map.
 --reconfig (runtime stack) also changes membership during the faults: adds members from empty
 logs (learners and voters), promotes learners, removes members (the leader too), replaces voters
-through joint configurations and transfers leadership; final checks cover the final members.`;
+through joint configurations and transfers leadership; final checks cover the final members.
+--read-mode lease (runtime stack) serves linearizable reads by the leader's lease, configured to
+tolerate clock-rate differences up to --lease-clock-drift (default 0.1); --clock-skew S makes
+the leader's clock run slower than every other member's by the factor 1 + S (default 0), the
+worst case for a lease. Lease Safety (no lease read once a newer leader was elected) is checked
+with the rest: a skew beyond the drift bound is caught.`;
+
+/** --read-mode, --lease-clock-drift and --clock-skew as SimOptions, checked. */
+function leaseOptions(values: {
+  "read-mode"?: string;
+  "lease-clock-drift"?: string;
+  "clock-skew"?: string;
+}): Pick<SimOptions, "readMode" | "leaseClockDrift" | "clockRateSkew"> {
+  const mode = values["read-mode"] ?? "index";
+  if (mode !== "index" && mode !== "lease")
+    throw new Error(`--read-mode must be index or lease, not "${mode}"`);
+  const fraction = (text: string | undefined, flag: string, hi: number): number | undefined => {
+    if (text === undefined) return undefined;
+    const v = Number(text);
+    if (!(v >= 0 && v < hi))
+      throw new Error(`${flag} must be a number in [0, ${hi}), not "${text}"`);
+    return v;
+  };
+  const drift = fraction(values["lease-clock-drift"], "--lease-clock-drift", 1);
+  const skew = fraction(values["clock-skew"], "--clock-skew", 10);
+  if (mode !== "lease" && (drift !== undefined || skew !== undefined))
+    throw new Error("--lease-clock-drift and --clock-skew need --read-mode lease");
+  return {
+    ...(mode === "lease" ? { readMode: "lease" as const } : {}),
+    ...(drift !== undefined ? { leaseClockDrift: drift } : {}),
+    ...(skew !== undefined ? { clockRateSkew: skew } : {}),
+  };
+}
+
+/** The lease flags given, for a replay line. */
+function leaseFlags(values: Record<string, unknown>): string {
+  if (values["read-mode"] !== "lease") return "";
+  let flags = " --read-mode lease";
+  if (values["lease-clock-drift"] !== undefined)
+    flags += ` --lease-clock-drift ${String(values["lease-clock-drift"])}`;
+  if (values["clock-skew"] !== undefined) flags += ` --clock-skew ${String(values["clock-skew"])}`;
+  return flags;
+}
 
 /** Parses "1-500", "7", or "1,5,9-12" into a list of seeds. */
 export function parseSeeds(text: string): number[] {
@@ -83,6 +126,9 @@ export async function runSimCommand(args: string[], out: Output): Promise<number
       workers: { type: "string" },
       bug: { type: "string" },
       reconfig: { type: "boolean", default: false },
+      "read-mode": { type: "string", default: "index" },
+      "lease-clock-drift": { type: "string" },
+      "clock-skew": { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
     strict: true,
@@ -108,6 +154,7 @@ export async function runSimCommand(args: string[], out: Output): Promise<number
     ...(nodes !== undefined ? { nodes } : {}),
     ...(testingFaults !== undefined ? { testingFaults } : {}),
     ...(values.reconfig ? { reconfig: true } : {}),
+    ...leaseOptions(values),
   };
   if (values.reconfig && stack !== "runtime") throw new Error("--reconfig needs --stack runtime");
 
@@ -162,7 +209,7 @@ export async function runSimCommand(args: string[], out: Output): Promise<number
         );
         out.stderr(`  last events:\n    ${r.trace.slice(-25).join("\n    ")}\n`);
         out.stderr(
-          `  replay: npx ordo sim --seed ${r.seed} --stack ${stack} --faults ${faults}${nodes ? ` --nodes ${nodes}` : ""}${values.bug ? ` --bug ${values.bug}` : ""}${values.reconfig ? " --reconfig" : ""} --trace\n`,
+          `  replay: npx ordo sim --seed ${r.seed} --stack ${stack} --faults ${faults}${nodes ? ` --nodes ${nodes}` : ""}${values.bug ? ` --bug ${values.bug}` : ""}${values.reconfig ? " --reconfig" : ""}${leaseFlags(values)} --trace\n`,
         );
       }
       if (progress && (done % 10 === 0 || done === seeds.length)) {

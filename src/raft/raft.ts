@@ -236,6 +236,7 @@ export class Raft {
   private readonly heartbeatAckedAt = new Map<NodeId, number>();
   /** A TimeoutNow went out this term: another leader may appear at once, so no lease reads. */
   private leaseRevoked = false;
+  private leaseReads = 0;
   private readonly messageBytesMax: number;
   private readonly committedBytesMaxPerReady: number;
   private readonly uncommittedBytesMax: number;
@@ -1171,6 +1172,7 @@ export class Raft {
       return;
     }
     if (this.leaseHolds()) {
+      this.leaseReads++;
       this.respondRead(context, from, this.log.committed);
       return;
     }
@@ -1179,6 +1181,11 @@ export class Raft {
       return;
     }
     this.broadcastHeartbeat(context);
+  }
+
+  /** ReadIndex requests answered by the lease (no heartbeat round), for checkers and metrics. */
+  get leaseReadsServed(): number {
+    return this.leaseReads;
   }
 
   /** Lease mode: whether no other leader can exist yet (see RaftOptions.readMode). */

@@ -92,6 +92,9 @@ export interface RsmNodeOptions {
   readonly testingFaults?: TestingFaults;
   readonly preVote?: boolean;
   readonly checkQuorum?: boolean;
+  /** Linearizable reads by ReadIndex rounds ("index", default) or the leader's lease; see RaftOptions. */
+  readonly readMode?: "index" | "lease";
+  readonly leaseClockDrift?: number;
   /** Entropy for the node's run id, entry seeds and election timeouts. Default: crypto random. */
   readonly seed?: number;
   /** Observation points for the simulator's checkers (never needed in production). */
@@ -250,6 +253,8 @@ interface LeaderWaiter {
   readonly cancelTimer: () => void;
 }
 const HASHES_KEPT = 16;
+/** Ticks made up at once after a pause, at most (a lease is long over by then anyway). */
+const TICK_CATCH_UP_MAX = 1000;
 
 export class RsmNode {
   readonly id: NodeId;
@@ -301,6 +306,8 @@ export class RsmNode {
   private readonly divergence: DivergenceAlarm[] = [];
   private appliedSinceHashCheck = 0;
   private stopTicking: (() => void) | undefined;
+  /** Lease mode: the monotonic time the core's ticks have been given up to. */
+  private tickedUntilMs = 0;
   private pumping = false;
   private pumpDone: Promise<void> = Promise.resolve();
   private stopped = false;
@@ -350,6 +357,10 @@ export class RsmNode {
       entries: durable.entries,
       ...(options.preVote !== undefined ? { preVote: options.preVote } : {}),
       ...(options.checkQuorum !== undefined ? { checkQuorum: options.checkQuorum } : {}),
+      ...(options.readMode !== undefined ? { readMode: options.readMode } : {}),
+      ...(options.leaseClockDrift !== undefined
+        ? { leaseClockDrift: options.leaseClockDrift }
+        : {}),
       ...(options.testingFaults !== undefined ? { testingFaults: options.testingFaults } : {}),
     });
     return new RsmNode(options, raft, durable.snapshot);
@@ -357,18 +368,35 @@ export class RsmNode {
 
   start(): void {
     if (this.stopTicking !== undefined || this.stopped) return;
+    this.tickedUntilMs = this.clock.monotonicMs();
     this.stopTicking = this.clock.every(this.options.tickMs ?? 100, () => {
       if (this.stopped) return;
-      this.raft.tick();
+      if (this.options.readMode === "lease") this.catchUpTicks();
+      else this.raft.tick();
       this.options.hooks?.afterStep?.(this.raft);
       this.pump();
     });
     this.pump();
   }
 
+  /**
+   * Lease mode: gives the core every tick the monotonic clock says is due, however few timer
+   * callbacks ran (a paused or stalled process gets its missed ticks at once), so its lease is
+   * never judged on a tick count behind real time.
+   */
+  private catchUpTicks(): void {
+    const tickMs = this.options.tickMs ?? 100;
+    const due = Math.floor((this.clock.monotonicMs() - this.tickedUntilMs) / tickMs);
+    const ticks = Math.min(Math.max(due, 0), TICK_CATCH_UP_MAX);
+    for (let i = 0; i < ticks; i++) this.raft.tick();
+    this.tickedUntilMs += due * tickMs;
+  }
+
   /** Feeds a message from a peer (the transport calls this). */
   receive(m: Message): void {
     if (this.stopped) return;
+    // Lease mode: a follower's ReadIndexRequest is judged on the lease too, so ticks first.
+    if (this.options.readMode === "lease" && this.stopTicking !== undefined) this.catchUpTicks();
     this.raft.step(m);
     this.options.hooks?.afterStep?.(this.raft);
     this.pump();
@@ -456,6 +484,8 @@ export class RsmNode {
     const reads = this.readBatch;
     this.readBatch = [];
     const context = `${this.runId}/r${++this.readSeq}`;
+    // A lease is judged on ticks: first give the core every tick that is due.
+    if (this.options.readMode === "lease" && this.stopTicking !== undefined) this.catchUpTicks();
     try {
       this.raft.readIndex(context);
     } catch (e) {

@@ -59,6 +59,13 @@ export interface MemberOptions {
   readonly tickMs?: number;
   readonly electionTicks?: number;
   readonly snapshotEntries?: number;
+  /**
+   * How linearizable reads confirm leadership: "index" (default, a heartbeat round per batch
+   * of reads) or "lease" (none while the leader's check-quorum lease holds; assumes no
+   * member's clock runs faster than another's by more than leaseClockDrift, default 0.1).
+   */
+  readonly readMode?: "index" | "lease";
+  readonly leaseClockDrift?: number;
   /** Largest client request (etcd's --max-request-bytes). Default 1.5 MiB. */
   readonly requestBytesMax?: number;
   /**
@@ -298,6 +305,10 @@ export class Member {
       electionTicks: options.electionTicks ?? 10,
       heartbeatTicks: 1,
       snapshotEntries: options.snapshotEntries ?? 100_000,
+      ...(options.readMode !== undefined ? { readMode: options.readMode } : {}),
+      ...(options.leaseClockDrift !== undefined
+        ? { leaseClockDrift: options.leaseClockDrift }
+        : {}),
       logger: log,
       validateMembership: (current, proposed) => recordConflict(current, proposed.contexts),
     });

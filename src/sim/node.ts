@@ -38,6 +38,8 @@ export interface NodeEnvironment {
     termAt: (i: number) => number | undefined,
   ): void;
   observeDurable(node: NodeId, entries: readonly EntryDigest[]): void;
+  /** `node`, leading `term`, answered a read by its lease. */
+  observeLeaseRead(node: NodeId, term: number): void;
   observeSnapshotInstall(node: NodeId, index: number, term: number): void;
   observeCompaction(node: NodeId, index: number): void;
   /** `node`, in `term`, holds `entry` committed. */

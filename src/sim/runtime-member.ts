@@ -35,6 +35,8 @@ export interface RuntimeMemberOptions {
   readonly snapshotEntries: number;
   readonly clockSkewMs: number;
   readonly testingFaults: TestingFaults | undefined;
+  readonly readMode?: "index" | "lease";
+  readonly leaseClockDrift?: number;
 }
 
 const utf8 = new TextEncoder();
@@ -83,6 +85,10 @@ export class RuntimeMember implements SimMember {
   /** The write in flight (for torn writes on crash). */
   private inflight: readonly Entry[] | undefined;
   private wasLeaderTerm = -1;
+  /** Lease reads the core had served when last looked at (this life). */
+  private leaseReadsSeen = 0;
+  /** Tick events this member's clock has seen (its monotonic time, in ticks). */
+  private localTicks = 0;
   private observedCommit = 0;
   /** The core's term when the Ready being handled was taken. */
   private readyTerm = 0;
@@ -153,9 +159,13 @@ export class RuntimeMember implements SimMember {
     this.pausedInbox = [];
     this.inflight = undefined;
     this.wasLeaderTerm = -1;
+    this.leaseReadsSeen = 0;
     this.observedCommit = this.disk.hardState.commit;
     const clock: Clock = {
       nowMs: () => this.env.now() + this.options.clockSkewMs,
+      // This member's own clock: one tickMs per tick event, paused or not (the sim's tick events
+      // come at the member's clock rate), so a pause is seen as time gone by.
+      monotonicMs: () => this.localTicks * this.options.tickMs,
       every: (_intervalMs, callback) => {
         this.tickers.push(callback);
         return () => {
@@ -187,9 +197,19 @@ export class RuntimeMember implements SimMember {
       trapNondeterminism: true,
       seed: this.prng.next32() * 2 ** 16 + this.prng.int(2 ** 16),
       ...(this.options.testingFaults ? { testingFaults: this.options.testingFaults } : {}),
+      ...(this.options.readMode !== undefined ? { readMode: this.options.readMode } : {}),
+      ...(this.options.leaseClockDrift !== undefined
+        ? { leaseClockDrift: this.options.leaseClockDrift }
+        : {}),
       hooks: {
-        afterStep: (raft) => this.observeRole(raft),
-        afterReady: (rd, raft) => this.observeReady(rd, raft),
+        afterStep: (raft) => {
+          this.observeRole(raft);
+          this.observeLeaseReads(raft);
+        },
+        afterReady: (rd, raft) => {
+          this.observeReady(rd, raft);
+          this.observeLeaseReads(raft);
+        },
         beforeApply: (rd) => {
           for (const e of rd.committedEntries)
             this.env.observeApply(this.id, digestOf(e), this.readyTerm);
@@ -244,6 +264,13 @@ export class RuntimeMember implements SimMember {
         }),
       close: async () => {},
     };
+  }
+
+  /** Lease reads are checked against every newer leader elected so far (Lease Safety). */
+  private observeLeaseReads(raft: Raft): void {
+    if (raft.leaseReadsServed === this.leaseReadsSeen) return;
+    this.leaseReadsSeen = raft.leaseReadsServed;
+    this.env.observeLeaseRead(this.id, raft.term);
   }
 
   /** Leadership is checked (election safety, leader completeness) the moment it is won. */
@@ -303,6 +330,7 @@ export class RuntimeMember implements SimMember {
   }
 
   tick(): void {
+    this.localTicks++;
     if (this.crashed || this.paused) return;
     for (const t of this.tickers) t();
   }

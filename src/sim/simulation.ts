@@ -46,6 +46,17 @@ export interface SimOptions {
    * joint configurations, transfer leadership. Final checks cover the final configuration.
    */
   readonly reconfig?: boolean;
+  /** Linearizable reads by ReadIndex (default) or the leader's lease (runtime stack). */
+  readonly readMode?: "index" | "lease";
+  /** The clock-rate difference lease mode is configured to tolerate (RaftOptions). Default 0.1. */
+  readonly leaseClockDrift?: number;
+  /**
+   * Clock-rate skew to simulate, adversarially: a leader ticks at rate 1 (every TICK_MS) and
+   * every other member at rate 1 + skew, so the leader's lease outlasts the followers' election
+   * timeouts as much as the skew allows. Beyond leaseClockDrift, lease reads can be stale: the
+   * checkers must catch it. Default 0 (every member ticks every TICK_MS).
+   */
+  readonly clockRateSkew?: number;
 }
 
 export interface SimResult {
@@ -167,6 +178,8 @@ export class Simulation {
   /** Only with options.reconfig (forked last, so runs without it are unchanged). */
   private readonly reconfigPrng: Xoshiro128 | undefined;
   private readonly memberTemplate: Omit<RuntimeMemberOptions, "id" | "confState" | "clockSkewMs">;
+  /** options.clockRateSkew, checked. */
+  private readonly clockRateSkew: number;
   private nextMemberNumber: number;
   /** Members ever added or tried (never reused: a removed id does not come back). */
   private readonly spawned = new Set<string>();
@@ -202,6 +215,10 @@ export class Simulation {
       tickMs: TICK_MS,
       snapshotEntries: snapshotEveryEntries,
       testingFaults: options.testingFaults,
+      ...(options.readMode !== undefined ? { readMode: options.readMode } : {}),
+      ...(options.leaseClockDrift !== undefined
+        ? { leaseClockDrift: options.leaseClockDrift }
+        : {}),
     };
     this.nextMemberNumber = this.nodeCount + 1;
     for (const id of ids) {
@@ -211,12 +228,8 @@ export class Simulation {
               {
                 id,
                 confState,
-                electionTicks: ELECTION_TICKS,
-                heartbeatTicks: HEARTBEAT_TICKS,
-                tickMs: TICK_MS,
-                snapshotEntries: snapshotEveryEntries,
+                ...this.memberTemplate,
                 clockSkewMs: this.prng.int(200),
-                testingFaults: options.testingFaults,
               },
               this.prng.fork(),
               env,
@@ -262,6 +275,17 @@ export class Simulation {
     } else {
       this.reconfigPrng = undefined;
     }
+    if (options.readMode === "lease" && this.stack !== "runtime")
+      throw new Error("--read-mode lease needs the runtime stack");
+    this.clockRateSkew = options.clockRateSkew ?? 0;
+    if (!(this.clockRateSkew >= 0 && this.clockRateSkew < 10))
+      throw new Error("--clock-skew must be in [0, 10)");
+  }
+
+  /** The time to `node`'s next tick: see SimOptions.clockRateSkew. */
+  private tickIntervalOf(node: SimMember): number {
+    if (this.clockRateSkew === 0 || node.role === "Leader") return TICK_MS;
+    return TICK_MS / (1 + this.clockRateSkew);
   }
 
   private environment(): NodeEnvironment {
@@ -291,6 +315,7 @@ export class Simulation {
         const slow = this.now < this.fsyncSlowUntil;
         return slow ? 5 + this.prng.float() * 40 : 0.3 + this.prng.float() * 2;
       },
+      observeLeaseRead: (node, term) => this.invariants.observeLeaseRead(node, term),
       observeLeader: (node, term, firstIndex, termAt) => {
         this.invariants.observeLeader(node, term);
         this.invariants.observeLeaderLog(node, term, firstIndex, termAt);
@@ -362,7 +387,7 @@ export class Simulation {
       case "tick":
         this.hashEvent(1, idNum(ev.node.id), 0);
         ev.node.tick();
-        this.queue.push(this.now + TICK_MS, ev);
+        this.queue.push(this.now + this.tickIntervalOf(ev.node), ev);
         return;
       case "deliver": {
         const m = ev.message;
