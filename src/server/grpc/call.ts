@@ -122,17 +122,8 @@ export class ServerCall extends EventEmitter {
   /** Sends a response message; false when the client is not reading (wait for 'drain'). */
   write(message: unknown): boolean {
     if (this.statusSent || this.streamClosed) return false;
-    let frame: Buffer;
-    try {
-      frame = frameMessage(this.method.responseSerialize(message));
-    } catch (e) {
-      this.limits.onError(`serializing a ${this.method.path} response`, e);
-      this.sendStatus({
-        code: grpc.status.INTERNAL,
-        details: `Failed to serialize response: ${messageOf(e)}`,
-      });
-      return false;
-    }
+    const frame = this.frameOf(message);
+    if (frame === undefined) return false;
     this.sendHeaders();
     return this.stream.write(frame);
   }
@@ -194,17 +185,8 @@ export class ServerCall extends EventEmitter {
       this.sendStatus(statusOfHandlerError(error));
       return;
     }
-    let frame: Buffer;
-    try {
-      frame = frameMessage(this.method.responseSerialize(value));
-    } catch (e) {
-      this.limits.onError(`serializing a ${this.method.path} response`, e);
-      this.sendStatus({
-        code: grpc.status.INTERNAL,
-        details: `Failed to serialize response: ${messageOf(e)}`,
-      });
-      return;
-    }
+    const frame = this.frameOf(value);
+    if (frame === undefined) return;
     this.statusSent = true;
     this.clearDeadline();
     if (trailer !== undefined)
@@ -217,6 +199,20 @@ export class ServerCall extends EventEmitter {
       this.stream.destroy();
     }
   };
+
+  /** A response message serialized and framed; undefined after ending the call INTERNAL. */
+  private frameOf(message: unknown): Buffer | undefined {
+    try {
+      return frameMessage(this.method.responseSerialize(message));
+    } catch (e) {
+      this.limits.onError(`serializing a ${this.method.path} response`, e);
+      this.sendStatus({
+        code: grpc.status.INTERNAL,
+        details: `Failed to serialize response: ${messageOf(e)}`,
+      });
+      return undefined;
+    }
+  }
 
   private respond(headers: OutgoingHttpHeaders): void {
     this.headersSent = true;
