@@ -380,11 +380,12 @@ export class RsmNode {
   }
 
   /**
-   * Lease mode: gives the core every tick the monotonic clock says is due, however few timer
-   * callbacks ran (a paused or stalled process gets its missed ticks at once), so its lease is
-   * never judged on a tick count behind real time.
+   * Lease mode (a no-op otherwise): gives the core every tick the monotonic clock says is due,
+   * however few timer callbacks ran (a paused or stalled process gets its missed ticks at once),
+   * so its lease is never judged on a tick count behind real time.
    */
   private catchUpTicks(): void {
+    if (this.options.readMode !== "lease" || this.stopTicking === undefined) return;
     const tickMs = this.options.tickMs ?? 100;
     const due = Math.floor((this.clock.monotonicMs() - this.tickedUntilMs) / tickMs);
     const ticks = Math.min(Math.max(due, 0), TICK_CATCH_UP_MAX);
@@ -396,7 +397,7 @@ export class RsmNode {
   receive(m: Message): void {
     if (this.stopped) return;
     // Lease mode: a follower's ReadIndexRequest is judged on the lease too, so ticks first.
-    if (this.options.readMode === "lease" && this.stopTicking !== undefined) this.catchUpTicks();
+    this.catchUpTicks();
     this.raft.step(m);
     this.options.hooks?.afterStep?.(this.raft);
     this.pump();
@@ -485,7 +486,7 @@ export class RsmNode {
     this.readBatch = [];
     const context = `${this.runId}/r${++this.readSeq}`;
     // A lease is judged on ticks: first give the core every tick that is due.
-    if (this.options.readMode === "lease" && this.stopTicking !== undefined) this.catchUpTicks();
+    this.catchUpTicks();
     try {
       this.raft.readIndex(context);
     } catch (e) {
