@@ -951,7 +951,10 @@ async function createSegment(
   const bodyBytes =
     recordBytes + checkedRecordBytes(header) + checkedHardStateRecordBytes(hardState);
   const frame = batchBuffer.encode([header, hardState, ...records], bodyBytes);
-  const handle = await open(join(dir, name), SEGMENT_OPEN_FLAGS | constants.O_CREAT | constants.O_EXCL);
+  const handle = await open(
+    join(dir, name),
+    SEGMENT_OPEN_FLAGS | constants.O_CREAT | constants.O_EXCL,
+  );
   try {
     await writeFully(handle, frame, 0); // durable on return (O_DSYNC)
     await fsyncDirectory(dir);
