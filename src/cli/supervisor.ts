@@ -122,6 +122,9 @@ interface Supervised {
   queue: Promise<unknown>;
 }
 
+/** How long `start` waits for the member to serve before it answers anyway. */
+const START_REPLY_MS = 120_000;
+
 const seconds = (ms: number): string => `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)} s`;
 
 export class Supervisor {
@@ -258,6 +261,9 @@ export class Supervisor {
     const child = spawn(process.execPath, [...m.spec.args], {
       // The IPC channel only tells the member when the supervisor is gone (see serve-command).
       stdio: ["ignore", "pipe", "pipe", "ipc"],
+      // Its own process group: a terminal's Ctrl-C reaches the supervisor alone, which then
+      // stops the members itself (rather than seeing them exit as if they had crashed).
+      detached: true,
     });
     m.child = child;
     this.setState(m, "starting");
@@ -430,7 +436,16 @@ export class Supervisor {
         this.spawn(m);
       }
       const generation = m.generation;
-      await this.until(m, () => m.generation !== generation || m.state !== "starting");
+      let slow: NodeJS.Timeout | undefined;
+      const bounded = await Promise.race([
+        this.until(m, () => m.generation !== generation || m.state !== "starting"),
+        new Promise<"slow">((resolve) => {
+          slow = setTimeout(() => resolve("slow"), START_REPLY_MS);
+        }),
+      ]);
+      clearTimeout(slow);
+      if (bounded === "slow")
+        return `${name} started (pid ${m.child?.pid}) but does not serve clients yet; see ordo cluster status`;
       if (m.generation === generation && (m.state as MemberState) === "running")
         return `${name} started (pid ${m.child?.pid}), serving clients on ${m.spec.endpoint}`;
       throw new ControlError(
