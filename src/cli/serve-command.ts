@@ -117,11 +117,18 @@ export async function runServeCommand(args: string[], out: Output): Promise<numb
     onSignal = () => resolve("signal");
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
+    // Started by `ordo cluster` with an IPC channel: stop when the supervisor is gone (even
+    // killed with SIGKILL), rather than run on orphaned. The channel does not keep us alive.
+    if (process.channel !== undefined) {
+      process.channel.unref();
+      process.once("disconnect", onSignal);
+    }
   });
   const removed = member.removed.then((reason) => ({ reason }));
   const why = await Promise.race([signalled, removed]);
   process.off("SIGINT", onSignal);
   process.off("SIGTERM", onSignal);
+  process.off("disconnect", onSignal);
   if (why !== "signal") {
     // The member has stopped itself: it is no longer part of the cluster.
     out.stdout(`ordo member ${name}: this member was removed from the cluster (${why.reason})\n`);
