@@ -181,8 +181,9 @@ interface PendingProposal {
 }
 
 interface PendingRead {
-  readonly query: Uint8Array;
-  readonly resolve: (result: Uint8Array) => void;
+  /** Runs against the local state machine once the read may be served. */
+  readonly answer: () => unknown;
+  readonly resolve: (result: unknown) => void;
   readonly reject: (e: Error) => void;
   readonly cancelTimer: () => void;
   index: number;
@@ -455,11 +456,26 @@ export class RsmNode {
     mode: "linearizable" | "serializable",
     timeoutMs?: number,
   ): Promise<Uint8Array> {
+    return this.readWith(mode, () => this.sm.query(query), timeoutMs);
+  }
+
+  /**
+   * read() for an in-process caller that knows the state machine: runs `answer` (which must
+   * only read the state machine, synchronously) when a read in `mode` may be served here: at
+   * once for serializable; for linearizable once a ReadIndex round confirmed the leadership and
+   * this replica has applied up to the read's index. The KV service answers Range this way,
+   * without encoding the query and the result to bytes and back.
+   */
+  readWith<T>(
+    mode: "linearizable" | "serializable",
+    answer: () => T,
+    timeoutMs?: number,
+  ): Promise<T> {
     if (this.stopped) return Promise.reject(new Stopped());
     if (this.removedSelf) return Promise.reject(new Removed());
     if (mode === "serializable") {
       try {
-        return Promise.resolve(this.sm.query(query));
+        return Promise.resolve(answer());
       } catch (e) {
         return Promise.reject(e);
       }
@@ -467,11 +483,17 @@ export class RsmNode {
     if (this.raft.role !== "Leader" && this.raft.lead === NO_NODE) {
       return Promise.reject(new NotLeader(NO_NODE));
     }
-    return new Promise<Uint8Array>((resolve, reject) => {
+    return new Promise<T>((resolve, reject) => {
       const cancelTimer = this.clock.after(timeoutMs ?? this.options.readTimeoutMs ?? 5000, () => {
         if (this.forgetRead(read)) reject(new Timeout("linearizable read"));
       });
-      const read: PendingRead = { query, resolve, reject, cancelTimer, index: -1 };
+      const read: PendingRead = {
+        answer,
+        resolve: resolve as (result: unknown) => void,
+        reject,
+        cancelTimer,
+        index: -1,
+      };
       this.readBatch.push(read);
       this.metrics.linearizableReads++;
       this.issueReadRound();
@@ -1245,7 +1267,7 @@ export class RsmNode {
       }
       r.cancelTimer();
       try {
-        r.resolve(this.sm.query(r.query));
+        r.resolve(r.answer());
       } catch (e) {
         r.reject(e as Error);
       }

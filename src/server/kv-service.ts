@@ -32,6 +32,8 @@ import {
   type KvResponse,
   type KvResult,
   kvErrorOf,
+  type RangeRequest,
+  type RangeResponse,
 } from "../kv/index.js";
 import {
   compactionRequestFromEtcd,
@@ -88,7 +90,23 @@ export interface KvBackend {
   read(query: Uint8Array, mode: "linearizable" | "serializable"): Promise<Uint8Array>;
   /** For response headers: cluster_id, member_id (decimal strings), raft_term. */
   header(): MemberHeader;
+  /**
+   * Optional fast path for Range: answered against the local store, with read()'s guarantees
+   * for `mode`, without encoding the query and the result (RsmNode.readWith). KvError for a
+   * refused range, as read() would report it.
+   */
+  readonly range?: (
+    request: RangeRequest,
+    mode: "linearizable" | "serializable",
+  ) => Promise<RangeResponse>;
 }
+
+/**
+ * What an encoded Range query adds to its key and range_end, at most: a Range request that
+ * could come near requestBytesMax takes the encoded path, so the limit is judged on the same
+ * bytes either way.
+ */
+const RANGE_QUERY_OVERHEAD_BYTES = 256;
 
 export interface KvServiceOptions {
   /**
@@ -302,10 +320,17 @@ export function kvServiceHandlers(
     return responseOf(await backend.read(encoded, mode), query.type);
   };
 
+  const direct = backend.range;
   const range: Handle = async (message) => {
     const request = rangeRequestFromEtcd(message);
     const mode = request.serializable === true ? "serializable" : "linearizable";
-    const response = await read({ type: "Range", request }, mode);
+    const small =
+      request.key.length + (request.rangeEnd?.length ?? 0) + RANGE_QUERY_OVERHEAD_BYTES <=
+      requestBytesMax;
+    const response =
+      direct !== undefined && small
+        ? await direct(request, mode)
+        : await read({ type: "Range", request }, mode);
     return rangeResponseToEtcd(response, backend.header());
   };
   const put: Handle = async (message, session) => {

@@ -361,6 +361,7 @@ export class Member {
       propose: (command, session) => runtime.propose(command, session),
       registerSession: () => runtime.registerSession(),
       read: (query, mode) => runtime.read(query, mode),
+      range: (request, mode) => runtime.readWith(mode, () => kv.store.range(request)),
       header: () => ({ clusterId, memberId: ownMemberId(), raftTerm: runtime.term }),
     };
     grpcServer.addService(

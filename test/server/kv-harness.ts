@@ -4,7 +4,7 @@
 // vendored protos. Every server and client started here is closed by `close()`.
 import assert from "node:assert/strict";
 import * as grpc from "@grpc/grpc-js";
-import { KvStateMachine } from "../../src/kv/index.js";
+import { KvStateMachine, type RangeRequest, type RangeResponse } from "../../src/kv/index.js";
 import { asIndex, asTerm } from "../../src/raft/index.js";
 import type { MemberHeader } from "../../src/server/etcd-mapping.js";
 import { kvServiceDefinition } from "../../src/server/etcd-wire.js";
@@ -57,6 +57,20 @@ export class StateMachineBackend implements KvBackend {
   header(): MemberHeader {
     return { clusterId: CLUSTER_ID, memberId: MEMBER_ID, raftTerm: RAFT_TERM };
   }
+}
+
+/** The backend with the member's direct Range path (RsmNode.readWith) as well. */
+export class DirectRangeBackend extends StateMachineBackend {
+  /** Ranges answered on the direct path. */
+  directRanges = 0;
+  readonly range = async (
+    request: RangeRequest,
+    mode: "linearizable" | "serializable",
+  ): Promise<RangeResponse> => {
+    this.reads.push(mode);
+    this.directRanges++;
+    return this.sm.store.range(request);
+  };
 }
 
 type UnaryCallback = (error: grpc.ServiceError | null, response?: unknown) => void;
