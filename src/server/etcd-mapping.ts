@@ -284,11 +284,18 @@ export function int64ToEtcd(value: number, name: string): string {
 
 const UINT64_MAX = 2n ** 64n - 1n;
 
+/** Ids already checked: a member puts the same two in every response header. */
+const checkedUint64s = new Set<string>();
+const CHECKED_UINT64S_MAX = 64;
+
 /** A uint64 the server itself supplies (cluster and member ids): a canonical decimal string. */
 function uint64ToEtcd(value: string, name: string): string {
+  if (checkedUint64s.has(value)) return value;
   if (!/^(0|[1-9]\d{0,19})$/.test(value) || BigInt(value) > UINT64_MAX) {
     throw new Error(`etcd-mapping: ${name} ${describe(value)} is not a uint64 decimal string`);
   }
+  if (checkedUint64s.size >= CHECKED_UINT64S_MAX) checkedUint64s.clear();
+  checkedUint64s.add(value);
   return value;
 }
 
@@ -547,7 +554,12 @@ export function headerToEtcd(
     cluster_id: member === undefined ? "0" : uint64ToEtcd(member.clusterId, "cluster_id"),
     member_id: member === undefined ? "0" : uint64ToEtcd(member.memberId, "member_id"),
     revision: int64ToEtcd(header.revision, "revision"),
-    raft_term: member === undefined ? "0" : uint64ToEtcd(String(member.raftTerm), "raft_term"),
+    raft_term:
+      member === undefined
+        ? "0"
+        : Number.isSafeInteger(member.raftTerm) && member.raftTerm >= 0
+          ? String(member.raftTerm)
+          : uint64ToEtcd(String(member.raftTerm), "raft_term"),
   };
 }
 

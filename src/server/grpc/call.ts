@@ -77,6 +77,11 @@ export class ServerCall extends EventEmitter {
     return this.metadataValue;
   }
 
+  /** Whether the request carried header `name` (lower case), without building the Metadata. */
+  hasHeader(name: string): boolean {
+    return this.headers[name] !== undefined;
+  }
+
   getPath(): string {
     return this.method.path;
   }
