@@ -90,7 +90,6 @@ export class PeerSender {
   private reconnectTimer: NodeJS.Timeout | undefined;
   private handshakeTimer: NodeJS.Timeout | undefined;
   private flushImmediate: NodeJS.Immediate | undefined;
-  private flushScheduled = false;
   /** Set at the first drop of a run of drops, so a long outage logs once, not per message. */
   private dropping = false;
   private failuresInARow = 0;
@@ -341,11 +340,17 @@ export class PeerSender {
     }, delayMs);
   }
 
+  /**
+   * Flushes once per turn of the event loop, after the I/O of this turn has run: every message
+   * the node produced meanwhile (a Ready round per socket read or WAL completion) goes out in one
+   * write. Flushing at every microtask checkpoint instead made 1.1 to 4.6 write() calls per put
+   * over the three members under 100 clients, varying run to run; this makes 0.75 to 0.9 (from
+   * /proc/PID/io syscw). When the node is idle the turn ends at once, so nothing waits.
+   */
   private scheduleFlush(): void {
-    if (this.state !== "ready" || this.flushScheduled) return;
-    this.flushScheduled = true;
-    queueMicrotask(() => {
-      this.flushScheduled = false;
+    if (this.state !== "ready" || this.flushImmediate !== undefined) return;
+    this.flushImmediate = setImmediate(() => {
+      this.flushImmediate = undefined;
       this.flush();
     });
   }
