@@ -1,4 +1,5 @@
-// The public surface of check/: the history format and the linearizability checker.
+// The public surface of check/: the history format, the linearizability checker and the Raft
+// invariant checks the simulator runs.
 // Everything else in this folder is an implementation detail of the search.
 export { CheckerAssertionError } from "./assert.js";
 export {
@@ -24,3 +25,9 @@ export {
   type NotLinearizable,
   STATES_MAX_DEFAULT,
 } from "./linearizability.js";
+export {
+  type EntryDigest,
+  fnv1a,
+  type InvariantViolation,
+  RaftInvariants,
+} from "./raft-invariants.js";

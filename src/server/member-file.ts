@@ -14,7 +14,7 @@
 import { open, readFile, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { asNodeId, type NodeId } from "../raft/index.js";
-import { fsyncDirectory, writeFully } from "../storage/durable-fs.js";
+import { fsyncDirectory, writeFully } from "../storage/index.js";
 
 export interface MemberFilePeer {
   readonly nodeId: NodeId;

@@ -2,7 +2,7 @@
 // against a simulated disk, network and clock, applies committed entries to the sim KV state
 // machine, answers clients and serves ReadIndex reads. It can crash (losing everything not
 // durable), restart from its disk, and pause.
-import { type EntryDigest, fnv1a } from "../check/raft-invariants.js";
+import { type EntryDigest, fnv1a } from "../check/index.js";
 import {
   asIndex,
   type ConfState,

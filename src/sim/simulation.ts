@@ -3,8 +3,13 @@
 // trace hash at the end proves it. After the fault phase the cluster is healed and must
 // recover (liveness); then the history is checked for linearizability and Raft's invariants
 // (checked at every step) are summed up.
-import { checkLinearizable, type HistoryOp } from "../check/index.js";
-import { fnv1a, type InvariantViolation, RaftInvariants } from "../check/raft-invariants.js";
+import {
+  checkLinearizable,
+  fnv1a,
+  type HistoryOp,
+  type InvariantViolation,
+  RaftInvariants,
+} from "../check/index.js";
 import {
   asNodeId,
   type ConfChange,

@@ -12,10 +12,8 @@
 //     repair is on, which cuts there instead and reports what it dropped.
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { assert } from "../raft/assert.js";
-import type { DurableState } from "../raft/storage.js";
-import type { Snapshot } from "../raft/types.js";
-import { asIndex, asTerm } from "../raft/types.js";
+import type { DurableState, Snapshot } from "../raft/index.js";
+import { asIndex, assert, asTerm } from "../raft/index.js";
 import { CorruptionError, StorageError } from "./errors.js";
 import {
   BROKEN_SUFFIX,

@@ -10,9 +10,9 @@
 //    from what was replayed so far, so a missing segment cannot go unnoticed.
 // A batch is checked whole before any of it is applied, so recovery can cut exactly at a bad
 // batch and keep the state before it.
-import { assert } from "../raft/assert.js";
-import type { Entry, HardState, Index, Term } from "../raft/types.js";
-import { asIndex, asTerm, NO_NODE } from "../raft/types.js";
+
+import type { Entry, HardState, Index, Term } from "../raft/index.js";
+import { asIndex, assert, asTerm, NO_NODE } from "../raft/index.js";
 import type { ScannedBatch } from "./segment-scanner.js";
 
 export interface ReplayFailure {

@@ -13,9 +13,8 @@
 // (and perhaps a .tmp file, which the next open removes).
 import { open, readFile, rename } from "node:fs/promises";
 import { join } from "node:path";
-import { assert } from "../raft/assert.js";
-import type { ConfState, NodeId, Snapshot } from "../raft/types.js";
-import { asIndex, asNodeId, asTerm } from "../raft/types.js";
+import type { ConfState, NodeId, Snapshot } from "../raft/index.js";
+import { asIndex, asNodeId, assert, asTerm } from "../raft/index.js";
 import { crc32c } from "./crc32c.js";
 import { fsyncDirectory, writeFully } from "./durable-fs.js";
 import { CorruptionError } from "./errors.js";

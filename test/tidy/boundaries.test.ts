@@ -1,0 +1,145 @@
+// The house rules of DESIGN.md's folder table, as a test:
+//  - a folder imports only the folders its row allows;
+//  - it reaches another folder only through that folder's index.ts;
+//  - the pure folders (raft/, check/, codec/, sim/ but for its worker-thread runner) name no
+//    clock, global randomness, timer, environment or Node built-in, so that the core, the
+//    checkers and the simulator stay deterministic (kv/ has its own, stricter test in
+//    test/kv/tidy.test.ts).
+// Known exceptions are listed with their reason; the test fails on any new one and on a listed
+// one that no longer exists, so the list only shrinks.
+import assert from "node:assert/strict";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { describe, test } from "node:test";
+import { pathToFileURL } from "node:url";
+
+// dist/test/tidy → the repository's src/; when built out of tree, the working directory's.
+const besideDist = new URL("../../../src/", import.meta.url);
+const srcDir = existsSync(new URL("raft/index.ts", besideDist))
+  ? besideDist
+  : pathToFileURL(`${process.cwd()}/src/`);
+
+/** DESIGN.md's "may import" column. `*`: anything (the CLI wires everything). */
+const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
+  codec: [],
+  raft: [],
+  check: [],
+  storage: ["raft", "codec"],
+  transport: ["raft", "codec"],
+  rsm: ["raft", "storage", "transport", "codec"],
+  kv: ["rsm", "raft", "codec"],
+  server: ["rsm", "kv", "raft", "storage", "transport", "codec"],
+  client: ["codec"],
+  sim: ["raft", "rsm", "kv", "check", "codec", "storage"],
+  cli: ["*"],
+};
+
+/** Imports that break a rule today, each with why; `file → target`. */
+const KNOWN_EXCEPTIONS: Readonly<Record<string, string>> = {
+  "client/kv-client.ts → ../server/cluster-service.js":
+    "the member-name metadata key is defined by the server; it belongs in a wire module both share",
+  "client/kv-client.ts → ../server/maintenance-service.js":
+    "the snapshot file format is read by the client and written by the server: same",
+  "client/kv-client.ts → ../server/proto.js":
+    "etcd's proto definitions are loaded by server/proto.ts: same",
+  "kv/kv-store.ts → ../rsm/state-machine.js":
+    "types only (test/kv/tidy.test.ts): rsm/index.ts would pull the runtime into kv/'s graph",
+  "kv/kv-state-machine.ts → ../rsm/state-machine.js": "the same",
+  "cli/serve-command.ts → ../server/cluster-config.js": "server/ has no index.ts yet",
+  "cli/serve-command.ts → ../server/logger.js": "server/ has no index.ts yet",
+  "cli/serve-command.ts → ../server/member.js": "server/ has no index.ts yet",
+};
+
+/** Files of a pure folder that are allowed Node: the simulator's worker-thread runner. */
+const PURE_EXEMPT = new Set(["sim/runner.ts", "sim/worker.ts"]);
+const PURE = ["raft", "check", "codec", "sim"];
+
+const BANNED: readonly RegExp[] = [
+  /\bDate\b/,
+  /\bMath\.random\b/,
+  /\bperformance\b/,
+  /\bsetTimeout\b|\bsetInterval\b|\bsetImmediate\b|\bqueueMicrotask\b/,
+  /\bprocess\b/,
+  /\bcrypto\b/,
+  /\bglobalThis\b/,
+  /\bconsole\b/,
+];
+
+function codeOf(source: string): string {
+  // Comments and string contents may mention what code may not use.
+  return source
+    .replace(/\/\*[\s\S]*?\*\//g, "")
+    .replace(/\/\/.*$/gm, "")
+    .replace(/"(?:[^"\\\n]|\\.)*"/g, '""')
+    .replace(/`(?:[^`\\]|\\.)*`/g, "``");
+}
+
+function sourcesOf(folder: string): { file: string; source: string }[] {
+  const dir = new URL(`${folder}/`, srcDir);
+  const out: { file: string; source: string }[] = [];
+  const walk = (rel: string) => {
+    for (const entry of readdirSync(new URL(rel, dir), { withFileTypes: true })) {
+      if (entry.isDirectory()) walk(`${rel}${entry.name}/`);
+      else if (entry.name.endsWith(".ts"))
+        out.push({
+          file: `${folder}/${rel}${entry.name}`,
+          source: readFileSync(new URL(`${rel}${entry.name}`, dir), "utf8"),
+        });
+    }
+  };
+  walk("");
+  return out;
+}
+
+const importsOf = (source: string): string[] =>
+  [...source.matchAll(/^(?:import|export)\b[^;]*?from "([^"]+)"/gms)].map((m) => m[1] as string);
+
+const folders = readdirSync(srcDir, { withFileTypes: true })
+  .filter((e) => e.isDirectory())
+  .map((e) => e.name)
+  .sort();
+
+describe("folder boundaries (DESIGN.md)", () => {
+  test("every folder has a row in the table", () => {
+    for (const f of folders) assert.ok(f in MAY_IMPORT, `src/${f} is missing from MAY_IMPORT`);
+  });
+
+  test("imports follow the table and go through index.ts, but for the known exceptions", () => {
+    const found: string[] = [];
+    for (const folder of folders) {
+      const allowed = MAY_IMPORT[folder] ?? [];
+      for (const { file, source } of sourcesOf(folder)) {
+        for (const from of importsOf(source)) {
+          const m = /^\.\.\/([a-z]+)\/(.+)$/.exec(from);
+          if (m === null) continue; // own folder, a package or node:
+          const [, target, rest] = m as unknown as [string, string, string];
+          const ok = (allowed.includes("*") || allowed.includes(target)) && rest === "index.js";
+          if (!ok) found.push(`${file} → ${from}`);
+        }
+      }
+    }
+    const unexpected = found.filter((f) => !(f in KNOWN_EXCEPTIONS));
+    assert.deepEqual(unexpected, [], "imports that break DESIGN.md's table");
+    const gone = Object.keys(KNOWN_EXCEPTIONS).filter((k) => !found.includes(k));
+    assert.deepEqual(gone, [], "fixed: remove them from KNOWN_EXCEPTIONS");
+  });
+
+  test("the pure folders use no clock, randomness, timers, environment or Node API", () => {
+    for (const folder of PURE) {
+      for (const { file, source } of sourcesOf(folder)) {
+        if (PURE_EXEMPT.has(file)) continue;
+        const code = codeOf(source);
+        for (const pattern of BANNED) assert.doesNotMatch(code, pattern, `${file} uses ${pattern}`);
+        for (const from of importsOf(source)) {
+          assert.ok(!from.startsWith("node:"), `${file} imports ${from}`);
+        }
+      }
+    }
+  });
+
+  test("the rules can fail: a forbidden import and a clock are caught", () => {
+    const bad = 'import { x } from "../server/member.js";\nconst t = Date.now();\n';
+    assert.deepEqual(importsOf(bad), ["../server/member.js"]);
+    assert.ok(BANNED.some((p) => p.test(codeOf(bad))));
+    assert.ok(!BANNED.some((p) => p.test(codeOf('// Date.now() is banned\nconst s = "Date";\n'))));
+  });
+});
