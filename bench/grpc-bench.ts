@@ -24,8 +24,8 @@ import {
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import * as grpc from "@grpc/grpc-js";
+import { serviceDefinition } from "../src/api/index.js";
 import { GrpcServer } from "../src/server/grpc/server.js";
-import { serviceDefinition } from "../src/server/proto.js";
 
 const STACKS = ["bare-http2", "lean", "grpc-js"] as const;
 type Stack = (typeof STACKS)[number];

@@ -10,9 +10,7 @@
 // cluster".
 import { parseArgs } from "node:util";
 import type { LogLevel } from "../rsm/index.js";
-import { parseHostPort, parseInitialCluster } from "../server/cluster-config.js";
-import { createLogger } from "../server/logger.js";
-import { Member } from "../server/member.js";
+import { createLogger, Member, parseHostPort, parseInitialCluster } from "../server/index.js";
 import type { Output } from "./output.js";
 
 export const SERVE_USAGE = `usage: ordo serve --name NAME --data-dir DIR --initial-cluster NAME=URL,... [options]

@@ -25,9 +25,12 @@
 import { createHash } from "node:crypto";
 import { open, readFile, rename, unlink } from "node:fs/promises";
 import * as grpc from "@grpc/grpc-js";
-import { MEMBER_NAME_METADATA_KEY } from "../server/cluster-service.js";
-import { readSnapshotFile, SNAPSHOT_SHA_BYTES } from "../server/maintenance-service.js";
-import { serviceClient } from "../server/proto.js";
+import {
+  MEMBER_NAME_METADATA_KEY,
+  readSnapshotFile,
+  SNAPSHOT_SHA_BYTES,
+  serviceClient,
+} from "../api/index.js";
 import { KvClientError } from "./errors.js";
 import {
   deleteRequest,

@@ -8,6 +8,7 @@
 // NAME` sends) makes NAME the new member's Raft node id and name; etcd's MemberAdd without it
 // gets a generated node id, and the name stays empty until the member starts and publishes it.
 import * as grpc from "@grpc/grpc-js";
+import { MEMBER_NAME_METADATA_KEY } from "../api/index.js";
 import { headerToEtcd, type MemberHeader } from "./etcd-mapping.js";
 
 export interface ClusterMember {
@@ -45,7 +46,6 @@ export interface ClusterBackend {
   memberPromote?(id: string): Promise<readonly ClusterMember[]>;
 }
 
-export const MEMBER_NAME_METADATA_KEY = "ordo-member-name";
 export const MEMBERSHIP_UNSUPPORTED = "membership changes are not supported by this server";
 
 export interface EtcdStatus {

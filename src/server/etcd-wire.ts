@@ -12,13 +12,13 @@
 // known field with the wrong wire type, a truncated field or an over-long varint is an error
 // (the call ends INTERNAL "Error deserializing request", as with proto-loader).
 import type * as grpc from "@grpc/grpc-js";
+import { serviceDefinition } from "../api/index.js";
 import type {
   EtcdKeyValue,
   EtcdPutResponse,
   EtcdRangeResponse,
   EtcdResponseHeader,
 } from "./etcd-mapping.js";
-import { serviceDefinition } from "./proto.js";
 
 const EMPTY = Buffer.alloc(0);
 

@@ -19,6 +19,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createServer, type Server } from "node:http";
 import * as grpc from "@grpc/grpc-js";
+import { etcdProto } from "../api/index.js";
 import {
   DEFAULT_KV_LIMITS,
   decodeResult,
@@ -45,7 +46,6 @@ import {
 } from "./etcd-mapping.js";
 import { type KvBackend, statusOf } from "./kv-service.js";
 import type { ClientMetrics } from "./metrics.js";
-import { etcdProto } from "./proto.js";
 
 /** Default largest request body: etcd's default --max-request-bytes, 1.5 MiB. */
 export const HTTP_BODY_BYTES_MAX_DEFAULT = 1.5 * 1024 * 1024;

@@ -15,6 +15,7 @@
 // keep working (see statusOf). A handler never throws and never leaves a promise unhandled: a
 // malformed request, a failing backend or a bug all end as a status for that one call.
 import * as grpc from "@grpc/grpc-js";
+import { SEQ_METADATA_KEY, SESSION_METADATA_KEY } from "../api/index.js";
 import {
   checkDeleteRangeRequest,
   checkPutRequest,
@@ -60,9 +61,6 @@ export interface WriteSession {
   readonly clientId: string;
   readonly seq: number;
 }
-
-export const SESSION_METADATA_KEY = "ordo-session";
-export const SEQ_METADATA_KEY = "ordo-seq";
 
 /**
  * A call's session. The project's gRPC server (grpc/call.ts) can say whether the session

@@ -4,18 +4,12 @@
 // lives in memory) and MoveLeader (leadership transfer; the receiving member must lead, as in
 // etcd). Downgrade answers UNIMPLEMENTED.
 //
-// Snapshot follows etcd 3.4's server: the data in chunks of SNAPSHOT_CHUNK_BYTES, each with the
-// bytes still to come in remaining_bytes, then one last message whose blob is the SHA-256 of
-// all the data (remaining_bytes 0). etcdctl `snapshot save FILE` writes the whole stream to
-// FILE and insists that its length is a multiple of 512 (a bbolt file's page) plus the 32-byte
-// digest, so the data is framed and padded (snapshotStreamData):
-//
-//   file := "ORDOSNAP" u64be(snapshotLength) snapshot zeroPadding(to a multiple of 512) sha256
-//
-// `snapshot` is Ordo's KV snapshot encoding (KvStateMachine.snapshot()), not a bbolt file:
-// `etcdctl snapshot status` and `etcdctl snapshot restore` cannot read it; readSnapshotFile can.
+// Snapshot follows etcd 3.4's server: the data (api/snapshot-file.ts: snapshotStreamData) in
+// chunks of SNAPSHOT_CHUNK_BYTES, each with the bytes still to come in remaining_bytes, then one
+// last message whose blob is the SHA-256 of all the data (remaining_bytes 0).
 import { createHash } from "node:crypto";
 import * as grpc from "@grpc/grpc-js";
+import { snapshotStreamData } from "../api/index.js";
 import { KvError } from "../kv/index.js";
 import { clusterStatusOf, EtcdError, memberIdOf } from "./cluster-service.js";
 import { headerToEtcd, type MemberHeader } from "./etcd-mapping.js";
@@ -69,48 +63,6 @@ export interface MaintenanceBackend {
 
 export const ORDO_VERSION = "3.4.0-ordo";
 export const SNAPSHOT_CHUNK_BYTES = 32 * 1024;
-/** etcdctl 3.4 accepts a snapshot stream only if its data is a whole number of 512-byte pages. */
-export const SNAPSHOT_ALIGN_BYTES = 512;
-export const SNAPSHOT_SHA_BYTES = 32;
-const SNAPSHOT_MAGIC = Buffer.from("ORDOSNAP", "ascii");
-const SNAPSHOT_PREAMBLE_BYTES = SNAPSHOT_MAGIC.length + 8;
-
-/** The streamed data for a KV snapshot: preamble, the snapshot, zero padding (see the top). */
-export function snapshotStreamData(snapshot: Uint8Array): Buffer {
-  const used = SNAPSHOT_PREAMBLE_BYTES + snapshot.length;
-  const total = Math.ceil(used / SNAPSHOT_ALIGN_BYTES) * SNAPSHOT_ALIGN_BYTES;
-  const out = Buffer.alloc(total); // zero-filled: the padding
-  SNAPSHOT_MAGIC.copy(out, 0);
-  out.writeBigUInt64BE(BigInt(snapshot.length), SNAPSHOT_MAGIC.length);
-  out.set(snapshot, SNAPSHOT_PREAMBLE_BYTES);
-  if (out.length % SNAPSHOT_ALIGN_BYTES !== 0) throw new Error("snapshot data not aligned");
-  return out;
-}
-
-/**
- * The KV snapshot inside a saved snapshot file (what `ordo snapshot save` and `etcdctl
- * snapshot save` write): checks the digest, the preamble and the padding.
- */
-export function readSnapshotFile(file: Uint8Array): Uint8Array {
-  const bytes = Buffer.from(file.buffer, file.byteOffset, file.byteLength);
-  if (bytes.length < SNAPSHOT_PREAMBLE_BYTES + SNAPSHOT_SHA_BYTES) {
-    throw new Error("snapshot file: too short");
-  }
-  const data = bytes.subarray(0, bytes.length - SNAPSHOT_SHA_BYTES);
-  const sha = createHash("sha256").update(data).digest();
-  if (!sha.equals(bytes.subarray(data.length))) throw new Error("snapshot file: SHA-256 mismatch");
-  if (!data.subarray(0, SNAPSHOT_MAGIC.length).equals(SNAPSHOT_MAGIC)) {
-    throw new Error("snapshot file: not an Ordo snapshot");
-  }
-  const length = data.readBigUInt64BE(SNAPSHOT_MAGIC.length);
-  if (length > BigInt(data.length - SNAPSHOT_PREAMBLE_BYTES)) {
-    throw new Error("snapshot file: length past the end");
-  }
-  const end = SNAPSHOT_PREAMBLE_BYTES + Number(length);
-  if (data.subarray(end).some((b) => b !== 0)) throw new Error("snapshot file: bad padding");
-  return Uint8Array.from(data.subarray(SNAPSHOT_PREAMBLE_BYTES, end));
-}
-
 const UNIMPLEMENTED = "not implemented by this Ordo version";
 
 function headerOf(s: MemberStatus): object {

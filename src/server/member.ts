@@ -16,6 +16,7 @@
 import { mkdir } from "node:fs/promises";
 import type { Server as HttpServer } from "node:http";
 import { join } from "node:path";
+import { serviceDefinition } from "../api/index.js";
 import { encodeCommand, KvStateMachine } from "../kv/index.js";
 import type { NodeId } from "../raft/index.js";
 import { type Logger, type Membership, RsmNode } from "../rsm/index.js";
@@ -47,7 +48,6 @@ import {
 } from "./member-records.js";
 import { ClusterMembership } from "./membership.js";
 import { ClientMetrics } from "./metrics.js";
-import { serviceDefinition } from "./proto.js";
 import { type WatchService, watchService } from "./watch-service.js";
 
 export interface MemberOptions {

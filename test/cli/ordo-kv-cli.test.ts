@@ -6,13 +6,13 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { readSnapshotFile } from "../../src/api/index.js";
 import { runGet, runPut } from "../../src/cli/kv-commands.js";
 import { runLease } from "../../src/cli/lease-commands.js";
 import { runEndpoint, runMember, runSnapshot } from "../../src/cli/maintenance-commands.js";
 import { capturedOutput, type Output } from "../../src/cli/output.js";
 import { parseTxn, runTxn } from "../../src/cli/txn-command.js";
 import { runWatch } from "../../src/cli/watch-command.js";
-import { readSnapshotFile } from "../../src/server/maintenance-service.js";
 import {
   type RunningMember,
   type ServicesServer,

@@ -3,8 +3,8 @@
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
 import * as grpc from "@grpc/grpc-js";
+import { serviceClient } from "../../src/api/index.js";
 import { KvClient } from "../../src/client/index.js";
-import { serviceClient } from "../../src/server/proto.js";
 import { type SingleMember, startSingleMember } from "../server/http-harness.js";
 
 const members: SingleMember[] = [];

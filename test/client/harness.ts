@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { serviceDefinition } from "../../src/api/index.js";
 import { KvClient } from "../../src/client/index.js";
 import { type ClusterMember, clusterHandlers } from "../../src/server/cluster-service.js";
 import { kvServiceDefinition } from "../../src/server/etcd-wire.js";
@@ -18,7 +19,6 @@ import { grpcReceiveBytesMax, kvServiceHandlers } from "../../src/server/kv-serv
 import { leaseServiceHandlers } from "../../src/server/lease-service.js";
 import { maintenanceHandlers } from "../../src/server/maintenance-service.js";
 import { Member } from "../../src/server/member.js";
-import { serviceDefinition } from "../../src/server/proto.js";
 import { type WatchService, watchService } from "../../src/server/watch-service.js";
 import { CLUSTER_ID, MEMBER_ID, RAFT_TERM } from "../server/kv-harness.js";
 import { ClockBackend, withTimeout } from "../server/watch-lease-harness.js";

@@ -10,10 +10,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import * as grpc from "@grpc/grpc-js";
+import { readSnapshotFile, serviceClient } from "../../src/api/index.js";
 import { KvClient, KvClientError } from "../../src/client/index.js";
 import { MEMBERSHIP_UNSUPPORTED } from "../../src/server/cluster-service.js";
-import { readSnapshotFile, SNAPSHOT_CHUNK_BYTES } from "../../src/server/maintenance-service.js";
-import { serviceClient } from "../../src/server/proto.js";
+import { SNAPSHOT_CHUNK_BYTES } from "../../src/server/maintenance-service.js";
 import { KvTestClient, MEMBER_ID } from "../server/kv-harness.js";
 import {
   ClockBackend,

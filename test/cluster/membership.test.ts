@@ -8,10 +8,10 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import * as grpc from "@grpc/grpc-js";
+import { serviceClient } from "../../src/api/index.js";
 import { runLeader, runMember } from "../../src/cli/maintenance-commands.js";
 import { capturedOutput } from "../../src/cli/output.js";
 import { KvClient } from "../../src/client/index.js";
-import { serviceClient } from "../../src/server/proto.js";
 import { freePort } from "./ports.js";
 import {
   type MemberProcess,

@@ -9,9 +9,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import * as grpc from "@grpc/grpc-js";
+import { serviceClient } from "../../src/api/index.js";
 import { checkLinearizable, type HistoryOp } from "../../src/check/index.js";
 import { KvClient } from "../../src/client/index.js";
-import { serviceClient } from "../../src/server/proto.js";
 import { freePort } from "./ports.js";
 import { launchMember, spawnMember, startProcessCluster, TEST_TICK_MS } from "./processes.js";
 

@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { after, before, beforeEach, describe, test } from "node:test";
 import * as grpc from "@grpc/grpc-js";
+import { MEMBER_NAME_METADATA_KEY, serviceClient, serviceDefinition } from "../../src/api/index.js";
 import { runLeader, runMember } from "../../src/cli/maintenance-commands.js";
 import { capturedOutput } from "../../src/cli/output.js";
 import { KvClient, KvClientError } from "../../src/client/index.js";
@@ -17,16 +18,10 @@ import {
 } from "../../src/raft/index.js";
 import { NotLeader, Removed, RsmError, Timeout } from "../../src/rsm/index.js";
 import { stableId } from "../../src/server/cluster-config.js";
-import {
-  clusterHandlers,
-  clusterStatusOf,
-  ETCD_ERRORS,
-  MEMBER_NAME_METADATA_KEY,
-} from "../../src/server/cluster-service.js";
+import { clusterHandlers, clusterStatusOf, ETCD_ERRORS } from "../../src/server/cluster-service.js";
 import { maintenanceHandlers } from "../../src/server/maintenance-service.js";
 import { decodeMemberRecord, type MembershipView } from "../../src/server/member-records.js";
 import { ClusterMembership, type MembershipNode } from "../../src/server/membership.js";
-import { serviceClient, serviceDefinition } from "../../src/server/proto.js";
 
 const n = asNodeId;
 const CLUSTER_ID = "4242";

@@ -4,6 +4,7 @@
 // INVALID_ARGUMENT with an "etcdserver: " message.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { serviceDefinition } from "../../src/api/index.js";
 import {
   type Compare,
   type DeleteRangeResponse,
@@ -40,7 +41,6 @@ import {
   txnResponseFromEtcd,
   txnResponseToEtcd,
 } from "../../src/server/etcd-mapping.js";
-import { serviceDefinition } from "../../src/server/proto.js";
 
 const u = (text: string): Uint8Array => new Uint8Array(Buffer.from(text, "utf8"));
 

@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type * as grpc from "@grpc/grpc-js";
+import { serviceDefinition } from "../../src/api/index.js";
 import { Xoshiro128 } from "../../src/raft/index.js";
 import { putRequestFromEtcd, rangeRequestFromEtcd } from "../../src/server/etcd-mapping.js";
 import {
@@ -16,7 +17,6 @@ import {
   encodeRangeResponse,
   kvServiceDefinition,
 } from "../../src/server/etcd-wire.js";
-import { serviceDefinition } from "../../src/server/proto.js";
 
 const KV = serviceDefinition("KV");
 const method = (name: string) => KV[name] as grpc.MethodDefinition<unknown, unknown>;

@@ -4,6 +4,7 @@
 // vendored protos. Every server and client started here is closed by `close()`.
 import assert from "node:assert/strict";
 import * as grpc from "@grpc/grpc-js";
+import { serviceClient } from "../../src/api/index.js";
 import { KvStateMachine, type RangeRequest, type RangeResponse } from "../../src/kv/index.js";
 import { asIndex, asTerm } from "../../src/raft/index.js";
 import type { MemberHeader } from "../../src/server/etcd-mapping.js";
@@ -15,7 +16,6 @@ import {
   type KvServiceOptions,
   kvServiceHandlers,
 } from "../../src/server/kv-service.js";
-import { serviceClient } from "../../src/server/proto.js";
 
 /** Above 2^53 on purpose: headers must carry uint64 ids without losing digits. */
 export const CLUSTER_ID = "14841639068965178418";

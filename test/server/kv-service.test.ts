@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import * as grpc from "@grpc/grpc-js";
+import { serviceDefinition } from "../../src/api/index.js";
 import { encodeQuery, prefixEnd } from "../../src/kv/index.js";
 import {
   LeaderChanging,
@@ -25,7 +26,6 @@ import {
   rangeResponseFromEtcd,
 } from "../../src/server/etcd-mapping.js";
 import { type KvBackend, statusOf } from "../../src/server/kv-service.js";
-import { serviceDefinition } from "../../src/server/proto.js";
 import {
   b,
   CLUSTER_ID,

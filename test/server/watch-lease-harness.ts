@@ -4,13 +4,13 @@
 // whose responses are awaited one by one with a timeout. close() closes everything it started.
 import assert from "node:assert/strict";
 import * as grpc from "@grpc/grpc-js";
+import { serviceClient, serviceDefinition } from "../../src/api/index.js";
 import { type EventListener, KvStateMachine } from "../../src/kv/index.js";
 import { asIndex, asTerm } from "../../src/raft/index.js";
 import type { MemberHeader } from "../../src/server/etcd-mapping.js";
 import { GrpcServer } from "../../src/server/grpc/server.js";
 import { grpcReceiveBytesMax, kvServiceHandlers } from "../../src/server/kv-service.js";
 import { leaseServiceHandlers } from "../../src/server/lease-service.js";
-import { serviceClient, serviceDefinition } from "../../src/server/proto.js";
 import {
   type WatchBackend,
   type WatchService,

@@ -1,0 +1,5 @@
+// The public surface of server/: one member process (Member, what `ordo serve` runs), its
+// flag parsing helpers and its logger. The services it serves are wired inside member.ts.
+export { parseHostPort, parseInitialCluster } from "./cluster-config.js";
+export { createLogger } from "./logger.js";
+export { Member } from "./member.js";
