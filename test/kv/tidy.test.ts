@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { test } from "node:test";
 import { pathToFileURL } from "node:url";
+import { codeOf, NONDETERMINISTIC_APIS } from "../tidy/rules.js";
 
 // dist/test/kv → the repository's src/kv; when built out of tree, the working directory's.
 const besideDist = new URL("../../../src/kv/", import.meta.url);
@@ -16,16 +17,9 @@ const kvDir = existsSync(new URL("index.ts", besideDist))
 const codecDir = new URL("../codec/", kvDir);
 
 const banned = [
-  /\bDate\b/,
-  /\bMath\.random\b/,
-  /\bperformance\b/,
-  /\bsetTimeout\b|\bsetInterval\b|\bsetImmediate\b|\bqueueMicrotask\b/,
-  /\bprocess\b/,
+  ...NONDETERMINISTIC_APIS,
   /\bBuffer\b/,
-  /\bconsole\b/,
-  /\bcrypto\b/,
   /\bTextEncoder\b|\bTextDecoder\b/,
-  /\bglobalThis\b/,
   /\bJSON\.stringify\b/, // object key order is insertion order: a determinism trap in encodings
 ];
 
@@ -34,15 +28,6 @@ const banned = [
  * randomness, timers and I/O (none). sorted-btree: the key index's B+ tree.
  */
 const vettedLibraries = ["sorted-btree"];
-
-function codeOf(source: string): string {
-  // Drop comments and string contents so prose may mention what code may not use.
-  return source
-    .replace(/\/\*[\s\S]*?\*\//g, "")
-    .replace(/\/\/.*$/gm, "")
-    .replace(/"(?:[^"\\\n]|\\.)*"/g, '""')
-    .replace(/`(?:[^`\\]|\\.)*`/g, "``");
-}
 
 test("src/kv uses no nondeterministic or Node APIs and imports only what it may", () => {
   const files = readdirSync(kvDir).filter((f) => f.endsWith(".ts"));

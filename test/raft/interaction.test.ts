@@ -28,12 +28,7 @@ describe("scripted interactions (test/raft/testdata)", () => {
       const run = new Interaction();
       const outputs: string[] = [];
       for (const block of script.blocks) {
-        let out: string;
-        try {
-          out = run.run(block.command);
-        } catch (e) {
-          out = `error: ${(e as Error).message}`;
-        }
+        const out = run.output(block.command);
         outputs.push(out);
         if (!rewrite) {
           assert.equal(out, block.expected, `${file}:${block.line}: ${block.command}`);
@@ -50,12 +45,7 @@ function firstDifference(file: string, faults: TestingFaults): string | undefine
   const script = parseScript(readFileSync(new URL(file, dataDir), "utf8"));
   const run = new Interaction(faults);
   for (const block of script.blocks) {
-    let out: string;
-    try {
-      out = run.run(block.command);
-    } catch (e) {
-      out = `error: ${(e as Error).message}`;
-    }
+    const out = run.output(block.command);
     if (out !== block.expected) return `${file}:${block.line} ${block.command}\n${out}`;
   }
   return undefined;

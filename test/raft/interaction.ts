@@ -175,6 +175,15 @@ export class Interaction {
   /** `faults` are added to every cluster this run starts (to show a script can fail). */
   constructor(private readonly faults: TestingFaults = {}) {}
 
+  /** What `command` prints; a failed command prints its error, as the scripts record it. */
+  output(command: string): string {
+    try {
+      return this.run(command);
+    } catch (e) {
+      return `error: ${(e as Error).message}`;
+    }
+  }
+
   run(command: string): string {
     const [name, ...rest] = command.split(/\s+/);
     const args = parseArgs(rest);

@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { describe, test } from "node:test";
 import { pathToFileURL } from "node:url";
+import { codeOf, importsOf, NONDETERMINISTIC_APIS } from "./rules.js";
 
 // dist/test/tidy → the repository's src/; when built out of tree, the working directory's.
 const besideDist = new URL("../../../src/", import.meta.url);
@@ -45,25 +46,7 @@ const KNOWN_EXCEPTIONS: Readonly<Record<string, string>> = {
 const PURE_EXEMPT = new Set(["sim/runner.ts", "sim/worker.ts"]);
 const PURE = ["raft", "check", "codec", "sim"];
 
-const BANNED: readonly RegExp[] = [
-  /\bDate\b/,
-  /\bMath\.random\b/,
-  /\bperformance\b/,
-  /\bsetTimeout\b|\bsetInterval\b|\bsetImmediate\b|\bqueueMicrotask\b/,
-  /\bprocess\b/,
-  /\bcrypto\b/,
-  /\bglobalThis\b/,
-  /\bconsole\b/,
-];
-
-function codeOf(source: string): string {
-  // Comments and string contents may mention what code may not use.
-  return source
-    .replace(/\/\*[\s\S]*?\*\//g, "")
-    .replace(/\/\/.*$/gm, "")
-    .replace(/"(?:[^"\\\n]|\\.)*"/g, '""')
-    .replace(/`(?:[^`\\]|\\.)*`/g, "``");
-}
+const BANNED = NONDETERMINISTIC_APIS;
 
 function sourcesOf(folder: string): { file: string; source: string }[] {
   const dir = new URL(`${folder}/`, srcDir);
@@ -81,9 +64,6 @@ function sourcesOf(folder: string): { file: string; source: string }[] {
   walk("");
   return out;
 }
-
-const importsOf = (source: string): string[] =>
-  [...source.matchAll(/^(?:import|export)\b[^;]*?from "([^"]+)"/gms)].map((m) => m[1] as string);
 
 const folders = readdirSync(srcDir, { withFileTypes: true })
   .filter((e) => e.isDirectory())
