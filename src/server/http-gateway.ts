@@ -22,15 +22,11 @@ import * as grpc from "@grpc/grpc-js";
 import { etcdProto } from "../api/index.js";
 import {
   DEFAULT_KV_LIMITS,
-  decodeResult,
   encodeCommand,
   encodeQuery,
   type KvCommand,
   KvError,
-  type KvMessageType,
   type KvQuery,
-  type KvResponse,
-  kvErrorOf,
 } from "../kv/index.js";
 import {
   compactionRequestFromEtcd,
@@ -44,7 +40,7 @@ import {
   txnRequestFromEtcd,
   txnResponseToEtcd,
 } from "./etcd-mapping.js";
-import { type KvBackend, statusOf } from "./kv-service.js";
+import { type KvBackend, type ResponseOf, responseOf, statusOf } from "./kv-service.js";
 import type { ClientMetrics } from "./metrics.js";
 
 /** Default largest request body: etcd's default --max-request-bytes, 1.5 MiB. */
@@ -339,7 +335,6 @@ export interface HttpGatewayOptions {
   readonly onInternalError?: (path: string, error: unknown) => void;
 }
 
-type ResponseOf<T extends KvMessageType> = Extract<KvResponse, { type: T }>["response"];
 type KvRoute = (body: unknown) => Promise<object>;
 
 function kvRoutes(options: HttpGatewayOptions): ReadonlyMap<string, KvRoute> {
@@ -350,14 +345,6 @@ function kvRoutes(options: HttpGatewayOptions): ReadonlyMap<string, KvRoute> {
       throw new KvError("REQUEST_TOO_LARGE", "etcdserver: request is too large");
     }
     return bytes;
-  };
-  const responseOf = <T extends KvMessageType>(bytes: Uint8Array, type: T): ResponseOf<T> => {
-    const result = decodeResult(bytes);
-    if (!result.ok) throw kvErrorOf(result.error);
-    if (result.response.type !== type) {
-      throw new Error(`expected a ${type} result, got ${result.response.type}`);
-    }
-    return result.response.response as ResponseOf<T>;
   };
   const propose = async <T extends KvCommand["type"]>(
     command: KvCommand & { type: T },

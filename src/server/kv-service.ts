@@ -162,7 +162,7 @@ export interface GrpcErrorStatus {
 }
 
 /** A failure that is ours, not the caller's: it ends as INTERNAL. */
-class InternalFault extends Error {
+export class InternalFault extends Error {
   override readonly name = "InternalFault";
 }
 
@@ -235,10 +235,15 @@ export function statusOf(error: unknown): GrpcErrorStatus {
 
 // ---- results ----------------------------------------------------------------------------------
 
-type ResponseOf<T extends KvMessageType> = Extract<KvResponse, { type: T }>["response"];
+/** The response object of a KV command or query of `type`. */
+export type ResponseOf<T extends KvMessageType> = Extract<KvResponse, { type: T }>["response"];
 
-/** The response of `type` in an encoded result; a KvError for an error result. */
-function responseOf<T extends KvMessageType>(bytes: unknown, type: T): ResponseOf<T> {
+/**
+ * The response of `type` in an encoded result (what the backend's propose and read answer); a
+ * KvError for an error result, an InternalFault when the bytes are not such a result. Every
+ * service (KV, Lease, Watch, the JSON gateway) reads results through this one function.
+ */
+export function responseOf<T extends KvMessageType>(bytes: unknown, type: T): ResponseOf<T> {
   if (!(bytes instanceof Uint8Array)) throw new InternalFault("the backend answered no bytes");
   let result: KvResult;
   try {

@@ -9,19 +9,9 @@
 // client that floods the stream is slowed by gRPC flow control rather than queued without
 // bound. Nothing a client sends can throw out of a handler.
 import * as grpc from "@grpc/grpc-js";
-import {
-  decodeResult,
-  encodeCommand,
-  encodeQuery,
-  type KvCommand,
-  KvError,
-  type KvMessageType,
-  type KvQuery,
-  type KvResponse,
-  kvErrorOf,
-} from "../kv/index.js";
+import { encodeCommand, encodeQuery, type KvCommand, KvError, type KvQuery } from "../kv/index.js";
 import { headerToEtcd, int64FromEtcd, int64ToEtcd } from "./etcd-mapping.js";
-import { type KvBackend, statusOf } from "./kv-service.js";
+import { type KvBackend, type ResponseOf, responseOf, statusOf } from "./kv-service.js";
 
 export interface LeaseServiceOptions {
   /** The member's clock (Unix ms) for TimeToLive's remaining TTL. Default Date.now. */
@@ -33,22 +23,7 @@ export interface LeaseServiceOptions {
 /** Keep-alive requests a stream may have waiting before it stops reading more. */
 const KEEPALIVE_QUEUE_MAX = 16;
 
-type ResponseOf<T extends KvMessageType> = Extract<KvResponse, { type: T }>["response"];
 type Message = Readonly<Record<string, unknown>>;
-
-class InternalFault extends Error {
-  override readonly name = "InternalFault";
-}
-
-function responseOf<T extends KvMessageType>(bytes: unknown, type: T): ResponseOf<T> {
-  if (!(bytes instanceof Uint8Array)) throw new InternalFault("the backend answered no bytes");
-  const result = decodeResult(bytes);
-  if (!result.ok) throw kvErrorOf(result.error);
-  if (result.response.type !== type) {
-    throw new InternalFault(`expected a ${type} result, got ${result.response.type}`);
-  }
-  return result.response.response as ResponseOf<T>;
-}
 
 function messageOf(value: unknown): Message {
   if (value === undefined || value === null) return {};

@@ -25,7 +25,6 @@ import * as grpc from "@grpc/grpc-js";
 import {
   bytesEqual,
   compareBytes,
-  decodeResult,
   EMPTY_BYTES,
   type EventBatch,
   type EventListener,
@@ -34,7 +33,6 @@ import {
   type KeyValue,
   KvError,
   type KvEvent,
-  kvErrorOf,
 } from "../kv/index.js";
 import {
   headerToEtcd,
@@ -43,7 +41,7 @@ import {
   keyValueToEtcd,
   type MemberHeader,
 } from "./etcd-mapping.js";
-import { statusOf } from "./kv-service.js";
+import { responseOf, statusOf } from "./kv-service.js";
 
 export interface WatchBackend {
   /** Answers an encoded KvQuery (only Events queries, serializable, are sent). */
@@ -537,12 +535,7 @@ class WatchStream {
         limit: this.limits.replayChunkEvents,
       },
     });
-    const result = decodeResult(await this.backend.read(query, "serializable"));
-    if (!result.ok) throw kvErrorOf(result.error);
-    if (result.response.type !== "Events") {
-      throw new Error(`expected an Events result, got ${result.response.type}`);
-    }
-    return result.response.response;
+    return responseOf(await this.backend.read(query, "serializable"), "Events");
   }
 
   /** Queues one revision's events for w; false when that canceled the watch (no room). */
