@@ -238,6 +238,18 @@ function decodeConfContext(data: Uint8Array): ConfContext {
   return { proposer, requestId, members };
 }
 
+/**
+ * A refusal of the core (raft/errors.ts) as the runtime's error (rsm/errors.ts): not leader,
+ * leadership moving, or dropped with the core's reason. Runtime errors and bugs pass unchanged.
+ */
+function runtimeErrorOf(e: unknown): Error {
+  if (e instanceof RsmError) return e;
+  if (e instanceof NotLeaderError) return new NotLeader(e.leaderHint);
+  if (e instanceof LeadershipTransferError) return new LeaderChanging(e.transferee);
+  if (e instanceof RaftError) return new RsmError("PROPOSAL_DROPPED", e.message);
+  return e as Error;
+}
+
 const membersOf = (conf: ConfState): NodeId[] => [
   ...conf.voters,
   ...conf.votersOutgoing,
@@ -557,9 +569,7 @@ export class RsmNode {
       try {
         this.raft.transferLeadership(to);
       } catch (e) {
-        if (e instanceof NotLeaderError) reject(new NotLeader(e.leaderHint));
-        else if (e instanceof RaftError) reject(new RsmError("PROPOSAL_DROPPED", e.message));
-        else reject(e as Error);
+        reject(runtimeErrorOf(e));
         return;
       }
       if (to === this.id) {
@@ -765,11 +775,7 @@ export class RsmNode {
         placed = place(requestId);
       } catch (e) {
         this.metrics.proposalsFailed++;
-        if (e instanceof RsmError) reject(e);
-        else if (e instanceof NotLeaderError) reject(new NotLeader(e.leaderHint));
-        else if (e instanceof LeadershipTransferError) reject(new LeaderChanging(e.transferee));
-        else if (e instanceof RaftError) reject(new RsmError("PROPOSAL_DROPPED", e.message));
-        else reject(e as Error);
+        reject(runtimeErrorOf(e));
         return;
       }
       this.metrics.proposals++;
