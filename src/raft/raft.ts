@@ -678,6 +678,52 @@ export class Raft {
     }
   }
 
+  /**
+   * Asserts what must hold between any two calls (AssertionError otherwise): the log's
+   * watermarks (snapshot ≤ applied ≤ applying, applied ≤ committed ≤ last, stable ≤ last), the
+   * role's own facts (a candidate or leader voted for itself; a leader leads its term; only a
+   * leader transfers) and, on a leader, every follower's progress (match < next ≤ last + 1, a
+   * snapshot in flight only in Snapshot state, the inflight window within its bound). The test
+   * harness and the simulator call it after every step.
+   */
+  checkInvariants(): void {
+    const log = this.log;
+    const last = log.lastIndex();
+    assert(
+      log.snapIndex <= log.applied,
+      `applied ${log.applied} below the snapshot ${log.snapIndex}`,
+    );
+    assert(log.applied <= log.committed, `applied ${log.applied} above committed ${log.committed}`);
+    assert(log.applied <= log.applying, `applying ${log.applying} below applied ${log.applied}`);
+    assert(
+      log.applying <= log.committed,
+      `applying ${log.applying} above committed ${log.committed}`,
+    );
+    assert(log.committed <= last, `committed ${log.committed} above the last index ${last}`);
+    assert(log.stableIndex <= last, `stable ${log.stableIndex} above the last index ${last}`);
+    if (this.role === "Candidate" || this.role === "Leader") {
+      assert(
+        this.vote === this.id,
+        `${this.role} ${this.id} voted for ${this.vote} in term ${this.term}`,
+      );
+    }
+    if (this.role !== "Leader") {
+      assert(this.leadTransferee === NO_NODE, "a transfer outside the leader role");
+      return;
+    }
+    assert(this.lead === this.id, `the leader of term ${this.term} names ${this.lead} as leader`);
+    for (const [id, pr] of this.tracker.entries()) {
+      assert(pr.match < pr.next, `${id}: match ${pr.match} not below next ${pr.next}`);
+      assert(pr.next <= last + 1, `${id}: next ${pr.next} past the last index ${last}`);
+      if (pr.state === "Snapshot")
+        assert(pr.pendingSnapshot > 0, `${id}: Snapshot state, none in flight`);
+      else assert(pr.pendingSnapshot === 0, `${id}: a snapshot in flight in ${pr.state} state`);
+      assert(pr.inflights.size <= pr.inflights.capacity, `${id}: inflight window overfull`);
+      if (pr.state !== "Replicate")
+        assert(pr.inflights.size === 0, `${id}: inflight outside Replicate`);
+    }
+  }
+
   status(): RaftStatus {
     return {
       id: this.id,

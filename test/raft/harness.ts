@@ -640,6 +640,11 @@ export class Network {
       this.pushAll(this.readStates, id, rd.readStates);
       this.pushAll(this.droppedReads, id, rd.droppedReads);
       r.advance(rd);
+      try {
+        r.checkInvariants();
+      } catch (e) {
+        this.violate(`Invariant: ${id}: ${(e as Error).message}`);
+      }
       // Proposals forwarded by followers: propose them as our own, or drop them (the proposer
       // learns the outcome by applying).
       for (const p of rd.forwardedProposals) {
