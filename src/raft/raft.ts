@@ -94,6 +94,12 @@ export interface TestingFaults {
    * the joint configuration (violates thesis §4.3: two disjoint majorities can both decide).
    */
   readonly skipJointConsensus?: boolean;
+  /**
+   * Not read by the core: the simulator's model of the peer handshake lets a member restarted
+   * with a wiped disk under its old id back in (no incarnation check), so it may vote twice in
+   * one term (the hole of issue 11).
+   */
+  readonly acceptWipedMember?: boolean;
 }
 
 export interface RaftOptions {

@@ -47,11 +47,13 @@ export interface MemberProcess {
   /** Resolves with the exit code (or the signal's name) once the process has exited. */
   readonly exited: Promise<number | string>;
   stdout(): string;
+  /** What it printed on stderr (also passed on to the test's stderr). */
+  stderr(): string;
 }
 
 /**
  * Starts one `ordo serve` member (e.g. a member joining with --initial-cluster-state existing),
- * keeping its stdout; stderr goes to the test's stderr.
+ * keeping its stdout and stderr; stderr also goes to the test's stderr.
  */
 export function spawnMember(
   name: string,
@@ -64,16 +66,21 @@ export function spawnMember(
   const child = spawn(
     process.execPath,
     serveArgs(name, dataDir, clientPort, initialCluster, extraArgs),
-    { stdio: ["ignore", "pipe", "inherit"] },
+    { stdio: ["ignore", "pipe", "pipe"] },
   );
   let out = "";
+  let err = "";
   child.stdout?.on("data", (c: Buffer) => {
     out += c.toString();
+  });
+  child.stderr?.on("data", (c: Buffer) => {
+    err += c.toString();
+    process.stderr.write(c);
   });
   const exited = new Promise<number | string>((resolve) =>
     child.once("exit", (code, signal) => resolve(code ?? signal ?? -1)),
   );
-  return { name, clientPort, peerPort, child, exited, stdout: () => out };
+  return { name, clientPort, peerPort, child, exited, stdout: () => out, stderr: () => err };
 }
 
 export interface ProcessCluster {
