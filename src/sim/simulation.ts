@@ -459,6 +459,9 @@ export class Simulation {
         if (this.options.traceLines !== 0) this.trace(describeMessage(m));
         if (m.type === "VoteResponse" && m.granted && !m.preVote)
           this.invariants.observeVote(m.from, m.term, m.to);
+        // A candidate asks only once its vote for itself is durable: that is a vote too.
+        if (m.type === "VoteRequest" && !m.preVote)
+          this.invariants.observeVote(m.from, m.term, m.from);
         receiver.receive(m);
         return;
       }

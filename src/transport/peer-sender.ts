@@ -99,6 +99,12 @@ export class PeerSender {
   private socketClosed: Promise<void> = Promise.resolve();
   /** The peer answered the current connection's hello with a refusal (or garbage). */
   private refused = false;
+  /**
+   * The peer refused a hello carrying an incarnation as malformed: it is an older Ordo that
+   * knows no incarnations. Later hellos go without one (which never lets a stale node in: a
+   * hello without one is refused by any peer that remembers an incarnation for the dialer).
+   */
+  private legacyHello = false;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private handshakeTimer: NodeJS.Timeout | undefined;
   private flushImmediate: NodeJS.Immediate | undefined;
@@ -248,7 +254,8 @@ export class PeerSender {
     this.socketClosed = new Promise((resolve) => socket.once("close", () => resolve()));
     const replies = new FrameDecoder(handshakeFrameBytesMax);
     socket.once("connect", () => {
-      const { clusterId, self, peer, incarnation } = this.config;
+      const { clusterId, self, peer } = this.config;
+      const incarnation = this.legacyHello ? "" : this.config.incarnation;
       socket.write(encodeFrame(encodeHello({ clusterId, from: self, to: peer, incarnation })));
     });
     // Covers the TCP connect too: a peer behind a black hole would otherwise take minutes.
@@ -287,6 +294,15 @@ export class PeerSender {
         socket.destroy();
         if (reply.status === HandshakeStatus.Removed) this.reportRemoved(reply.reason);
         if (reply.status === HandshakeStatus.StaleIncarnation) this.reportFenced(reply.reason);
+        if (
+          reply.status === HandshakeStatus.Malformed &&
+          /trailing bytes/.test(reply.reason) &&
+          this.config.incarnation !== "" &&
+          !this.legacyHello
+        ) {
+          this.legacyHello = true;
+          this.log("info", "the peer knows no incarnations (an older Ordo): hellos go without", {});
+        }
         return;
       }
       this.checkIncarnation(socket, reply.incarnation ?? "");

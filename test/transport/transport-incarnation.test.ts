@@ -71,3 +71,52 @@ test("a node back under its old id with a new data directory is refused both way
     await stopAll([a, c, c2]);
   }
 });
+
+test("an older peer that refuses the incarnation field as trailing bytes gets hellos without it", async () => {
+  const { createServer } = await import("node:net");
+  const { decodeHello, encodeReply, HandshakeStatus } = await import(
+    "../../src/transport/index.js"
+  );
+  const { encodeFrame, FrameDecoder } = await import("../../src/transport/frame.js");
+  const hellos: (string | undefined)[] = [];
+  // An acceptor of the protocol before incarnations: a hello with one has trailing bytes.
+  const server = createServer((socket) => {
+    const frames = new FrameDecoder(4096);
+    socket.on("data", (chunk: Buffer) => {
+      frames.push(chunk);
+      const frame = frames.next();
+      if (frame === undefined) return;
+      const hello = decodeHello(frame);
+      hellos.push(hello.incarnation);
+      if (hello.incarnation !== undefined) {
+        socket.end(
+          encodeFrame(
+            encodeReply({ status: HandshakeStatus.Malformed, reason: "hello: 33 trailing bytes" }),
+          ),
+        );
+      } else {
+        socket.write(encodeFrame(encodeReply({ status: HandshakeStatus.Accepted, reason: "" })));
+      }
+    });
+    socket.on("error", () => {});
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as { port: number }).port;
+  let a: TestNode | undefined;
+  try {
+    a = await startNode("n1", {
+      incarnation: "aaaa0001",
+      peers: new Map([[asNodeId("n2"), { host: "127.0.0.1", port }]]),
+    });
+    const node = a;
+    await waitFor(
+      "connected without the incarnation",
+      () => node.transport.stats().get(asNodeId("n2"))?.connected === true,
+    );
+    assert.equal(hellos[0], "aaaa0001");
+    assert.equal(hellos.at(-1), undefined);
+  } finally {
+    await stopAll([a]);
+    server.close();
+  }
+});
