@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { RaftInvariants } from "../../src/check/raft-invariants.js";
-import { runSeed, runSeedAsync, runSeeds, type SeedSummary } from "../../src/sim/index.js";
+import { runSeed, runSeeds, type SeedSummary } from "../../src/sim/index.js";
 
 const failures = (results: readonly SeedSummary[]) =>
   results

@@ -4,9 +4,17 @@
 // the dialer refuses to send to an acceptor whose Accepted reply shows another one. Refusals
 // are counted and logged at a bounded rate.
 import assert from "node:assert/strict";
+import { createServer } from "node:net";
 import { test } from "node:test";
 import { asNodeId } from "../../src/raft/index.js";
-import { judgeIncarnation, MemoryIncarnations } from "../../src/transport/index.js";
+import { encodeFrame, FrameDecoder } from "../../src/transport/frame.js";
+import {
+  decodeHello,
+  encodeReply,
+  HandshakeStatus,
+  judgeIncarnation,
+  MemoryIncarnations,
+} from "../../src/transport/index.js";
 import { numbered } from "./message-gen.js";
 import { startNode, stopAll, type TestNode, waitFor } from "./transport-harness.js";
 
@@ -73,11 +81,6 @@ test("a node back under its old id with a new data directory is refused both way
 });
 
 test("an older peer that refuses the incarnation field as trailing bytes gets hellos without it", async () => {
-  const { createServer } = await import("node:net");
-  const { decodeHello, encodeReply, HandshakeStatus } = await import(
-    "../../src/transport/index.js"
-  );
-  const { encodeFrame, FrameDecoder } = await import("../../src/transport/frame.js");
   const hellos: (string | undefined)[] = [];
   // An acceptor of the protocol before incarnations: a hello with one has trailing bytes.
   const server = createServer((socket) => {
