@@ -49,7 +49,10 @@ const USAGE = `usage: node dist/bench/etcd-bench.js [options]
                       put rate falls as its key count grows (~2000/s empty, ~300/s at 250000
                       keys on 2 cores), so 1000000 takes Ordo most of an hour
   --warmup F          an unrecorded warm-up run of F × --total per system before the measured
-                      ones (default 0.2; 0 for none): Node's JIT needs it, Go's code does not
+                      ones (default 1: as many requests as a measured run, so both systems are
+                      measured as the long-running servers they are, not in their first seconds;
+                      Node's JIT tiers up over the first thousands of requests, measured here
+                      as 142 → 195 → 280 put/s over three back-to-back runs with 0.2; 0 for none)
   --run-timeout S     seconds one benchmark run may take (default 180)
   --out FILE          raw results JSON (default bench/results/etcd-<date>.json)
   --benchmark PATH    etcd's benchmark tool (default: $ETCD_BENCHMARK, /opt/etcd-bench/benchmark,
@@ -65,7 +68,7 @@ const { values } = parseArgs({
     "no-memory": { type: "boolean", default: false },
     "memory-keys": { type: "string" },
     "run-timeout": { type: "string", default: "180" },
-    warmup: { type: "string", default: "0.2" },
+    warmup: { type: "string", default: "1" },
     out: { type: "string" },
     benchmark: { type: "string" },
     help: { type: "boolean", short: "h", default: false },

@@ -50,7 +50,7 @@ dpkg -s golang-etcd-server-dev >/dev/null 2>&1 || pkgs+=(golang-etcd-server-dev)
 dpkg -s etcd-server >/dev/null 2>&1 || pkgs+=(etcd-server)
 [ ${#pkgs[@]} -eq 0 ] || apt_install "${pkgs[@]}"
 
-VERSION=$(dpkg-query -W -f='${Version}' etcd-server) # e.g. 3.4.23-4
+VERSION=$(dpkg-query -W -f='${source:Version}' etcd-server) # e.g. 3.4.23-4 (a binNMU such as 3.4.23-4+b4 has no source of its own)
 UPSTREAM=${VERSION%-*}
 UPSTREAM=${UPSTREAM#*:}
 echo "install.sh: building etcd $UPSTREAM tools/benchmark into $CACHE" >&2

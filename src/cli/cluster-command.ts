@@ -1,19 +1,42 @@
 // `ordo cluster` (what `npm start` runs): a local 3-member cluster as three OS processes, with
 // data on disk under ./data, clients on 127.0.0.1:2379, 22379, 32379 and peers on 2380, 22380,
-// 32380 (etcd's local-cluster convention). Ctrl-C stops all three; the next start recovers
-// from disk. A member removed from the cluster (ordo member remove) stops by itself and exits 0
-// saying so: that is a normal stop of that one child, and the others keep running.
-import { type ChildProcess, spawn } from "node:child_process";
+// 32380 (etcd's local-cluster convention). It supervises them (supervisor.ts): a member that
+// crashes or is killed is reported and restarted with backoff while the others keep serving;
+// one that keeps crashing is given up on; one removed from the cluster (ordo member remove)
+// stops for good. Ctrl-C stops all three and waits for them; the next start recovers from disk.
+//
+//   ordo cluster status | stop NAME | start NAME | restart NAME [--data-dir DIR]
+//
+// talk to the running supervisor through <data-dir>/supervisor.json (its loopback control port
+// and token).
+import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import type { Output } from "./output.js";
+import {
+  CONTROL_FILE,
+  type ControlInfo,
+  type MemberStatus,
+  Supervisor,
+  type SupervisorStatus,
+} from "./supervisor.js";
 
-/** What `ordo serve` prints when its member was removed from the cluster. */
-const REMOVED_MESSAGE = "this member was removed from the cluster";
+export const CLUSTER_USAGE = `usage: ordo cluster [--data-dir DIR] [--client-ports A,B,C] [--peer-ports A,B,C] [--host H]
+                    [--read-mode index|lease] [--log-level error|warn|info|debug]
+                    [--no-restart] [--restart-backoff-ms N]
+  starts a local 3-member cluster (default data ./data, client ports 2379,22379,32379, peer ports
+  2380,22380,32380) and supervises it: a member that exits is reported and restarted after a
+  backoff (--restart-backoff-ms, default 500, doubling to 10 s) while the others keep serving;
+  one that crashes 5 times within a minute is given up on; one removed from the cluster is not
+  restarted. --no-restart leaves an exited member down. Ctrl-C stops every member.
 
-export const CLUSTER_USAGE = `usage: ordo cluster [--data-dir DIR] [--client-ports A,B,C] [--peer-ports A,B,C] [--host H] [--read-mode index|lease] [--log-level error|warn|info|debug]
-  starts a local 3-member cluster (default data ./data, client ports 2379,22379,32379, peer ports 2380,22380,32380)`;
+usage: ordo cluster status|stop NAME|start NAME|restart NAME [--data-dir DIR] [--json]
+  controls the running supervisor of DIR (default ./data) through DIR/${CONTROL_FILE}:
+  status lists each member's state, pid, endpoint, starts and last exit; stop, start and
+  restart act on one member and return once it has stopped, or serves clients again.`;
+
+const CONTROL_COMMANDS = new Set(["status", "stop", "start", "restart"]);
 
 function ports(text: string, flag: string): number[] {
   const list = text.split(",").map((p) => Number(p.trim()));
@@ -24,6 +47,8 @@ function ports(text: string, flag: string): number[] {
 }
 
 export async function runClusterCommand(args: string[], out: Output): Promise<number> {
+  if (args[0] !== undefined && CONTROL_COMMANDS.has(args[0]))
+    return runControlCommand(args[0], args.slice(1), out);
   const { values } = parseArgs({
     args,
     options: {
@@ -33,6 +58,8 @@ export async function runClusterCommand(args: string[], out: Output): Promise<nu
       "peer-ports": { type: "string", default: "2380,22380,32380" },
       host: { type: "string", default: "127.0.0.1" },
       "log-level": { type: "string", default: "error" },
+      "no-restart": { type: "boolean", default: false },
+      "restart-backoff-ms": { type: "string", default: "500" },
       help: { type: "boolean", short: "h", default: false },
     },
     strict: true,
@@ -45,68 +72,60 @@ export async function runClusterCommand(args: string[], out: Output): Promise<nu
   const clientPorts = ports(values["client-ports"] as string, "--client-ports");
   const peerPorts = ports(values["peer-ports"] as string, "--peer-ports");
   const dataDir = resolve(values["data-dir"] as string);
+  const backoffMs = Number(values["restart-backoff-ms"]);
+  if (!Number.isSafeInteger(backoffMs) || backoffMs <= 0)
+    throw new Error(`--restart-backoff-ms must be a positive integer of milliseconds`);
+  const running = await runningSupervisor(dataDir);
+  if (running !== undefined) {
+    out.stderr(
+      `ordo cluster: a supervisor already runs this cluster (pid ${running.pid}, ${join(dataDir, CONTROL_FILE)}); ` +
+        "use `ordo cluster status|stop|start|restart`, or stop it first\n",
+    );
+    return 1;
+  }
   const names = ["n1", "n2", "n3"];
   const initialCluster = names.map((n, i) => `${n}=http://${host}:${peerPorts[i]}`).join(",");
   const ordo = fileURLToPath(new URL("../../../bin/ordo.js", import.meta.url));
-  const children = new Map<string, ChildProcess>();
-  let stopping = false;
-  const exited = new Promise<number>((resolveExit) => {
-    let alive = names.length;
-    names.forEach((name, i) => {
-      const child = spawn(
-        process.execPath,
-        [
-          ordo,
-          "serve",
-          "--name",
-          name,
-          "--data-dir",
-          join(dataDir, name),
-          "--listen-client-urls",
-          `http://${host}:${clientPorts[i]}`,
-          "--initial-cluster",
-          initialCluster,
-          "--log-level",
-          values["log-level"] as string,
-          "--read-mode",
-          values["read-mode"] as string,
-        ],
-        { stdio: ["ignore", "pipe", "pipe"] },
-      );
-      children.set(name, child);
-      let removed = false;
-      const prefix = (chunk: Buffer, write: (s: string) => void): void => {
-        for (const line of chunk.toString().split("\n")) {
-          if (line === "") continue;
-          if (line.includes(REMOVED_MESSAGE)) removed = true;
-          write(`[${name}] ${line}\n`);
-        }
-      };
-      child.stdout?.on("data", (c: Buffer) => prefix(c, out.stdout));
-      child.stderr?.on("data", (c: Buffer) => prefix(c, out.stderr));
-      child.on("exit", (code, signal) => {
-        if (removed && code === 0) {
-          // Removed from the cluster: a normal stop of this member alone.
-          if (!stopping) out.stderr(`[${name}] stopped: removed from the cluster\n`);
-        } else {
-          if (!stopping) out.stderr(`[${name}] exited (${signal ?? code}); stopping the cluster\n`);
-          stopAll();
-        }
-        if (--alive === 0) resolveExit(unexpected ? 1 : 0);
-      });
-    });
+  const supervisor = new Supervisor({
+    dataDir,
+    restart: !values["no-restart"],
+    backoffMs,
+    maxBackoffMs: Math.max(backoffMs, 10_000),
+    stableMs: 30_000,
+    maxCrashes: 5,
+    crashWindowMs: 60_000,
+    stdout: (t) => out.stdout(t),
+    stderr: (t) => out.stderr(t),
+    members: names.map((name, i) => ({
+      name,
+      endpoint: `${host}:${clientPorts[i]}`,
+      args: [
+        ordo,
+        "serve",
+        "--name",
+        name,
+        "--data-dir",
+        join(dataDir, name),
+        "--listen-client-urls",
+        `http://${host}:${clientPorts[i]}`,
+        "--initial-cluster",
+        initialCluster,
+        "--log-level",
+        values["log-level"] as string,
+        "--read-mode",
+        values["read-mode"] as string,
+      ],
+    })),
   });
-  let unexpected = false;
-  const stopAll = (): void => {
-    if (!stopping) unexpected = true;
-    stopping = true;
-    for (const child of children.values())
-      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
-  };
+  let signals = 0;
   const onSignal = (): void => {
-    stopping = true;
-    out.stderr("\nstopping the cluster...\n");
-    stopAll();
+    if (++signals === 1) {
+      out.stderr("\nstopping the cluster... (again to kill at once)\n");
+      void supervisor.shutdown();
+    } else {
+      out.stderr("killing every member (SIGKILL)\n");
+      void supervisor.shutdown(true);
+    }
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
@@ -116,10 +135,151 @@ export async function runClusterCommand(args: string[], out: Output): Promise<nu
       `  peers:            ${initialCluster}\n` +
       `  try: npx ordo put greeting hello --endpoints ${host}:${clientPorts[0]}\n` +
       `       ETCDCTL_API=3 etcdctl --endpoints=${clientPorts.map((p) => `${host}:${p}`).join(",")} get greeting\n` +
+      `  members are restarted when they exit${values["no-restart"] ? " (not: --no-restart)" : ""}; ` +
+      "ordo cluster status | stop NAME | start NAME | restart NAME\n" +
       "  Ctrl-C stops it; the next start recovers from disk.\n",
   );
-  const code = await exited;
-  process.off("SIGINT", onSignal);
-  process.off("SIGTERM", onSignal);
-  return code;
+  try {
+    await supervisor.start();
+    out.stdout(`supervisor: pid ${process.pid}, control in ${supervisor.controlFile}\n`);
+    return await supervisor.done;
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
+}
+
+// ---- the control commands -------------------------------------------------------------------
+
+function readControlInfo(dataDir: string): ControlInfo | undefined {
+  const file = join(dataDir, CONTROL_FILE);
+  if (!existsSync(file)) return undefined;
+  try {
+    return JSON.parse(readFileSync(file, "utf8")) as ControlInfo;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Sends one request to the supervisor of dataDir; undefined when none answers. */
+async function control(
+  info: ControlInfo,
+  method: "GET" | "POST",
+  path: string,
+): Promise<{ status: number; body: Record<string, unknown> } | undefined> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${info.port}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${info.token}` },
+    });
+    return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The supervisor running for dataDir, when its control file names one that answers. */
+async function runningSupervisor(dataDir: string): Promise<ControlInfo | undefined> {
+  const info = readControlInfo(dataDir);
+  if (info === undefined) return undefined;
+  return (await control(info, "GET", "/v1/status")) !== undefined ? info : undefined;
+}
+
+function duration(ms: number): string {
+  const s = Math.floor(ms / 1000);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.floor(s / 60) % 60).padStart(2, "0")}m`;
+}
+
+/** The human-readable status table. */
+export function formatStatus(status: SupervisorStatus): string {
+  const rows = [["NAME", "STATE", "PID", "ENDPOINT", "UP", "STARTS", "LAST EXIT"]];
+  for (const m of status.members as MemberStatus[]) {
+    const state =
+      m.state === "backoff" && m.restartInMs !== null
+        ? `backoff (restart in ${(m.restartInMs / 1000).toFixed(1)}s)`
+        : m.state;
+    rows.push([
+      m.name,
+      state,
+      m.pid === null ? "-" : String(m.pid),
+      m.endpoint,
+      m.upMs === null ? "-" : duration(m.upMs),
+      String(m.starts),
+      m.lastExit === null ? "-" : `${m.lastExit.reason} at ${m.lastExit.at}`,
+    ]);
+  }
+  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] as string).length)));
+  return (
+    `supervisor pid ${status.pid}, data under ${status.dataDir}` +
+    `${status.restart ? "" : " (--no-restart)"}\n` +
+    rows
+      .map((r) =>
+        r
+          .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths?.[i] ?? 0)))
+          .join("  ")
+          .trimEnd(),
+      )
+      .join("\n") +
+    "\n"
+  );
+}
+
+async function runControlCommand(command: string, args: string[], out: Output): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    options: {
+      "data-dir": { type: "string", default: "data" },
+      json: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+    allowPositionals: true,
+    strict: true,
+  });
+  if (values.help) {
+    out.stdout(`${CLUSTER_USAGE}\n`);
+    return 0;
+  }
+  const dataDir = resolve(values["data-dir"] as string);
+  if (command === "status" ? positionals.length !== 0 : positionals.length !== 1)
+    throw new Error(
+      command === "status"
+        ? "status takes no member name"
+        : `${command} takes one member name, like: ordo cluster ${command} n2`,
+    );
+  const info = readControlInfo(dataDir);
+  const file = join(dataDir, CONTROL_FILE);
+  if (info === undefined) {
+    out.stderr(
+      `ordo cluster ${command}: no supervisor runs for ${dataDir} (no ${file}); start one with ordo cluster\n`,
+    );
+    return 1;
+  }
+  const reply =
+    command === "status"
+      ? await control(info, "GET", "/v1/status")
+      : await control(
+          info,
+          "POST",
+          `/v1/members/${encodeURIComponent(positionals[0] as string)}/${command}`,
+        );
+  if (reply === undefined) {
+    out.stderr(
+      `ordo cluster ${command}: the supervisor in ${file} (pid ${info.pid}) does not answer; it is not running\n`,
+    );
+    return 1;
+  }
+  if (reply.status !== 200) {
+    if (values.json) out.stdout(`${JSON.stringify(reply.body)}\n`);
+    out.stderr(`ordo cluster ${command}: ${String(reply.body.error)}\n`);
+    return 1;
+  }
+  if (values.json) {
+    out.stdout(`${JSON.stringify(reply.body)}\n`);
+    return 0;
+  }
+  if (command === "status") out.stdout(formatStatus(reply.body as unknown as SupervisorStatus));
+  else out.stdout(`${String(reply.body.message)}\n`);
+  return 0;
 }

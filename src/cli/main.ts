@@ -6,7 +6,8 @@ import { runSimCommand, SIM_USAGE } from "./sim-command.js";
 const USAGE = `usage: ordo <command> [options]
 
 commands:
-  cluster start a local 3-member cluster (what npm start runs; ordo cluster --help)
+  cluster start a local 3-member cluster, supervised (what npm start runs; ordo cluster --help)
+          | cluster status | stop NAME | start NAME | restart NAME   (talks to the running one)
   serve   run one cluster member (ordo serve --help)
   put     ordo put KEY VALUE [--endpoints LIST]
   get     ordo get KEY [--prefix] [--limit N] [--rev N] [--keys-only] [--count-only] [--json]

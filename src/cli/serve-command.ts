@@ -120,12 +120,19 @@ export async function runServeCommand(args: string[], out: Output): Promise<numb
     onSignal = () => resolve("signal");
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
+    // Started by `ordo cluster` with an IPC channel: stop when the supervisor is gone (even
+    // killed with SIGKILL), rather than run on orphaned. The channel does not keep us alive.
+    if (process.channel !== undefined) {
+      process.channel.unref();
+      process.once("disconnect", onSignal);
+    }
   });
   const removed = member.removed.then((reason) => ({ reason }));
   const fenced = member.fenced.then((reason) => ({ fenced: reason }));
   const why = await Promise.race([signalled, removed, fenced]);
   process.off("SIGINT", onSignal);
   process.off("SIGTERM", onSignal);
+  process.off("disconnect", onSignal);
   if (why !== "signal" && "fenced" in why) {
     out.stderr(
       `ordo serve: member ${name} stopped: the cluster refused its data directory (${why.fenced}).\n` +

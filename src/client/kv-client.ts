@@ -17,13 +17,11 @@
 // sent again to the next endpoint. For reads that is harmless. For writes (put, delete, txn,
 // lease grant/revoke/keep-alive) it is etcd's own client semantics: the first attempt may have
 // been committed before the connection broke, so the write can apply twice (a put twice makes
-// two revisions; a txn's compare may then see its own first effect). Ordo's runtime has client
-// sessions (clientId, seq) that make retried commands exactly-once, but etcd's wire API has no
-// field to carry them.
-// TODO(sessions): expose Ordo's sessions over gRPC (metadata `ordo-session-id` / `ordo-seq`,
-// read by kv-service and stamped into the proposal) and send them from here, so that retried
-// writes apply once. Until then, callers that need exactly-once should make writes idempotent
-// (e.g. a txn comparing mod_revision) or pass `attempts: 1` and handle the error themselves.
+// two revisions; a txn's compare may then see its own first effect). With `exactlyOnce` (Ordo
+// servers only) put, delete and txn go in a client session of Ordo's runtime instead: the
+// session and a sequence number travel as gRPC metadata (`ordo-session`, `ordo-seq`, read by
+// kv-service), every retry carries the same pair, and the server applies the write at most
+// once, answering a retry with the first result. Lease calls keep etcd's semantics.
 import { createHash } from "node:crypto";
 import { open, readFile, rename, unlink } from "node:fs/promises";
 import * as grpc from "@grpc/grpc-js";

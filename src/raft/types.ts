@@ -105,7 +105,7 @@ export interface AppendRequest extends Envelope {
  * Answer to AppendRequest or InstallSnapshot. On success `index` is the follower's last index
  * known to match the leader. On rejection `index` is the rejected prevLogIndex and
  * (`hintIndex`, `hintTerm`) is the follower's last entry that could match: the leader skips
- * every index above it in one step (fast backtracking, thesis §5.3 / etcd's findConflictByTerm).
+ * every index above it in one step (fast backtracking: Raft paper §5.3, thesis §3.5; etcd's findConflictByTerm).
  */
 export interface AppendResponse extends Envelope {
   readonly type: "AppendResponse";

@@ -24,6 +24,7 @@ import { type ClusterInfo, newIncarnation, TcpTransport } from "../transport/ind
 import { ClientListener } from "./client-listener.js";
 import { type PeerSpec, stableId } from "./cluster-config.js";
 import { clusterHandlers } from "./cluster-service.js";
+import { kvServiceDefinition } from "./etcd-wire.js";
 import { GrpcServer } from "./grpc/server.js";
 import { createHttpGateway, type HealthInput } from "./http-gateway.js";
 import {
@@ -427,7 +428,7 @@ export class Member {
       header: () => ({ clusterId, memberId: ownMemberId(), raftTerm: runtime.term }),
     };
     grpcServer.addService(
-      serviceDefinition("KV"),
+      kvServiceDefinition(),
       kvServiceHandlers(backend, {
         requestBytesMax,
         limits: kv.store.limits,

@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { KvClient } from "../../src/client/index.js";
 import { type ClusterMember, clusterHandlers } from "../../src/server/cluster-service.js";
+import { kvServiceDefinition } from "../../src/server/etcd-wire.js";
 import { GrpcServer } from "../../src/server/grpc/server.js";
 import { grpcReceiveBytesMax, kvServiceHandlers } from "../../src/server/kv-service.js";
 import { leaseServiceHandlers } from "../../src/server/lease-service.js";
@@ -101,7 +102,7 @@ export async function startServices(
   options: { diverged?: () => boolean } = {},
 ): Promise<ServicesServer> {
   const server = new GrpcServer({ receiveMessageBytesMax: grpcReceiveBytesMax(1.5 * 1024 * 1024) });
-  server.addService(serviceDefinition("KV"), kvServiceHandlers(backend));
+  server.addService(kvServiceDefinition(), kvServiceHandlers(backend));
   const watch: WatchService = watchService(backend);
   server.addService(serviceDefinition("Watch"), watch.handlers);
   server.addService(serviceDefinition("Lease"), leaseServiceHandlers(backend));

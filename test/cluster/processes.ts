@@ -1,15 +1,27 @@
-// Starts `ordo serve` member processes on loopback for tests, and stops them by PID.
+// Starts `ordo serve` member processes on loopback for tests, and stops them by PID. Readiness
+// is waited for by signals, never by time: a member is ready once it prints that it serves
+// clients (it does after its client port listens), and a cluster once every member answers a
+// Status call naming the same leader. A member that exits before it is ready fails the wait at
+// once, with what it printed.
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { KvClient } from "../../src/client/index.js";
 import { freePort } from "./ports.js";
 
 const ordo = fileURLToPath(new URL("../../../bin/ordo.js", import.meta.url));
 
 /** The Raft tick of test members: elections time out after 10 ticks. */
 export const TEST_TICK_MS = 50;
+
+/** What `ordo serve` prints once its client port listens. */
+export const SERVING_LINE = /^ordo member \S+ serving clients on /m;
+
+/** Upper bounds on the waits below: they end by a signal, these only bound a failure. */
+const READY_BOUND_MS = 60_000;
+const LEADER_BOUND_MS = 60_000;
 
 /** The arguments of one `ordo serve` test member (node's path first). */
 export function serveArgs(
@@ -38,7 +50,7 @@ export function serveArgs(
   ];
 }
 
-/** A member process started by a test, with what it printed on stdout. */
+/** A member process started by a test, with what it printed. */
 export interface MemberProcess {
   readonly name: string;
   readonly clientPort: number;
@@ -46,16 +58,14 @@ export interface MemberProcess {
   readonly child: ChildProcess;
   /** Resolves with the exit code (or the signal's name) once the process has exited. */
   readonly exited: Promise<number | string>;
+  /** Resolves once the member serves clients; rejects if it exits first. */
+  readonly ready: Promise<void>;
   stdout(): string;
-  /** What it printed on stderr (also passed on to the test's stderr). */
   stderr(): string;
 }
 
-/**
- * Starts one `ordo serve` member (e.g. a member joining with --initial-cluster-state existing),
- * keeping its stdout and stderr; stderr also goes to the test's stderr.
- */
-export function spawnMember(
+/** Starts one `ordo serve` member without waiting for it (see `ready`). */
+export function launchMember(
   name: string,
   dataDir: string,
   clientPort: number,
@@ -70,29 +80,108 @@ export function spawnMember(
   );
   let out = "";
   let err = "";
+  let onOutput = (): void => {};
   child.stdout?.on("data", (c: Buffer) => {
     out += c.toString();
+    onOutput();
   });
   child.stderr?.on("data", (c: Buffer) => {
     err += c.toString();
-    process.stderr.write(c);
+    if (process.env.ORDO_TEST_LOG !== undefined) process.stderr.write(`[${name}] ${c}`);
   });
   const exited = new Promise<number | string>((resolve) =>
-    child.once("exit", (code, signal) => resolve(code ?? signal ?? -1)),
+    child.once("close", (code, signal) => resolve(code ?? signal ?? -1)),
   );
-  return { name, clientPort, peerPort, child, exited, stdout: () => out, stderr: () => err };
+  const ready = new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`${name} did not report serving within ${READY_BOUND_MS} ms: ${err}`)),
+      READY_BOUND_MS,
+    );
+    onOutput = () => {
+      if (!SERVING_LINE.test(out)) return;
+      clearTimeout(timer);
+      resolve();
+    };
+    void exited.then((how) => {
+      clearTimeout(timer);
+      reject(new Error(`${name} exited (${how}) before serving; stderr: ${err}; stdout: ${out}`));
+    });
+  });
+  ready.catch(() => {}); // observed by whoever awaits it
+  return { name, clientPort, peerPort, child, exited, ready, stdout: () => out, stderr: () => err };
+}
+
+/**
+ * Starts one `ordo serve` member (e.g. a member joining with --initial-cluster-state existing)
+ * and waits until it serves clients.
+ */
+export async function spawnMember(
+  name: string,
+  dataDir: string,
+  clientPort: number,
+  peerPort: number,
+  initialCluster: string,
+  extraArgs: readonly string[] = [],
+): Promise<MemberProcess> {
+  const m = launchMember(name, dataDir, clientPort, peerPort, initialCluster, extraArgs);
+  try {
+    await m.ready;
+  } catch (e) {
+    if (m.child.exitCode === null && m.child.signalCode === null) m.child.kill("SIGKILL");
+    throw e;
+  }
+  return m;
+}
+
+/**
+ * Waits until every member on `clientPorts` answers a Status call naming the same leader, one
+ * of them; resolves with the leader's client port.
+ */
+export async function waitForLeader(
+  clientPorts: readonly number[],
+  boundMs = LEADER_BOUND_MS,
+): Promise<number> {
+  const client = new KvClient(
+    clientPorts.map((p) => `127.0.0.1:${p}`),
+    { timeoutMs: 1000, attempts: 1 },
+  );
+  const deadline = Date.now() + boundMs;
+  let last = "";
+  try {
+    for (;;) {
+      const all = await client.status();
+      last = JSON.stringify(all);
+      const leaders = new Set(all.map((s) => (s.ok ? s.value.leaderId : "none")));
+      const [leader] = leaders;
+      if (leaders.size === 1 && leader !== "none" && leader !== "0") {
+        const i = all.findIndex((s) => s.ok && s.value.memberId === leader);
+        if (i >= 0) return clientPorts[i] as number;
+      }
+      if (Date.now() > deadline)
+        throw new Error(`no leader agreed on by every member within ${boundMs} ms: ${last}`);
+      // Between two polls of a signal (not a wait for time to pass): a tenth of an election.
+      await new Promise((r) => setTimeout(r, TEST_TICK_MS));
+    }
+  } finally {
+    client.close();
+  }
 }
 
 export interface ProcessCluster {
   readonly root: string;
   readonly clientPorts: readonly number[];
   readonly peerPorts: readonly number[];
+  readonly members: readonly MemberProcess[];
   readonly processes: readonly ChildProcess[];
   /** "127.0.0.1:p1,127.0.0.1:p2,..." */
   readonly endpoints: string[];
   stop(): void;
 }
 
+/**
+ * Starts `size` members and returns once every one of them serves clients and they all agree
+ * on a leader.
+ */
 export async function startProcessCluster(
   size = 3,
   extraArgs: string[] = [],
@@ -106,17 +195,22 @@ export async function startProcessCluster(
     peerPorts.push(await freePort());
   }
   const initialCluster = names.map((n, i) => `${n}=http://127.0.0.1:${peerPorts[i]}`).join(",");
-  const processes = names.map((name, i) =>
-    spawn(
-      process.execPath,
-      serveArgs(name, join(root, name), clientPorts[i] as number, initialCluster, extraArgs),
-      { stdio: ["ignore", "ignore", "ignore"] },
+  const members = names.map((name, i) =>
+    launchMember(
+      name,
+      join(root, name),
+      clientPorts[i] as number,
+      peerPorts[i] as number,
+      initialCluster,
+      extraArgs,
     ),
   );
-  return {
+  const processes = members.map((m) => m.child);
+  const cluster: ProcessCluster = {
     root,
     clientPorts,
     peerPorts,
+    members,
     processes,
     endpoints: clientPorts.map((p) => `127.0.0.1:${p}`),
     stop: () => {
@@ -125,4 +219,12 @@ export async function startProcessCluster(
       rmSync(root, { recursive: true, force: true });
     },
   };
+  try {
+    await Promise.all(members.map((m) => m.ready));
+    await waitForLeader(clientPorts);
+  } catch (e) {
+    cluster.stop();
+    throw e;
+  }
+  return cluster;
 }

@@ -13,7 +13,7 @@ import { checkLinearizable, type HistoryOp } from "../../src/check/index.js";
 import { KvClient } from "../../src/client/index.js";
 import { serviceClient } from "../../src/server/proto.js";
 import { freePort } from "./ports.js";
-import { serveArgs, spawnMember, startProcessCluster, TEST_TICK_MS } from "./processes.js";
+import { launchMember, spawnMember, startProcessCluster, TEST_TICK_MS } from "./processes.js";
 
 const ELECTION_MS = TEST_TICK_MS * 10;
 
@@ -31,14 +31,15 @@ after(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-function launch(p: Proc, initialCluster: string): void {
-  const args = serveArgs(p.name, p.dataDir, p.clientPort, initialCluster, [
+/** Starts p's member and waits until it serves clients. */
+async function launch(p: Proc, peerPort: number, initialCluster: string): Promise<void> {
+  const m = launchMember(p.name, p.dataDir, p.clientPort, peerPort, initialCluster, [
     "--snapshot-count",
     "40",
   ]);
-  const child = spawn(process.execPath, args, { stdio: ["ignore", "ignore", "inherit"] });
-  started.push(child);
-  p.child = child;
+  started.push(m.child);
+  p.child = m.child;
+  await m.ready;
 }
 
 interface Status {
@@ -110,7 +111,7 @@ test("a 3-member cluster survives kill -9 of its leader and loses no acknowledge
   const initialCluster = procs
     .map((p, i) => `${p.name}=http://127.0.0.1:${peerPorts[i]}`)
     .join(",");
-  for (const p of procs) launch(p, initialCluster);
+  await Promise.all(procs.map((p, i) => launch(p, peerPorts[i] as number, initialCluster)));
   const client = new KvClient(
     procs.map((p) => `127.0.0.1:${p.clientPort}`),
     { timeoutMs: 2000, attempts: 12 },
@@ -186,7 +187,7 @@ test("a 3-member cluster survives kill -9 of its leader and loses no acknowledge
       "writes kept succeeding",
     );
 
-    launch(victim, initialCluster);
+    await launch(victim, peerPorts[procs.indexOf(victim)] as number, initialCluster);
     const leaderStatus = await waitFor(
       async () => agreedLeader(procs),
       10_000,
@@ -389,13 +390,13 @@ test("Debian's etcdctl (v3.4) against a real 3-member cluster: put, get (prefix,
     assert.match((await etcdctl(all, ["lease", "revoke", leaseId])).stdout, /revoked/);
     assert.equal((await etcdctl(all, ["get", "session/a"])).stdout.trim(), "");
     const short = /lease ([0-9a-f]+) granted/.exec(
-      (await etcdctl(all, ["lease", "grant", "2"])).stdout,
+      (await etcdctl(all, ["lease", "grant", "4"])).stdout,
     )?.[1];
     assert.ok(short);
     await etcdctl(all, ["put", "session/b", "1", `--lease=${short}`]);
     const expiry = Date.now() + 15_000;
     while ((await etcdctl(all, ["get", "session/b"])).stdout.trim() !== "") {
-      assert.ok(Date.now() < expiry, "the key outlived its 2 s lease by far");
+      assert.ok(Date.now() < expiry, "the key outlived its 4 s lease by far");
       await new Promise((r) => setTimeout(r, 200));
     }
 
@@ -438,7 +439,7 @@ test("Debian's etcdctl (v3.4) against a real 3-member cluster: put, get (prefix,
     const again = await etcdctl(all, ["member", "add", "n9", `--peer-urls=${peerUrl4}`]);
     assert.notEqual(again.code, 0);
     assert.match(again.stderr, /etcdserver: Peer URLs already exists/);
-    const n4 = spawnMember("n4", join(root, "n4"), client4, peer4, initial4, [
+    const n4 = await spawnMember("n4", join(root, "n4"), client4, peer4, initial4, [
       "--initial-cluster-state",
       "existing",
     ]);

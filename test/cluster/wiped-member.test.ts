@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 import { KvClient } from "../../src/client/index.js";
 import { freePort } from "./ports.js";
-import { type MemberProcess, spawnMember } from "./processes.js";
+import { launchMember, type MemberProcess } from "./processes.js";
 
 const root = mkdtempSync(join(tmpdir(), "ordo-wiped-"));
 const running: MemberProcess[] = [];
@@ -56,8 +56,8 @@ test("a member restarted with a wiped data directory is refused; the others keep
   }
   const initialCluster = names.map((n, i) => `${n}=http://127.0.0.1:${peerPorts[i]}`).join(",");
   const dirs = names.map((n) => join(root, n));
-  const spawn = (i: number): MemberProcess => {
-    const m = spawnMember(
+  const launch = (i: number): MemberProcess => {
+    const m = launchMember(
       names[i] as string,
       dirs[i] as string,
       clientPorts[i] as number,
@@ -67,7 +67,8 @@ test("a member restarted with a wiped data directory is refused; the others keep
     running.push(m);
     return m;
   };
-  const members = [0, 1, 2].map(spawn);
+  const members = [0, 1, 2].map(launch);
+  await Promise.all(members.map((m) => m.ready));
   const client = new KvClient(
     clientPorts.map((p) => `127.0.0.1:${p}`),
     { timeoutMs: 3000 },
@@ -90,7 +91,7 @@ test("a member restarted with a wiped data directory is refused; the others keep
     await exitWithin(n3, 10_000);
     rmSync(dirs[2] as string, { recursive: true, force: true });
     for (let attempt = 1; attempt <= 2; attempt++) {
-      const again = spawn(2);
+      const again = launch(2);
       const code = await exitWithin(again, 30_000);
       assert.equal(code, 1, `attempt ${attempt}: exit code (stderr: ${again.stderr()})`);
       const err = again.stderr();

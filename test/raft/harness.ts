@@ -13,6 +13,7 @@ import {
   asNodeId,
   asTerm,
   type ConfState,
+  decodeConfChange,
   type Entry,
   type HardState,
   type Index,
@@ -294,6 +295,13 @@ export interface NetworkOptions {
   readonly testingFaults?: TestingFaults;
   readonly readMode?: "index" | "lease";
   readonly leaseClockDrift?: number;
+  /**
+   * Nodes after the learners, n{size+learners+1}.., that start outside the configuration (an
+   * empty ConfState): they take part once a configuration change adds them.
+   */
+  readonly spares?: number;
+  /** Committed ConfChange entries are applied (raft.applyConfChange), as a runtime would. */
+  readonly applyConfChanges?: boolean;
   /** Initial disks (hard state, entries, snapshot) by node name, for building divergent logs. */
   readonly disks?: Readonly<Record<string, Partial<Disk>>>;
 }
@@ -332,11 +340,12 @@ export class Network {
   private readonly appliedAt = new Map<number, Applied>();
 
   constructor(readonly options: NetworkOptions) {
-    this.ids = nodeIds(options.size + (options.learners ?? 0));
+    const members = options.size + (options.learners ?? 0);
+    this.ids = nodeIds(members + (options.spares ?? 0));
     this.confState = {
       voters: this.ids.slice(0, options.size),
       votersOutgoing: [],
-      learners: this.ids.slice(options.size),
+      learners: this.ids.slice(options.size, members),
     };
     for (const id of this.ids) {
       const d = options.disks?.[id];
@@ -576,7 +585,10 @@ export class Network {
       prng: new Xoshiro128(
         (this.options.seed ?? 1) * 1_000_003 + n * 101 + (this.restarts.get(id) ?? 0),
       ),
-      confState: this.confState,
+      confState:
+        this.confState.voters.includes(id) || this.confState.learners.includes(id)
+          ? this.confState
+          : { voters: [], votersOutgoing: [], learners: [] },
       hardState: disk.hardState,
       snapshot: disk.snapshot,
       entries: [...disk.entries],
@@ -620,7 +632,11 @@ export class Network {
       this.checkPersistedBeforeSend(id, rd, disk);
       for (const m of rd.messages) this.send(m);
       if (rd.snapshot !== undefined) this.applied.set(id, decodeApplied(rd.snapshot.data));
-      for (const e of rd.committedEntries) this.apply(id, e, disk);
+      for (const e of rd.committedEntries) {
+        this.apply(id, e, disk);
+        if (e.type === "ConfChange" && this.options.applyConfChanges === true)
+          r.applyConfChange(decodeConfChange(e.data));
+      }
       this.pushAll(this.readStates, id, rd.readStates);
       this.pushAll(this.droppedReads, id, rd.droppedReads);
       r.advance(rd);

@@ -127,15 +127,40 @@ describe("runtime", () => {
   test("leader time and seeded randomness reach apply, identical on every replica", async () => {
     const c = await counterCluster();
     const leader = await c.waitForLeader();
-    const lucky = decodeCount(
-      await leader.propose(encodeCounterCommand({ op: "lucky", name: "l" })),
-    );
+    const lucky: number[] = [];
+    const startedMs = Date.now();
+    for (let i = 0; i < 8; i++) {
+      lucky.push(
+        decodeCount(await leader.propose(encodeCounterCommand({ op: "lucky", name: `l${i}` }))),
+      );
+    }
+    const endedMs = Date.now();
+    // A constant or unseeded `random` would draw the same number eight times (or differ by replica).
+    assert.ok(new Set(lucky).size > 1, `eight draws, all ${lucky[0]}`);
+    const stamps: number[] = [];
+    for (let i = 0; i < 8; i++) {
+      stamps.push(decodeCount(await leader.read(encodeCounterQuery(`@l${i}`), "serializable")));
+    }
+    // The leader's clock stamped each entry while the test ran, never going backwards.
+    for (const [i, at] of stamps.entries()) {
+      assert.ok(at >= startedMs && at <= endedMs, `l${i} changed at ${at}, outside the run`);
+      if (i > 0) assert.ok(at >= (stamps[i - 1] as number), `l${i}: time went backwards`);
+    }
     for (const id of c.ids) {
       await waitFor(() => c.node(id).status().applied >= leader.status().commit, 3000);
-      assert.equal(
-        decodeCount(await c.node(id).read(encodeCounterQuery("l"), "serializable")),
-        lucky,
-      );
+      for (let i = 0; i < 8; i++) {
+        const node = c.node(id);
+        assert.equal(
+          decodeCount(await node.read(encodeCounterQuery(`l${i}`), "serializable")),
+          lucky[i],
+          `${id}: l${i}'s lucky number`,
+        );
+        assert.equal(
+          decodeCount(await node.read(encodeCounterQuery(`@l${i}`), "serializable")),
+          stamps[i],
+          `${id}: l${i}'s time`,
+        );
+      }
     }
   });
 

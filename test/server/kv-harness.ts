@@ -7,6 +7,7 @@ import * as grpc from "@grpc/grpc-js";
 import { KvStateMachine } from "../../src/kv/index.js";
 import { asIndex, asTerm } from "../../src/raft/index.js";
 import type { MemberHeader } from "../../src/server/etcd-mapping.js";
+import { kvServiceDefinition } from "../../src/server/etcd-wire.js";
 import { GrpcServer } from "../../src/server/grpc/server.js";
 import {
   grpcReceiveBytesMax,
@@ -14,7 +15,7 @@ import {
   type KvServiceOptions,
   kvServiceHandlers,
 } from "../../src/server/kv-service.js";
-import { serviceClient, serviceDefinition } from "../../src/server/proto.js";
+import { serviceClient } from "../../src/server/proto.js";
 
 /** Above 2^53 on purpose: headers must carry uint64 ids without losing digits. */
 export const CLUSTER_ID = "14841639068965178418";
@@ -92,7 +93,7 @@ export async function startKvServer(
   const server = new GrpcServer({
     receiveMessageBytesMax: grpcReceiveBytesMax(options.requestBytesMax),
   });
-  server.addService(serviceDefinition("KV"), kvServiceHandlers(backend, options));
+  server.addService(kvServiceDefinition(), kvServiceHandlers(backend, options));
   const port = await server.listen(0, "127.0.0.1");
   const address = `127.0.0.1:${port}`;
   const Client = serviceClient("KV");

@@ -226,6 +226,7 @@ describe("KV service over gRPC", () => {
   });
 
   test("bad requests: empty key, value with ignore_value, bad int64, bad enum, empty op", async () => {
+    const proposals = backend.proposals;
     await rejectsWithStatus(
       put("", "v"),
       grpc.status.INVALID_ARGUMENT,
@@ -256,6 +257,8 @@ describe("KV service over gRPC", () => {
       grpc.status.INVALID_ARGUMENT,
       /^etcdserver: a txn op must hold exactly one request/,
     );
+    // Refused before the log: none of them was proposed.
+    assert.equal(backend.proposals, proposals, "a bad request reached the log");
   });
 
   test("many concurrent puts each get their own revision", async () => {

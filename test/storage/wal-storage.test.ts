@@ -1,6 +1,7 @@
 // WalStorage as a LogStorage: what goes in comes back after a reopen, truncation is durable,
 // group commit coalesces, segments roll, and misuse gets typed errors.
 import assert from "node:assert/strict";
+import { constants } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -204,9 +205,9 @@ test("a failed batch rejects every append in it and every later one with IO", as
   try {
     const { wal } = await openAndLoad(dir);
     await wal.append(entryRange(1, 1, 1), undefined);
-    // Make the next fdatasync fail, as a disk error would.
-    const active = (wal as unknown as { active: { handle: { datasync(): Promise<void> } } }).active;
-    active.handle.datasync = () => Promise.reject(new Error("EIO (injected)"));
+    // Make the next (O_DSYNC, so durable) write fail, as a disk error would.
+    const active = (wal as unknown as { active: { handle: { write(): Promise<unknown> } } }).active;
+    active.handle.write = () => Promise.reject(new Error("EIO (injected)"));
     const results = await Promise.allSettled([
       wal.append(entryRange(2, 2, 1), undefined),
       wal.append(entryRange(3, 3, 1), hardState(1, 3)),
@@ -411,6 +412,38 @@ test("without sync, entries or a new term or vote are refused as a bug", async (
     await assert.rejects(wal.append([], hardState(1, 1, "n2"), false), AssertionError);
     assert.equal(wal.stats().deferredHardStates, 0);
     await wal.close();
+  } finally {
+    await removeDir(dir);
+  }
+});
+
+test("the active segment is written O_DSYNC, in a new directory, after reopen and after a rollover", async (t) => {
+  if (process.platform !== "linux") {
+    t.skip("reads the open flags from /proc/self/fdinfo");
+    return;
+  }
+  const dir = await tempDir("wal-dsync");
+  // fdinfo's "flags:" line is octal; O_DSYNC is the bit a write waits on the disk for.
+  const dsync = async (wal: WalStorage): Promise<boolean> => {
+    const fd = (wal as unknown as { active: { handle: { fd: number } } }).active.handle.fd;
+    const info = await readFile(`/proc/self/fdinfo/${fd}`, "utf8");
+    const flags = Number.parseInt(/^flags:\s*([0-7]+)/m.exec(info)?.[1] ?? "0", 8);
+    return (flags & constants.O_DSYNC) === constants.O_DSYNC;
+  };
+  try {
+    const options = { segmentBytesMax: 4096 };
+    const first = await openAndLoad(dir, options);
+    assert.ok(await dsync(first.wal), "a new directory's first segment");
+    await first.wal.append(entryRange(1, 1, 1), hardState(1, 1));
+    await first.wal.close();
+    const second = await openAndLoad(dir, options);
+    assert.ok(await dsync(second.wal), "the segment reopened");
+    const before = (second.wal as unknown as { active: { name: string } }).active.name;
+    for (let i = 2; i <= 80; i += 4) await second.wal.append(entryRange(i, i + 3, 1), undefined);
+    const after = (second.wal as unknown as { active: { name: string } }).active.name;
+    assert.notEqual(after, before, "the appends rolled over to a new segment");
+    assert.ok(await dsync(second.wal), "the segment a rollover created");
+    await second.wal.close();
   } finally {
     await removeDir(dir);
   }

@@ -57,8 +57,12 @@ export class CounterMachine implements StateMachine {
     return encoder.encode(String(counter.value));
   }
 
+  /** `name` → the counter's value; `@name` → when it last changed (the leader's ms). */
   query(query: Uint8Array): Uint8Array {
-    return encoder.encode(String(this.counters.get(decoder.decode(query))?.value ?? 0));
+    const q = decoder.decode(query);
+    if (q.startsWith("@"))
+      return encoder.encode(String(this.counters.get(q.slice(1))?.changedAtMs ?? 0));
+    return encoder.encode(String(this.counters.get(q)?.value ?? 0));
   }
 
   snapshot(): Uint8Array {
