@@ -84,7 +84,8 @@ export interface MemberOptions {
   readonly discoveryTimeoutMs?: number;
   /**
    * How long a member starting on an empty data directory waits for each peer's answer to
-   * "do you know me from an earlier start?" (member-identity.ts). Default 2000 ms.
+   * "do you know me from an earlier start?" (member-identity.ts). Default 2000 ms; 0 skips
+   * the check (tests: the peers' incarnation check must then keep the member out).
    */
   readonly bootstrapCheckTimeoutMs?: number;
   readonly logger: Logger;
