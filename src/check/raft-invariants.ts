@@ -2,6 +2,9 @@
 // The observer (the simulator) reports what each node does; every report is checked at once,
 // so a violation is caught at the step that caused it:
 //  - Election Safety: at most one leader per term.
+//  - Vote Safety: each voter grants at most one candidate per term (Raft §5.2: the vote is
+//    durable). A voter whose durable state went backwards (a wiped data directory under its
+//    old id) is how it breaks, and how Election Safety breaks in turn.
 //  - Log Matching: two logs with an entry of the same index and term are identical up to it
 //    (checked with a running hash of each durable log's prefix).
 //  - Leader Completeness: a new leader's log holds every entry committed so far.
@@ -20,6 +23,7 @@ export interface EntryDigest {
 export interface InvariantViolation {
   readonly invariant:
     | "ElectionSafety"
+    | "VoteSafety"
     | "LogMatching"
     | "LeaderCompleteness"
     | "StateMachineSafety"
@@ -79,6 +83,9 @@ class ShadowLog {
 export class RaftInvariants {
   readonly violations: InvariantViolation[] = [];
   private readonly leaders = new Map<number, string>();
+  /** "voter/term" → the candidate it granted its vote to (votes that reached a candidate). */
+  private readonly votes = new Map<string, string>();
+  private votesSeen = 0;
   /** (index:term) → prefix hash, over every durable log ever seen. */
   private readonly prefixByIndexTerm = new Map<string, number>();
   /** The committed log as first seen: index → digest. */
@@ -129,6 +136,30 @@ export class RaftInvariants {
         detail: `a lease read in term ${term} after ${this.leaders.get(newest)} was elected in term ${newest}`,
       });
     }
+  }
+
+  /**
+   * `voter` granted its vote in `term` to `candidate`, and the candidate got it (it could count
+   * it). Vote Safety: one candidate per voter per term.
+   */
+  observeVote(voter: string, term: number, candidate: string): void {
+    this.votesSeen++;
+    const key = `${voter}/${term}`;
+    const existing = this.votes.get(key);
+    if (existing !== undefined && existing !== candidate) {
+      this.fail({
+        invariant: "VoteSafety",
+        node: voter,
+        detail: `voted for ${existing} and for ${candidate} in term ${term}`,
+      });
+      return;
+    }
+    if (existing === undefined) this.votes.set(key, candidate);
+  }
+
+  /** Votes observed so far (granted votes delivered to their candidate). */
+  get votesObserved(): number {
+    return this.votesSeen;
   }
 
   /** `node` became leader of `term`. */

@@ -82,6 +82,11 @@ export async function run(args: string[], out: Output = processOutput()): Promis
       out.stderr(`ordo ${command}: ${e.message}\n`);
       return 2;
     }
+    if (e instanceof Error && (e.name === "MemberStartError" || e.name === "MemberFileError")) {
+      // A member that must not start as asked: the message says why and what to do.
+      out.stderr(`ordo ${command}: ${e.message}\n`);
+      return 1;
+    }
     if (e instanceof Error && e.name === "KvClientError") {
       out.stderr(`ordo ${command}: ${e.message}\n`);
       return 1;

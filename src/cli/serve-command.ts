@@ -7,7 +7,10 @@
 // A member added to a running cluster (ordo member add / etcdctl member add) starts with
 // --initial-cluster-state existing and an --initial-cluster naming running members and itself.
 // A member removed from the cluster stops and exits 0 with "this member was removed from the
-// cluster".
+// cluster". A member whose data directory was wiped (or replaced) and that is started again
+// under its old name is refused: at start when a peer knows it from an earlier start
+// ("has already been bootstrapped", with how to rejoin), or later when a peer refuses its
+// data directory's incarnation; either way it exits 1 with the reason.
 import { parseArgs } from "node:util";
 import type { LogLevel } from "../rsm/index.js";
 import { createLogger, Member, parseHostPort, parseInitialCluster } from "../server/index.js";
@@ -123,10 +126,18 @@ export async function runServeCommand(args: string[], out: Output): Promise<numb
     }
   });
   const removed = member.removed.then((reason) => ({ reason }));
-  const why = await Promise.race([signalled, removed]);
+  const fenced = member.fenced.then((reason) => ({ fenced: reason }));
+  const why = await Promise.race([signalled, removed, fenced]);
   process.off("SIGINT", onSignal);
   process.off("SIGTERM", onSignal);
   process.off("disconnect", onSignal);
+  if (why !== "signal" && "fenced" in why) {
+    out.stderr(
+      `ordo serve: member ${name} stopped: the cluster refused its data directory (${why.fenced}).\n` +
+        "Its data directory is not the one the cluster knew for it: it was wiped or replaced, and a member that forgot its log, term and vote must not take part under its old id. To bring it back: ordo member remove <id>, wipe the data directory, ordo member add, then start it with --initial-cluster-state existing.\n",
+    );
+    return 1;
+  }
   if (why !== "signal") {
     // The member has stopped itself: it is no longer part of the cluster.
     out.stdout(`ordo member ${name}: this member was removed from the cluster (${why.reason})\n`);

@@ -1,6 +1,6 @@
 // `ordo sim`: run the deterministic simulator over a range of seeds, or one seed with its history.
 //
-//   ordo sim --seeds 1-500 [--nodes 5] [--faults all|none] [--json] [--workers N]
+//   ordo sim --seeds 1-500 [--nodes 5] [--faults all|wipe|none] [--json] [--workers N]
 //   ordo sim --seed 42 [--history out.json] [--trace]
 //
 // With --json the last line printed is one JSON object:
@@ -19,14 +19,18 @@ import {
 } from "../sim/index.js";
 import type { Output } from "./output.js";
 
-export const SIM_USAGE = `usage: ordo sim --seeds A-B [--nodes N] [--faults all|none] [--stack runtime|core] [--reconfig] [LEASE] [--json] [--workers N]
-       ordo sim --seed S [--nodes N] [--faults all|none] [--stack runtime|core] [--reconfig] [LEASE] [--history FILE] [--trace] [--json]
+export const SIM_USAGE = `usage: ordo sim --seeds A-B [--nodes N] [--faults all|wipe|none] [--stack runtime|core] [--reconfig] [LEASE] [--json] [--workers N]
+       ordo sim --seed S [--nodes N] [--faults all|wipe|none] [--stack runtime|core] [--reconfig] [LEASE] [--history FILE] [--trace] [--json]
        LEASE: --read-mode lease [--lease-clock-drift F] [--clock-skew S]
 
 Runs simulated clusters in virtual time: network faults (delays, drops, duplicates, reordering,
 partitions, flapping links), crashes that lose unsynced writes, restarts and pauses, with a KV
 workload whose history is checked for linearizability and Raft's safety invariants checked at
 every step. Same seed, same run. --nodes defaults to 3, 5 or 7 chosen by the seed.
+--faults all (default) also wipes a member's disk now and then (it restarts empty under its old
+id: its peers must refuse it by its data directory's incarnation); --faults wipe does that often,
+to a member that just voted. --bug accept-wiped lets the wiped member in: the Vote Safety and
+Election Safety checks must catch its double vote.
 --stack runtime (default) runs the full runtime with the MVCC key-value store on every member;
 --stack core runs the bare Raft core with a minimal driver and a small KV map.
 --reconfig (runtime stack) also changes membership during the faults: adds members from empty
@@ -96,7 +100,10 @@ function parseBug(name: string | undefined): TestingFaults | undefined {
   if (name === "commit-prior-term") return { commitPriorTermByCounting: true };
   if (name === "skip-vote-check") return { skipVoteUpToDateCheck: true };
   if (name === "skip-joint") return { skipJointConsensus: true };
-  throw new Error(`unknown --bug "${name}": commit-prior-term, skip-vote-check or skip-joint`);
+  if (name === "accept-wiped") return { acceptWipedMember: true };
+  throw new Error(
+    `unknown --bug "${name}": commit-prior-term, skip-vote-check, skip-joint or accept-wiped`,
+  );
 }
 
 function describeFailure(r: SeedSummary): string {
@@ -138,8 +145,8 @@ export async function runSimCommand(args: string[], out: Output): Promise<number
     return 0;
   }
   const faults = values.faults as FaultMode;
-  if (faults !== "all" && faults !== "none")
-    throw new Error(`--faults must be all or none, not "${values.faults}"`);
+  if (faults !== "all" && faults !== "none" && faults !== "wipe")
+    throw new Error(`--faults must be all, wipe or none, not "${values.faults}"`);
   const nodes = values.nodes === undefined ? undefined : Number(values.nodes);
   if (nodes !== undefined && (!Number.isInteger(nodes) || nodes < 1 || nodes > 9)) {
     throw new Error("--nodes must be an integer from 1 to 9");
@@ -184,6 +191,9 @@ export async function runSimCommand(args: string[], out: Output): Promise<number
       events: r.events,
       trace_hash: r.traceHash,
       ...(values.reconfig ? { reconfigs: r.reconfigs.length } : {}),
+      wipes: r.wipes,
+      incarnation_refusals: r.incarnationRefusals,
+      fenced: r.fenced.length,
       elapsed_ms: Date.now() - started,
     };
     if (values.trace && r.reconfigs.length > 0)
@@ -230,6 +240,9 @@ export async function runSimCommand(args: string[], out: Output): Promise<number
     linearizable: results.filter((r) => r.linearizable === true).length,
     ops: results.reduce((a, r) => a + r.ops, 0),
     ...(values.reconfig ? { reconfigs: results.reduce((a, r) => a + r.reconfigs.length, 0) } : {}),
+    wipes: results.reduce((a, r) => a + r.wipes, 0),
+    fenced: results.reduce((a, r) => a + r.fenced.length, 0),
+    incarnation_refusals: results.reduce((a, r) => a + r.incarnationRefusals, 0),
     elapsed_ms: elapsedMs,
     seeds_per_minute: Math.round((results.length * 60_000) / Math.max(elapsedMs, 1)),
     virtual_seconds_per_second: Math.round(virtualMs / Math.max(elapsedMs, 1)),

@@ -5,6 +5,14 @@
 //  - Replicate: the follower's log matches up to `match`; stream entries optimistically, bounded
 //    by the inflight window.
 //  - Snapshot: the entries the follower needs are compacted; a snapshot is on its way.
+//
+// Bounded whatever the follower answers: while probing, a rejection that moves nextIndex back
+// lets the next probe go at once (backtracking makes progress, so that is bounded by the log),
+// but a rejection that cannot move it back (the follower rejects at match: it lost entries it
+// acknowledged, e.g. its data directory was wiped) stalls the probe until the leader's next
+// heartbeat broadcast. Before this, each such rejection sent the same probe again at once, an
+// unbounded probe/reject loop at network speed. A snapshot that gets no answer is retried
+// after an election timeout, doubling up to 8 election timeouts while they keep failing.
 import { assert } from "./assert.js";
 import { Inflights } from "./inflights.js";
 import { asIndex, type Index } from "./types.js";
@@ -25,6 +33,16 @@ export class Progress {
   recentActive = false;
   /** In Probe state: a message is outstanding; wait for its answer (or a heartbeat response). */
   probeSent = false;
+  /**
+   * In Probe state: the last probe was rejected without moving `next` back (the follower does
+   * not hold entries up to `match`, which it acknowledged): send no probe until the leader's
+   * next heartbeat broadcast clears this (see unstall).
+   */
+  probeStalled = false;
+  /** Rejections that could not move `next` below match + 1: the follower's log went backwards. */
+  regressions = 0;
+  /** Snapshots in a row that got no answer in time (their retry waits longer each time). */
+  snapshotTimeouts = 0;
   readonly inflights: Inflights;
 
   constructor(
@@ -62,6 +80,7 @@ export class Progress {
   private resetState(state: ProgressState): void {
     this.state = state;
     this.probeSent = false;
+    this.probeStalled = false;
     this.pendingSnapshot = asIndex(0);
     this.snapshotTicks = 0;
     this.inflights.reset();
@@ -73,6 +92,8 @@ export class Progress {
     if (this.match < index) {
       this.match = index;
       this.probeSent = false;
+      this.probeStalled = false;
+      this.snapshotTimeouts = 0;
       updated = true;
     }
     if (this.next < index + 1) this.next = asIndex(index + 1);
@@ -93,8 +114,15 @@ export class Progress {
     }
     // Probe: only the answer to the message we sent (prevLogIndex = next - 1) counts.
     if (this.next - 1 !== rejected) return false;
+    const before = this.next;
     this.next = asIndex(Math.max(Math.min(rejected, hint + 1), this.match + 1));
     this.probeSent = false;
+    if (this.next >= before) {
+      // No way back: the follower rejects at match, an index it acknowledged. Probing again at
+      // once would get the same answer; wait for the next heartbeat round.
+      this.probeStalled = true;
+      this.regressions++;
+    }
     assert(this.next >= 1, "progress: next below 1");
     return true;
   }
@@ -103,12 +131,25 @@ export class Progress {
   isPaused(): boolean {
     switch (this.state) {
       case "Probe":
-        return this.probeSent;
+        return this.probeSent || this.probeStalled;
       case "Replicate":
         return this.inflights.full();
       case "Snapshot":
         return true;
     }
+  }
+
+  /** The leader's heartbeat broadcast: a stalled probe may go once more (one per heartbeat). */
+  unstall(): void {
+    this.probeStalled = false;
+  }
+
+  /**
+   * Ticks a snapshot may wait for its answer before the leader probes again: an election
+   * timeout, doubled for each snapshot in a row that timed out, up to 8 election timeouts.
+   */
+  snapshotWaitTicks(electionTicks: number): number {
+    return electionTicks * 2 ** Math.min(this.snapshotTimeouts, 3);
   }
 
   /** Records that an AppendRequest carrying entries up to `lastIndex` (or none) was sent. */

@@ -94,6 +94,12 @@ export interface TestingFaults {
    * the joint configuration (violates thesis §4.3: two disjoint majorities can both decide).
    */
   readonly skipJointConsensus?: boolean;
+  /**
+   * Not read by the core: the simulator's model of the peer handshake lets a member restarted
+   * with a wiped disk under its old id back in (no incarnation check), so it may vote twice in
+   * one term (the hole of issue 11).
+   */
+  readonly acceptWipedMember?: boolean;
 }
 
 export interface RaftOptions {
@@ -205,6 +211,11 @@ export interface RaftStatus {
     next: Index;
     state: string;
     recentActive: boolean;
+    /**
+     * Rejections from this follower at or below its match: it lost entries it acknowledged
+     * (its durable state went backwards). Non-zero means the follower must not be trusted.
+     */
+    regressions: number;
   }>;
 }
 
@@ -743,6 +754,7 @@ export class Raft {
         next: pr.next,
         state: pr.state,
         recentActive: pr.recentActive,
+        regressions: pr.regressions,
       })),
     };
   }
@@ -858,11 +870,21 @@ export class Raft {
       if (this.leadTransferee !== NO_NODE) this.leadTransferee = NO_NODE;
     }
     for (const [, pr] of this.tracker.entries()) {
-      // A snapshot that got no answer within an election timeout was probably lost: probe again.
-      if (pr.state === "Snapshot" && ++pr.snapshotTicks >= this.electionTicks) pr.becomeProbe();
+      // A snapshot that got no answer in time was probably lost: probe again (backing off while
+      // snapshots keep timing out, see Progress.snapshotWaitTicks).
+      if (
+        pr.state === "Snapshot" &&
+        ++pr.snapshotTicks >= pr.snapshotWaitTicks(this.electionTicks)
+      ) {
+        pr.snapshotTimeouts++;
+        pr.becomeProbe();
+      }
     }
     if (this.heartbeatElapsed >= this.heartbeatTicks) {
       this.heartbeatElapsed = 0;
+      // One stalled probe per heartbeat interval (Progress.probeStalled): the heartbeat's
+      // response lets it go.
+      for (const [, pr] of this.tracker.entries()) pr.unstall();
       this.broadcastHeartbeat(this.readOnly.lastContext());
     }
   }

@@ -1,8 +1,13 @@
 // member.json: a member's identity in its data directory, written once when the data directory
 // is new, atomically (temp file, fsync, rename, directory fsync), so a crash leaves no half file.
 //
-//   { "version": 1, "clusterId": "…", "nodeId": "n4", "memberId": "…",
+//   { "version": 1, "clusterId": "…", "nodeId": "n4", "memberId": "…", "incarnation": "…",
 //     "bootstrap": true, "peers": [{ "nodeId": "n1", "peerURLs": ["http://…"] }, …] }
+//
+// incarnation: a random id drawn when the data directory is created (transport/incarnations.ts).
+// Peers remember it at first contact and refuse this node id with any other one, so a member
+// restarted with a wiped data directory (which forgot its log, term and vote) cannot take part.
+// A file from before incarnations has none: Member.start draws one and rewrites the file.
 //
 // bootstrap true: the member started the cluster (--initial-cluster-state new); its first
 // configuration is `peers` as voters, as every bootstrap member's is. bootstrap false: it
@@ -28,6 +33,8 @@ export interface MemberFile {
   readonly memberId: string;
   readonly bootstrap: boolean;
   readonly peers: readonly MemberFilePeer[];
+  /** This data directory's incarnation; absent in files written before incarnations. */
+  readonly incarnation?: string;
 }
 
 export const MEMBER_FILE = "member.json";
@@ -66,6 +73,11 @@ export async function readMemberFile(dir: string): Promise<MemberFile | undefine
   if (typeof o.nodeId !== "string" || !/^[\x21-\x7e]{1,255}$/.test(o.nodeId)) bad("bad nodeId");
   if (typeof o.memberId !== "string") bad("bad memberId");
   if (typeof o.bootstrap !== "boolean") bad("bad bootstrap");
+  if (
+    o.incarnation !== undefined &&
+    (typeof o.incarnation !== "string" || !/^[0-9a-f]{8,64}$/.test(o.incarnation))
+  )
+    bad("bad incarnation");
   if (!Array.isArray(o.peers)) bad("bad peers");
   const peers: MemberFilePeer[] = [];
   for (const p of o.peers as unknown[]) {
@@ -88,6 +100,7 @@ export async function readMemberFile(dir: string): Promise<MemberFile | undefine
     memberId: o.memberId as string,
     bootstrap: o.bootstrap as boolean,
     peers,
+    ...(o.incarnation !== undefined ? { incarnation: o.incarnation as string } : {}),
   };
 }
 
@@ -99,6 +112,7 @@ export async function writeMemberFile(dir: string, file: MemberFile): Promise<vo
       clusterId: file.clusterId,
       nodeId: file.nodeId,
       memberId: file.memberId,
+      ...(file.incarnation !== undefined ? { incarnation: file.incarnation } : {}),
       bootstrap: file.bootstrap,
       peers: file.peers.map((p) => ({ nodeId: p.nodeId, peerURLs: [...p.peerURLs] })),
     },

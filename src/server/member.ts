@@ -13,7 +13,7 @@
 // its own name and client URL through the log once it sees a leader; and a member that applies
 // its own removal, or is told by a peer that it was removed, stops.
 
-import { mkdir } from "node:fs/promises";
+import { mkdir, readdir, rmdir } from "node:fs/promises";
 import type { Server as HttpServer } from "node:http";
 import { join } from "node:path";
 import { serviceDefinition } from "../api/index.js";
@@ -21,13 +21,18 @@ import { encodeCommand, KvStateMachine } from "../kv/index.js";
 import type { NodeId } from "../raft/index.js";
 import { type Logger, type Membership, RsmNode } from "../rsm/index.js";
 import { WalStorage } from "../storage/index.js";
-import { type ClusterInfo, TcpTransport } from "../transport/index.js";
+import { type ClusterInfo, newIncarnation, TcpTransport } from "../transport/index.js";
 import { ClientListener } from "./client-listener.js";
 import { type PeerSpec, stableId } from "./cluster-config.js";
 import { clusterHandlers } from "./cluster-service.js";
 import { kvServiceDefinition } from "./etcd-wire.js";
 import { GrpcServer } from "./grpc/server.js";
 import { createHttpGateway, type HealthInput } from "./http-gateway.js";
+import {
+  FileIncarnations,
+  readIncarnationMarker,
+  writeIncarnationMarker,
+} from "./incarnation-file.js";
 import { grpcReceiveBytesMax, type KvBackend, kvServiceHandlers } from "./kv-service.js";
 import { leaseServiceHandlers } from "./lease-service.js";
 import { maintenanceHandlers } from "./maintenance-service.js";
@@ -35,6 +40,7 @@ import { type MemberFile, writeMemberFile } from "./member-file.js";
 import {
   clusterIdOf,
   type InitialClusterState,
+  MemberStartError,
   peerUrlOf,
   resolveIdentity,
 } from "./member-identity.js";
@@ -76,6 +82,12 @@ export interface MemberOptions {
   readonly initialClusterState?: InitialClusterState;
   /** How long a joining member looks for the cluster. Default 30 000 ms. */
   readonly discoveryTimeoutMs?: number;
+  /**
+   * How long a member starting on an empty data directory waits for each peer's answer to
+   * "do you know me from an earlier start?" (member-identity.ts). Default 2000 ms; 0 skips
+   * the check (tests: the peers' incarnation check must then keep the member out).
+   */
+  readonly bootstrapCheckTimeoutMs?: number;
   readonly logger: Logger;
 }
 
@@ -98,6 +110,10 @@ class MembershipSync {
   private removedReason: string | undefined;
   private resolveRemoved: ((reason: string) => void) | undefined;
   readonly removed: Promise<string>;
+  private fencedReason: string | undefined;
+  private resolveFenced: ((reason: string) => void) | undefined;
+  /** Resolves when a peer refused this member's data directory (a stale incarnation). */
+  readonly fenced: Promise<string>;
   /** The members as last applied here (the cache headers and MemberList read). */
   current: MemberView[] = [];
   membership: Membership | undefined;
@@ -109,10 +125,24 @@ class MembershipSync {
     this.removed = new Promise((resolve) => {
       this.resolveRemoved = resolve;
     });
+    this.fenced = new Promise((resolve) => {
+      this.resolveFenced = resolve;
+    });
   }
 
   get isRemoved(): boolean {
-    return this.removedReason !== undefined;
+    return this.removedReason !== undefined || this.fencedReason !== undefined;
+  }
+
+  /**
+   * A peer refused this member's data directory incarnation: the cluster knew another data
+   * directory under this node id, so this one's state went backwards; it must stop.
+   */
+  markFenced(reason: string): void {
+    if (this.fencedReason !== undefined) return;
+    this.fencedReason = reason;
+    this.log("error", "a peer refused this member's data directory; stopping", { reason });
+    this.resolveFenced?.(reason);
   }
 
   /** A membership change applied here (or the one the node opened with). */
@@ -177,6 +207,11 @@ export class Member {
   private removedTimer: NodeJS.Timeout | undefined;
   /** Resolves with the reason once this member was removed from the cluster and has stopped. */
   readonly removed: Promise<string>;
+  /**
+   * Resolves with the reason once a peer refused this member's data directory (it was wiped or
+   * replaced: a stale incarnation) and the member has stopped. It must rejoin as a new member.
+   */
+  readonly fenced: Promise<string>;
 
   private constructor(
     readonly options: MemberOptions,
@@ -204,6 +239,10 @@ export class Member {
       }
       await this.stop();
       return reason.replace(/ \(delayed\)$/, "");
+    });
+    this.fenced = sync.fenced.then(async (reason) => {
+      await this.stop();
+      return reason;
     });
   }
 
@@ -233,22 +272,37 @@ export class Member {
   static async start(options: MemberOptions): Promise<Member> {
     const self = options.initialCluster.find((p) => p.name === options.name);
     if (self === undefined) throw new Error(`--name ${options.name} is not in --initial-cluster`);
-    await mkdir(options.dataDir, { recursive: true });
+    const createdDir = (await mkdir(options.dataDir, { recursive: true })) !== undefined;
     const log = options.logger;
     const walDir = join(options.dataDir, "wal");
-    const { file: identity, created } = await resolveIdentity({
-      name: options.name,
-      dataDir: options.dataDir,
-      walDir,
-      initialCluster: options.initialCluster,
-      clusterToken: options.clusterToken,
-      initialClusterState: options.initialClusterState ?? "new",
-      discoveryTimeoutMs: options.discoveryTimeoutMs ?? 30_000,
-      log: (message, fields) => log("info", message, fields),
-    });
+    let resolved: Awaited<ReturnType<typeof resolveIdentity>>;
+    try {
+      resolved = await resolveIdentity({
+        name: options.name,
+        dataDir: options.dataDir,
+        walDir,
+        initialCluster: options.initialCluster,
+        clusterToken: options.clusterToken,
+        initialClusterState: options.initialClusterState ?? "new",
+        discoveryTimeoutMs: options.discoveryTimeoutMs ?? 30_000,
+        ...(options.bootstrapCheckTimeoutMs !== undefined
+          ? { bootstrapCheckTimeoutMs: options.bootstrapCheckTimeoutMs }
+          : {}),
+        log: (message, fields) => log("info", message, fields),
+      });
+    } catch (e) {
+      // Refused before anything was written: leave no trace, so the next attempt starts the
+      // same way (an empty data directory we created goes; one that was there stays).
+      if (createdDir && (await readdir(options.dataDir)).length === 0)
+        await rmdir(options.dataDir).catch(() => {});
+      throw e;
+    }
+    const { created } = resolved;
     // member.json before the WAL: a WAL without member.json reads as a bootstrap member's
     // data directory from before member.json, which a joining member must never look like.
-    if (created) await writeMemberFile(options.dataDir, identity);
+    if (created) await writeMemberFile(options.dataDir, resolved.file);
+    const identity = await settleIncarnation(options.dataDir, walDir, resolved.file, created, log);
+    const incarnations = await FileIncarnations.open(options.dataDir);
     const storage = await WalStorage.open(walDir, {
       logger: (level, message, fields) => log(level, `wal: ${message}`, fields),
     });
@@ -290,6 +344,9 @@ export class Member {
       },
       clusterInfo: () => clusterInfo(),
       onRemoved: (by, reason) => sync?.markRemoved(`${by} refused it: ${reason}`, false),
+      onFenced: (by, reason) => sync?.markFenced(`${by} refused it: ${reason}`),
+      incarnation: identity.incarnation,
+      peerIncarnations: incarnations,
       logger: (level, message, fields) => log(level, `transport: ${message}`, fields),
     });
     sync = new MembershipSync(transport, log);
@@ -337,11 +394,19 @@ export class Member {
       if (m === undefined || m.confState.voters.length === 0) return undefined;
       return {
         clusterId,
-        members: membershipSync.current.map((v) => ({
-          nodeId: v.nodeId,
-          id: v.id,
-          peerURLs: v.peerURLs,
-        })),
+        members: membershipSync.current.map((v) => {
+          // What a member with an empty data directory is told about itself (is it back after
+          // a wipe?): the incarnation we heard from it, and whether it published its record.
+          const incarnation =
+            v.nodeId === nodeId ? identity.incarnation : incarnations.get(v.nodeId);
+          return {
+            nodeId: v.nodeId,
+            id: v.id,
+            peerURLs: v.peerURLs,
+            ...(incarnation !== undefined ? { incarnation } : {}),
+            started: v.replicated && v.clientURLs.length > 0,
+          };
+        }),
       };
     };
     await transport.start();
@@ -472,6 +537,7 @@ export class Member {
         metrics: () => runtime.metrics,
         status: () => runtime.status(),
         peerStats: () => transport.stats(),
+        incarnationRefusals: () => transport.transportCounters().incarnationRefusals,
       },
       { labels: { member: options.name } },
     );
@@ -611,6 +677,60 @@ export class Member {
     await this.node.stop();
     await this.transport.stop();
   }
+}
+
+/**
+ * This data directory's incarnation, settled before the WAL opens (member-file.ts,
+ * incarnation-file.ts): member.json names it and the WAL directory's marker must agree.
+ *  - a file from before incarnations: draw one, mark the WAL, rewrite member.json;
+ *  - no marker while member.json has an incarnation: the WAL directory was wiped (or a first
+ *    start stopped between the two files): its state is new, so is its incarnation (peers that
+ *    knew the old one refuse it);
+ *  - member.json just written for a WAL directory with a marker: take the marker's;
+ *  - another data directory's marker: refuse to start.
+ */
+async function settleIncarnation(
+  dataDir: string,
+  walDir: string,
+  file: MemberFile,
+  created: boolean,
+  log: Logger,
+): Promise<MemberFile & { readonly incarnation: string }> {
+  await mkdir(walDir, { recursive: true });
+  const marker = await readIncarnationMarker(walDir);
+  if (file.incarnation !== undefined && marker === file.incarnation)
+    return { ...file, incarnation: file.incarnation };
+  if (created && marker !== undefined) {
+    // member.json was (re)written for a WAL directory that has its own marker (a data
+    // directory whose member.json was lost): the WAL's life is this data directory's.
+    const adopted = { ...file, incarnation: marker };
+    await writeMemberFile(dataDir, adopted);
+    return adopted;
+  }
+  if (file.incarnation !== undefined && marker !== undefined) {
+    throw new MemberStartError(
+      `${walDir} belongs to another data directory (incarnation ${marker}, member.json says ` +
+        `${file.incarnation}): restore the matching WAL directory, or rejoin as a new member`,
+    );
+  }
+  let incarnation: string;
+  if (file.incarnation === undefined) {
+    incarnation = marker ?? newIncarnation();
+    log("info", "this data directory predates incarnations: it gets one", { incarnation });
+  } else if (created) {
+    incarnation = file.incarnation;
+  } else {
+    incarnation = newIncarnation();
+    log(
+      "warn",
+      "the WAL directory has no incarnation marker (wiped?): this member starts as a new data directory; peers that knew the old one will refuse it",
+      { was: file.incarnation, incarnation },
+    );
+  }
+  await writeIncarnationMarker(walDir, incarnation);
+  const settled = { ...file, incarnation };
+  if (settled.incarnation !== file.incarnation) await writeMemberFile(dataDir, settled);
+  return settled;
 }
 
 export type { PeerSpec };

@@ -31,6 +31,8 @@ export interface MetricsSource {
   };
   /** Per peer (by name) counters of the outbound transport; an empty map for a single member. */
   readonly peerStats: () => ReadonlyMap<string, PeerCounters>;
+  /** Connections refused for a stale data directory incarnation (TransportCounters). */
+  readonly incarnationRefusals?: () => number;
 }
 
 /** The part of the transport's PeerStats exported per peer. */
@@ -151,6 +153,18 @@ export class ClientMetrics {
       const s = source.status();
       return s.confState.learners.includes(s.id) ? 1 : 0;
     });
+    const refusals = source.incarnationRefusals;
+    if (refusals !== undefined) {
+      new Counter({
+        name: "ordo_peer_incarnation_refusals_total",
+        help: "Peer connections refused because the peer's data directory incarnation was not the one remembered for its id (its durable state went backwards: wiped or replaced).",
+        registers,
+        collect() {
+          this.reset();
+          this.inc(refusals());
+        },
+      });
+    }
     this.peerMetrics(source, registers);
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
   }

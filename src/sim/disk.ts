@@ -1,6 +1,7 @@
 // A node's simulated disk: what survives a crash. Writes become durable only when the
 // simulated fsync completes; a crash while one is in flight loses it, or (a torn write)
-// keeps only a prefix of its entries and never its hard state.
+// keeps only a prefix of its entries and never its hard state. A wipe (the data directory
+// deleted while the node is down) replaces the whole disk, incarnation included.
 import {
   asIndex,
   assert,
@@ -13,6 +14,16 @@ import {
 } from "../raft/index.js";
 
 export class SimDisk {
+  /**
+   * The incarnation of this data directory (transport/incarnations.ts): a wiped disk is a new
+   * SimDisk with a new one. Set by the simulation when the disk is made.
+   */
+  incarnation = 0;
+  /**
+   * The incarnation seen for each peer id, learned at first contact and durable (it survives
+   * a crash, not a wipe): what the peer handshake checks.
+   */
+  readonly peerIncarnations = new Map<string, number>();
   hardState: HardState = { term: asTerm(0), vote: NO_NODE, commit: asIndex(0) };
   snapshot: Snapshot | undefined;
   entries: Entry[] = [];

@@ -1,6 +1,7 @@
 // What the simulation needs of a member, whichever stack runs inside it: the bare core with a
 // minimal driver (SimNode) or the full runtime with the MVCC store (RuntimeMember).
 import type { Message, NodeId, Role } from "../raft/index.js";
+import type { SimDisk } from "./disk.js";
 
 /** A client request as it arrives at a member. */
 export type ClientRequest =
@@ -46,7 +47,15 @@ export interface SimMember {
   readonly role: Role;
   readonly term: number;
   readonly appliedIndex: number;
+  /** What survives a crash; replaced by a wipe. */
+  readonly disk: SimDisk;
+  /** Refused by a peer for a stale incarnation: stopped for good. */
+  readonly fenced: boolean;
   crash(): void;
+  /** Crashes and wipes the disk (a new one with `incarnation`); restart() boots it empty. */
+  wipe(incarnation: number): void;
+  /** Stops for good (a peer refused its data directory). */
+  fence(): void;
   restart(): void;
   pause(): void;
   resume(): void;

@@ -74,7 +74,9 @@ function kvCommandOf(c: SimCommand): KvCommand {
 }
 
 export class RuntimeMember implements SimMember {
-  readonly disk = new SimDisk();
+  disk = new SimDisk();
+  /** Refused by a peer for a stale incarnation: stopped for good (as the real member exits). */
+  fenced = false;
   incarnation = 0;
   crashed = false;
   paused = false;
@@ -307,8 +309,24 @@ export class RuntimeMember implements SimMember {
     this.env.trace(this.id, "crash");
   }
 
+  /** Crashed, and the data directory wiped: it restarts (restart()) from an empty disk. */
+  wipe(incarnation: number): void {
+    this.crash();
+    this.disk = new SimDisk();
+    this.disk.incarnation = incarnation;
+    this.env.trace(this.id, `wiped, incarnation ${incarnation}`);
+  }
+
+  /** A peer refused its incarnation: it stops and never restarts. */
+  fence(): void {
+    if (this.fenced) return;
+    this.crash();
+    this.fenced = true;
+    this.env.trace(this.id, "fenced: a peer refused its data directory; stopped for good");
+  }
+
   restart(): void {
-    if (!this.crashed) return;
+    if (!this.crashed || this.fenced) return;
     this.crashed = false;
     this.boot();
     this.env.trace(

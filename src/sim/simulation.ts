@@ -3,6 +3,16 @@
 // trace hash at the end proves it. After the fault phase the cluster is healed and must
 // recover (liveness); then the history is checked for linearizability and Raft's invariants
 // (checked at every step) are summed up.
+//
+// Wiped disks (fault mode "all" now and then, "wipe" often): a member is crashed, its disk
+// replaced by an empty one with a new incarnation, and restarted under its old id and options,
+// as an operator who deletes a data directory and starts the member again would. The network
+// models the peer handshake's incarnation check (transport/incarnations.ts): every message is
+// stamped with its sender's disk incarnation; a receiver learns each peer's incarnation at first
+// contact, durably (on its disk), and drops messages from, or would not send to, the same id
+// under another one; the sender of a refused message hears it and stops for good (fenced), as
+// the real member exits. The testing fault acceptWipedMember skips the check: the wiped member
+// is let in, and Vote Safety / Election Safety catch its double vote.
 import {
   checkLinearizable,
   fnv1a,
@@ -26,7 +36,11 @@ import { type NodeEnvironment, SimNode } from "./node.js";
 import { RuntimeMember, type RuntimeMemberOptions } from "./runtime-member.js";
 import type { KvOp, KvOutput } from "./sim-kv.js";
 
-export type FaultMode = "all" | "none";
+/**
+ * "all": every fault, a wiped disk now and then; "wipe": every fault, and wiped disks often
+ * (a member that just voted, restarted at once); "none": no faults.
+ */
+export type FaultMode = "all" | "none" | "wipe";
 /** "core": the Raft core with a minimal driver; "runtime": the full runtime with the MVCC store. */
 export type SimStack = "core" | "runtime";
 
@@ -81,6 +95,12 @@ export interface SimResult {
   readonly history: readonly HistoryOp[] | undefined;
   /** With --reconfig: the membership changes applied and leadership transfers completed. */
   readonly reconfigs: readonly string[];
+  /** Members restarted with a wiped disk under their old id. */
+  readonly wipes: number;
+  /** Messages refused for a stale incarnation (from or to a wiped member). */
+  readonly incarnationRefusals: number;
+  /** Members that stopped for good because a peer refused their incarnation. */
+  readonly fenced: readonly string[];
 }
 
 const TICK_MS = 10;
@@ -94,7 +114,12 @@ const SPAWNED_MAX = 6;
 
 type SimEvent =
   | { readonly kind: "tick"; readonly node: SimMember }
-  | { readonly kind: "deliver"; readonly message: Message }
+  | {
+      readonly kind: "deliver";
+      readonly message: Message;
+      /** The sender's disk incarnation when it sent the message (the handshake's). */
+      readonly stamp: number;
+    }
   | {
       readonly kind: "later";
       readonly node: SimMember;
@@ -110,7 +135,9 @@ type SimEvent =
   | { readonly kind: "flap"; readonly a: string; readonly b: string; readonly left: number }
   | { readonly kind: "heal" }
   | { readonly kind: "strike"; readonly node: SimMember; readonly crash: boolean }
-  | { readonly kind: "reconfig" };
+  | { readonly kind: "reconfig" }
+  | { readonly kind: "wipe" }
+  | { readonly kind: "restartWiped"; readonly node: SimMember; readonly incarnation: number };
 
 interface OpInFlight {
   /** -1 for a session registration, which is not part of the history. */
@@ -189,6 +216,12 @@ export class Simulation {
   /** Members ever added or tried (never reused: a removed id does not come back). */
   private readonly spawned = new Set<string>();
   private readonly reconfigLog: string[] = [];
+  /** Wiped disks: their own PRNG, not forked from the run's, so other faults stay as they were. */
+  private readonly wipePrng: Xoshiro128;
+  private readonly wipesMax: number;
+  private wipes = 0;
+  private nextIncarnation = 1;
+  private incarnationRefusals = 0;
 
   constructor(private readonly options: SimOptions) {
     this.seed = options.seed;
@@ -253,6 +286,7 @@ export class Simulation {
               this.prng.fork(),
               env,
             );
+      node.disk.incarnation = this.nextIncarnation++;
       this.nodes.push(node);
       this.nodesById.set(id, node);
       // Each node ticks with its own phase, as real clocks do.
@@ -271,7 +305,30 @@ export class Simulation {
       this.clients.push(client);
       this.queue.push(this.clientPrng.float() * 50, { kind: "clientStep", client });
     }
-    if (this.faults === "all") this.queue.push(100 + this.faultPrng.int(300), { kind: "fault" });
+    if (this.faults === "all" || this.faults === "wipe")
+      this.queue.push(100 + this.faultPrng.int(300), { kind: "fault" });
+    this.wipePrng = new Xoshiro128((Math.imul(options.seed, 0x9e3779b1) ^ 0x77195eed) >>> 0);
+    // Fenced members never come back: a minority of them at most, so a quorum stays. With the
+    // testing fault nobody is fenced, and a member may be wiped again and again.
+    const minority = Math.floor((this.nodeCount - 1) / 2);
+    this.wipesMax =
+      this.faults === "none"
+        ? 0
+        : options.testingFaults?.acceptWipedMember === true && this.faults === "wipe"
+          ? 8
+          : this.faults === "wipe"
+            ? // With membership changes the configuration may shrink around a fenced member.
+              options.reconfig === true
+              ? Math.min(minority, 1)
+              : minority
+            : this.wipePrng.chance(0.5)
+              ? Math.min(minority, 1)
+              : 0;
+    if (this.wipesMax > 0)
+      this.queue.push(
+        this.faults === "wipe" ? 150 + this.wipePrng.int(400) : 500 + this.wipePrng.int(4000),
+        { kind: "wipe" },
+      );
     this.queue.push(this.faultPhaseMs, { kind: "heal" });
     if (options.reconfig === true) {
       if (this.stack !== "runtime") throw new Error("--reconfig needs the runtime stack");
@@ -297,8 +354,9 @@ export class Simulation {
     return {
       now: () => this.now,
       sendMessage: (m) => {
+        const stamp = this.nodesById.get(m.from)?.disk.incarnation ?? 0;
         for (const delay of this.network.deliveries(m.from, m.to)) {
-          this.queue.push(this.now + delay, { kind: "deliver", message: m });
+          this.queue.push(this.now + delay, { kind: "deliver", message: m, stamp });
         }
       },
       reply: (clientId, reply) => {
@@ -391,6 +449,7 @@ export class Simulation {
     switch (ev.kind) {
       case "tick":
         this.hashEvent(1, idNum(ev.node.id), 0);
+        this.handshakes(ev.node);
         ev.node.tick();
         this.queue.push(this.now + this.tickIntervalOf(ev.node), ev);
         return;
@@ -399,8 +458,16 @@ export class Simulation {
         this.hashEvent(2, idNum(m.from) * 64 + idNum(m.to), messageCode(m) * 1_000_003 + m.term);
         // Cutting a link also loses what was in flight on it.
         if (this.network.isBlocked(m.from, m.to)) return;
+        const receiver = this.nodesById.get(m.to);
+        if (receiver === undefined || receiver.crashed) return;
+        if (!this.admit(m, ev.stamp, receiver)) return;
         if (this.options.traceLines !== 0) this.trace(describeMessage(m));
-        this.nodesById.get(m.to)?.receive(m);
+        if (m.type === "VoteResponse" && m.granted && !m.preVote)
+          this.invariants.observeVote(m.from, m.term, m.to);
+        // A candidate asks only once its vote for itself is durable: that is a vote too.
+        if (m.type === "VoteRequest" && !m.preVote)
+          this.invariants.observeVote(m.from, m.term, m.from);
+        receiver.receive(m);
         return;
       }
       case "later":
@@ -465,6 +532,24 @@ export class Simulation {
         else this.isolate(ev.node);
         this.trace(`churn strike new leader ${ev.node.id} ${ev.crash ? "crash" : "isolate"}`);
         return;
+      case "wipe":
+        this.hashEvent(14, this.wipes, 0);
+        if (this.healed || this.wipes >= this.wipesMax) return;
+        this.injectWipe();
+        if (this.wipes < this.wipesMax)
+          this.queue.push(
+            this.now +
+              (this.faults === "wipe"
+                ? 100 + this.wipePrng.int(400)
+                : 1000 + this.wipePrng.int(3000)),
+            ev,
+          );
+        return;
+      case "restartWiped":
+        this.hashEvent(15, idNum(ev.node.id), ev.incarnation);
+        if (ev.node.incarnation !== ev.incarnation) return;
+        ev.node.restart();
+        return;
       case "reconfig": {
         this.hashEvent(13, this.spawned.size, 0);
         if (this.healed || this.reconfigPrng === undefined) return;
@@ -491,6 +576,7 @@ export class Simulation {
       this.prng.fork(),
       this.environment(),
     );
+    node.disk.incarnation = this.nextIncarnation++;
     this.nodes.push(node);
     this.nodesById.set(id, node);
     this.queue.push(this.now + this.prng.float() * TICK_MS, { kind: "tick", node });
@@ -573,19 +659,116 @@ export class Simulation {
    * removed members (which keep running here, stale or not) are reached through stale hints.
    */
   private clientEndpoints(): SimMember[] {
-    if (this.reconfigPrng === undefined) return this.nodes;
     const members = this.configurationMembers();
     return members.length > 0 ? members : this.nodes;
   }
 
   /** The members of the current leader's configuration (every node without --reconfig). */
   private configurationMembers(): SimMember[] {
-    if (this.reconfigPrng === undefined) return this.nodes;
+    // A fenced member stopped for good (it would be removed and added back as a new one).
+    const running = this.nodes.filter((n) => !n.fenced);
+    if (this.reconfigPrng === undefined) return running;
     const leader = this.currentLeader();
     const conf = leader instanceof RuntimeMember ? leader.membership()?.confState : undefined;
-    if (conf === undefined) return this.nodes;
+    if (conf === undefined) return running;
     const ids = new Set<string>([...conf.voters, ...conf.votersOutgoing, ...conf.learners]);
-    return this.nodes.filter((n) => ids.has(n.id));
+    return running.filter((n) => ids.has(n.id));
+  }
+
+  // ───────────────────────────── wiped disks ─────────────────────────────
+
+  /**
+   * The connections a live member keeps to every peer (transport/peer-sender.ts dials each one
+   * at start and redials whenever a connection breaks), modelled as a handshake with every
+   * reachable live peer at each tick: the acceptor learns the dialer's incarnation at first
+   * contact or refuses a stale one (the dialer is fenced), the dialer learns the acceptor's or
+   * refuses to send to a stale one. So members learn each other's incarnations whatever Raft
+   * sends (followers send each other nothing in a steady state).
+   */
+  private handshakes(dialer: SimMember): void {
+    if (dialer.crashed || dialer.fenced) return;
+    const check = this.options.testingFaults?.acceptWipedMember !== true;
+    const own = dialer.disk.incarnation;
+    for (const acceptor of this.nodes) {
+      if (acceptor === dialer || acceptor.crashed || this.network.isBlocked(dialer.id, acceptor.id))
+        continue;
+      const known = acceptor.disk.peerIncarnations.get(dialer.id);
+      if (known === undefined) acceptor.disk.peerIncarnations.set(dialer.id, own);
+      else if (known !== own && check) {
+        this.incarnationRefusals++;
+        this.trace(
+          `${acceptor.id} refuses ${dialer.id}'s hello: incarnation ${own}, remembered ${known}`,
+        );
+        dialer.fence();
+        return;
+      }
+      if (!dialer.disk.peerIncarnations.has(acceptor.id))
+        dialer.disk.peerIncarnations.set(acceptor.id, acceptor.disk.incarnation);
+    }
+  }
+
+  /**
+   * The peer handshake's incarnation check for one message (see the top of this file): the
+   * receiver must know the sender by the incarnation it was sent with (learning it at first
+   * contact), and the sender the receiver by its current one. A sender refused by the receiver
+   * hears so and stops for good; a receiver the sender does not know by its disk is not sent to.
+   */
+  private admit(m: Message, stamp: number, receiver: SimMember): boolean {
+    // The testing fault: incarnations are learned as usual, but a stale one is let in.
+    const check = this.options.testingFaults?.acceptWipedMember !== true;
+    const sender = this.nodesById.get(m.from);
+    const knownSender = receiver.disk.peerIncarnations.get(m.from);
+    if (knownSender === undefined) receiver.disk.peerIncarnations.set(m.from, stamp);
+    else if (knownSender !== stamp && check) {
+      this.incarnationRefusals++;
+      this.trace(`${m.to} refuses ${m.from}: incarnation ${stamp}, remembered ${knownSender}`);
+      if (sender !== undefined && sender.disk.incarnation === stamp && !sender.fenced)
+        sender.fence();
+      return false;
+    }
+    // The sender's side: it dialed, and the receiver's Accepted reply showed its incarnation.
+    if (sender === undefined || sender.disk.incarnation !== stamp) return true;
+    const current = receiver.disk.incarnation;
+    const knownReceiver = sender.disk.peerIncarnations.get(m.to);
+    if (knownReceiver === undefined) sender.disk.peerIncarnations.set(m.to, current);
+    else if (knownReceiver !== current && check) {
+      this.incarnationRefusals++;
+      this.trace(
+        `${m.from} will not send to ${m.to}: incarnation ${current}, remembered ${knownReceiver}`,
+      );
+      return false;
+    }
+    return true;
+  }
+
+  /**
+   * A member's disk is wiped while it is down and it restarts under its old id and options.
+   * The victim is a member every other member has heard from (each remembers its incarnation):
+   * one that has been running in the cluster, as an operator's wiped member has. (A member
+   * wiped before some peer ever heard from it cannot be told from a first start by that peer:
+   * the boot check, member-identity.ts, covers that side; README, "A wiped data directory".)
+   * Among those, one that voted in its current term, the vote it forgets; "wipe" mode restarts
+   * it at once, while the election goes on.
+   */
+  private injectWipe(): void {
+    const p = this.wipePrng;
+    const running = this.nodes.filter((n) => !n.fenced);
+    const knownByAll = (v: SimMember): boolean =>
+      running.every((o) => o === v || o.disk.peerIncarnations.get(v.id) === v.disk.incarnation);
+    const live = running.filter((n) => !n.crashed && knownByAll(n));
+    if (live.length === 0) return;
+    const voted = live.filter((n) => n.disk.hardState.vote !== "" && n.role !== "Leader");
+    const victim = p.pick(voted.length > 0 ? voted : live);
+    this.wipes++;
+    const before = `term=${victim.disk.hardState.term} vote=${victim.disk.hardState.vote || "-"} last=${victim.disk.lastIndex()}`;
+    victim.wipe(this.nextIncarnation++);
+    this.trace(`fault wipe ${victim.id} (${before})`);
+    const delay = this.faults === "wipe" ? p.float() * 5 : 1 + p.int(50);
+    this.queue.push(this.now + delay, {
+      kind: "restartWiped",
+      node: victim,
+      incarnation: victim.incarnation,
+    });
   }
 
   // ───────────────────────────── faults ─────────────────────────────
@@ -969,6 +1152,9 @@ export class Simulation {
       trace: ok ? [] : [...this.traceRing],
       history: this.options.keepHistory ? history : undefined,
       reconfigs: [...this.reconfigLog],
+      wipes: this.wipes,
+      incarnationRefusals: this.incarnationRefusals,
+      fenced: this.nodes.filter((n) => n.fenced).map((n) => n.id as string),
     };
   }
 }

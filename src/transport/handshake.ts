@@ -4,7 +4,14 @@
 // backs off) instead of streaming into a connection about to close.
 //
 //   Hello: magic "ORDO" (4 bytes), version u8, clusterId string, from string, to string
+//          [, incarnation string]
 //   Reply: magic "ORDO" (4 bytes), version u8, status u8 (HandshakeStatus), reason string
+//          [, incarnation string]
+//
+// The incarnation (incarnations.ts) is the random id of the sender's data directory: the
+// dialer's in its Hello, the acceptor's in an Accepted reply. It is a trailing field, absent
+// when empty, so a peer that does not send one still decodes (and is let in only while no
+// incarnation is remembered for its id).
 //
 // Strings are a varint byte length and UTF-8, as in codec.ts. The magic lets an acceptor tell
 // a stray client (an HTTP probe, a port scanner) from a peer in the first bytes.
@@ -40,6 +47,8 @@ export interface Hello {
   readonly clusterId: string;
   readonly from: NodeId;
   readonly to: NodeId;
+  /** The dialer's data directory incarnation; "" (or absent) when it has none. */
+  readonly incarnation?: string;
 }
 
 export const HandshakeStatus = {
@@ -56,12 +65,20 @@ export const HandshakeStatus = {
   Removed: 5,
   /** The answer to a discovery hello (empty clusterId): the reason is a ClusterInfo as JSON. */
   ClusterInfo: 6,
+  /**
+   * The dialer's incarnation is not the one the acceptor remembers for its node id: its data
+   * directory was wiped or replaced, its durable state went backwards, and it must stop, not
+   * retry (it may rejoin only as a new member).
+   */
+  StaleIncarnation: 7,
 } as const;
 export type HandshakeStatus = (typeof HandshakeStatus)[keyof typeof HandshakeStatus];
 
 export interface HandshakeReply {
   readonly status: HandshakeStatus;
   readonly reason: string;
+  /** Accepted replies: the acceptor's data directory incarnation ("" or absent: none). */
+  readonly incarnation?: string;
 }
 
 /** What a member tells a joining node: the cluster's id and every member's peer addresses. */
@@ -75,6 +92,14 @@ export interface ClusterInfoMember {
   /** etcd's member id (decimal uint64), when the answering member knows it. */
   readonly id?: string;
   readonly peerURLs: readonly string[];
+  /**
+   * The incarnation the answering member remembers for this member (it has heard from it),
+   * absent when none. A joining or bootstrapping node whose data directory is empty and finds
+   * one for itself has been here before: its data directory was wiped (member-identity.ts).
+   */
+  readonly incarnation?: string;
+  /** Whether the member has published its record (etcd: it has started and has client URLs). */
+  readonly started?: boolean;
 }
 
 export function encodeHello(hello: Hello): Uint8Array {
@@ -85,6 +110,8 @@ export function encodeHello(hello: Hello): Uint8Array {
     writeText(w, hello.clusterId, idBytesMax, "clusterId");
     writeText(w, hello.from, idBytesMax, "from");
     writeText(w, hello.to, idBytesMax, "to");
+    if (hello.incarnation !== undefined && hello.incarnation !== "")
+      writeText(w, hello.incarnation, idBytesMax, "incarnation");
   } catch (e) {
     throw wireError(e);
   }
@@ -100,8 +127,9 @@ export function decodeHello(bytes: Uint8Array): Hello {
     const clusterId = r.stringVarint("clusterId", idBytesMax);
     const from = asNodeId(r.stringVarint("from", idBytesMax));
     const to = asNodeId(r.stringVarint("to", idBytesMax));
+    const incarnation = readIncarnation(r);
     r.end("hello");
-    return { clusterId, from, to };
+    return { clusterId, from, to, ...(incarnation !== "" ? { incarnation } : {}) };
   } catch (e) {
     throw wireError(e);
   }
@@ -119,6 +147,8 @@ export function encodeReply(reply: HandshakeReply): Uint8Array {
     } else {
       // Reasons are for logs: cut a long one rather than fail the reply.
       writeText(w, truncateUtf8(reply.reason, reasonBytesMax), reasonBytesMax, "reason");
+      if (reply.incarnation !== undefined && reply.incarnation !== "")
+        writeText(w, reply.incarnation, idBytesMax, "incarnation");
     }
   } catch (e) {
     throw wireError(e);
@@ -136,8 +166,9 @@ export function decodeReply(bytes: Uint8Array): HandshakeReply {
       status === HandshakeStatus.ClusterInfo
         ? r.stringVarint("cluster info", clusterInfoBytesMax)
         : r.stringVarint("reason", reasonBytesMax);
+    const incarnation = status !== HandshakeStatus.ClusterInfo ? readIncarnation(r) : "";
     r.end("handshake reply");
-    return { status, reason };
+    return { status, reason, ...(incarnation !== "" ? { incarnation } : {}) };
   } catch (e) {
     throw wireError(e);
   }
@@ -151,6 +182,8 @@ export function encodeClusterInfo(info: ClusterInfo): string {
       nodeId: m.nodeId,
       ...(m.id !== undefined ? { id: m.id } : {}),
       peerURLs: [...m.peerURLs],
+      ...(m.incarnation !== undefined ? { incarnation: m.incarnation } : {}),
+      ...(m.started !== undefined ? { started: m.started } : {}),
     })),
   });
   if (utf8Encoder.encode(text).byteLength > clusterInfoBytesMax) {
@@ -190,10 +223,15 @@ export function decodeClusterInfo(text: string): ClusterInfo {
       !r.peerURLs.every((u) => isBoundedText(u, urlBytesMax))
     )
       bad("bad peerURLs");
+    if (r.incarnation !== undefined && !isBoundedText(r.incarnation, idBytesMax))
+      bad("bad incarnation");
+    if (r.started !== undefined && typeof r.started !== "boolean") bad("bad started");
     members.push({
       nodeId: asNodeId(r.nodeId as string),
       ...(r.id !== undefined ? { id: r.id as string } : {}),
       peerURLs: [...(r.peerURLs as string[])],
+      ...(r.incarnation !== undefined ? { incarnation: r.incarnation as string } : {}),
+      ...(r.started !== undefined ? { started: r.started as boolean } : {}),
     });
   }
   return { clusterId: o.clusterId as string, members };
@@ -207,6 +245,14 @@ function isBoundedText(value: unknown, bytesMax: number): boolean {
 export function statusName(status: HandshakeStatus): string {
   for (const [name, code] of Object.entries(HandshakeStatus)) if (code === status) return name;
   return `status ${status}`;
+}
+
+/** The optional trailing incarnation: absent, or a non-empty string (canonical: "" is absent). */
+function readIncarnation(r: ByteReader): string {
+  if (r.remainingBytes === 0) return "";
+  const incarnation = r.stringVarint("incarnation", idBytesMax);
+  if (incarnation === "") r.fail("an empty incarnation is sent as none");
+  return incarnation;
 }
 
 function readPreamble(r: ByteReader): void {

@@ -22,6 +22,7 @@ import {
   handshakeFrameBytesMax,
   statusName,
 } from "./handshake.js";
+import { judgeIncarnation, type PeerIncarnations } from "./incarnations.js";
 import { decodeSnapshotChunk, SNAPSHOT_CHUNK_TAG, SnapshotAssembler } from "./snapshot-chunks.js";
 import type { TransportLogger } from "./transport-types.js";
 
@@ -51,9 +52,16 @@ export interface InboundConfig {
   readonly isRemoved: (id: NodeId) => boolean;
   /** What a discovery hello (empty clusterId) is told; undefined: refuse it. */
   readonly clusterInfo: (() => ClusterInfo | undefined) | undefined;
+  /** This node's data directory incarnation, sent in Accepted replies ("" for none). */
+  readonly incarnation: string;
+  /** The incarnation remembered for each peer id (incarnations.ts). */
+  readonly incarnations: PeerIncarnations;
+  /** A dialer was refused for a stale incarnation: count it and log it (rate-limited). */
+  readonly onStale: (peer: NodeId, claimed: string, known: string | undefined) => void;
 }
 
-type State = "handshake" | "open" | "refusing" | "closed";
+/** "learning": the hello was good, the dialer's incarnation is being made durable. */
+type State = "handshake" | "learning" | "open" | "refusing" | "closed";
 
 export class InboundConnection {
   /** The dialer's node id, once its hello was accepted. */
@@ -136,8 +144,62 @@ export class InboundConnection {
     } else if (hello.from === "" || hello.from === self) {
       this.refuse(HandshakeStatus.WrongNode, `a dialer cannot be "${hello.from}"`, fields);
     } else {
-      this.accept(hello.from);
+      this.checkIncarnation(hello.from, hello.incarnation ?? "", fields);
     }
+  }
+
+  /**
+   * The dialer is who it says, in our cluster: let it in only if its data directory is the one
+   * we remember for its id (learning it, durably, at first contact).
+   */
+  private checkIncarnation(peer: NodeId, claimed: string, fields: Record<string, unknown>): void {
+    const { incarnations } = this.config;
+    const known = incarnations.get(peer);
+    const verdict = judgeIncarnation(known, claimed);
+    if (verdict === "match") {
+      this.accept(peer);
+      return;
+    }
+    if (verdict === "stale") {
+      this.refuseStale(peer, claimed, known, fields);
+      return;
+    }
+    this.state = "learning";
+    incarnations.learn(peer, claimed).then(
+      (remembered) => {
+        if (this.state !== "learning") return; // closed meanwhile
+        if (remembered) this.accept(peer);
+        else this.refuseStale(peer, claimed, incarnations.get(peer), fields);
+      },
+      (error: unknown) => {
+        if (this.state !== "learning") return;
+        this.log("error", "cannot remember a peer's incarnation; refusing it", {
+          error: String(error),
+          ...fields,
+        });
+        this.state = "closed";
+        this.socket.destroy();
+      },
+    );
+  }
+
+  private refuseStale(
+    peer: NodeId,
+    claimed: string,
+    known: string | undefined,
+    fields: Record<string, unknown>,
+  ): void {
+    this.config.onStale(peer, claimed, known);
+    this.refuse(
+      HandshakeStatus.StaleIncarnation,
+      `node "${this.config.self}" knows "${peer}" by another data directory (incarnation ` +
+        `${known ?? "?"}, this one ${claimed === "" ? "has none" : claimed}): its data directory ` +
+        "was wiped or replaced and it forgot its log, term and vote; it must not rejoin under " +
+        "its old id (remove it with ordo member remove, wipe its data directory, add it with " +
+        "ordo member add and start it with --initial-cluster-state existing)",
+      fields,
+      false,
+    );
   }
 
   private accept(peer: NodeId): void {
@@ -146,7 +208,15 @@ export class InboundConnection {
     this.state = "open";
     this.peer = peer;
     this.frames.frameBytesMax = this.config.frameBytesMax;
-    this.socket.write(encodeFrame(encodeReply({ status: HandshakeStatus.Accepted, reason: "" })));
+    this.socket.write(
+      encodeFrame(
+        encodeReply({
+          status: HandshakeStatus.Accepted,
+          reason: "",
+          incarnation: this.config.incarnation,
+        }),
+      ),
+    );
     this.config.counters.handshakesAccepted++;
     this.log("debug", "accepted a peer connection", {});
     this.config.identified(this);
@@ -174,14 +244,20 @@ export class InboundConnection {
   }
 
   /** Answers with the reason and half-closes; the handshake timer ends a dialer that lingers. */
-  private refuse(status: HandshakeStatus, reason: string, fields: Record<string, unknown>): void {
+  private refuse(
+    status: HandshakeStatus,
+    reason: string,
+    fields: Record<string, unknown>,
+    logIt = true,
+  ): void {
     this.state = "refusing";
     this.config.counters.handshakesRefused++;
-    this.log("warn", "refused a peer connection", {
-      status: statusName(status),
-      reason,
-      ...fields,
-    });
+    if (logIt)
+      this.log("warn", "refused a peer connection", {
+        status: statusName(status),
+        reason,
+        ...fields,
+      });
     this.socket.end(encodeFrame(encodeReply({ status, reason })));
   }
 

@@ -40,6 +40,13 @@ export {
   type Hello,
   PROTOCOL_VERSION,
 } from "./handshake.js";
+export {
+  type IncarnationVerdict,
+  judgeIncarnation,
+  MemoryIncarnations,
+  newIncarnation,
+  type PeerIncarnations,
+} from "./incarnations.js";
 export { ReconnectBackoff } from "./reconnect-backoff.js";
 export {
   type AssemblyResult,

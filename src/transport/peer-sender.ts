@@ -32,6 +32,7 @@ import {
   handshakeFrameBytesMax,
   statusName,
 } from "./handshake.js";
+import { judgeIncarnation, type PeerIncarnations } from "./incarnations.js";
 import { ReconnectBackoff } from "./reconnect-backoff.js";
 import { SnapshotChunker } from "./snapshot-chunks.js";
 import type { PeerAddress, PeerStats, TransportLogger } from "./transport-types.js";
@@ -51,6 +52,17 @@ export interface PeerSenderConfig {
   readonly logger: TransportLogger;
   /** The peer refused this node as removed from the cluster (HandshakeStatus.Removed). */
   readonly onRemoved: ((by: NodeId, reason: string) => void) | undefined;
+  /**
+   * The peer refused this node's incarnation (HandshakeStatus.StaleIncarnation): this node's
+   * data directory is not the one the cluster knew for its id; it must stop.
+   */
+  readonly onFenced: ((by: NodeId, reason: string) => void) | undefined;
+  /** This node's data directory incarnation, sent in every Hello ("" for none). */
+  readonly incarnation: string;
+  /** The incarnation remembered for each peer id (incarnations.ts). */
+  readonly incarnations: PeerIncarnations;
+  /** The peer answered with a stale incarnation: count it and log it (rate-limited). */
+  readonly onStale: (peer: NodeId, claimed: string, known: string | undefined) => void;
 }
 
 interface Batch {
@@ -87,6 +99,12 @@ export class PeerSender {
   private socketClosed: Promise<void> = Promise.resolve();
   /** The peer answered the current connection's hello with a refusal (or garbage). */
   private refused = false;
+  /**
+   * The peer refused a hello carrying an incarnation as malformed: it is an older Ordo that
+   * knows no incarnations. Later hellos go without one (which never lets a stale node in: a
+   * hello without one is refused by any peer that remembers an incarnation for the dialer).
+   */
+  private legacyHello = false;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private handshakeTimer: NodeJS.Timeout | undefined;
   private flushImmediate: NodeJS.Immediate | undefined;
@@ -236,7 +254,8 @@ export class PeerSender {
     const replies = new FrameDecoder(handshakeFrameBytesMax);
     socket.once("connect", () => {
       const { clusterId, self, peer } = this.config;
-      socket.write(encodeFrame(encodeHello({ clusterId, from: self, to: peer })));
+      const incarnation = this.legacyHello ? "" : this.config.incarnation;
+      socket.write(encodeFrame(encodeHello({ clusterId, from: self, to: peer, incarnation })));
     });
     // Covers the TCP connect too: a peer behind a black hole would otherwise take minutes.
     this.handshakeTimer = setTimeout(() => {
@@ -273,14 +292,69 @@ export class PeerSender {
         this.lastError = `refused: ${statusName(reply.status)}: ${reply.reason}`;
         socket.destroy();
         if (reply.status === HandshakeStatus.Removed) this.reportRemoved(reply.reason);
+        if (reply.status === HandshakeStatus.StaleIncarnation) this.reportFenced(reply.reason);
+        if (
+          reply.status === HandshakeStatus.Malformed &&
+          /trailing bytes/.test(reply.reason) &&
+          this.config.incarnation !== "" &&
+          !this.legacyHello
+        ) {
+          this.legacyHello = true;
+          this.log("info", "the peer knows no incarnations (an older Ordo): hellos go without", {});
+        }
         return;
       }
-      this.onAccepted();
+      this.checkIncarnation(socket, reply.incarnation ?? "");
     } catch (error) {
       // Not an Ordo peer of our version: as hopeless as a refusal, so back off as long.
       this.refused = true;
       this.lastError = `bad handshake reply: ${String(error)}`;
       socket.destroy();
+    }
+  }
+
+  /**
+   * The peer accepted: send to it only if its data directory is the one remembered for its id
+   * (learned, durably, at first contact). A stale peer is treated as a refusal: no message goes
+   * to a node that forgot what it promised.
+   */
+  private checkIncarnation(socket: Socket, claimed: string): void {
+    const { peer, incarnations } = this.config;
+    const known = incarnations.get(peer);
+    const verdict = judgeIncarnation(known, claimed);
+    const stale = (knownNow: string | undefined): void => {
+      this.refused = true;
+      this.lastError = `the peer's incarnation ${claimed === "" ? "(none)" : claimed} is not the one remembered (${knownNow ?? "?"}): its data directory was wiped or replaced`;
+      this.config.onStale(peer, claimed, knownNow);
+      socket.destroy();
+    };
+    if (verdict === "match") this.onAccepted();
+    else if (verdict === "stale") stale(known);
+    else {
+      incarnations.learn(peer, claimed).then(
+        (remembered) => {
+          if (socket !== this.socket || this.state !== "connecting") return;
+          if (remembered) this.onAccepted();
+          else stale(incarnations.get(peer));
+        },
+        (error: unknown) => {
+          if (socket !== this.socket || this.state !== "connecting") return;
+          this.refused = true;
+          this.lastError = `cannot remember the peer's incarnation: ${String(error)}`;
+          socket.destroy();
+        },
+      );
+    }
+  }
+
+  private reportFenced(reason: string): void {
+    this.log("warn", "the peer refused this node's data directory (stale incarnation)", {
+      reason,
+    });
+    try {
+      this.config.onFenced?.(this.config.peer, reason);
+    } catch (error) {
+      this.log("warn", "onFenced threw", { error: String(error) });
     }
   }
 

@@ -13,6 +13,13 @@
 //   3. dialer → acceptor: frames, each one message (codec.ts, tags 1–15) or one chunk of a
 //      large InstallSnapshot (snapshot-chunks.ts, tag 16)
 //
+// Incarnations (incarnations.ts): the Hello carries the dialer's data directory incarnation and
+// the Accepted reply the acceptor's; each side checks the other's against the incarnation it
+// remembers for that node id (learned durably at first contact) and refuses a different one:
+// an acceptor with HandshakeStatus.StaleIncarnation (the dialer hears it must stop: onFenced),
+// a dialer by closing. Refusals are counted (incarnationRefusals) and logged, at most once per
+// peer per STALE_LOG_INTERVAL_MS.
+//
 // Membership: setPeer/removePeer follow the cluster's configuration; setRemoved marks a node
 // removed from the cluster, whose hellos are then refused with HandshakeStatus.Removed (it
 // hears that it must stop). A hello with an empty clusterId is a joining node's discovery:
@@ -30,6 +37,7 @@ import { TransportError } from "./errors.js";
 import { FRAME_BYTES_LIMIT, FRAME_BYTES_MAX_DEFAULT } from "./frame.js";
 import { type ClusterInfo, handshakeFrameBytesMax } from "./handshake.js";
 import { InboundConnection, type InboundCounters } from "./inbound-connection.js";
+import { MemoryIncarnations, type PeerIncarnations } from "./incarnations.js";
 import { PeerSender, type PeerSenderConfig } from "./peer-sender.js";
 import { SNAPSHOT_BYTES_MAX_DEFAULT, SNAPSHOT_CHUNK_BYTES_DEFAULT } from "./snapshot-chunks.js";
 import type {
@@ -79,6 +87,18 @@ export interface TcpTransportOptions {
    * removed this node, which should stop. May be called more than once (one per peer).
    */
   readonly onRemoved?: ((by: NodeId, reason: string) => void) | undefined;
+  /** This node's data directory incarnation (incarnations.ts). Default "": none sent. */
+  readonly incarnation?: string | undefined;
+  /**
+   * The incarnations remembered for peers, durable in a real member (server/incarnation-file.ts).
+   * Default: in memory, forgotten at restart.
+   */
+  readonly peerIncarnations?: PeerIncarnations | undefined;
+  /**
+   * Called when a peer refuses this node's hello with HandshakeStatus.StaleIncarnation: this
+   * node's data directory is not the one the cluster knew for its id; it should stop.
+   */
+  readonly onFenced?: ((by: NodeId, reason: string) => void) | undefined;
 }
 
 /** Room a chunk frame needs beyond its piece: envelope and snapshot meta. */
@@ -87,7 +107,10 @@ const KEEP_ALIVE_MS = 10_000;
 
 type State = "new" | "starting" | "running" | "stopped";
 
-interface Config extends Omit<PeerSenderConfig, "peer"> {
+/** A peer refused for a stale incarnation is logged at most this often. */
+const STALE_LOG_INTERVAL_MS = 10_000;
+
+interface Config extends Omit<PeerSenderConfig, "peer" | "onStale"> {
   readonly listenHost: string;
   readonly listenPort: number;
   readonly snapshotBytesMax: number;
@@ -122,6 +145,11 @@ export class TcpTransport {
   private messagesReceived = 0;
   private deliveryErrors = 0;
   private messagesUnroutable = 0;
+  private incarnationRefusals = 0;
+  /** When a stale peer was last logged, and how many refusals were not logged since. */
+  private readonly staleLogged = new Map<NodeId, { atMs: number; quiet: number }>();
+  private readonly onStale = (peer: NodeId, claimed: string, known: string | undefined): void =>
+    this.reportStale(peer, claimed, known);
 
   constructor(options: TcpTransportOptions) {
     this.config = resolveConfig(options);
@@ -177,7 +205,7 @@ export class TcpTransport {
       return;
     }
     const sender = new PeerSender(
-      { ...this.config, peer: id },
+      { ...this.config, peer: id, onStale: this.onStale },
       { host: address.host, port: address.port },
     );
     this.senders.set(id, sender);
@@ -249,7 +277,34 @@ export class TcpTransport {
       messagesReceived: this.messagesReceived,
       deliveryErrors: this.deliveryErrors,
       messagesUnroutable: this.messagesUnroutable,
+      incarnationRefusals: this.incarnationRefusals,
     };
+  }
+
+  /** A peer whose incarnation is not the one remembered: counted always, logged now and then. */
+  private reportStale(peer: NodeId, claimed: string, known: string | undefined): void {
+    this.incarnationRefusals++;
+    const now = performance.now();
+    const last = this.staleLogged.get(peer);
+    if (last !== undefined && now - last.atMs < STALE_LOG_INTERVAL_MS) {
+      last.quiet++;
+      return;
+    }
+    this.staleLogged.set(peer, { atMs: now, quiet: 0 });
+    if (this.staleLogged.size > REMOVED_IDS_MAX) {
+      const oldest = this.staleLogged.keys().next().value as NodeId;
+      this.staleLogged.delete(oldest);
+    }
+    this.config.logger(
+      "error",
+      "refusing a peer whose data directory is not the one it had: its durable state went backwards (wiped or replaced), so it must not take part; remove it and add it back as a new member",
+      {
+        peer,
+        incarnation: claimed === "" ? "(none)" : claimed,
+        remembered: known ?? "?",
+        refusedSinceLastLog: last?.quiet ?? 0,
+      },
+    );
   }
 
   private async listen(): Promise<void> {
@@ -309,6 +364,7 @@ export class TcpTransport {
       deliver: (m) => this.deliver(m),
       identified: (c) => this.onIdentified(c),
       isRemoved: (id) => this.removed.has(id),
+      onStale: this.onStale,
     });
     this.inbound.add(connection);
     void connection.closed.then(() => this.inbound.delete(connection));
@@ -392,9 +448,16 @@ function resolveConfig(options: TcpTransportOptions): Config {
     logger,
     clusterInfo: options.clusterInfo,
     onRemoved: options.onRemoved,
+    onFenced: options.onFenced,
+    incarnation: options.incarnation ?? "",
+    incarnations: options.peerIncarnations ?? new MemoryIncarnations(),
   };
   ensure(isValidId(self) && self !== "", "id must be 1 to 255 bytes of well-formed text");
   ensure(isValidId(config.clusterId), "clusterId must be at most 255 bytes of well-formed text");
+  ensure(
+    isValidId(config.incarnation),
+    "incarnation must be at most 255 bytes of well-formed text",
+  );
   ensure(typeof config.listenHost === "string" && config.listenHost !== "", "listenHost is empty");
   ensure(isCount(config.listenPort) && config.listenPort <= 65535, "listenPort must be 0 to 65535");
   ensure(isPositive(config.queueMessagesMax), "queueMessagesMax must be a positive integer");

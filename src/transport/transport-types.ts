@@ -54,4 +54,9 @@ export interface TransportCounters {
   readonly messagesUnroutable: number;
   /** Discovery hellos answered with ClusterInfo. */
   readonly discoveryAnswers: number;
+  /**
+   * Connections refused, either way, because the peer's data directory incarnation was not the
+   * one remembered for its node id (its durable state went backwards).
+   */
+  readonly incarnationRefusals: number;
 }

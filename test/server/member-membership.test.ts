@@ -69,13 +69,15 @@ test("member.json: written on first start, read on restart; a data directory wit
   let m = await startMember("n1", dir, cluster);
   const clusterId = m.clusterId;
   const file = await readMemberFile(dir);
-  assert.deepEqual(file, {
+  const { incarnation, ...rest } = file ?? {};
+  assert.deepEqual(rest, {
     clusterId,
     nodeId: "n1",
     memberId: "",
     bootstrap: true,
     peers: [{ nodeId: "n1", peerURLs: [`http://127.0.0.1:${peer}`] }],
   });
+  assert.match(incarnation ?? "", /^[0-9a-f]{32}$/, "a random incarnation for the new directory");
   const c = new KvClient([endpoint(m)], { timeoutMs: 2000 });
   await waitFor("a write", () =>
     c.put("k", "v").then(
@@ -94,6 +96,11 @@ test("member.json: written on first start, read on restart; a data directory wit
   m = await startMember("n1", dir, cluster);
   assert.equal(m.clusterId, clusterId);
   assert.ok(existsSync(join(dir, "member.json")));
+  assert.equal(
+    (await readMemberFile(dir))?.incarnation,
+    incarnation,
+    "the WAL's incarnation marker keeps the data directory's incarnation",
+  );
   const c2 = new KvClient([endpoint(m)], { timeoutMs: 2000 });
   try {
     const got = await waitFor("the old key", () =>

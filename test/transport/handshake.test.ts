@@ -26,6 +26,24 @@ test("hello and reply round-trip", () => {
   }
 });
 
+test("the incarnation rides as a trailing field of the hello and the Accepted reply", () => {
+  const hello = {
+    clusterId: "prod-eu",
+    from: asNodeId("n1"),
+    to: asNodeId("n3"),
+    incarnation: "0123456789abcdef0123456789abcdef",
+  };
+  assert.deepStrictEqual(decodeHello(encodeHello(hello)), hello);
+  const reply = { status: HandshakeStatus.Accepted, reason: "", incarnation: "feedfacecafebeef" };
+  assert.deepStrictEqual(decodeReply(encodeReply(reply)), reply);
+  // An empty incarnation is the absent field: the same bytes as a hello without one.
+  const without = { clusterId: "c", from: asNodeId("a"), to: asNodeId("b") };
+  assert.deepStrictEqual(encodeHello({ ...without, incarnation: "" }), encodeHello(without));
+  // ...and an explicitly empty one on the wire is not canonical.
+  const bytes = encodeHello(without);
+  assert.throws(() => decodeHello(new Uint8Array([...bytes, 0])), DecodeError);
+});
+
 test("a long refusal reason is cut on a character boundary, not refused", () => {
   const reply = decodeReply(
     encodeReply({ status: HandshakeStatus.WrongNode, reason: "日".repeat(2000) }),
