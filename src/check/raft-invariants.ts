@@ -28,7 +28,8 @@ export interface InvariantViolation {
     | "LeaderCompleteness"
     | "StateMachineSafety"
     | "AcknowledgedWriteLost"
-    | "LeaseSafety";
+    | "LeaseSafety"
+    | "CoreInvariant";
   readonly node: string;
   readonly detail: string;
 }
@@ -120,6 +121,18 @@ export class RaftInvariants {
       this.shadows.set(node, s);
     }
     return s;
+  }
+
+  /**
+   * Runs `check`, a node's own consistency check (Raft.checkInvariants: log watermarks, role,
+   * progress), and records what it throws as a CoreInvariant violation.
+   */
+  observeCore(node: string, check: () => void): void {
+    try {
+      check();
+    } catch (e) {
+      this.fail({ invariant: "CoreInvariant", node, detail: (e as Error).message });
+    }
   }
 
   /**

@@ -40,6 +40,8 @@ export interface NodeEnvironment {
   observeDurable(node: NodeId, entries: readonly EntryDigest[]): void;
   /** `node`, leading `term`, answered a read by its lease. */
   observeLeaseRead(node: NodeId, term: number): void;
+  /** Runs `node`'s core consistency check (Raft.checkInvariants) and records a breach. */
+  observeCore(node: NodeId, check: () => void): void;
   observeSnapshotInstall(node: NodeId, index: number, term: number): void;
   observeCompaction(node: NodeId, index: number): void;
   /** `node`, in `term`, holds `entry` committed. */
@@ -347,6 +349,7 @@ export class SimNode implements SimMember {
     }
     this.serveReads();
     this.raft.advance(rd);
+    this.env.observeCore(this.id, () => this.raft.checkInvariants());
     this.maybeSnapshot();
   }
 

@@ -207,6 +207,7 @@ export class RuntimeMember implements SimMember {
         afterStep: (raft) => {
           this.observeRole(raft);
           this.observeLeaseReads(raft);
+          this.env.observeCore(this.id, () => raft.checkInvariants());
         },
         afterReady: (rd, raft) => {
           this.observeReady(rd, raft);

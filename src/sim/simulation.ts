@@ -379,6 +379,7 @@ export class Simulation {
         return slow ? 5 + this.prng.float() * 40 : 0.3 + this.prng.float() * 2;
       },
       observeLeaseRead: (node, term) => this.invariants.observeLeaseRead(node, term),
+      observeCore: (node, check) => this.invariants.observeCore(node, check),
       observeLeader: (node, term, firstIndex, termAt) => {
         this.invariants.observeLeader(node, term);
         this.invariants.observeLeaderLog(node, term, firstIndex, termAt);
