@@ -2,7 +2,7 @@
 // them (their /status, who leads). Ports are loopback ports chosen free at the start and kept
 // for the whole run, so a restarted member comes back at the same addresses.
 import { mkdir } from "node:fs/promises";
-import { createServer, type Server } from "node:net";
+import { createServer } from "node:net";
 import { join } from "node:path";
 import { MemberProcess } from "./member-process.js";
 import { ChaosNetwork } from "./proxy.js";
@@ -29,26 +29,32 @@ export interface ChaosClusterOptions {
 
 const STATUS_TIMEOUT_MS = 1000;
 
-/** `count` distinct free loopback ports (all bound at once, then released). */
+// Ports are chosen below Linux's ephemeral range (32768–60999): a port from that range, free
+// when picked, could become the local port of some outgoing connection (the proxies make many)
+// while its member is down between a kill and a restart.
+const PORT_LOW = 20_000;
+const PORT_HIGH = 32_000;
+let nextPort =
+  PORT_LOW + ((process.pid * 7919 + Math.floor(Math.random() * 1000)) % (PORT_HIGH - PORT_LOW));
+
+function canBind(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once("error", () => resolve(false));
+    s.listen(port, "127.0.0.1", () => s.close(() => resolve(true)));
+  });
+}
+
+/** `count` distinct free loopback ports outside the ephemeral range. */
 export async function freePorts(count: number): Promise<number[]> {
-  const servers: Server[] = [];
-  try {
-    const ports: number[] = [];
-    for (let i = 0; i < count; i++) {
-      const server = createServer();
-      servers.push(server);
-      await new Promise<void>((resolve, reject) => {
-        server.once("error", reject);
-        server.listen(0, "127.0.0.1", () => resolve());
-      });
-      const address = server.address();
-      if (address === null || typeof address === "string") throw new Error("no port");
-      ports.push(address.port);
-    }
-    return ports;
-  } finally {
-    await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+  const ports: number[] = [];
+  for (let attempt = 0; attempt < 2000 && ports.length < count; attempt++) {
+    const port = nextPort;
+    nextPort = nextPort + 1 >= PORT_HIGH ? PORT_LOW : nextPort + 1;
+    if (await canBind(port)) ports.push(port);
   }
+  if (ports.length < count) throw new Error("no free ports found below the ephemeral range");
+  return ports;
 }
 
 export class ChaosCluster {
