@@ -391,8 +391,15 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         }
       : {}),
   });
+  // Whatever ends this process, the members it started end with it (SIGKILL by their PIDs).
   const killOnExit = (): void => cluster.killAll();
+  const onSignal = (signal: NodeJS.Signals): void => {
+    cluster.killAll();
+    process.kill(process.pid, signal);
+  };
   process.once("exit", killOnExit);
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
   const checks: CheckResult[] = [];
   const workers: KvWorker[] = [];
   const watchers: Watcher[] = [];
@@ -596,6 +603,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     await Promise.all(watchers.map((w) => w.close().catch(() => {})));
     await cluster.close().catch(() => cluster.killAll());
     process.off("exit", killOnExit);
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
   }
   const historyFile = join(outDir, "history.json");
   await writeFile(historyFile, `${JSON.stringify(history)}\n`);
