@@ -302,8 +302,14 @@ class FaultRunner {
             };
       }
       case "transfer": {
-        const statuses = await c.statuses();
-        const leader = [...statuses.values()].find((s) => s.role === "Leader");
+        // Right after a heal the cluster may still be electing: wait for a leader (bounded).
+        let statuses = await c.statuses();
+        let leader = [...statuses.values()].find((s) => s.role === "Leader");
+        for (let i = 0; i < 50 && leader === undefined; i++) {
+          await sleep(100);
+          statuses = await c.statuses();
+          leader = [...statuses.values()].find((s) => s.role === "Leader");
+        }
         if (leader === undefined) throw new Error("no leader to transfer from");
         let to = c.names[step.to % c.names.length] as string;
         if (to === leader.name) to = c.names[(step.to + 1) % c.names.length] as string;
@@ -419,12 +425,14 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     for (let i = 0; i < o.nodes; i++)
       watchers.push(new Watcher(`watch@n${i + 1}`, cluster.endpointsFrom(i), startRevision));
     const clients = o.clients ?? o.nodes + 1;
+    // More keys for longer runs: each key's sub-history stays small enough to search.
+    const keys = Math.min(256, Math.max(12, Math.round(o.durationMs / 10_000)));
     for (let i = 0; i < clients; i++) {
       const w = new KvWorker({
         id: `c${i + 1}`,
         endpoints: cluster.endpointsFrom(i % o.nodes),
         exactlyOnce: i % 2 === 1,
-        keys: 12,
+        keys,
         seed: o.seed * 31 + i,
         timeoutMs: 1000,
         thinkMs: 10,
@@ -438,7 +446,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         id: `r${i + 1}`,
         endpoints: [m.endpoint],
         exactlyOnce: false,
-        keys: 12,
+        keys,
         seed: o.seed * 37 + i,
         timeoutMs: 1000,
         thinkMs: 20,
@@ -448,7 +456,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       workers.push(r);
       r.start();
     }
-    leaseWorker = new LeaseWorker(cluster.endpoints, o.seed * 17 + 5, 200);
+    leaseWorker = new LeaseWorker(cluster.endpoints, o.seed * 17 + 5, 20_000);
     leaseWorker.start();
 
     progress(
@@ -606,6 +614,8 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
   }
+  // Written whatever happened: a run cut short still leaves what the clients saw.
+  if (history.length === 0) history = workers.flatMap((w) => w.history);
   const historyFile = join(outDir, "history.json");
   await writeFile(historyFile, `${JSON.stringify(history)}\n`);
   const passed = checks.length > 0 && checks.every((c) => c.passed);

@@ -92,13 +92,18 @@ export class KvWorker {
   }
 
   private async loop(): Promise<void> {
+    let failures = 0;
     for (let i = 0; i < this.o.opsMax && !this.stopped; i++) {
-      await this.one();
-      if (this.o.thinkMs > 0) await new Promise((r) => setTimeout(r, this.o.thinkMs));
+      failures = (await this.one()) ? 0 : failures + 1;
+      // After a failure, back off (bounded) as a real client does: a member that is down
+      // answers at once, and a loop of instant failures would only pile up unknown outcomes.
+      const pauseMs = failures === 0 ? this.o.thinkMs : Math.min(1000, 50 * 2 ** failures);
+      if (pauseMs > 0) await new Promise((r) => setTimeout(r, pauseMs));
     }
   }
 
-  private async one(): Promise<void> {
+  /** One operation; false when it did not succeed. */
+  private async one(): Promise<boolean> {
     const key = `${KV_PREFIX}${this.prng.int(this.o.keys)}`;
     const roll = this.o.readOnly === true ? 0 : this.prng.int(100);
     const value = `${this.o.id}-${++this.seq}`;
@@ -157,9 +162,15 @@ export class KvWorker {
         });
         if (r.succeeded) this.acked.push({ key, value, revision: r.revision });
       }
+      return true;
     } catch (e) {
       const err = e as KvClientError;
-      const status = err.name === "KvClientError" && certainlyNotApplied(err) ? "fail" : "unknown";
+      // A session client retries on its own: a refusal of a later attempt says nothing of an
+      // earlier one that timed out, so only a single-attempt client's refusal is certain.
+      const status =
+        !this.o.exactlyOnce && err.name === "KvClientError" && certainlyNotApplied(err)
+          ? "fail"
+          : "unknown";
       const complete = status === "fail" ? wallMs() : null;
       if (roll < 40)
         this.record({ client, op: "get", key, invoke, complete, status, output: null });
@@ -179,6 +190,7 @@ export class KvWorker {
           status,
           output: null,
         });
+      return false;
     }
   }
 
