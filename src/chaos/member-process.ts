@@ -88,9 +88,11 @@ export class MemberProcess {
     const log = this.log;
     log.write(`--- start #${this.starts} pid ${child.pid} ${new Date().toISOString()}\n`);
     let out = "";
+    let errTail = "";
+    const said = (): string => (errTail.trim() === "" ? "" : `; it said: ${errTail.trim()}`);
     const ready = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(
-        () => reject(new Error(`${o.name} did not serve within ${READY_TIMEOUT_MS} ms`)),
+        () => reject(new Error(`${o.name} did not serve within ${READY_TIMEOUT_MS} ms${said()}`)),
         READY_TIMEOUT_MS,
       );
       child.stdout?.on("data", (c: Buffer) => {
@@ -105,10 +107,13 @@ export class MemberProcess {
       });
       child.once("exit", (code, signal) => {
         clearTimeout(timer);
-        reject(new Error(`${o.name} exited before serving (${signal ?? `code ${code}`})`));
+        reject(new Error(`${o.name} exited before serving (${signal ?? `code ${code}`})${said()}`));
       });
     });
-    child.stderr?.on("data", (c: Buffer) => log.write(c));
+    child.stderr?.on("data", (c: Buffer) => {
+      log.write(c);
+      errTail = (errTail + c.toString()).slice(-1000);
+    });
     this.exited = new Promise<void>((resolve) =>
       child.once("exit", (code, signal) => {
         log.write(`--- exit ${signal ?? `code ${code}`} ${new Date().toISOString()}\n`);

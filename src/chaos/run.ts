@@ -406,6 +406,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   process.once("exit", killOnExit);
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
+  process.once("SIGHUP", onSignal);
   const checks: CheckResult[] = [];
   const workers: KvWorker[] = [];
   const watchers: Watcher[] = [];
@@ -613,6 +614,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     process.off("exit", killOnExit);
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
+    process.off("SIGHUP", onSignal);
   }
   // Written whatever happened: a run cut short still leaves what the clients saw.
   if (history.length === 0) history = workers.flatMap((w) => w.history);
