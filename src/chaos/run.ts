@@ -315,7 +315,7 @@ class FaultRunner {
         if (to === leader.name) to = c.names[(step.to + 1) % c.names.length] as string;
         const targetId = statuses.get(to)?.memberId;
         if (targetId === undefined || targetId === "") throw new Error(`no member id for ${to}`);
-        const client = new KvClient(c.endpoints, { timeoutMs: 3000 });
+        const client = new KvClient(c.endpoints, { timeoutMs: 6000 });
         try {
           await client.moveLeader(targetId);
         } finally {
