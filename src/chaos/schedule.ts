@@ -159,7 +159,8 @@ function drawStep(kind: FaultKind, nodes: number, prng: Xoshiro128): FaultStep {
     case "kill": {
       const count = prng.range(1, minority);
       const first = target(nodes, prng, 0.4);
-      // The others of a multi-kill are chosen at run time among the non-targets: by index here.
+      // Further targets by index; one that turns out the same member as another (the leader
+      // may be one of them) is replaced at run time by the next member not chosen yet.
       const rest = distinct(nodes, count, prng).map((member) => ({ member }));
       const targets = [first, ...rest].slice(0, count);
       return { kind, targets, holdMs: prng.range(3000, 5000) };
