@@ -21,6 +21,7 @@ commands:
   endpoint ordo endpoint status | health
   snapshot ordo snapshot save FILE
   sim     run the deterministic simulator (ordo sim --help)
+  chaos   real faults on real member processes, then judge the clients' history (ordo chaos --help)
   wal     inspect a data directory's write-ahead log: wal verify DIR | wal dump DIR
   help    show this help
 
@@ -32,6 +33,10 @@ export async function run(args: string[], out: Output = processOutput()): Promis
     switch (command) {
       case "sim":
         return await runSimCommand(rest, out);
+      case "chaos": {
+        const { runChaosCommand } = await import("./chaos-command.js");
+        return await runChaosCommand(rest, out);
+      }
       case "cluster": {
         const { runClusterCommand } = await import("./cluster-command.js");
         return await runClusterCommand(rest, out);

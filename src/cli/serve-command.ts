@@ -13,7 +13,15 @@
 // data directory's incarnation; either way it exits 1 with the reason.
 import { parseArgs } from "node:util";
 import type { LogLevel } from "../rsm/index.js";
-import { createLogger, Member, parseHostPort, parseInitialCluster } from "../server/index.js";
+import {
+  createLogger,
+  Member,
+  parseHostPort,
+  parseInitialCluster,
+  UNSAFE_TESTING_CONSENT,
+  UNSAFE_TESTING_FAULTS,
+  type UnsafeTestingFault,
+} from "../server/index.js";
 import type { Output } from "./output.js";
 
 export const SERVE_USAGE = `usage: ordo serve --name NAME --data-dir DIR --initial-cluster NAME=URL,... [options]
@@ -22,6 +30,9 @@ export const SERVE_USAGE = `usage: ordo serve --name NAME --data-dir DIR --initi
   --data-dir DIR                 where the WAL, snapshots and member.json live
   --listen-client-urls URL       client address (gRPC, etcd v3 API); default http://127.0.0.1:2379
   --initial-cluster LIST         every member's peer address: n1=http://127.0.0.1:2380,...
+  --listen-peer-urls URL         where this member accepts peers, when not at its own
+                                 --initial-cluster URL (that one is then only advertised:
+                                 e.g. a proxy or NAT in front of the member)
   --peers LIST                   same as --initial-cluster
   --initial-cluster-token TEXT   distinguishes clusters; members of another cluster are refused
   --initial-cluster-state STATE  new (default): bootstrap the cluster of --initial-cluster;
@@ -44,6 +55,25 @@ function positiveInt(text: string | undefined, flag: string, fallback: number): 
   return n;
 }
 
+/**
+ * The hidden --unsafe-testing-fault flag: a member that breaks a guarantee on purpose, so that
+ * `ordo chaos` can show it catches a broken build on real processes. Never for real use: it is
+ * refused unless the environment says ORDO_UNSAFE_TESTING_FAULTS=i-know-this-breaks-safety too.
+ */
+function parseUnsafeTestingFault(text: string | undefined): UnsafeTestingFault | undefined {
+  if (text === undefined) return undefined;
+  if (!(UNSAFE_TESTING_FAULTS as readonly string[]).includes(text))
+    throw new Error(
+      `--unsafe-testing-fault must be one of ${UNSAFE_TESTING_FAULTS.join(", ")}, not "${text}"`,
+    );
+  if (process.env.ORDO_UNSAFE_TESTING_FAULTS !== UNSAFE_TESTING_CONSENT)
+    throw new Error(
+      `--unsafe-testing-fault ${text} makes this member unsafe on purpose; it is refused unless ` +
+        `the environment sets ORDO_UNSAFE_TESTING_FAULTS=${UNSAFE_TESTING_CONSENT}`,
+    );
+  return text as UnsafeTestingFault;
+}
+
 export async function runServeCommand(args: string[], out: Output): Promise<number> {
   const { values } = parseArgs({
     args,
@@ -52,6 +82,8 @@ export async function runServeCommand(args: string[], out: Output): Promise<numb
       "data-dir": { type: "string" },
       "listen-client-urls": { type: "string", default: "http://127.0.0.1:2379" },
       "initial-cluster": { type: "string" },
+      "listen-peer-urls": { type: "string" },
+      "unsafe-testing-fault": { type: "string" },
       peers: { type: "string" },
       "initial-cluster-token": { type: "string", default: "ordo-cluster" },
       "initial-cluster-state": { type: "string", default: "new" },
@@ -89,12 +121,22 @@ export async function runServeCommand(args: string[], out: Output): Promise<numb
   if (leaseClockDrift !== undefined && !(leaseClockDrift >= 0 && leaseClockDrift < 1))
     throw new Error(`--lease-clock-drift must be a fraction in [0, 1), not "${driftText}"`);
   const client = parseHostPort(values["listen-client-urls"] as string, "--listen-client-urls");
+  const listenPeerText = values["listen-peer-urls"];
+  const listenPeer =
+    listenPeerText === undefined ? undefined : parseHostPort(listenPeerText, "--listen-peer-urls");
+  const unsafeTestingFault = parseUnsafeTestingFault(values["unsafe-testing-fault"]);
   const logger = createLogger(name, level);
+  if (unsafeTestingFault !== undefined)
+    logger("warn", "UNSAFE TESTING FAULT ENABLED: this member breaks its guarantees on purpose", {
+      fault: unsafeTestingFault,
+    });
   const member = await Member.start({
     name,
     dataDir,
     clientHost: client.host,
     clientPort: client.port,
+    ...(listenPeer !== undefined ? { listenPeer } : {}),
+    ...(unsafeTestingFault !== undefined ? { unsafeTestingFault } : {}),
     initialCluster: parseInitialCluster(clusterText, { skipUnnamed: state === "existing" }),
     clusterToken: values["initial-cluster-token"] as string,
     initialClusterState: state,

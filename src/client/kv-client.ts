@@ -582,6 +582,31 @@ export class KvClient {
   }
 
   /**
+   * Maintenance.HashKV of one endpoint (an index into the endpoint list), no retry: the digest
+   * of the MVCC history up to `revision` (0: the member's current revision), with the revision
+   * it covers. Members that applied the same log agree on it.
+   */
+  async hashKv(
+    endpoint: number,
+    revision = 0,
+  ): Promise<{ hash: number; revision: number; compactRevision: number }> {
+    if (!Number.isInteger(endpoint) || endpoint < 0 || endpoint >= this.endpoints.length)
+      throw new RangeError(`no endpoint ${endpoint}`);
+    try {
+      const r = (await this.callOn(endpoint, "Maintenance", "HashKV", {
+        revision: String(revision),
+      })) as { header: RawHeader; hash: number; compact_revision: string };
+      return {
+        hash: Number(r.hash),
+        revision: Number(r.header.revision),
+        compactRevision: Number(r.compact_revision),
+      };
+    } catch (e) {
+      throw errorOf(e);
+    }
+  }
+
+  /**
    * etcdctl's health check per endpoint: a linearizable get of the key "health" succeeds (a
    * permission error would count as healthy too, as in etcd) and the member reports no alarm.
    */

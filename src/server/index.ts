@@ -2,4 +2,9 @@
 // flag parsing helpers and its logger. The services it serves are wired inside member.ts.
 export { parseHostPort, parseInitialCluster } from "./cluster-config.js";
 export { createLogger } from "./logger.js";
-export { Member } from "./member.js";
+export {
+  Member,
+  UNSAFE_TESTING_CONSENT,
+  UNSAFE_TESTING_FAULTS,
+  type UnsafeTestingFault,
+} from "./member.js";

@@ -56,12 +56,31 @@ import { ClusterMembership } from "./membership.js";
 import { ClientMetrics } from "./metrics.js";
 import { type WatchService, watchService } from "./watch-service.js";
 
+/**
+ * Faults a member can be started with on purpose, to prove the chaos checks catch them (never
+ * for real use; `ordo serve` refuses them without explicit consent in the environment):
+ * - serializable-as-linearizable: every read is served from this member's own state without
+ *   ReadIndex, so a partitioned or lagging member answers stale reads as if linearizable.
+ */
+export const UNSAFE_TESTING_FAULTS = ["serializable-as-linearizable"] as const;
+export type UnsafeTestingFault = (typeof UNSAFE_TESTING_FAULTS)[number];
+/** The value ORDO_UNSAFE_TESTING_FAULTS must have for `ordo serve` to accept such a fault. */
+export const UNSAFE_TESTING_CONSENT = "i-know-this-breaks-safety";
+
 export interface MemberOptions {
   readonly name: string;
   readonly dataDir: string;
   readonly clientHost: string;
   readonly clientPort: number;
   readonly initialCluster: readonly PeerSpec[];
+  /**
+   * Where the peer transport listens, when not at this member's own --initial-cluster address
+   * (which is then only advertised to the peers: a proxy or NAT in front; etcd's
+   * --listen-peer-urls). Default: the --initial-cluster address.
+   */
+  readonly listenPeer?: { readonly host: string; readonly port: number };
+  /** Breaks a guarantee on purpose (see UNSAFE_TESTING_FAULTS). Testing only. */
+  readonly unsafeTestingFault?: UnsafeTestingFault;
   readonly clusterToken: string;
   readonly tickMs?: number;
   readonly electionTicks?: number;
@@ -331,8 +350,8 @@ export class Member {
     const transport = new TcpTransport({
       id: nodeId,
       clusterId,
-      listenHost: self.host,
-      listenPort: self.port,
+      listenHost: options.listenPeer?.host ?? self.host,
+      listenPort: options.listenPeer?.port ?? self.port,
       peers: new Map(
         [...fallback]
           .filter(([id, urls]) => id !== nodeId && urls[0] !== undefined && urls[0] !== ownPeerUrl)
@@ -422,11 +441,13 @@ export class Member {
     const ownMemberId = (): string =>
       cluster.memberIdOf(nodeId, membershipSync.current) ??
       (identity.memberId !== "" ? identity.memberId : stableId(nodeId));
+    const unsafeLocalReads = options.unsafeTestingFault === "serializable-as-linearizable";
     const backend: KvBackend = {
       propose: (command, session) => runtime.propose(command, session),
       registerSession: () => runtime.registerSession(),
-      read: (query, mode) => runtime.read(query, mode),
-      range: (request, mode) => runtime.readWith(mode, () => kv.store.range(request)),
+      read: (query, mode) => runtime.read(query, unsafeLocalReads ? "serializable" : mode),
+      range: (request, mode) =>
+        runtime.readWith(unsafeLocalReads ? "serializable" : mode, () => kv.store.range(request)),
       header: () => ({ clusterId, memberId: ownMemberId(), raftTerm: runtime.term }),
     };
     grpcServer.addService(
@@ -599,6 +620,9 @@ export class Member {
       clusterId,
       client: `${options.clientHost}:${clientPort}`,
       peer: `${self.host}:${self.port}`,
+      ...(options.listenPeer !== undefined
+        ? { listenPeer: `${options.listenPeer.host}:${options.listenPeer.port}` }
+        : {}),
     });
     return member;
   }

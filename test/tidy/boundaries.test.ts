@@ -32,6 +32,7 @@ const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
   server: ["api", "rsm", "kv", "raft", "storage", "transport", "codec"],
   client: ["api", "codec"],
   sim: ["raft", "rsm", "kv", "check", "codec", "storage"],
+  chaos: ["api", "check", "client", "codec", "kv", "raft", "rsm", "server", "storage", "transport"],
   cli: ["*"],
 };
 
