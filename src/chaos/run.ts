@@ -302,26 +302,43 @@ class FaultRunner {
             };
       }
       case "transfer": {
-        // Right after a heal the cluster may still be electing: wait for a leader (bounded).
-        let statuses = await c.statuses();
-        let leader = [...statuses.values()].find((s) => s.role === "Leader");
-        for (let i = 0; i < 50 && leader === undefined; i++) {
-          await sleep(100);
-          statuses = await c.statuses();
-          leader = [...statuses.values()].find((s) => s.role === "Leader");
+        // Right after a heal the cluster may still be electing, or a target just back from a
+        // fault still catching up: look for a leader (bounded) and try the transfer up to three
+        // times; each try asks afresh who leads. Only three failures in a row count as not
+        // injected.
+        let lastError: unknown;
+        for (let attempt = 0; attempt < 3; attempt++) {
+          if (attempt > 0) await sleep(500);
+          let statuses = await c.statuses();
+          let leader = [...statuses.values()].find((s) => s.role === "Leader");
+          for (let i = 0; i < 50 && leader === undefined; i++) {
+            await sleep(100);
+            statuses = await c.statuses();
+            leader = [...statuses.values()].find((s) => s.role === "Leader");
+          }
+          if (leader === undefined) {
+            lastError = new Error("no leader to transfer from");
+            continue;
+          }
+          let to = c.names[step.to % c.names.length] as string;
+          if (to === leader.name) to = c.names[(step.to + 1) % c.names.length] as string;
+          const targetId = statuses.get(to)?.memberId;
+          if (targetId === undefined || targetId === "") {
+            lastError = new Error(`no member id for ${to}`);
+            continue;
+          }
+          const client = new KvClient(c.endpoints, { timeoutMs: 6000 });
+          try {
+            await client.moveLeader(targetId);
+            const tries = attempt === 0 ? "" : ` (try ${attempt + 1})`;
+            return { applied: `leader transfer ${leader.name} → ${to}${tries}` };
+          } catch (e) {
+            lastError = e;
+          } finally {
+            client.close();
+          }
         }
-        if (leader === undefined) throw new Error("no leader to transfer from");
-        let to = c.names[step.to % c.names.length] as string;
-        if (to === leader.name) to = c.names[(step.to + 1) % c.names.length] as string;
-        const targetId = statuses.get(to)?.memberId;
-        if (targetId === undefined || targetId === "") throw new Error(`no member id for ${to}`);
-        const client = new KvClient(c.endpoints, { timeoutMs: 6000 });
-        try {
-          await client.moveLeader(targetId);
-        } finally {
-          client.close();
-        }
-        return { applied: `leader transfer ${leader.name} → ${to}` };
+        throw lastError instanceof Error ? lastError : new Error(String(lastError));
       }
       case "restart": {
         const [m] = await this.resolve([step.target], 1);
