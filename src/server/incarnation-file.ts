@@ -8,10 +8,10 @@
 // Entries are only added, never changed: a node id comes back with another incarnation only
 // through a wiped data directory, which is exactly what must be refused. (A removed member
 // rejoins under a new node id.) At most PEERS_MAX entries are kept; the oldest go first.
-import { open, readFile, rename, rm } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { asNodeId, type NodeId } from "../raft/index.js";
-import { fsyncDirectory, writeFully } from "../storage/index.js";
+import { replaceFileDurably } from "../storage/index.js";
 import type { PeerIncarnations } from "../transport/index.js";
 import { MemberFileError } from "./member-file.js";
 
@@ -91,20 +91,7 @@ export class FileIncarnations implements PeerIncarnations {
     const peers: Record<string, string> = {};
     for (const [id, inc] of this.known) peers[id] = inc;
     const text = `${JSON.stringify({ version: VERSION, peers }, null, 2)}\n`;
-    const path = join(this.dir, PEERS_FILE);
-    const temp = `${path}.tmp`;
-    const handle = await open(temp, "w");
-    try {
-      await writeFully(handle, Buffer.from(text, "utf8"), 0);
-      await handle.sync();
-    } catch (e) {
-      await handle.close();
-      await rm(temp, { force: true });
-      throw e;
-    }
-    await handle.close();
-    await rename(temp, path);
-    await fsyncDirectory(this.dir);
+    await replaceFileDurably(this.dir, PEERS_FILE, Buffer.from(text, "utf8"));
   }
 }
 
@@ -130,18 +117,5 @@ export async function readIncarnationMarker(walDir: string): Promise<string | un
 }
 
 export async function writeIncarnationMarker(walDir: string, incarnation: string): Promise<void> {
-  const path = join(walDir, INCARNATION_MARKER);
-  const temp = `${path}.tmp`;
-  const handle = await open(temp, "w");
-  try {
-    await writeFully(handle, Buffer.from(`${incarnation}\n`, "utf8"), 0);
-    await handle.sync();
-  } catch (e) {
-    await handle.close();
-    await rm(temp, { force: true });
-    throw e;
-  }
-  await handle.close();
-  await rename(temp, path);
-  await fsyncDirectory(walDir);
+  await replaceFileDurably(walDir, INCARNATION_MARKER, Buffer.from(`${incarnation}\n`, "utf8"));
 }

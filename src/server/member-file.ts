@@ -16,10 +16,10 @@
 // record yet). Which nodes left the cluster is not kept here: the runtime replicates it
 // (RsmNode.membership().removed, in its snapshots and log). A data directory from before member.json is a bootstrap member's:
 // Member.start writes the file from the command line on its first start.
-import { open, readFile, rename, rm } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { asNodeId, type NodeId } from "../raft/index.js";
-import { fsyncDirectory, writeFully } from "../storage/index.js";
+import { replaceFileDurably } from "../storage/index.js";
 
 export interface MemberFilePeer {
   readonly nodeId: NodeId;
@@ -119,18 +119,5 @@ export async function writeMemberFile(dir: string, file: MemberFile): Promise<vo
     null,
     2,
   )}\n`;
-  const path = join(dir, MEMBER_FILE);
-  const temp = `${path}.tmp`;
-  const handle = await open(temp, "w");
-  try {
-    await writeFully(handle, Buffer.from(text, "utf8"), 0);
-    await handle.sync();
-  } catch (e) {
-    await handle.close();
-    await rm(temp, { force: true });
-    throw e;
-  }
-  await handle.close();
-  await rename(temp, path);
-  await fsyncDirectory(dir);
+  await replaceFileDurably(dir, MEMBER_FILE, Buffer.from(text, "utf8"));
 }

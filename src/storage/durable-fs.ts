@@ -2,7 +2,8 @@
 // once its directory is fsynced too; data only once its file is. Written out here once so every
 // caller gets the order right.
 import type { FileHandle } from "node:fs/promises";
-import { open } from "node:fs/promises";
+import { open, rename, rm } from "node:fs/promises";
+import { join } from "node:path";
 import { StorageError } from "./errors.js";
 
 /** fsync a directory, making creations, renames and removals in it durable. */
@@ -39,4 +40,29 @@ export async function writeFully(
       `short write: ${done} of ${bytes.byteLength} bytes at ${position}`,
     );
   }
+}
+
+/**
+ * Replaces `dir/name` with `bytes` so that a crash leaves the old file or the new one, never a
+ * mix: written to `name.tmp`, fsynced, renamed over, and the directory fsynced.
+ */
+export async function replaceFileDurably(
+  dir: string,
+  name: string,
+  bytes: Uint8Array,
+): Promise<void> {
+  const path = join(dir, name);
+  const temp = `${path}.tmp`;
+  const handle = await open(temp, "w");
+  try {
+    await writeFully(handle, bytes, 0);
+    await handle.sync();
+  } catch (e) {
+    await handle.close();
+    await rm(temp, { force: true });
+    throw e;
+  }
+  await handle.close();
+  await rename(temp, path);
+  await fsyncDirectory(dir);
 }
