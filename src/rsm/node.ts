@@ -49,9 +49,25 @@ import {
 } from "../raft/index.js";
 import { type Clock, systemClock } from "./clock.js";
 import { withDeterminismTrap } from "./determinism.js";
+import { type DivergenceAlarm, DivergenceDetector } from "./divergence.js";
 import { decodeEnvelope, type Envelope, encodeEnvelope, restampEnvelope } from "./envelope.js";
 import { LeaderChanging, NotLeader, Removed, RsmError, Stopped, Timeout } from "./errors.js";
+import {
+  type ConfContext,
+  decodeConfContext,
+  encodeConfContext,
+  isMemberOf,
+  MemberRegistry,
+  type Membership,
+} from "./members.js";
+import { invalid, OK_EMPTY, type Outcome } from "./outcome.js";
+import { type PendingProposal, ProposalTable } from "./proposals.js";
+import { ReadQueue } from "./reads.js";
+import { SessionTable } from "./sessions.js";
 import type { ApplyContext, StateMachine } from "./state-machine.js";
+
+export type { DivergenceAlarm } from "./divergence.js";
+export type { Membership } from "./members.js";
 
 export interface Transport {
   /** Sends a message to its `to` member; may drop it (Raft tolerates loss). */
@@ -88,6 +104,8 @@ export interface RsmNodeOptions {
   readonly hashCheckEntries?: number;
   /** Trap Date, Math.random and timers inside apply (tests, simulator). */
   readonly trapNondeterminism?: boolean;
+  /** checkInvariants() after every Ready round (tests, simulator, debug runs). */
+  readonly checkInvariants?: boolean;
   readonly logger?: Logger;
   readonly testingFaults?: TestingFaults;
   readonly preVote?: boolean;
@@ -127,23 +145,8 @@ export interface RsmHooks {
   readonly beforeApply?: (rd: Ready) => void;
   /** The Ready's snapshot, entries and hard state are durable. */
   readonly afterPersist?: (rd: Ready) => void;
-}
-
-/** The cluster's configuration as applied on this node, with each member's replicated context. */
-export interface Membership {
-  readonly confState: ConfState;
-  /** Opaque per-member data set through the log (changeMembership, updateMemberContext). */
-  readonly contexts: ReadonlyMap<NodeId, Uint8Array>;
-  /** Log index of the last membership change applied (0: the bootstrap configuration). */
-  readonly index: number;
-  /** Every node id ever removed: ids are never reused (a stale process may still run). */
-  readonly removed: ReadonlySet<NodeId>;
-}
-
-export interface DivergenceAlarm {
-  readonly index: number;
-  readonly ours: string;
-  readonly leaders: string;
+  /** A Ready round is over (everything applied, advanced): checkInvariants() may be called. */
+  readonly afterRound?: () => void;
 }
 
 export interface RsmMetrics {
@@ -172,71 +175,8 @@ export interface NodeStatus extends RaftStatus {
   readonly fatal: string | undefined;
 }
 
-interface PendingProposal {
-  readonly resolve: (result: Uint8Array) => void;
-  readonly reject: (e: Error) => void;
-  readonly cancelTimer: () => void;
-  index: number;
-  term: number;
-}
-
-interface PendingRead {
-  /** Runs against the local state machine once the read may be served. */
-  readonly answer: () => unknown;
-  readonly resolve: (result: unknown) => void;
-  readonly reject: (e: Error) => void;
-  readonly cancelTimer: () => void;
-  index: number;
-}
-
-interface Session {
-  seq: number;
-  result: Outcome;
-  lastActiveMs: number;
-}
-
-/** What applying an entry produced: a result for the proposer, or an error it must see. */
-type Outcome =
-  | { readonly ok: true; readonly result: Uint8Array }
-  | {
-      readonly ok: false;
-      readonly code: "SESSION_EXPIRED" | "INVALID_ARGUMENT" | "PROPOSAL_DROPPED";
-      readonly message: string;
-    };
-
 /** Version 2 added the membership contexts; version 1 snapshots are still read. */
 const SNAPSHOT_VERSION = 2;
-const CONF_CONTEXT_VERSION = 1;
-
-/** What the runtime carries in a ConfChange's context: who proposed it, and member contexts. */
-interface ConfContext {
-  readonly proposer: string;
-  readonly requestId: number;
-  readonly members: readonly { readonly node: NodeId; readonly context: Uint8Array }[];
-}
-
-function encodeConfContext(c: ConfContext): Uint8Array {
-  const w = new ByteWriter().u8(CONF_CONTEXT_VERSION).stringU32(c.proposer).u64(c.requestId);
-  w.u32(c.members.length);
-  for (const m of c.members) w.stringU32(m.node).bytesU32(m.context);
-  return w.finishExact(); // kept: it is part of a log entry
-}
-
-function decodeConfContext(data: Uint8Array): ConfContext {
-  const r = new ByteReader(data);
-  const version = r.u8();
-  if (version !== CONF_CONTEXT_VERSION)
-    throw new Error(`unknown configuration context version ${version}`);
-  const proposer = r.stringU32("proposer");
-  const requestId = r.u64("requestId");
-  const count = r.u32("member count");
-  const members: { node: NodeId; context: Uint8Array }[] = [];
-  // Contexts are copied: the runtime keeps them for as long as the member is in the cluster.
-  for (let i = 0; i < count; i++)
-    members.push({ node: r.stringU32("node") as NodeId, context: r.bytesU32("context") });
-  r.end();
-  return { proposer, requestId, members };
-}
 
 /**
  * A refusal of the core (raft/errors.ts) as the runtime's error (rsm/errors.ts): not leader,
@@ -250,22 +190,12 @@ function runtimeErrorOf(e: unknown): Error {
   return e as Error;
 }
 
-const membersOf = (conf: ConfState): NodeId[] => [
-  ...conf.voters,
-  ...conf.votersOutgoing,
-  ...conf.learners,
-];
-
-const isMemberOf = (conf: ConfState, id: NodeId): boolean =>
-  conf.voters.includes(id) || conf.votersOutgoing.includes(id) || conf.learners.includes(id);
-
 interface LeaderWaiter {
   readonly to: string;
   readonly resolve: () => void;
   readonly reject: (e: Error) => void;
   readonly cancelTimer: () => void;
 }
-const HASHES_KEPT = 16;
 /** Ticks made up at once after a pause, at most (a lease is long over by then anyway). */
 const TICK_CATCH_UP_MAX = 1000;
 
@@ -297,27 +227,14 @@ export class RsmNode {
   private readonly runId: string;
   private readonly seedPrng: Xoshiro128;
   private requestSeq = 0;
-  private readSeq = 0;
-  private readonly proposals = new Map<number, PendingProposal>();
-  /** Leader-side index → request id of our own proposals, to detect entries lost to a new leader. */
-  private readonly proposalsByIndex = new Map<number, number>();
-  /**
-   * Linearizable reads (etcd's linearizableReadLoop): at most one ReadIndex round is in flight;
-   * reads arriving meanwhile wait in readBatch and share the next round. A round's index is
-   * taken after every read in it arrived, so sharing it is linearizable.
-   */
-  private readBatch: PendingRead[] = [];
-  /** The round in flight: its context and reads, and the timer that reissues it if lost. */
-  private readRound: { context: string; reads: PendingRead[]; cancelRetry: () => void } | undefined;
-  private readsWaiting: PendingRead[] = [];
-  private readonly sessions = new Map<string, Session>();
-  private nextSessionExpiryCheckMs = 0;
+  private readonly proposals: ProposalTable;
+  private readonly reads: ReadQueue;
+  private readonly sessions: SessionTable;
+  private readonly members = new MemberRegistry();
+  private readonly divergence: DivergenceDetector;
   private lastTimestampMs = 0;
   private applied = 0;
   private snapshotIndex = 0;
-  private readonly stateHashes = new Map<number, string>();
-  private readonly divergence: DivergenceAlarm[] = [];
-  private appliedSinceHashCheck = 0;
   private stopTicking: (() => void) | undefined;
   /** Lease mode: the monotonic time the core's ticks have been given up to. */
   private tickedUntilMs = 0;
@@ -327,9 +244,6 @@ export class RsmNode {
   private fatal: string | undefined;
   private lastLeader = "";
   private readonly appliedListeners: ((index: number) => void)[] = [];
-  private readonly memberContexts = new Map<NodeId, Uint8Array>();
-  private readonly removedIds = new Set<NodeId>();
-  private membershipIndex = 0;
   private readonly membershipListeners: ((m: Membership) => void)[] = [];
   private removedSelf = false;
   /** A change added a member: snapshot (and compact) at the next chance. */
@@ -351,6 +265,24 @@ export class RsmNode {
     const seed = options.seed ?? randomBytes(6).readUIntBE(0, 6);
     this.runId = `${options.id}/${seed.toString(36)}`;
     this.seedPrng = new Xoshiro128(seed);
+    this.proposals = new ProposalTable(this.runId, () => this.metrics.proposalsFailed++);
+    this.sessions = new SessionTable(options.sessionTtlMs ?? 3_600_000);
+    this.divergence = new DivergenceDetector(options.hashCheckEntries ?? 5000);
+    this.reads = new ReadQueue({
+      clock: this.clock,
+      runId: this.runId,
+      retryMs: options.readRetryMs ?? 500,
+      readIndex: (context) => {
+        // A lease is judged on ticks: first give the core every tick that is due.
+        this.catchUpTicks();
+        this.raft.readIndex(context);
+      },
+      leader: () => this.raft.lead,
+      applied: () => this.applied,
+      pump: () => this.pump(),
+      roundIssued: () => this.metrics.readIndexRounds++,
+      stopped: () => this.stopped,
+    });
     if (snapshot !== undefined) this.restoreSnapshot(snapshot);
   }
 
@@ -495,64 +427,10 @@ export class RsmNode {
     if (this.raft.role !== "Leader" && this.raft.lead === NO_NODE) {
       return Promise.reject(new NotLeader(NO_NODE));
     }
-    return new Promise<T>((resolve, reject) => {
-      const cancelTimer = this.clock.after(timeoutMs ?? this.options.readTimeoutMs ?? 5000, () => {
-        if (this.forgetRead(read)) reject(new Timeout("linearizable read"));
-      });
-      const read: PendingRead = {
-        answer,
-        resolve: resolve as (result: unknown) => void,
-        reject,
-        cancelTimer,
-        index: -1,
-      };
-      this.readBatch.push(read);
-      this.metrics.linearizableReads++;
-      this.issueReadRound();
-      this.pump();
-    });
-  }
-
-  /** Starts a ReadIndex round for the waiting reads, unless one is in flight. */
-  private issueReadRound(): void {
-    if (this.readRound !== undefined || this.readBatch.length === 0 || this.stopped) return;
-    const reads = this.readBatch;
-    this.readBatch = [];
-    const context = `${this.runId}/r${++this.readSeq}`;
-    // A lease is judged on ticks: first give the core every tick that is due.
-    this.catchUpTicks();
-    try {
-      this.raft.readIndex(context);
-    } catch (e) {
-      if (!(e instanceof RaftError)) throw e;
-      for (const r of reads) {
-        r.cancelTimer();
-        r.reject(new NotLeader(this.raft.lead));
-      }
-      return;
-    }
-    // A round whose request or answer was lost is reissued (etcd retries after 500 ms too).
-    const cancelRetry = this.clock.after(this.options.readRetryMs ?? 500, () => {
-      if (this.readRound?.context !== context) return;
-      this.readRound = undefined;
-      this.readBatch = [...reads, ...this.readBatch];
-      this.issueReadRound();
-      this.pump();
-    });
-    this.readRound = { context, reads, cancelRetry };
-    this.metrics.readIndexRounds++;
-  }
-
-  /** Removes a read wherever it waits; false if it was already served or failed. */
-  private forgetRead(read: PendingRead): boolean {
-    for (const list of [this.readBatch, this.readRound?.reads ?? [], this.readsWaiting]) {
-      const i = list.indexOf(read);
-      if (i >= 0) {
-        list.splice(i, 1);
-        return true;
-      }
-    }
-    return false;
+    this.metrics.linearizableReads++;
+    const read = this.reads.add(answer, timeoutMs ?? this.options.readTimeoutMs ?? 5000);
+    this.pump();
+    return read;
   }
 
   /**
@@ -595,12 +473,7 @@ export class RsmNode {
 
   /** The configuration and member contexts as applied on this node. */
   membership(): Membership {
-    return {
-      confState: this.raft.tracker.confState,
-      contexts: new Map(this.memberContexts),
-      index: this.membershipIndex,
-      removed: new Set(this.removedIds),
-    };
+    return this.members.view(this.raft.tracker.confState);
   }
 
   /** Called after a membership change or context update applies here, or a snapshot brings one. */
@@ -618,7 +491,8 @@ export class RsmNode {
    * the context of members in the same entry (e.g. the address of the member being added).
    * On a follower it is forwarded to the leader. Rejects with NotLeader (no leader known),
    * PROPOSAL_DROPPED with the core's reason (a change in progress, a lagging learner, no voter
-   * left, ...; a follower learns of a leader's refusal only by its Timeout), Timeout, Stopped.
+   * left, ...; a follower's change refused by the leader comes back through the log as a
+   * Refusal entry), Timeout, Stopped.
    */
   async changeMembership(
     cc: ConfChange,
@@ -710,7 +584,7 @@ export class RsmNode {
       ...this.raft.status(),
       applied: asIndex(this.applied),
       sessions: this.sessions.size,
-      divergence: [...this.divergence],
+      divergence: [...this.divergence.alarms],
       stopped: this.stopped,
       fatal: this.fatal,
     };
@@ -781,21 +655,16 @@ export class RsmNode {
       this.metrics.proposals++;
       const cancelTimer = this.clock.after(
         timeoutMs ?? this.options.proposalTimeoutMs ?? 5000,
-        () => {
-          const p = this.proposals.get(requestId);
-          if (p === undefined) return;
-          this.proposals.delete(requestId);
-          this.metrics.proposalsFailed++;
-          reject(new Timeout("proposal"));
-        },
+        () => this.proposals.expire(requestId, new Timeout("proposal")),
       );
-      const pending: PendingProposal = { resolve, reject, cancelTimer, index: -1, term: -1 };
-      if (placed !== undefined) {
-        pending.index = placed.index;
-        pending.term = placed.term;
-        this.proposalsByIndex.set(placed.index, requestId);
-      }
-      this.proposals.set(requestId, pending);
+      const pending: PendingProposal = {
+        resolve,
+        reject,
+        cancelTimer,
+        index: placed?.index ?? -1,
+        term: placed?.term ?? -1,
+      };
+      this.proposals.add(requestId, pending);
       this.pump();
     });
   }
@@ -918,13 +787,15 @@ export class RsmNode {
       this.raft.advance(rd);
       await this.maybeSnapshot();
       this.maybeCheckHashes();
+      if (this.options.checkInvariants) this.checkInvariants();
+      this.options.hooks?.afterRound?.();
     }
   }
 
   private applyCommitted(rd: Ready): void {
     this.options.hooks?.beforeApply?.(rd);
     this.applyEntries(rd.committedEntries);
-    this.handleReads(rd);
+    this.reads.onReady(rd);
   }
 
   private noteLeader(rd: Ready): void {
@@ -961,7 +832,7 @@ export class RsmNode {
       this.metrics.applies++;
       this.metrics.commits++;
       this.metrics.applySecondsTotal += (performance.now() - started) / 1000;
-      this.appliedSinceHashCheck++;
+      this.divergence.applied();
       for (const l of this.appliedListeners) {
         try {
           l(e.index);
@@ -971,7 +842,12 @@ export class RsmNode {
       }
     }
     if (this.applyWaiters.length > 0) this.applyWaiters = this.applyWaiters.filter((w) => !w());
-    this.serveWaitingReads();
+    this.reads.serve();
+  }
+
+  /** Who a proposal of ours that lost its index should be sent to ("" when we lead). */
+  private leaderHint(): string {
+    return this.raft.lead === this.id ? "" : this.raft.lead;
   }
 
   private applyEntry(e: Entry): void {
@@ -980,7 +856,7 @@ export class RsmNode {
       return;
     }
     if (e.data.length === 0) {
-      this.settleByIndex(e, undefined);
+      this.proposals.settleByIndex(e, undefined, this.leaderHint());
       return; // the leader's no-op
     }
     let env: Envelope;
@@ -989,71 +865,50 @@ export class RsmNode {
     } catch (err) {
       // The same bytes fail the same way on every replica: skip deterministically.
       this.log("error", "undecodable entry skipped", { index: e.index, error: String(err) });
-      this.settleByIndex(e, undefined);
+      this.proposals.settleByIndex(e, undefined, this.leaderHint());
       return;
     }
     // Time only moves forward in the log, whatever the leaders' clocks did.
     const timestampMs = Math.max(env.timestampMs, this.lastTimestampMs);
     this.lastTimestampMs = timestampMs;
-    this.expireSessions(timestampMs);
-    let outcome: Outcome;
+    this.sessions.expire(timestampMs);
+    const outcome = this.applyEnvelope(env, e, timestampMs);
+    this.proposals.settle(e, env, outcome, this.leaderHint());
+  }
+
+  private applyEnvelope(env: Envelope, e: Entry, timestampMs: number): Outcome {
     switch (env.kind) {
       case "Command":
-        outcome = this.applyCommand(env, e, timestampMs);
-        break;
+        return this.applyCommand(env, e, timestampMs);
       case "RegisterSession": {
-        const clientId = `s${e.index}`;
-        this.sessions.set(clientId, {
-          seq: 0,
-          result: { ok: true, result: new Uint8Array(0) },
-          lastActiveMs: timestampMs,
-        });
-        outcome = { ok: true, result: new TextEncoder().encode(clientId) };
-        break;
+        const clientId = this.sessions.register(e.index, timestampMs);
+        return { ok: true, result: new TextEncoder().encode(clientId) };
       }
       case "HashCheck": {
         const hash = this.stateHash();
-        this.stateHashes.set(e.index, hash);
-        if (this.stateHashes.size > HASHES_KEPT)
-          this.stateHashes.delete(this.stateHashes.keys().next().value as number);
-        outcome = { ok: true, result: new TextEncoder().encode(hash) };
+        this.divergence.recordHash(e.index, hash);
         if (this.raft.role === "Leader" && env.proposer === this.runId)
           this.proposeHashReport(e.index, hash);
-        break;
+        return { ok: true, result: new TextEncoder().encode(hash) };
       }
       case "HashReport": {
-        const ours = this.stateHashes.get(env.checkIndex);
-        if (ours !== undefined && ours !== env.hash)
-          this.raiseDivergence(env.checkIndex, ours, env.hash);
-        outcome = { ok: true, result: new Uint8Array(0) };
-        break;
+        const alarm = this.divergence.compare(env.checkIndex, env.hash);
+        if (alarm !== undefined) this.raiseDivergence(alarm);
+        return OK_EMPTY;
       }
       case "Refusal":
-        outcome = { ok: false, code: "PROPOSAL_DROPPED", message: env.message };
-        break;
+        return { ok: false, code: "PROPOSAL_DROPPED", message: env.message };
       case "MemberContext": {
         const node = env.node as NodeId;
-        if (!isMemberOf(this.raft.tracker.confState, node)) {
-          outcome = {
-            ok: false,
-            code: "INVALID_ARGUMENT",
-            message: `${env.node} is not a member`,
-          };
-          break;
-        }
+        if (!isMemberOf(this.raft.tracker.confState, node))
+          return invalid(`${env.node} is not a member`);
         const refused = this.judgeMembership(undefined, new Map([[node, env.context]]));
-        if (refused !== undefined) {
-          outcome = { ok: false, code: "INVALID_ARGUMENT", message: refused };
-          break;
-        }
-        this.memberContexts.set(node, env.context);
-        this.membershipIndex = e.index;
+        if (refused !== undefined) return invalid(refused);
+        this.members.setContext(node, env.context, e.index);
         this.membershipChanged = true;
-        outcome = { ok: true, result: new Uint8Array(0) };
-        break;
+        return OK_EMPTY;
       }
     }
-    this.settle(env, e, outcome);
   }
 
   /**
@@ -1069,7 +924,7 @@ export class RsmNode {
         index: e.index,
         error: String(err),
       });
-      this.settleByIndex(e, undefined);
+      this.proposals.settleByIndex(e, undefined, this.leaderHint());
       return;
     }
     let context: ConfContext | undefined;
@@ -1084,51 +939,46 @@ export class RsmNode {
         });
       }
     }
-    const before = this.raft.tracker.confState;
-    const check = nextConfState(before, cc);
-    const reused = cc.changes.find((c) => c.type !== "RemoveNode" && this.removedIds.has(c.node));
+    const refusal = this.refusalOf(cc, context);
     // Every replica decides the same: a refused change is skipped, the configuration unchanged.
-    const refusal =
-      "error" in check
-        ? check.error
-        : reused !== undefined
-          ? `${reused.node} was removed from this cluster; node ids are never reused`
-          : this.judgeMembership(
-              cc,
-              new Map((context?.members ?? []).map((m) => [m.node, m.context])),
-            );
-    let outcome: Outcome;
-    if (refusal !== undefined) {
-      outcome = { ok: false, code: "INVALID_ARGUMENT", message: refusal };
-    } else {
-      const after = this.raft.applyConfChange(cc);
-      // Removed: members before and not after (RemoveNode, or outgoing voters leaving a joint
-      // configuration). Added: the other way round.
-      for (const id of membersOf(before)) if (!isMemberOf(after, id)) this.removedIds.add(id);
-      const added = membersOf(after).some((id) => !isMemberOf(before, id));
-      for (const id of [...this.memberContexts.keys()])
-        if (!isMemberOf(after, id)) this.memberContexts.delete(id);
-      for (const m of context?.members ?? [])
-        if (isMemberOf(after, m.node)) this.memberContexts.set(m.node, m.context);
-      this.membershipIndex = e.index;
-      this.metrics.membershipChanges++;
-      if (added) this.snapshotSoon = true;
-      if (isMemberOf(before, this.id) && !isMemberOf(after, this.id)) {
-        this.removedSelf = true;
-        this.log("info", "applied this member's own removal", { index: e.index });
-      }
-      this.log("info", "configuration changed", {
-        index: e.index,
-        voters: after.voters,
-        votersOutgoing: after.votersOutgoing,
-        learners: after.learners,
-      });
-      this.membershipChanged = true;
-      outcome = { ok: true, result: new Uint8Array(0) };
+    const outcome =
+      refusal !== undefined ? invalid(refusal) : this.changeConfiguration(cc, context, e);
+    this.proposals.settle(e, context, outcome, this.leaderHint());
+  }
+
+  /** Why a committed change must be skipped (on every replica alike), if it must. */
+  private refusalOf(cc: ConfChange, context: ConfContext | undefined): string | undefined {
+    const check = nextConfState(this.raft.tracker.confState, cc);
+    if ("error" in check) return check.error;
+    const reused = cc.changes.find(
+      (c) => c.type !== "RemoveNode" && this.members.wasRemoved(c.node),
+    );
+    if (reused !== undefined)
+      return `${reused.node} was removed from this cluster; node ids are never reused`;
+    return this.judgeMembership(
+      cc,
+      new Map((context?.members ?? []).map((m) => [m.node, m.context])),
+    );
+  }
+
+  private changeConfiguration(cc: ConfChange, context: ConfContext | undefined, e: Entry): Outcome {
+    const before = this.raft.tracker.confState;
+    const after = this.raft.applyConfChange(cc);
+    const { added } = this.members.applyChange(before, after, context?.members ?? [], e.index);
+    this.metrics.membershipChanges++;
+    if (added) this.snapshotSoon = true;
+    if (isMemberOf(before, this.id) && !isMemberOf(after, this.id)) {
+      this.removedSelf = true;
+      this.log("info", "applied this member's own removal", { index: e.index });
     }
-    this.settleByIndex(e, context);
-    if (context === undefined || context.proposer !== this.runId) return;
-    this.settleProposal(context.requestId, outcome);
+    this.log("info", "configuration changed", {
+      index: e.index,
+      voters: after.voters,
+      votersOutgoing: after.votersOutgoing,
+      learners: after.learners,
+    });
+    this.membershipChanged = true;
+    return OK_EMPTY;
   }
 
   /** The application's verdict on a membership entry (options.validateMembership). */
@@ -1164,142 +1014,24 @@ export class RsmNode {
     e: Entry,
     timestampMs: number,
   ): Outcome {
-    let session: Session | undefined;
-    if (env.clientId !== "") {
-      session = this.sessions.get(env.clientId);
-      if (session === undefined) {
-        return {
-          ok: false,
-          code: "SESSION_EXPIRED",
-          message: `session ${env.clientId} expired or unknown; register a new one`,
-        };
-      }
-      session.lastActiveMs = timestampMs;
-      if (env.seq <= session.seq) {
-        // A retry of a command already applied: the first result, nothing applied again.
-        if (env.seq === session.seq) return session.result;
-        return {
-          ok: false,
-          code: "INVALID_ARGUMENT",
-          message: `seq ${env.seq} is older than the session's last ${session.seq}`,
-        };
-      }
-    }
+    const verdict = this.sessions.admit(env.clientId, env.seq, timestampMs);
+    // A retry of a command already applied gets the first result, nothing applied again.
+    if (!verdict.apply) return verdict.outcome;
     const random = new Xoshiro128(env.seed * 2 ** 20 + (e.index % 2 ** 20));
     const ctx: ApplyContext = { index: e.index, term: e.term, timestampMs, random };
     const run = (): Uint8Array => this.sm.apply(env.command, ctx);
     const result = this.options.trapNondeterminism ? withDeterminismTrap(run) : run();
     const outcome: Outcome = { ok: true, result };
-    if (session !== undefined) {
-      session.seq = env.seq;
-      session.result = outcome;
-    }
+    verdict.record(outcome);
     return outcome;
-  }
-
-  /** Resolves or rejects the proposal an applied entry answers, if it is ours. */
-  private settle(env: Envelope, e: Entry, outcome: Outcome): void {
-    this.settleByIndex(e, env);
-    if (env.proposer !== this.runId) return;
-    this.settleProposal(env.requestId, outcome);
-  }
-
-  private settleProposal(requestId: number, outcome: Outcome): void {
-    const p = this.proposals.get(requestId);
-    if (p === undefined) return;
-    this.proposals.delete(requestId);
-    p.cancelTimer();
-    if (outcome.ok) p.resolve(outcome.result);
-    else p.reject(new RsmError(outcome.code, outcome.message));
-  }
-
-  /** A proposal we placed at this index whose entry is not the one applied there was lost. */
-  private settleByIndex(
-    e: Entry,
-    env: { readonly proposer: string; readonly requestId: number } | undefined,
-  ): void {
-    const requestId = this.proposalsByIndex.get(e.index);
-    if (requestId === undefined) return;
-    this.proposalsByIndex.delete(e.index);
-    if (env !== undefined && env.proposer === this.runId && env.requestId === requestId) return;
-    const p = this.proposals.get(requestId);
-    if (p === undefined) return;
-    this.proposals.delete(requestId);
-    p.cancelTimer();
-    this.metrics.proposalsFailed++;
-    p.reject(new NotLeader(this.raft.lead === this.id ? "" : this.raft.lead));
-  }
-
-  private expireSessions(nowMs: number): void {
-    if (nowMs < this.nextSessionExpiryCheckMs) return;
-    const ttl = this.options.sessionTtlMs ?? 3_600_000;
-    this.nextSessionExpiryCheckMs = nowMs + Math.min(ttl, 1000);
-    for (const [id, s] of this.sessions) if (s.lastActiveMs + ttl < nowMs) this.sessions.delete(id);
-  }
-
-  // ───────────────────────────── reads ─────────────────────────────
-
-  private handleReads(rd: Ready): void {
-    const round = this.readRound;
-    if (round !== undefined) {
-      const answer = rd.readStates.find((rs) => rs.context === round.context);
-      if (answer !== undefined) {
-        this.readRound = undefined;
-        round.cancelRetry();
-        for (const read of round.reads) {
-          read.index = answer.index;
-          this.readsWaiting.push(read);
-        }
-      } else if (rd.droppedReads.includes(round.context)) {
-        this.readRound = undefined;
-        round.cancelRetry();
-        for (const read of round.reads) {
-          read.cancelTimer();
-          read.reject(new NotLeader(this.raft.lead));
-        }
-      }
-    }
-    this.serveWaitingReads();
-    this.issueReadRound();
-  }
-
-  private serveWaitingReads(): void {
-    if (this.readsWaiting.length === 0) return;
-    const still: PendingRead[] = [];
-    for (const r of this.readsWaiting) {
-      if (r.index > this.applied) {
-        still.push(r);
-        continue;
-      }
-      r.cancelTimer();
-      try {
-        r.resolve(r.answer());
-      } catch (e) {
-        r.reject(e as Error);
-      }
-    }
-    this.readsWaiting = still;
   }
 
   // ───────────────────────────── snapshots ─────────────────────────────
 
   private encodeSnapshot(): Uint8Array {
-    const w = new ByteWriter()
-      .u8(SNAPSHOT_VERSION)
-      .f64(this.lastTimestampMs)
-      .u32(this.sessions.size);
-    const ids = [...this.sessions.keys()].sort();
-    for (const id of ids) {
-      const s = this.sessions.get(id) as Session;
-      w.stringU32(id).u64(s.seq).f64(s.lastActiveMs);
-      if (s.result.ok) w.u8(1).bytesU32(s.result.result);
-      else w.u8(0).stringU32(s.result.code).stringU32(s.result.message);
-    }
-    w.u64(this.membershipIndex).u32(this.memberContexts.size);
-    for (const id of [...this.memberContexts.keys()].sort())
-      w.stringU32(id).bytesU32(this.memberContexts.get(id) as Uint8Array);
-    w.u32(this.removedIds.size);
-    for (const id of [...this.removedIds].sort()) w.stringU32(id);
+    const w = new ByteWriter().u8(SNAPSHOT_VERSION).f64(this.lastTimestampMs);
+    this.sessions.encode(w);
+    this.members.encode(w);
     w.bytesU32(this.sm.snapshot());
     return w.finishExact(); // kept: the snapshot is stored and sent
   }
@@ -1310,40 +1042,15 @@ export class RsmNode {
     if (version !== SNAPSHOT_VERSION && version !== 1)
       throw new Error(`unknown runtime snapshot version ${version}`);
     this.lastTimestampMs = r.f64();
-    const count = r.u32();
-    this.sessions.clear();
-    for (let i = 0; i < count; i++) {
-      const id = r.stringU32("session id");
-      const seq = r.u64("seq");
-      const lastActiveMs = r.f64("lastActiveMs");
-      const ok = r.u8("outcome") === 1;
-      // Results are copied: sessions keep them (to answer a retried request) for their life.
-      const result: Outcome = ok
-        ? { ok: true, result: r.bytesU32("result") }
-        : {
-            ok: false,
-            code: r.stringU32("code") as "SESSION_EXPIRED",
-            message: r.stringU32("message"),
-          };
-      this.sessions.set(id, { seq, result, lastActiveMs });
-    }
-    this.memberContexts.clear();
-    this.removedIds.clear();
-    this.membershipIndex = 0;
-    if (version >= 2) {
-      this.membershipIndex = r.u64("membershipIndex");
-      const members = r.u32("member count");
-      for (let i = 0; i < members; i++)
-        this.memberContexts.set(r.stringU32("node") as NodeId, r.bytesU32("context")); // kept: a copy
-      const removed = r.u32("removed count");
-      for (let i = 0; i < removed; i++) this.removedIds.add(r.stringU32("node") as NodeId);
-    }
+    this.sessions.restore(r);
+    this.members.restore(version >= 2 ? r : undefined);
     // A copy: the state machine may keep what it is given (kv copies again; others may not).
     this.sm.restore(r.bytesU32("state machine snapshot"));
     r.end();
     this.applied = snapshot.meta.index;
     this.snapshotIndex = snapshot.meta.index;
-    this.stateHashes.clear();
+    this.proposals.forgetIndexedUpTo(snapshot.meta.index);
+    this.divergence.reset();
     // A snapshot's configuration without this node (and not the empty one a joiner starts
     // with) means it was removed before the snapshot was taken.
     const conf = snapshot.meta.confState;
@@ -1377,9 +1084,7 @@ export class RsmNode {
   }
 
   private maybeCheckHashes(): void {
-    const every = this.options.hashCheckEntries ?? 5000;
-    if (every <= 0 || this.raft.role !== "Leader" || this.appliedSinceHashCheck < every) return;
-    this.appliedSinceHashCheck = 0;
+    if (this.raft.role !== "Leader" || !this.divergence.checkDue()) return;
     this.proposeInternal({
       kind: "HashCheck",
       proposer: this.runId,
@@ -1409,39 +1114,45 @@ export class RsmNode {
     }
   }
 
-  private raiseDivergence(index: number, ours: string, leaders: string): void {
-    const alarm = { index, ours, leaders };
-    this.divergence.push(alarm);
-    if (this.divergence.length > 100) this.divergence.shift();
+  private raiseDivergence(alarm: DivergenceAlarm): void {
     this.metrics.divergenceAlarms++;
     this.log(
       "error",
       "DIVERGENCE: this replica's state differs from the leader's at the same index",
-      alarm,
+      { ...alarm },
     );
+  }
+
+  // ───────────────────────────── invariants ─────────────────────────────
+
+  /**
+   * What must always hold between the runtime and its core, checked after every Ready round
+   * when options.checkInvariants is on (the simulator, tests, ORDO_CHECK_INVARIANTS=1 for a
+   * member): the core's own invariants; applied ≤ commit; snapshot ≤ applied; every proposal
+   * indexed above applied; reads in one place each, with an index once answered; sessions
+   * well-formed; member contexts only for members, and no member among the removed ids.
+   * Throws an Error naming the first broken rule (the node then stops: failFatally).
+   */
+  checkInvariants(): void {
+    const fail = (message: string): never => {
+      throw new Error(`runtime invariant broken on ${this.id}: ${message}`);
+    };
+    this.raft.checkInvariants();
+    const committed = this.raft.log.committed;
+    if (this.applied > committed) fail(`applied ${this.applied} > committed ${committed}`);
+    if (this.snapshotIndex > this.applied)
+      fail(`snapshot index ${this.snapshotIndex} > applied ${this.applied}`);
+    this.proposals.check(this.applied, fail);
+    this.reads.check(fail);
+    this.sessions.check(fail);
+    this.members.check(this.raft.tracker.confState, fail);
   }
 
   // ───────────────────────────── failure ─────────────────────────────
 
   private failAll(e: Error): void {
-    for (const p of this.proposals.values()) {
-      p.cancelTimer();
-      p.reject(e);
-    }
-    this.proposals.clear();
-    this.proposalsByIndex.clear();
-    this.readRound?.cancelRetry();
-    for (const r of [...this.readBatch, ...(this.readRound?.reads ?? [])]) {
-      r.cancelTimer();
-      r.reject(e);
-    }
-    this.readBatch = [];
-    this.readRound = undefined;
-    for (const r of this.readsWaiting) {
-      r.cancelTimer();
-      r.reject(e);
-    }
-    this.readsWaiting = [];
+    this.proposals.failAll(e);
+    this.reads.failAll(e);
     for (const w of this.leaderWaiters) {
       w.cancelTimer();
       w.reject(e);

@@ -388,6 +388,8 @@ export class Member {
         : {}),
       logger: log,
       validateMembership: (current, proposed) => recordConflict(current, proposed.contexts),
+      // Debug runs (and the real-process tests): the runtime's invariants after every round.
+      checkInvariants: process.env.ORDO_CHECK_INVARIANTS === "1",
     });
     const runtime = node;
     let clientUrl = ""; // set once the client listener is bound

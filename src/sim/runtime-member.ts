@@ -217,6 +217,11 @@ export class RuntimeMember implements SimMember {
           for (const e of rd.committedEntries)
             this.env.observeApply(this.id, digestOf(e), this.readyTerm);
         },
+        // The runtime's own invariants (and the core's) after every Ready round.
+        afterRound: () => {
+          const node = this.node;
+          if (node !== undefined) this.env.observeCore(this.id, () => node.checkInvariants());
+        },
       },
     }).then((node) => {
       if (this.incarnation !== life) return;

@@ -76,7 +76,8 @@ export function launchMember(
   const child = spawn(
     process.execPath,
     serveArgs(name, dataDir, clientPort, initialCluster, extraArgs),
-    { stdio: ["ignore", "pipe", "pipe"] },
+    // Every real member under test checks the runtime's invariants after each Ready round.
+    { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ORDO_CHECK_INVARIANTS: "1" } },
   );
   let out = "";
   let err = "";

@@ -90,6 +90,7 @@ export async function startCluster(
       electionTicks: 10,
       heartbeatTicks: 2,
       trapNondeterminism: true,
+      checkInvariants: true,
       ...extra,
     });
     router.nodes.set(id, node);
