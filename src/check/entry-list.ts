@@ -11,7 +11,7 @@
 // either order. Virtual clocks have coarse ticks, so "complete at t" and "invoke at t" do not
 // tell which happened first; treating them as concurrent is the choice that never reports a
 // violation that did not happen (at the cost of missing one that hinges on such a tie).
-import { assert } from "./assert.js";
+import { assert } from "../lib/index.js";
 
 export function isCallEvent(event: number): boolean {
   return (event & 1) === 0;

@@ -1,7 +1,6 @@
 // The public surface of check/: the history format, the linearizability checker and the Raft
 // invariant checks the simulator runs.
 // Everything else in this folder is an implementation detail of the search.
-export { CheckerAssertionError } from "./assert.js";
 export {
   type CasOp,
   type DeleteOp,

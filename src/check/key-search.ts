@@ -37,7 +37,7 @@
 // so, of each such class, only the earliest unused one is ever a candidate, and the ones used
 // on a path are always the earliest of their class. Without this, a search that must fail
 // tries every choice of which equal operation to use where.
-import { assert } from "./assert.js";
+import { assert } from "../lib/index.js";
 import { callEventOf, EntryList, isCallEvent, opOfEvent } from "./entry-list.js";
 import type { IndexedHistoryOp } from "./history.js";
 import {

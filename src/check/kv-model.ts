@@ -11,7 +11,7 @@
 // values alike (a get or an applied cas can never find one; a failed cas always may), so which
 // one the key holds changes nothing the model can tell. Workloads write unique values and read
 // only some of them, so this merges many states of the search that differ in nothing visible.
-import { assert, assertNever } from "./assert.js";
+import { assert, assertNever } from "../lib/index.js";
 import type { HistoryOp } from "./history.js";
 
 /** The state id of an absent key; also the initial state of every key. */

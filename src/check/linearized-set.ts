@@ -15,7 +15,7 @@
 // differ only in open ids must land in the same hash chain.
 //
 // The hash is Zobrist hashing (XOR of a fixed random word per member), updated in O(1).
-import { assert } from "./assert.js";
+import { assert } from "../lib/index.js";
 
 export class LinearizedSet {
   /** Bounded words [0, boundedWords), then open words [boundedWords, boundedWords + openWords). */

@@ -18,7 +18,7 @@
 //
 // Arena entry layout: [next entry in chain, hash, state, first bounded word, bounded word count,
 //                      ...bounded words, ...open words (always set.openWords of them)].
-import { assert } from "./assert.js";
+import { assert } from "../lib/index.js";
 import type { LinearizedSet } from "./linearized-set.js";
 
 const NO_ENTRY = -1;

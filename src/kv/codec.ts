@@ -13,9 +13,7 @@
 // one flags byte whose unused bits must be zero; enums are their protobuf numbers. Nested txns
 // recurse, bounded by TXN_DEPTH_CODEC_MAX.
 
-import { ByteReader, ByteWriter } from "../codec/index.js";
-import { assertNever } from "./assert.js";
-import { decodeUtf8, EMPTY_BYTES } from "./bytes.js";
+import { assertNever, ByteReader, ByteWriter, decodeUtf8, EMPTY_BYTES } from "../lib/index.js";
 import {
   invalidArgumentError,
   KV_ERROR_CODES,

@@ -1,9 +1,9 @@
 // Operating errors of the key-value store: typed, with a stable `code`. They answer a caller
 // (a bad request, a compacted revision, a missing lease) and never stop a node; bugs are
-// KvAssertionError. Messages are etcd's own wherever etcd has one, so etcd clients that match on
+// AssertionError. Messages are etcd's own wherever etcd has one, so etcd clients that match on
 // them keep working; `grpcErrorOf` gives the status and message the gRPC layer should send.
 
-import { DecodeError, EncodeError } from "../codec/index.js";
+import { DecodeError, EncodeError } from "../lib/index.js";
 
 /**
  * Every code, in wire order: the codec sends a code as its index here, so only append.

@@ -2,15 +2,6 @@
 // state machine. KvStore is the typed API (etcd's messages in camelCase); KvStateMachine is the
 // same store behind the runtime's byte-level StateMachine interface, with codec.ts as the
 // format between them.
-export { KvAssertionError } from "./assert.js";
-export {
-  bytesEqual,
-  compareBytes,
-  decodeUtf8,
-  EMPTY_BYTES,
-  encodeUtf8,
-  prefixEnd,
-} from "./bytes.js";
 export {
   decodeCommand,
   decodeQuery,
@@ -28,7 +19,6 @@ export {
   type KvResult,
   kvErrorOf,
 } from "./codec.js";
-export { crc32c } from "./crc32c.js";
 export {
   GRPC_STATUS_OF,
   type GrpcStatus,

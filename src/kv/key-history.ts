@@ -2,8 +2,7 @@
 // is etcd's keyIndex and its backend rows in one: a record is what etcd stores at revision
 // (main, sub). A key's life ("generation") starts with a put (version 1) and ends with a
 // tombstone; the next put starts a new one.
-import { assert } from "./assert.js";
-import { EMPTY_BYTES } from "./bytes.js";
+import { assert, EMPTY_BYTES } from "../lib/index.js";
 import type { KeyValue } from "./types.js";
 
 export interface KeyRecord {

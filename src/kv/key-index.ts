@@ -3,8 +3,8 @@
 // array's insert moved every later pointer, which made loading a million keys quadratic (and
 // was 2 % of a put's CPU at 100,000 keys).
 import BTreeModule from "sorted-btree";
-import { assert } from "./assert.js";
-import { compareBytes, copyBytes, keyIdOf } from "./bytes.js";
+import { assert, compareBytes, copyBytes } from "../lib/index.js";
+import { keyIdOf } from "./bytes.js";
 import { KeyHistory } from "./key-history.js";
 
 /**

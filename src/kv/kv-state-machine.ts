@@ -8,8 +8,9 @@
 // and counted, never allowed to break apply. To resume a watch it reads KvStore.events (or the
 // Events query), then follows the listener: both run on the same thread, so nothing falls
 // between them.
+
+import { assertNever } from "../lib/index.js";
 import type { ApplyContext, StateMachine } from "../rsm/state-machine.js";
-import { assertNever } from "./assert.js";
 import {
   decodeCommand,
   decodeQuery,

@@ -13,11 +13,17 @@
 // Then it mutates, and from there nothing may fail: a KvError after the first change is turned
 // into an assertion, because a half-applied command would be a divergence waiting to happen.
 
-import { ByteWriter } from "../codec/index.js";
+import {
+  AssertionError,
+  assert,
+  ByteWriter,
+  CRC32C_INIT,
+  copyBytes,
+  crc32cFinish,
+  crc32cUpdate,
+  EMPTY_BYTES,
+} from "../lib/index.js";
 import type { ApplyContext } from "../rsm/state-machine.js";
-import { assert, KvAssertionError } from "./assert.js";
-import { copyBytes, EMPTY_BYTES } from "./bytes.js";
-import { CRC32C_INIT, crc32cFinish, crc32cUpdate } from "./crc32c.js";
 import {
   compactedError,
   futureRevisionError,
@@ -707,7 +713,7 @@ function infallible<T>(mutate: () => T): T {
     return mutate();
   } catch (e) {
     if (e instanceof KvError) {
-      throw new KvAssertionError(`kv: ${e.code} after a write began: ${e.message}`);
+      throw new AssertionError(`kv: ${e.code} after a write began: ${e.message}`);
     }
     throw e;
   }

@@ -2,7 +2,7 @@
 // the entries' ApplyContext), never a local clock: it ends only when a LeaseRevoke or LeaseExpire
 // command is applied. Keys attach to a lease by a put that names it; revoking the lease deletes
 // them. Map iteration order depends on history, so everything that leaves this file is sorted.
-import { assert } from "./assert.js";
+import { assert } from "../lib/index.js";
 
 export interface Lease {
   readonly id: number;

@@ -1,6 +1,6 @@
 // The store's size limits and lease policy. They shape which commands succeed, so every replica
 // must run with the same values (they are configuration, not state, and not in snapshots).
-import { assert } from "./assert.js";
+import { assert } from "../lib/index.js";
 
 export interface KvLimits {
   /**

@@ -1,8 +1,7 @@
 // What etcd's applier does to a range's rows after reading them: the mod/create revision
 // filters, the sort, the limit with its `more` flag and keys_only. Kept apart from the store so
 // the rules read as one piece.
-import { assertNever } from "./assert.js";
-import { compareBytes, EMPTY_BYTES } from "./bytes.js";
+import { assertNever, compareBytes, EMPTY_BYTES } from "../lib/index.js";
 import type { KeyValue, RangeRequest, SortOrder, SortTarget } from "./types.js";
 
 /** Whether every row must be read before the limit applies (sorting or filtering). */

@@ -3,7 +3,7 @@
 // limits of KvLimits and the shape checks a TypeScript caller could still get wrong (unsafe
 // numbers, unknown enum values). A request that passes can fail afterwards only on state
 // (a missing lease, a compacted revision), and those checks run before the first write too.
-import { assert } from "./assert.js";
+import { assert } from "../lib/index.js";
 import { keyIdOf } from "./bytes.js";
 import {
   duplicateKeyError,

@@ -9,9 +9,8 @@
 //   flags    := bit 0: tombstone (then the bracketed fields are absent)
 //
 // Decoding checks every invariant the store relies on and fails with CORRUPT_SNAPSHOT.
-import { ByteReader, ByteWriter } from "../codec/index.js";
-import { assert } from "./assert.js";
-import { compareBytes, copyBytes, keyIdOf } from "./bytes.js";
+import { assert, ByteReader, ByteWriter, compareBytes, copyBytes } from "../lib/index.js";
+import { keyIdOf } from "./bytes.js";
 import { kvCodecError } from "./errors.js";
 import { KeyHistory, type KeyRecord, liveRecord, tombstoneRecord } from "./key-history.js";
 import { KeyIndex } from "./key-index.js";

@@ -1,7 +1,6 @@
 // Txn guards, exactly as etcd's applyCompare / compareKV: values compare bytewise, the numeric
 // targets as integers; a missing operand is its zero value.
-import { assertNever } from "./assert.js";
-import { compareBytes, EMPTY_BYTES } from "./bytes.js";
+import { assertNever, compareBytes, EMPTY_BYTES } from "../lib/index.js";
 import type { Compare, KeyValue } from "./types.js";
 
 const ZERO_KV: KeyValue = {

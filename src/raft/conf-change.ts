@@ -17,7 +17,7 @@
 //   then per change: u8 type · u8 id length (1..255) · id bytes (printable ASCII 0x21..0x7E)
 //   then u32 context length (≤ CONTEXT_BYTES_MAX) · context bytes (opaque to the core)
 // Decoding is strict: anything else, including trailing bytes, is a ConfChangeDecodeError.
-import { assert } from "./assert.js";
+import { assert } from "../lib/index.js";
 import { asNodeId, type ConfState, type NodeId } from "./types.js";
 
 export type ConfChangeType = "AddVoter" | "AddLearner" | "RemoveNode";

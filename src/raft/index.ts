@@ -1,5 +1,4 @@
 // The public surface of the Raft core.
-export { AssertionError, assert, assertNever } from "./assert.js";
 export {
   CHANGES_MAX,
   CONTEXT_BYTES_MAX,

@@ -1,6 +1,6 @@
 // Inflights: the bounded window of AppendRequests sent to one follower and not yet acknowledged
 // (flow control for pipelining). Each slot holds the last index of one message.
-import { assert } from "./assert.js";
+import { assert } from "../lib/index.js";
 import type { Index } from "./types.js";
 
 export class Inflights {

@@ -5,7 +5,7 @@
 //  - committed:   entries up to here are known committed (Raft §5.3);
 //  - applied:     entries up to here were handed to the state machine.
 // Entries after stableIndex are "unstable": the next Ready hands them out to be persisted.
-import { assert } from "./assert.js";
+import { assert } from "../lib/index.js";
 import {
   asIndex,
   asTerm,

@@ -1,6 +1,6 @@
 // The one seeded integer PRNG (xoshiro128**, seeded through splitmix32). Everything random
 // in the core and in the simulator draws from an instance of this, so one seed fixes a run.
-import { assert } from "./assert.js";
+import { assert } from "../lib/index.js";
 
 /** The interface the core takes randomness through. */
 export interface Prng {

@@ -13,7 +13,7 @@
 // heartbeat broadcast. Before this, each such rejection sent the same probe again at once, an
 // unbounded probe/reject loop at network speed. A snapshot that gets no answer is retried
 // after an election timeout, doubling up to 8 election timeouts while they keep failing.
-import { assert } from "./assert.js";
+import { assert } from "../lib/index.js";
 import { Inflights } from "./inflights.js";
 import { asIndex, type Index } from "./types.js";
 

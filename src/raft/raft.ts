@@ -31,7 +31,7 @@
 //
 // The leader counts its own log toward commitment only from advance(), i.e. after its own
 // write is durable, so an entry is never committed on fewer durable copies than a quorum.
-import { assert, assertNever } from "./assert.js";
+import { assert, assertNever } from "../lib/index.js";
 import {
   type ConfChange,
   encodeConfChange,

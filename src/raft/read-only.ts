@@ -2,7 +2,7 @@
 // records its commit index when a read arrives, confirms it is still leader with a heartbeat
 // round carrying the read's context, and once a quorum has answered, every read queued up to
 // that one may be served at its recorded index.
-import { assert } from "./assert.js";
+import { assert } from "../lib/index.js";
 import type { Index, NodeId } from "./types.js";
 
 export interface ReadRequest {

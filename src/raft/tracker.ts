@@ -1,7 +1,7 @@
 // ProgressTracker: the current configuration (voters, outgoing voters, learners) and the
 // leader's Progress for every member. Commit indexes and vote tallies are computed over the
 // configuration here, so joint consensus works the same for both.
-import { assert } from "./assert.js";
+import { assert } from "../lib/index.js";
 import { Progress } from "./progress.js";
 import { jointCommitted, jointVoteResult, majorityVoteResult, type VoteResult } from "./quorum.js";
 import { asIndex, type ConfState, type Index, type NodeId } from "./types.js";

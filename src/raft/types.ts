@@ -174,6 +174,25 @@ export type Message =
 
 export type MessageType = Message["type"];
 
+/**
+ * One number per message type, 1–15: the transport's wire tag (16 is its snapshot chunk's) and
+ * the simulator's code in run digests. Never renumber: peers running the same version, and
+ * recorded simulator digests, must agree.
+ */
+export const MESSAGE_TYPE_CODES = {
+  VoteRequest: 1,
+  VoteResponse: 2,
+  AppendRequest: 3,
+  AppendResponse: 4,
+  Heartbeat: 5,
+  HeartbeatResponse: 6,
+  InstallSnapshot: 7,
+  ReadIndexRequest: 8,
+  ReadIndexResponse: 9,
+  TimeoutNow: 10,
+  ProposalForward: 11,
+} as const satisfies Record<MessageType, number>;
+
 export type Role = "Follower" | "PreCandidate" | "Candidate" | "Leader";
 
 /** A ReadIndex result: once the state machine has applied `index`, a read for `context` is linearizable. */

@@ -1,7 +1,7 @@
 // What the runtime puts in a log entry's data. Every envelope carries who proposed it (node and
 // request id, so the proposer can resolve its promise when it applies the entry) and the
 // leader-assigned time and random seed that the state machine sees in ApplyContext.
-import { ByteReader, ByteWriter, utf8ByteLength } from "../codec/index.js";
+import { ByteReader, ByteWriter, utf8ByteLength } from "../lib/index.js";
 
 export type Envelope =
   | {

@@ -1,6 +1,6 @@
 // The runtime's public surface: bring a deterministic StateMachine, get a replicated service.
 // The shared byte codec, for state machines that encode their own commands and snapshots.
-export { ByteReader, ByteWriter, DecodeError, EncodeError } from "../codec/index.js";
+export { ByteReader, ByteWriter, DecodeError, EncodeError } from "../lib/index.js";
 export { type Clock, systemClock } from "./clock.js";
 export { withDeterminismTrap } from "./determinism.js";
 export {

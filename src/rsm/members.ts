@@ -2,7 +2,7 @@
 // member's opaque context (addresses, names: the server's business) set through the log, the
 // index of the last change, and every id ever removed (ids are never reused). ConfChange
 // entries carry a ConfContext: who proposed the change, and the contexts it sets.
-import { ByteReader, ByteWriter } from "../codec/index.js";
+import { ByteReader, ByteWriter } from "../lib/index.js";
 import type { ConfState, NodeId } from "../raft/index.js";
 
 /** The cluster's configuration as applied on this node, with each member's replicated context. */

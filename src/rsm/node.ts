@@ -21,7 +21,7 @@
 //    addition: a new member starts with an empty log and an empty configuration, never
 //    campaigns, and catches up through the leader's snapshot (which names it) plus the log.
 import { createHash, randomBytes } from "node:crypto";
-import { ByteReader, ByteWriter } from "../codec/index.js";
+import { ByteReader, ByteWriter } from "../lib/index.js";
 import {
   asIndex,
   type ConfChange,

@@ -1,7 +1,7 @@
 // Client sessions (Raft thesis §6.3): a command stamped (clientId, seq) is applied at most once,
 // and a retry gets the first result. Sessions are registered and expired through the log, by
 // the log's time (the leaders' stamps), so every replica holds the same table at every index.
-import type { ByteReader, ByteWriter } from "../codec/index.js";
+import type { ByteReader, ByteWriter } from "../lib/index.js";
 import type { Outcome } from "./outcome.js";
 
 interface Session {

@@ -15,6 +15,7 @@
 // Headers: the top-level response gets the member's cluster_id, member_id and raft_term; the
 // responses nested in a txn carry only their revision, as etcd's do (etcd fills the header of
 // the outer response only).
+
 import {
   COMPARE_RESULTS,
   COMPARE_TARGETS,
@@ -25,7 +26,6 @@ import {
   type CompareTarget,
   type DeleteRangeRequest,
   type DeleteRangeResponse,
-  EMPTY_BYTES,
   type KeyValue,
   KvError,
   type PutRequest,
@@ -43,6 +43,7 @@ import {
   type TxnRequest,
   type TxnResponse,
 } from "../kv/index.js";
+import { EMPTY_BYTES } from "../lib/index.js";
 
 // ---- wire shapes ------------------------------------------------------------------------------
 // What this module sends (and what a proto-loader client receives). int64 and uint64 fields are

@@ -21,11 +21,9 @@
 // buffered while syncing, or waiting for the client to read); the watch that would exceed them
 // is canceled with a reason and its queued events dropped. Replay waits for room before each
 // chunk. Nothing a client sends can throw out of a handler.
+
 import * as grpc from "@grpc/grpc-js";
 import {
-  bytesEqual,
-  compareBytes,
-  EMPTY_BYTES,
   type EventBatch,
   type EventListener,
   type EventsResponse,
@@ -34,6 +32,7 @@ import {
   KvError,
   type KvEvent,
 } from "../kv/index.js";
+import { bytesEqual, compareBytes, EMPTY_BYTES } from "../lib/index.js";
 import {
   headerToEtcd,
   int64FromEtcd,

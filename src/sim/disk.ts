@@ -2,9 +2,9 @@
 // simulated fsync completes; a crash while one is in flight loses it, or (a torn write)
 // keeps only a prefix of its entries and never its hard state. A wipe (the data directory
 // deleted while the node is down) replaces the whole disk, incarnation included.
+import { assert } from "../lib/index.js";
 import {
   asIndex,
-  assert,
   asTerm,
   type Entry,
   type HardState,

@@ -1,6 +1,6 @@
 // The simulator's agenda: events ordered by virtual time, ties broken by scheduling order, so
 // a run is a pure function of its seed. A binary min-heap.
-import { assert } from "../raft/index.js";
+import { assert } from "../lib/index.js";
 
 export interface ScheduledEvent<T> {
   readonly time: number;

@@ -1,7 +1,7 @@
 // The simulator's state machine: a small key-value map with put / get / delete / compare-and-set
 // and client sessions (Raft thesis §6.3), so a retried command is applied at most once and a
 // retry returns the first result. Deterministic: output depends only on the commands applied.
-import { assert } from "../raft/index.js";
+import { assert } from "../lib/index.js";
 
 export type KvOp = "put" | "get" | "delete" | "cas";
 

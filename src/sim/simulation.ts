@@ -24,6 +24,7 @@ import {
   asNodeId,
   type ConfChange,
   type ConfState,
+  MESSAGE_TYPE_CODES,
   type Message,
   type NodeId,
   type TestingFaults,
@@ -1169,22 +1170,8 @@ function idNum(id: string): number {
   return fnv1a(new TextEncoder().encode(id)) & 0xffff;
 }
 
-const MESSAGE_CODES: Record<Message["type"], number> = {
-  ProposalForward: 11,
-  VoteRequest: 1,
-  VoteResponse: 2,
-  AppendRequest: 3,
-  AppendResponse: 4,
-  Heartbeat: 5,
-  HeartbeatResponse: 6,
-  InstallSnapshot: 7,
-  ReadIndexRequest: 8,
-  ReadIndexResponse: 9,
-  TimeoutNow: 10,
-};
-
 function messageCode(m: Message): number {
-  return MESSAGE_CODES[m.type];
+  return MESSAGE_TYPE_CODES[m.type];
 }
 
 export function describeMessage(m: Message): string {

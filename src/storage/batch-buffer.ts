@@ -2,7 +2,7 @@
 // means no allocation and no copy per batch: profiles showed fresh 80 KB buffers per batch
 // (and Buffer.concat) costing more than the checksums. Only one write is in flight at a time,
 // so one buffer suffices; a returned view is valid until the next encode().
-import { assert } from "../raft/index.js";
+import { assert } from "../lib/index.js";
 import {
   BATCH_HEADER_BYTES,
   type BatchItem,

@@ -5,7 +5,7 @@
 //   <index:16>-<term:16>.snap      a snapshot covering the log up to (index, term)
 //   *.tmp                          a file being written; left over only by a crash
 //   *.broken                       a snapshot found damaged on open, set aside for inspection
-import { assert } from "../raft/index.js";
+import { assert } from "../lib/index.js";
 
 const DIGITS = 16;
 const SEGMENT_RE = /^(\d{16})-(\d{16})\.wal$/;

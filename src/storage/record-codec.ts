@@ -18,8 +18,9 @@
 // together or not at all, and the batch header tells recovery where the last write ended, which
 // is what lets it tell a torn last write (cut it) from damage to acknowledged data (refuse).
 
+import { assert } from "../lib/index.js";
 import type { Entry, EntryType, HardState, Index, Term } from "../raft/index.js";
-import { asIndex, asNodeId, assert, asTerm } from "../raft/index.js";
+import { asIndex, asNodeId, asTerm } from "../raft/index.js";
 import { crc32c } from "./crc32c.js";
 
 export const RECORD_HEADER_BYTES = 12;

@@ -10,10 +10,12 @@
 //  3. Every batch of every segment, oldest first, through the Replayer. The first bad byte is
 //     either a torn last write (cut) or corruption: refuse, naming the file and offset, unless
 //     repair is on, which cuts there instead and reports what it dropped.
+
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
+import { assert } from "../lib/index.js";
 import type { DurableState, Snapshot } from "../raft/index.js";
-import { asIndex, assert, asTerm } from "../raft/index.js";
+import { asIndex, asTerm } from "../raft/index.js";
 import { CorruptionError, StorageError } from "./errors.js";
 import {
   BROKEN_SUFFIX,

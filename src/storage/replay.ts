@@ -11,8 +11,9 @@
 // A batch is checked whole before any of it is applied, so recovery can cut exactly at a bad
 // batch and keep the state before it.
 
+import { assert } from "../lib/index.js";
 import type { Entry, HardState, Index, Term } from "../raft/index.js";
-import { asIndex, assert, asTerm, NO_NODE } from "../raft/index.js";
+import { asIndex, asTerm, NO_NODE } from "../raft/index.js";
 import type { ScannedBatch } from "./segment-scanner.js";
 
 export interface ReplayFailure {

@@ -12,7 +12,7 @@
 //   - a bad record is torn only if a 512-byte sector inside it reads as zeros (as etcd's WAL
 //     decides); a bad batch header only if everything from it to the end of file is zero;
 //   - anything else is corruption, and so is any failure before the last batch or segment.
-import { assert } from "../raft/index.js";
+import { assert } from "../lib/index.js";
 import {
   BATCH_HEADER_BYTES,
   BATCH_PAYLOAD_LENGTH,

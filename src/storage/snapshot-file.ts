@@ -11,10 +11,12 @@
 // A snapshot becomes durable the classic way: write "<name>.tmp", fsync it, rename it to its
 // final name, fsync the directory. A crash at any point leaves either no snapshot or a whole one
 // (and perhaps a .tmp file, which the next open removes).
+
 import { open, readFile, rename } from "node:fs/promises";
 import { join } from "node:path";
+import { assert } from "../lib/index.js";
 import type { ConfState, NodeId, Snapshot } from "../raft/index.js";
-import { asIndex, asNodeId, assert, asTerm } from "../raft/index.js";
+import { asIndex, asNodeId, asTerm } from "../raft/index.js";
 import { crc32c } from "./crc32c.js";
 import { fsyncDirectory, writeFully } from "./durable-fs.js";
 import { CorruptionError } from "./errors.js";

@@ -1,6 +1,6 @@
 // A FIFO with a fixed capacity: push refuses rather than grows. Per-peer send queues use it so
 // that a peer that is down or slow costs bounded memory; Raft tolerates the dropped messages.
-import { assert } from "../raft/index.js";
+import { assert } from "../lib/index.js";
 
 /** Consumed slots tolerated at the front before the array is compacted. */
 const COMPACT_AFTER = 1024;

@@ -13,18 +13,16 @@
 // lengths beyond the input or the limits below, and invalid UTF-8. Semantic checks (ids,
 // index arithmetic) are the core's (raft/message-check.ts).
 
-import { ByteReader, ByteWriter } from "../codec/index.js";
+import { assert, assertNever, ByteReader, ByteWriter } from "../lib/index.js";
 import {
   asIndex,
   asNodeId,
-  assert,
-  assertNever,
   asTerm,
   type ConfState,
   type Entry,
   type EntryType,
+  MESSAGE_TYPE_CODES,
   type Message,
-  type MessageType,
   type NodeId,
   type SnapshotMeta,
   type Term,
@@ -41,23 +39,8 @@ export const entriesMax = 1 << 20;
 /** Ids in each list of a configuration. */
 export const confIdsMax = 4096;
 
-/**
- * Type tags on the wire, 1–15 (16 is snapshot-chunks.ts's). Never renumber: a peer running the
- * same version must agree.
- */
-export const messageTags = {
-  VoteRequest: 1,
-  VoteResponse: 2,
-  AppendRequest: 3,
-  AppendResponse: 4,
-  Heartbeat: 5,
-  HeartbeatResponse: 6,
-  InstallSnapshot: 7,
-  ReadIndexRequest: 8,
-  ReadIndexResponse: 9,
-  TimeoutNow: 10,
-  ProposalForward: 11,
-} as const satisfies Record<MessageType, number>;
+/** Type tags on the wire: the core's MESSAGE_TYPE_CODES (1–15; 16 is snapshot-chunks.ts's). */
+export const messageTags = MESSAGE_TYPE_CODES;
 
 const knownTags: ReadonlySet<number> = new Set(Object.values(messageTags));
 

@@ -1,8 +1,7 @@
 // Operating errors of the transport: typed, with a stable `code`. Bytes from the network are
 // input, not invariants, so everything a peer can send wrong ends in one of these (and the
 // connection that carried it is closed); a failed assert (AssertionError) is our own bug.
-import { DecodeError as BytesDecodeError, EncodeError } from "../codec/index.js";
-import { AssertionError } from "../raft/index.js";
+import { AssertionError, DecodeError as BytesDecodeError, EncodeError } from "../lib/index.js";
 
 export type TransportErrorCode =
   /** Bytes that are not a valid encoding: truncated, trailing, unknown tag, out of bounds. */

@@ -6,7 +6,7 @@
 // A declared length above frameBytesMax is rejected as soon as its four header bytes arrive:
 // nothing of that size is allocated or waited for. Memory held is what the peer actually sent
 // of the current frame, never what it claims.
-import { assert } from "../raft/index.js";
+import { assert } from "../lib/index.js";
 import { FrameTooLargeError } from "./errors.js";
 
 export const FRAME_HEADER_BYTES = 4;

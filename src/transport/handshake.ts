@@ -22,8 +22,8 @@
 // clusterInfoBytesMax bytes, so the dialer reads that reply with a larger frame limit), and
 // closes. Such a dialer never becomes a peer connection.
 
-import { ByteReader, ByteWriter } from "../codec/index.js";
-import { asNodeId, assert, type NodeId } from "../raft/index.js";
+import { assert, ByteReader, ByteWriter } from "../lib/index.js";
+import { asNodeId, type NodeId } from "../raft/index.js";
 import { idBytesMax, writeText } from "./codec.js";
 import { DecodeError, TransportError, wireError } from "./errors.js";
 

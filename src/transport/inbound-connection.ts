@@ -7,8 +7,10 @@
 // handshake's, a chunk that does not continue its snapshot — each closes the connection and
 // is logged; none throws out of a socket callback. The dialer reconnects, so a bad frame
 // costs the messages in flight, which Raft tolerates.
+
 import type { Socket } from "node:net";
-import { assert, type Message, type NodeId } from "../raft/index.js";
+import { assert } from "../lib/index.js";
+import type { Message, NodeId } from "../raft/index.js";
 import { decodeMessage } from "./codec.js";
 import { TransportError } from "./errors.js";
 import { encodeFrame, FrameDecoder } from "./frame.js";

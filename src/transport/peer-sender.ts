@@ -19,8 +19,8 @@
 // peer arrive in the order they were sent (or not at all). Only one snapshot streams at a
 // time; messages queued behind a second one wait for the first to finish.
 import { connect, type Socket } from "node:net";
-import { ByteWriter } from "../codec/index.js";
-import { assert, type InstallSnapshot, type Message, type NodeId } from "../raft/index.js";
+import { assert, ByteWriter } from "../lib/index.js";
+import type { InstallSnapshot, Message, NodeId } from "../raft/index.js";
 import { BoundedQueue } from "./bounded-queue.js";
 import { messageDataBytes, writeMessageFrame } from "./codec.js";
 import { TransportError } from "./errors.js";

@@ -2,7 +2,7 @@
 // with "equal jitter" (half the delay fixed, half random) so that nodes restarted together do
 // not dial in lockstep, yet a delay never collapses to zero. Randomness is injected so tests
 // can fix it; the transport is I/O, not the deterministic core, and uses Math.random.
-import { assert } from "../raft/index.js";
+import { assert } from "../lib/index.js";
 
 /** Doublings before the delay is certainly capped; bounds the exponent. */
 const DOUBLINGS_MAX = 40;

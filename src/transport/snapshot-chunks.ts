@@ -12,14 +12,8 @@
 // InstallSnapshot when the last byte arrives. A connection carries at most one run at a time.
 // A run whose total exceeds snapshotBytesMax is discarded as it arrives, never buffered.
 
-import { ByteReader, ByteWriter } from "../codec/index.js";
-import {
-  assert,
-  type InstallSnapshot,
-  type NodeId,
-  type SnapshotMeta,
-  type Term,
-} from "../raft/index.js";
+import { assert, ByteReader, ByteWriter } from "../lib/index.js";
+import type { InstallSnapshot, NodeId, SnapshotMeta, Term } from "../raft/index.js";
 import { readEnvelope, readSnapshotMeta, writeEnvelope, writeSnapshotMeta } from "./codec.js";
 import { TransportError, wireError } from "./errors.js";
 import { FRAME_HEADER_BYTES } from "./frame.js";

@@ -30,8 +30,10 @@
 // connection); a chunked snapshot may arrive after messages sent after it. Raft is built for
 // exactly this network. Nothing a peer sends can crash the process: bad input closes its
 // connection, and exceptions from onMessage are caught and logged.
+
 import { type AddressInfo, createServer, type Server, type Socket } from "node:net";
-import { assert, type Message, type NodeId } from "../raft/index.js";
+import { assert } from "../lib/index.js";
+import type { Message, NodeId } from "../raft/index.js";
 import { idBytesMax } from "./codec.js";
 import { TransportError } from "./errors.js";
 import { FRAME_BYTES_LIMIT, FRAME_BYTES_MAX_DEFAULT } from "./frame.js";

@@ -1,15 +1,10 @@
 // Byte helpers and CRC-32C: bytewise order, prefix ends, our own UTF-8 codec against Node's,
 // copies that never alias a caller's memory (Buffer included), and the CRC check value.
+
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import {
-  compareBytes,
-  crc32c,
-  decodeUtf8,
-  encodeUtf8,
-  KvStore,
-  prefixEnd,
-} from "../../src/kv/index.js";
+import { KvStore } from "../../src/kv/index.js";
+import { compareBytes, crc32c, decodeUtf8, encodeUtf8, prefixEnd } from "../../src/lib/index.js";
 import { TestRandom } from "./helpers.js";
 
 test("compareBytes is Go's bytes.Compare", () => {

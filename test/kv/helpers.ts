@@ -1,14 +1,10 @@
 // Shared helpers for the kv tests: string ↔ bytes, a tiny seeded PRNG (the tests own their
 // randomness; no Math.random), ApplyContexts with a chosen leader time, and readable views of
 // responses.
+
 import assert from "node:assert/strict";
-import {
-  decodeUtf8,
-  encodeUtf8,
-  type KeyValue,
-  KvError,
-  type KvErrorCode,
-} from "../../src/kv/index.js";
+import { type KeyValue, KvError, type KvErrorCode } from "../../src/kv/index.js";
+import { decodeUtf8, encodeUtf8 } from "../../src/lib/index.js";
 import { asIndex, asTerm } from "../../src/raft/index.js";
 import type { ApplyContext, DeterministicRandom } from "../../src/rsm/state-machine.js";
 

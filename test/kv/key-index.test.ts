@@ -2,8 +2,8 @@
 // open-ended, empty and inverted), point lookups, and forgetting keys compaction emptied.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { compareBytes } from "../../src/kv/bytes.js";
 import { KeyIndex, spanOf } from "../../src/kv/key-index.js";
+import { compareBytes } from "../../src/lib/index.js";
 import { Xoshiro128 } from "../../src/raft/prng.js";
 
 const text = (b: Uint8Array): string => Array.from(b, (c) => String.fromCharCode(c)).join("");

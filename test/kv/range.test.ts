@@ -1,8 +1,10 @@
 // Range: etcd's range_end conventions, sort orders and targets, limit with `more`, count, the
 // revision filters, keys_only and count_only.
+
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { KvStore, prefixEnd, type RangeRequest } from "../../src/kv/index.js";
+import { KvStore, type RangeRequest } from "../../src/kv/index.js";
+import { prefixEnd } from "../../src/lib/index.js";
 import { b, keysOf, s, throwsKv } from "./helpers.js";
 
 /** a, ab, abc, b, c: made in that order (revisions 2..6), then ab and c rewritten (7, 8). */

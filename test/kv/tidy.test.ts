@@ -1,6 +1,7 @@
 // The "tidy" test for kv/: the state machine must be deterministic, so its source may not name a
 // clock, global randomness, timers, the environment or Node built-ins, and may import only its
-// own files, the shared byte codec (src/codec, held to the same rules and importing nothing),
+// own files, the shared leaf (src/lib: codec, bytes, CRC, asserts; held to the same rules and
+// importing nothing),
 // types from the runtime's StateMachine interface and the Raft core, and the vetted pure
 // libraries below.
 import assert from "node:assert/strict";
@@ -14,7 +15,7 @@ const besideDist = new URL("../../../src/kv/", import.meta.url);
 const kvDir = existsSync(new URL("index.ts", besideDist))
   ? besideDist
   : pathToFileURL(`${process.cwd()}/src/kv/`);
-const codecDir = new URL("../codec/", kvDir);
+const libDir = new URL("../lib/", kvDir);
 
 const banned = [
   ...NONDETERMINISTIC_APIS,
@@ -40,7 +41,7 @@ test("src/kv uses no nondeterministic or Node APIs and imports only what it may"
     for (const m of source.matchAll(/^(import|export)\b[^;]*?from "([^"]+)"/gms)) {
       const [statement, , from] = m;
       if (from!.startsWith("./") || vettedLibraries.includes(from!)) continue;
-      if (from === "../codec/index.js") continue; // deterministic pure code, checked below
+      if (from === "../lib/index.js") continue; // deterministic pure code, checked below
       assert.ok(
         from === "../rsm/state-machine.js" || from === "../raft/index.js",
         `${file} imports ${from}`,
@@ -50,15 +51,15 @@ test("src/kv uses no nondeterministic or Node APIs and imports only what it may"
   }
 });
 
-test("src/codec, which kv/ uses, obeys the same bans and imports only its own files", () => {
-  const files = readdirSync(codecDir).filter((f) => f.endsWith(".ts"));
+test("src/lib, which kv/ uses, obeys the same bans and imports only its own files", () => {
+  const files = readdirSync(libDir).filter((f) => f.endsWith(".ts"));
   assert.ok(files.includes("index.ts"));
   for (const file of files) {
-    const source = readFileSync(new URL(file, codecDir), "utf8");
+    const source = readFileSync(new URL(file, libDir), "utf8");
     const code = codeOf(source);
     for (const pattern of banned) assert.doesNotMatch(code, pattern, `${file} uses ${pattern}`);
     for (const m of source.matchAll(/^(import|export)\b[^;]*?from "([^"]+)"/gms)) {
-      assert.ok(m[2]!.startsWith("./"), `codec/${file} imports ${m[2]}`);
+      assert.ok(m[2]!.startsWith("./"), `lib/${file} imports ${m[2]}`);
     }
   }
 });

@@ -1,9 +1,11 @@
 // Raft.checkInvariants() holds through an election, replication and a leader change (the
 // harness calls it after every Ready and records a breach), and it fails for each kind of
 // corrupted state it names.
+
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { AssertionError, asIndex, asNodeId } from "../../src/raft/index.js";
+import { AssertionError } from "../../src/lib/index.js";
+import { asIndex, asNodeId } from "../../src/raft/index.js";
 import { Network } from "./harness.js";
 
 test("checkInvariants holds through elections, replication and a leader change", () => {

@@ -2,7 +2,7 @@
 // and the divergence detector, each with the rules its checkInvariants part enforces.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { ByteReader, ByteWriter } from "../../src/codec/index.js";
+import { ByteReader, ByteWriter } from "../../src/lib/index.js";
 import { asIndex, asTerm, type ConfState, type Entry, type NodeId } from "../../src/raft/index.js";
 import { DivergenceDetector } from "../../src/rsm/divergence.js";
 import { MemberRegistry } from "../../src/rsm/members.js";

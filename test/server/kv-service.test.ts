@@ -3,11 +3,13 @@
 // from the vendored protos. Behaviour etcd clients rely on: results, headers, the read mode per
 // request, and etcd's status codes and messages for every kind of failure — including
 // malformed requests and failing backends, after which the server keeps serving.
+
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import * as grpc from "@grpc/grpc-js";
 import { serviceDefinition } from "../../src/api/index.js";
-import { encodeQuery, prefixEnd } from "../../src/kv/index.js";
+import { encodeQuery } from "../../src/kv/index.js";
+import { prefixEnd } from "../../src/lib/index.js";
 import {
   LeaderChanging,
   NotLeader,

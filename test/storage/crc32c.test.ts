@@ -1,9 +1,10 @@
 // The two CRC-32C implementations agree: kv/'s (pure TypeScript, table-driven: HashKV must stay
 // deterministic and free of native code) and storage/'s (native @node-rs/crc32, for every WAL
 // record and snapshot file). Known vectors, then seeded random inputs, whole and incremental.
+
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { crc32c as pureCrc32c } from "../../src/kv/index.js";
+import { crc32c as pureCrc32c } from "../../src/lib/index.js";
 import { Xoshiro128 } from "../../src/raft/index.js";
 import { crc32c as nativeCrc32c } from "../../src/storage/crc32c.js";
 

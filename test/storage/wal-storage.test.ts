@@ -5,7 +5,7 @@ import { constants } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { test } from "node:test";
-import { AssertionError } from "../../src/raft/assert.js";
+import { AssertionError } from "../../src/lib/index.js";
 import { StorageError, WalStorage } from "../../src/storage/index.js";
 import { encodeRecords, entriesRecords, type WalRecord } from "../../src/storage/record-codec.js";
 import {

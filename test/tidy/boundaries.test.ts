@@ -1,7 +1,7 @@
 // The house rules of DESIGN.md's folder table, as a test:
 //  - a folder imports only the folders its row allows;
 //  - it reaches another folder only through that folder's index.ts;
-//  - the pure folders (raft/, check/, codec/, sim/ but for its worker-thread runner) name no
+//  - the pure folders (raft/, check/, lib/, sim/ but for its worker-thread runner) name no
 //    clock, global randomness, timer, environment or Node built-in, so that the core, the
 //    checkers and the simulator stay deterministic (kv/ has its own, stricter test in
 //    test/kv/tidy.test.ts).
@@ -21,18 +21,18 @@ const srcDir = existsSync(new URL("raft/index.ts", besideDist))
 
 /** DESIGN.md's "may import" column. `*`: anything (the CLI wires everything). */
 const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
-  codec: [],
-  api: [],
-  raft: [],
-  check: [],
-  storage: ["raft", "codec"],
-  transport: ["raft", "codec"],
-  rsm: ["raft", "storage", "transport", "codec"],
-  kv: ["rsm", "raft", "codec"],
-  server: ["api", "rsm", "kv", "raft", "storage", "transport", "codec"],
-  client: ["api", "codec"],
-  sim: ["raft", "rsm", "kv", "check", "codec", "storage"],
-  chaos: ["api", "check", "client", "codec", "kv", "raft", "rsm", "server", "storage", "transport"],
+  lib: [],
+  api: ["lib"],
+  raft: ["lib"],
+  check: ["lib"],
+  storage: ["raft", "lib"],
+  transport: ["raft", "lib"],
+  rsm: ["raft", "storage", "transport", "lib"],
+  kv: ["rsm", "raft", "lib"],
+  server: ["api", "rsm", "kv", "raft", "storage", "transport", "lib"],
+  client: ["api", "lib"],
+  sim: ["raft", "rsm", "kv", "check", "lib", "storage"],
+  chaos: ["api", "check", "client", "lib", "kv", "raft", "rsm", "server", "storage", "transport"],
   cli: ["*"],
 };
 
@@ -45,7 +45,7 @@ const KNOWN_EXCEPTIONS: Readonly<Record<string, string>> = {
 
 /** Files of a pure folder that are allowed Node: the simulator's worker-thread runner. */
 const PURE_EXEMPT = new Set(["sim/runner.ts", "sim/worker.ts"]);
-const PURE = ["raft", "check", "codec", "sim"];
+const PURE = ["raft", "check", "lib", "sim"];
 
 const BANNED = NONDETERMINISTIC_APIS;
 

@@ -132,3 +132,59 @@ function fromUnits(units: Uint8Array | Uint16Array, n: number): string {
 function isLowSurrogate(c: number): boolean {
   return c >= 0xdc00 && c <= 0xdfff;
 }
+
+/** UTF-8 encoding of a string; lone surrogates become U+FFFD, as TextEncoder does. */
+export function encodeUtf8(text: string): Uint8Array {
+  const out: number[] = [];
+  for (let i = 0; i < text.length; i++) {
+    let c = text.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+      const d = text.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00);
+        i++;
+      }
+    }
+    if (c >= 0xd800 && c <= 0xdfff) c = 0xfffd;
+    if (c < 0x80) out.push(c);
+    else if (c < 0x800) out.push(0xc0 | (c >> 6), 0x80 | (c & 0x3f));
+    else if (c < 0x10000) out.push(0xe0 | (c >> 12), 0x80 | ((c >> 6) & 0x3f), 0x80 | (c & 0x3f));
+    else
+      out.push(
+        0xf0 | (c >> 18),
+        0x80 | ((c >> 12) & 0x3f),
+        0x80 | ((c >> 6) & 0x3f),
+        0x80 | (c & 0x3f),
+      );
+  }
+  return Uint8Array.from(out);
+}
+
+/** UTF-8 decoding; each byte of an invalid sequence becomes U+FFFD (never throws). */
+export function decodeUtf8(bytes: Uint8Array): string {
+  let text = "";
+  let i = 0;
+  while (i < bytes.length) {
+    const b = bytes[i]!;
+    const need = b < 0x80 ? 0 : b >= 0xc2 && b < 0xe0 ? 1 : b >= 0xe0 && b < 0xf0 ? 2 : 3;
+    const valid = b < 0x80 || (b >= 0xc2 && b < 0xf5);
+    let c = need === 0 ? b : need === 1 ? b & 0x1f : need === 2 ? b & 0x0f : b & 0x07;
+    let ok = valid && i + need < bytes.length;
+    for (let k = 1; ok && k <= need; k++) {
+      const cont = bytes[i + k]!;
+      if ((cont & 0xc0) !== 0x80) ok = false;
+      else c = (c << 6) | (cont & 0x3f);
+    }
+    // Overlong forms, surrogates and values past U+10FFFF are invalid.
+    if (ok && need === 2 && (c < 0x800 || (c >= 0xd800 && c <= 0xdfff))) ok = false;
+    if (ok && need === 3 && (c < 0x10000 || c > 0x10ffff)) ok = false;
+    if (!ok) {
+      text += "\ufffd";
+      i += 1;
+      continue;
+    }
+    text += String.fromCodePoint(c);
+    i += need + 1;
+  }
+  return text;
+}

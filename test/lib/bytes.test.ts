@@ -5,7 +5,7 @@
 // TextEncoder and its strict TextDecoder; views share the input, copies do not.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { ByteReader, ByteWriter, DecodeError, EncodeError } from "../../src/codec/index.js";
+import { ByteReader, ByteWriter, DecodeError, EncodeError } from "../../src/lib/index.js";
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString("hex");
 const bytesOf = (write: (w: ByteWriter) => void): Uint8Array => {

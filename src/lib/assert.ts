@@ -1,4 +1,5 @@
-// Assertions: a failed assert is a programmer error. The node stops rather than corrupt state.
+// Assertions, for every folder: a failed assert is a programmer error, never a bad request or a
+// verdict about a checked history. The node stops rather than let its state drift from the others.
 
 /** Thrown when an internal invariant does not hold. Never caught to carry on. */
 export class AssertionError extends Error {
@@ -10,5 +11,5 @@ export function assert(condition: unknown, message = "assertion failed"): assert
 }
 
 export function assertNever(value: never, what = "value"): never {
-  throw new AssertionError(`unexpected ${what}: ${JSON.stringify(value)}`);
+  throw new AssertionError(`unexpected ${what}: ${String(value)}`);
 }
