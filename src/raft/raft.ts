@@ -130,6 +130,11 @@ export interface RaftOptions {
   /** Pending ReadIndex requests a leader keeps. Default 4096. */
   readonly readIndexPendingMax?: number;
   /**
+   * Followers' forwarded proposals a leader holds for the runtime between two Readys; more are
+   * dropped (their proposers time out). Default 4096.
+   */
+  readonly forwardedProposalsMax?: number;
+  /**
    * Promoting a learner (AddVoter for an existing learner) is refused while its match index is
    * more than this many entries behind the leader's last index. Default 1000.
    */
@@ -252,6 +257,7 @@ export class Raft {
   private readonly committedBytesMaxPerReady: number;
   private readonly uncommittedBytesMax: number;
   private readonly readIndexPendingMax: number;
+  private readonly forwardedProposalsMax: number;
   private readonly learnerPromotionLagMax: number;
   private readonly faults: TestingFaults;
 
@@ -315,6 +321,7 @@ export class Raft {
     this.committedBytesMaxPerReady = options.committedBytesMaxPerReady ?? 8 * 1024 * 1024;
     this.uncommittedBytesMax = options.uncommittedBytesMax ?? 64 * 1024 * 1024;
     this.readIndexPendingMax = options.readIndexPendingMax ?? 4096;
+    this.forwardedProposalsMax = options.forwardedProposalsMax ?? 4096;
     this.learnerPromotionLagMax = options.learnerPromotionLagMax ?? 1000;
     this.faults = options.testingFaults ?? {};
     this.readOnly = new ReadIndexQueue(this.readIndexPendingMax);
@@ -1170,7 +1177,7 @@ export class Raft {
       case "ProposalForward":
         // Handed to the runtime, which stamps them (leader time, seed) and proposes them.
         for (const p of m.proposals) {
-          if (this.forwarded.length >= this.readIndexPendingMax) break; // dropped: the proposer times out
+          if (this.forwarded.length >= this.forwardedProposalsMax) break; // dropped: the proposer times out
           this.forwarded.push({ from: m.from, type: p.type, data: p.data });
         }
         return;

@@ -57,7 +57,7 @@ export interface SimNodeOptions {
   readonly confState: ConfState;
   readonly electionTicks: number;
   readonly heartbeatTicks: number;
-  readonly snapshotEveryEntries: number;
+  readonly snapshotEntries: number;
   readonly messageBytesMax: number;
   readonly inflightMessagesMax: number;
   readonly testingFaults: TestingFaults | undefined;
@@ -402,7 +402,7 @@ export class SimNode implements SimMember {
   }
 
   private maybeSnapshot(): void {
-    if (this.applied - this.lastSnapshotIndex < this.options.snapshotEveryEntries) return;
+    if (this.applied - this.lastSnapshotIndex < this.options.snapshotEntries) return;
     const index = asIndex(this.raft.log.applied);
     const term = this.raft.log.term(index);
     if (term === undefined || index <= this.lastSnapshotIndex) return;

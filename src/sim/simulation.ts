@@ -243,7 +243,7 @@ export class Simulation {
 
     const ids = Array.from({ length: this.nodeCount }, (_, i) => asNodeId(`n${i + 1}`));
     const confState: ConfState = { voters: ids, votersOutgoing: [], learners: [] };
-    const snapshotEveryEntries = 20 + this.prng.int(200);
+    const snapshotEntries = 20 + this.prng.int(200);
     // Small messages and windows make the leader replicate old entries apart from new ones.
     const messageBytesMax = this.prng.pick([1, 150, 4096, 1 << 20]);
     const inflightMessagesMax = this.prng.pick([1, 4, 64, 256]);
@@ -252,7 +252,7 @@ export class Simulation {
       electionTicks: ELECTION_TICKS,
       heartbeatTicks: HEARTBEAT_TICKS,
       tickMs: TICK_MS,
-      snapshotEntries: snapshotEveryEntries,
+      snapshotEntries: snapshotEntries,
       testingFaults: options.testingFaults,
       ...(options.readMode !== undefined ? { readMode: options.readMode } : {}),
       ...(options.leaseClockDrift !== undefined
@@ -279,7 +279,7 @@ export class Simulation {
                 confState,
                 electionTicks: ELECTION_TICKS,
                 heartbeatTicks: HEARTBEAT_TICKS,
-                snapshotEveryEntries,
+                snapshotEntries,
                 messageBytesMax,
                 inflightMessagesMax,
                 testingFaults: options.testingFaults,

@@ -140,6 +140,16 @@ describe("proposals", () => {
     );
   });
 
+  test("a leader holds at most forwardedProposalsMax forwarded proposals per Ready; the rest are dropped", () => {
+    const net = new Network({ size: 3, forwardedProposalsMax: 2 });
+    net.elect("n1");
+    const follower = net.node("n2");
+    for (const d of ["f1", "f2", "f3"]) follower.proposeOrForward(bytes(d));
+    net.process(follower.id);
+    net.stabilize();
+    for (const id of ["n1", "n2", "n3"]) assert.deepEqual(net.appliedData(id), ["f1", "f2"]);
+  });
+
   test("proposals forwarded before the next Ready travel in one message, in order", () => {
     const net = new Network({ size: 3 });
     net.elect("n1");

@@ -291,6 +291,7 @@ export interface NetworkOptions {
   readonly preVote?: boolean;
   readonly checkQuorum?: boolean;
   readonly inflightMessagesMax?: number;
+  readonly forwardedProposalsMax?: number;
   readonly messageBytesMax?: number;
   readonly testingFaults?: TestingFaults;
   readonly readMode?: "index" | "lease";
@@ -607,6 +608,9 @@ export class Network {
       heartbeatTicks: o.heartbeatTicks ?? 1,
       ...(o.preVote === undefined ? {} : { preVote: o.preVote }),
       ...(o.checkQuorum === undefined ? {} : { checkQuorum: o.checkQuorum }),
+      ...(o.forwardedProposalsMax === undefined
+        ? {}
+        : { forwardedProposalsMax: o.forwardedProposalsMax }),
       ...(o.inflightMessagesMax === undefined
         ? {}
         : { inflightMessagesMax: o.inflightMessagesMax }),
