@@ -2,7 +2,7 @@
 // against a simulated disk, network and clock, applies committed entries to the sim KV state
 // machine, answers clients and serves ReadIndex reads. It can crash (losing everything not
 // durable), restart from its disk, and pause.
-import { type EntryDigest, fnv1a } from "../check/index.js";
+import type { EntryDigest } from "../check/index.js";
 import {
   asIndex,
   type ConfState,
@@ -19,8 +19,8 @@ import {
   type TestingFaults,
   type Xoshiro128,
 } from "../raft/index.js";
-import { SimDisk } from "./disk.js";
 import type { ClientReply, ClientRequest, SimMember } from "./member.js";
+import { SimProcess } from "./process.js";
 import { decodeCommand, encodeCommand, type KvCommand, type KvOutput, SimKv } from "./sim-kv.js";
 
 /** What a node asks of the simulation around it. */
@@ -63,9 +63,7 @@ export interface SimNodeOptions {
   readonly testingFaults: TestingFaults | undefined;
 }
 
-export function digestOf(e: Entry): EntryDigest {
-  return { index: e.index, term: e.term, hash: fnv1a(e.data, e.type === "Normal" ? 1 : 2) };
-}
+import { digestOf } from "./digest.js";
 
 interface PendingWrite {
   readonly index: Index;
@@ -80,18 +78,9 @@ interface PendingRead {
   readonly key: string;
 }
 
-export class SimNode implements SimMember {
-  disk = new SimDisk();
-  /** Refused by a peer for a stale incarnation: stopped for good (as the real member exits). */
-  fenced = false;
+export class SimNode extends SimProcess implements SimMember {
   raft!: Raft;
   kv = new SimKv();
-  /** Bumped on every crash so events scheduled by an earlier life are ignored. */
-  incarnation = 0;
-  crashed = false;
-  paused = false;
-  /** Messages that arrived while paused; delivered on resume, in order. */
-  private pausedInbox: Message[] = [];
   private writing: Ready | undefined;
   private applied = 0;
   private lastSnapshotIndex = 0;
@@ -106,9 +95,10 @@ export class SimNode implements SimMember {
 
   constructor(
     readonly options: SimNodeOptions,
-    private readonly prng: Xoshiro128,
-    private readonly env: NodeEnvironment,
+    prng: Xoshiro128,
+    env: NodeEnvironment,
   ) {
+    super(prng, env);
     this.boot();
   }
 
@@ -133,7 +123,7 @@ export class SimNode implements SimMember {
   }
 
   /** Builds the volatile state from the disk (first start and every restart). */
-  private boot(): void {
+  protected boot(): void {
     const d = this.disk;
     this.raft = new Raft({
       id: this.options.id,
@@ -155,76 +145,32 @@ export class SimNode implements SimMember {
     this.pendingWrites = new Map();
     this.readsByContext = new Map();
     this.readsWaiting = [];
-    this.pausedInbox = [];
     this.wasLeaderTerm = -1;
     this.observedCommit = d.hardState.commit;
   }
 
-  crash(): void {
-    if (this.crashed) return;
-    const w = this.writing;
+  protected inflightEntries(): readonly Entry[] | undefined {
     // A write that installs a snapshot is not torn: the snapshot file is renamed into place.
-    const torn = this.disk.crashDuring(
-      w?.snapshot === undefined ? w?.entries : undefined,
-      this.prng,
-    );
-    if (torn.length > 0) this.env.observeDurable(this.id, torn.map(digestOf));
-    this.crashed = true;
-    this.paused = false;
-    this.incarnation++;
-    this.env.trace(this.id, "crash");
+    const w = this.writing;
+    return w?.snapshot === undefined ? w?.entries : undefined;
   }
 
-  /** Crashed, and the data directory wiped: it restarts (restart()) from an empty disk. */
-  wipe(incarnation: number): void {
-    this.crash();
-    this.disk = new SimDisk();
-    this.disk.incarnation = incarnation;
-    this.env.trace(this.id, `wiped, incarnation ${incarnation}`);
+  protected restartTrace(): string {
+    return `restart term=${this.raft.term} last=${this.raft.log.lastIndex()}`;
   }
 
-  /** A peer refused its incarnation: it stops and never restarts. */
-  fence(): void {
-    if (this.fenced) return;
-    this.crash();
-    this.fenced = true;
-    this.env.trace(this.id, "fenced: a peer refused its data directory; stopped for good");
-  }
-
-  restart(): void {
-    if (!this.crashed || this.fenced) return;
-    this.crashed = false;
-    this.boot();
-    this.env.trace(this.id, `restart term=${this.raft.term} last=${this.raft.log.lastIndex()}`);
+  protected override afterRestart(): void {
     this.pump();
   }
 
-  pause(): void {
-    if (!this.crashed) this.paused = true;
-  }
-
-  resume(): void {
-    if (!this.paused) return;
-    this.paused = false;
-    const inbox = this.pausedInbox;
-    this.pausedInbox = [];
-    for (const m of inbox) this.raft.step(m);
+  protected deliver(messages: readonly Message[]): void {
+    for (const m of messages) this.raft.step(m);
     this.pump();
   }
 
   tick(): void {
     if (this.crashed || this.paused) return;
     this.raft.tick();
-    this.pump();
-  }
-
-  receive(m: Message): void {
-    if (this.crashed) return;
-    if (this.paused) {
-      if (this.pausedInbox.length < 10_000) this.pausedInbox.push(m);
-      return;
-    }
-    this.raft.step(m);
     this.pump();
   }
 

@@ -22,9 +22,10 @@ import {
   type Xoshiro128,
 } from "../raft/index.js";
 import { type Clock, type Membership, type RsmError, RsmNode } from "../rsm/index.js";
-import { SimDisk } from "./disk.js";
+import { digestOf } from "./digest.js";
 import type { ClientReply, ClientRequest, SimCommand, SimMember } from "./member.js";
-import { digestOf, type NodeEnvironment } from "./node.js";
+import type { NodeEnvironment } from "./node.js";
+import { SimProcess } from "./process.js";
 
 export interface RuntimeMemberOptions {
   readonly id: NodeId;
@@ -73,17 +74,10 @@ function kvCommandOf(c: SimCommand): KvCommand {
   }
 }
 
-export class RuntimeMember implements SimMember {
-  disk = new SimDisk();
-  /** Refused by a peer for a stale incarnation: stopped for good (as the real member exits). */
-  fenced = false;
-  incarnation = 0;
-  crashed = false;
-  paused = false;
+export class RuntimeMember extends SimProcess implements SimMember {
   private node!: RsmNode;
   private kv!: KvStateMachine;
   private tickers: (() => void)[] = [];
-  private pausedInbox: Message[] = [];
   /** The write in flight (for torn writes on crash). */
   private inflight: readonly Entry[] | undefined;
   private wasLeaderTerm = -1;
@@ -97,9 +91,10 @@ export class RuntimeMember implements SimMember {
 
   constructor(
     readonly options: RuntimeMemberOptions,
-    private readonly prng: Xoshiro128,
-    private readonly env: NodeEnvironment,
+    prng: Xoshiro128,
+    env: NodeEnvironment,
   ) {
+    super(prng, env);
     this.boot();
   }
 
@@ -154,11 +149,10 @@ export class RuntimeMember implements SimMember {
     return this.node.transferLeadership(to, timeoutMs);
   }
 
-  private boot(): void {
+  protected boot(): void {
     const life = this.incarnation;
     this.kv = new KvStateMachine();
     this.tickers = [];
-    this.pausedInbox = [];
     this.inflight = undefined;
     this.wasLeaderTerm = -1;
     this.leaseReadsSeen = 0;
@@ -305,67 +299,26 @@ export class RuntimeMember implements SimMember {
     }
   }
 
-  crash(): void {
-    if (this.crashed) return;
-    const torn = this.disk.crashDuring(this.inflight, this.prng);
-    if (torn.length > 0) this.env.observeDurable(this.id, torn.map(digestOf));
-    this.crashed = true;
-    this.paused = false;
-    this.incarnation++;
-    this.env.trace(this.id, "crash");
+  protected inflightEntries(): readonly Entry[] | undefined {
+    return this.inflight;
   }
 
-  /** Crashed, and the data directory wiped: it restarts (restart()) from an empty disk. */
-  wipe(incarnation: number): void {
-    this.crash();
-    this.disk = new SimDisk();
-    this.disk.incarnation = incarnation;
-    this.env.trace(this.id, `wiped, incarnation ${incarnation}`);
+  protected restartTrace(): string {
+    return `restart term=${this.disk.hardState.term} last=${this.disk.lastIndex()}`;
   }
 
-  /** A peer refused its incarnation: it stops and never restarts. */
-  fence(): void {
-    if (this.fenced) return;
-    this.crash();
-    this.fenced = true;
-    this.env.trace(this.id, "fenced: a peer refused its data directory; stopped for good");
+  protected override accepting(): boolean {
+    return this.node !== undefined;
   }
 
-  restart(): void {
-    if (!this.crashed || this.fenced) return;
-    this.crashed = false;
-    this.boot();
-    this.env.trace(
-      this.id,
-      `restart term=${this.disk.hardState.term} last=${this.disk.lastIndex()}`,
-    );
-  }
-
-  pause(): void {
-    if (!this.crashed) this.paused = true;
-  }
-
-  resume(): void {
-    if (!this.paused) return;
-    this.paused = false;
-    const inbox = this.pausedInbox;
-    this.pausedInbox = [];
-    for (const m of inbox) this.node?.receive(m);
+  protected deliver(messages: readonly Message[]): void {
+    for (const m of messages) this.node?.receive(m);
   }
 
   tick(): void {
     this.localTicks++;
     if (this.crashed || this.paused) return;
     for (const t of this.tickers) t();
-  }
-
-  receive(m: Message): void {
-    if (this.crashed || this.node === undefined) return;
-    if (this.paused) {
-      if (this.pausedInbox.length < 10_000) this.pausedInbox.push(m);
-      return;
-    }
-    this.node.receive(m);
   }
 
   handleClient(request: ClientRequest): void {
