@@ -391,6 +391,271 @@ async function replay(
   }
 }
 
+/** The run's clients: KV workers (writers and per-member readers), one watcher per member, leases. */
+interface Load {
+  readonly workers: KvWorker[];
+  readonly watchers: Watcher[];
+  readonly leaseWorker: LeaseWorker;
+}
+
+/** Starts the clients against the cluster; watchers from `startRevision`. */
+function startLoad(cluster: ChaosCluster, o: ChaosOptions, startRevision: number): Load {
+  const watchers: Watcher[] = [];
+  for (let i = 0; i < o.nodes; i++)
+    watchers.push(new Watcher(`watch@n${i + 1}`, cluster.endpointsFrom(i), startRevision));
+  const workers: KvWorker[] = [];
+  const clients = o.clients ?? o.nodes + 1;
+  // More keys for longer runs: each key's sub-history stays small enough to search.
+  const keys = Math.min(256, Math.max(12, Math.round(o.durationMs / 10_000)));
+  for (let i = 0; i < clients; i++) {
+    workers.push(
+      new KvWorker({
+        id: `c${i + 1}`,
+        endpoints: cluster.endpointsFrom(i % o.nodes),
+        exactlyOnce: i % 2 === 1,
+        keys,
+        seed: o.seed * 31 + i,
+        timeoutMs: 1000,
+        thinkMs: 10,
+        opsMax: 1_000_000,
+      }),
+    );
+  }
+  for (const [i, m] of cluster.members.entries()) {
+    workers.push(
+      new KvWorker({
+        id: `r${i + 1}`,
+        endpoints: [m.endpoint],
+        exactlyOnce: false,
+        keys,
+        seed: o.seed * 37 + i,
+        timeoutMs: 1000,
+        thinkMs: 20,
+        opsMax: 1_000_000,
+        readOnly: true,
+      }),
+    );
+  }
+  for (const w of workers) w.start();
+  const leaseWorker = new LeaseWorker(cluster.endpoints, o.seed * 17 + 5, 20_000);
+  leaseWorker.start();
+  return { workers, watchers, leaseWorker };
+}
+
+/** Injects the schedule's faults at their times, reporting progress every 5 s. */
+async function runSchedule(
+  o: ChaosOptions,
+  schedule: ReturnType<typeof buildSchedule>,
+  faults: FaultRunner,
+  load: Load,
+  progress: (line: string) => void,
+): Promise<void> {
+  progress(
+    `running ${schedule.length} faults over ${Math.round(o.durationMs / 1000)} s (seed ${o.seed})`,
+  );
+  const phaseStart = performance.now();
+  const ticker = setInterval(() => {
+    const ops = sum(load.workers.map((w) => w.counts));
+    const t = Math.round((performance.now() - phaseStart) / 1000);
+    progress(
+      `${t}s/${Math.round(o.durationMs / 1000)}s ops ${ops.total} (ok ${ops.ok}, unknown ${ops.unknown}, fail ${ops.fail}) leases ${load.leaseWorker.leases.length}`,
+    );
+  }, 5000);
+  try {
+    for (const [i, s] of schedule.entries()) {
+      await sleep(phaseStart + s.atMs - performance.now());
+      await faults.run(s, i, schedule.length);
+    }
+    await sleep(phaseStart + o.durationMs - performance.now());
+  } finally {
+    clearInterval(ticker);
+  }
+}
+
+/** Heals every fault, restarts what is down, and checks the cluster recovers. */
+async function heal(cluster: ChaosCluster): Promise<CheckResult> {
+  cluster.network.heal();
+  for (const m of cluster.members) m.resume();
+  await cluster.startAll();
+  const healed = await cluster.waitHealthy(RECOVERY_TIMEOUT_MS);
+  return {
+    name: "recovered after healing",
+    passed: healed.ok,
+    detail: healed.ok
+      ? `every member healthy, leader ${[...healed.statuses.values()][0]?.leader}`
+      : [...healed.statuses.values()]
+          .map((s) => `${s.name}: ${s.verdict} ${s.reasons.join(",")}`)
+          .join("; ") || "no member answered",
+  };
+}
+
+/** Waits until every member is at one revision; else a failed check and the lowest revision. */
+async function converge(
+  cluster: ChaosCluster,
+  nodes: number,
+): Promise<{ readonly revision: number; readonly failed?: CheckResult }> {
+  const deadline = performance.now() + CONVERGE_TIMEOUT_MS;
+  for (let i = 0; i < 10_000 && performance.now() < deadline; i++) {
+    const st = [...(await cluster.statuses()).values()];
+    const revs = new Set(st.map((s) => s.revision));
+    if (st.length === nodes && revs.size === 1) return { revision: st[0]?.revision ?? 0 };
+    await sleep(200);
+  }
+  const st = [...(await cluster.statuses()).values()];
+  return {
+    revision: Math.min(...st.map((s) => s.revision)),
+    failed: {
+      name: "members converged",
+      passed: false,
+      detail: st.map((s) => `${s.name}@${s.revision}`).join(" "),
+    },
+  };
+}
+
+/**
+ * The checks at the end, at `finalRevision`: members' hashes, their replayed histories, every
+ * acknowledged write, every watch stream, lease expiry, the verdicts seen during faults, member
+ * crashes and the clients' history's linearizability.
+ */
+async function judge(
+  cluster: ChaosCluster,
+  o: ChaosOptions,
+  load: Load,
+  faults: FaultRunner,
+  history: readonly HistoryOp[],
+  revisions: { readonly start: number; readonly final: number },
+  progress: (line: string) => void,
+): Promise<CheckResult[]> {
+  const checks: CheckResult[] = [];
+  const finalRevision = revisions.final;
+  const hashClient = new KvClient(cluster.endpoints, { timeoutMs: 5000 });
+  try {
+    const hashes = new Map<string, { hash: number; revision: number } | string>();
+    for (const [i, m] of cluster.members.entries()) {
+      try {
+        hashes.set(m.name, await hashClient.hashKv(i, finalRevision));
+      } catch (e) {
+        hashes.set(m.name, `error ${String((e as Error).message)}`);
+      }
+    }
+    checks.push(checkHashes(hashes, finalRevision));
+
+    // Replays of every member, from the run's first revision to the final one.
+    const replays = new Map<string, SeenEvent[]>();
+    for (const m of cluster.members) {
+      const r = await replay(m.endpoint, revisions.start, finalRevision, 20_000);
+      if (typeof r === "string")
+        checks.push({ name: "members' histories agree", passed: false, detail: r });
+      else replays.set(m.name, r);
+    }
+    if (replays.size === o.nodes) checks.push(checkReplays(replays));
+    const truth = [...replays.values()][0] ?? [];
+
+    // Acknowledged writes: in the history, and read back at their revision.
+    const acked: AckedWrite[] = load.workers.flatMap((w) => w.acked);
+    checks.push(checkAckedWrites(acked, truth, await readBack(hashClient, acked)));
+    checks.push(await judgeWatches(load.watchers, truth, finalRevision));
+    checks.push(judgeLeases(load));
+    checks.push(checkVerdicts(faults.samples));
+    checks.push(judgeExits(cluster));
+  } finally {
+    hashClient.close();
+  }
+  progress(`checking linearizability of ${history.length} operations`);
+  checks.push(checkHistory([...history]));
+  return checks;
+}
+
+/** What a sample of acknowledged writes reads back at their revisions (16 at a time). */
+async function readBack(
+  client: KvClient,
+  acked: readonly AckedWrite[],
+): Promise<Map<string, string | null>> {
+  const read = new Map<string, string | null>();
+  const sample = acked.slice(0, READ_BACK_MAX);
+  for (let i = 0; i < sample.length; i += 16) {
+    await Promise.all(
+      sample.slice(i, i + 16).map(async (w) => {
+        try {
+          const r = await client.get(w.key, { revision: w.revision });
+          read.set(`${w.key}@${w.revision}`, r.kvs[0]?.value ?? null);
+        } catch {
+          // Not read back: the history check still covers it.
+        }
+      }),
+    );
+  }
+  return read;
+}
+
+/** Watches: each long-running stream delivered exactly the history. */
+async function judgeWatches(
+  watchers: readonly Watcher[],
+  truth: readonly SeenEvent[],
+  finalRevision: number,
+): Promise<CheckResult> {
+  const lastInTruth = truth.at(-1)?.revision ?? 0;
+  await Promise.all(watchers.map((w) => w.reached(lastInTruth, 20_000)));
+  return checkWatches(
+    new Map(
+      watchers.map((w) => [
+        w.id,
+        {
+          events: w.events,
+          reconnects: w.reconnects,
+          ...(w.error !== undefined ? { error: w.error } : {}),
+        },
+      ]),
+    ),
+    [...truth],
+    finalRevision,
+  );
+}
+
+/** Leases: each lease key's delete, as first seen by any watcher, within the tolerance. */
+function judgeLeases(load: Load): CheckResult {
+  const deletedAt = new Map<string, number>();
+  for (const w of load.watchers)
+    for (const e of w.events)
+      if (e.type === "delete")
+        deletedAt.set(e.key, Math.min(deletedAt.get(e.key) ?? Infinity, e.atMs));
+  return checkLeases(load.leaseWorker.leases, deletedAt, LEASE_TOLERANCE_MS);
+}
+
+/** Every member exit was one the chaos caused. */
+function judgeExits(cluster: ChaosCluster): CheckResult {
+  const crashed = cluster.members.filter((m) => m.unexpectedExits.length > 0);
+  return {
+    name: "no member crashed",
+    passed: crashed.length === 0,
+    detail:
+      crashed.length === 0
+        ? `${cluster.members.reduce((n, m) => n + m.starts, 0)} starts, every exit caused by chaos`
+        : crashed
+            .map((m) => `${m.name} exited by itself: ${m.unexpectedExits.join(", ")}`)
+            .join("; "),
+  };
+}
+
+/** Whatever ends this process, the members it started end with it (SIGKILL by their PIDs). */
+function killMembersOnExit(cluster: ChaosCluster): () => void {
+  const killOnExit = (): void => cluster.killAll();
+  const onSignal = (signal: NodeJS.Signals): void => {
+    cluster.killAll();
+    process.kill(process.pid, signal);
+  };
+  process.once("exit", killOnExit);
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  process.once("SIGHUP", onSignal);
+  return () => {
+    process.off("exit", killOnExit);
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    process.off("SIGHUP", onSignal);
+  };
+}
+
 export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   const began = performance.now();
   const progress = o.progress ?? (() => {});
@@ -414,20 +679,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         }
       : {}),
   });
-  // Whatever ends this process, the members it started end with it (SIGKILL by their PIDs).
-  const killOnExit = (): void => cluster.killAll();
-  const onSignal = (signal: NodeJS.Signals): void => {
-    cluster.killAll();
-    process.kill(process.pid, signal);
-  };
-  process.once("exit", killOnExit);
-  process.once("SIGINT", onSignal);
-  process.once("SIGTERM", onSignal);
-  process.once("SIGHUP", onSignal);
+  const forgetExitHandlers = killMembersOnExit(cluster);
   const checks: CheckResult[] = [];
-  const workers: KvWorker[] = [];
-  const watchers: Watcher[] = [];
-  let leaseWorker: LeaseWorker | undefined;
+  let load: Load | undefined;
   const faults = new FaultRunner(cluster, progress);
   let history: HistoryOp[] = [];
   try {
@@ -439,200 +693,33 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     const startRevision =
       (await probe.get(KEY_PREFIX, { prefix: true, countOnly: true })).revision + 1;
     probe.close();
-
-    for (let i = 0; i < o.nodes; i++)
-      watchers.push(new Watcher(`watch@n${i + 1}`, cluster.endpointsFrom(i), startRevision));
-    const clients = o.clients ?? o.nodes + 1;
-    // More keys for longer runs: each key's sub-history stays small enough to search.
-    const keys = Math.min(256, Math.max(12, Math.round(o.durationMs / 10_000)));
-    for (let i = 0; i < clients; i++) {
-      const w = new KvWorker({
-        id: `c${i + 1}`,
-        endpoints: cluster.endpointsFrom(i % o.nodes),
-        exactlyOnce: i % 2 === 1,
-        keys,
-        seed: o.seed * 31 + i,
-        timeoutMs: 1000,
-        thinkMs: 10,
-        opsMax: 1_000_000,
-      });
-      workers.push(w);
-      w.start();
-    }
-    for (const [i, m] of cluster.members.entries()) {
-      const r = new KvWorker({
-        id: `r${i + 1}`,
-        endpoints: [m.endpoint],
-        exactlyOnce: false,
-        keys,
-        seed: o.seed * 37 + i,
-        timeoutMs: 1000,
-        thinkMs: 20,
-        opsMax: 1_000_000,
-        readOnly: true,
-      });
-      workers.push(r);
-      r.start();
-    }
-    leaseWorker = new LeaseWorker(cluster.endpoints, o.seed * 17 + 5, 20_000);
-    leaseWorker.start();
-
-    progress(
-      `running ${schedule.length} faults over ${Math.round(o.durationMs / 1000)} s (seed ${o.seed})`,
-    );
-    const phaseStart = performance.now();
-    const ticker = setInterval(() => {
-      const ops = sum(workers.map((w) => w.counts));
-      const t = Math.round((performance.now() - phaseStart) / 1000);
-      progress(
-        `${t}s/${Math.round(o.durationMs / 1000)}s ops ${ops.total} (ok ${ops.ok}, unknown ${ops.unknown}, fail ${ops.fail}) leases ${leaseWorker?.leases.length ?? 0}`,
-      );
-    }, 5000);
-    try {
-      for (const [i, s] of schedule.entries()) {
-        await sleep(phaseStart + s.atMs - performance.now());
-        await faults.run(s, i, schedule.length);
-      }
-      await sleep(phaseStart + o.durationMs - performance.now());
-    } finally {
-      clearInterval(ticker);
-    }
+    load = startLoad(cluster, o, startRevision);
+    await runSchedule(o, schedule, faults, load, progress);
 
     progress("healing; waiting for recovery");
-    cluster.network.heal();
-    for (const m of cluster.members) m.resume();
-    await cluster.startAll();
-    const healed = await cluster.waitHealthy(RECOVERY_TIMEOUT_MS);
-    checks.push({
-      name: "recovered after healing",
-      passed: healed.ok,
-      detail: healed.ok
-        ? `every member healthy, leader ${[...healed.statuses.values()][0]?.leader}`
-        : [...healed.statuses.values()]
-            .map((s) => `${s.name}: ${s.verdict} ${s.reasons.join(",")}`)
-            .join("; ") || "no member answered",
-    });
+    checks.push(await heal(cluster));
     // The clients run on a little against the healed cluster, then stop (in-flight ops end).
     await sleep(1000);
-    await Promise.all(workers.map((w) => w.stop()));
-    await leaseWorker.stop();
-    history = workers.flatMap((w) => w.history);
+    await Promise.all(load.workers.map((w) => w.stop()));
+    await load.leaseWorker.stop();
+    history = load.workers.flatMap((w) => w.history);
 
     // Converge: every member at the same revision; then judge at that revision.
-    const deadline = performance.now() + CONVERGE_TIMEOUT_MS;
-    let finalRevision = 0;
-    for (let i = 0; i < 10_000 && performance.now() < deadline; i++) {
-      const st = [...(await cluster.statuses()).values()];
-      const revs = new Set(st.map((s) => s.revision));
-      if (st.length === o.nodes && revs.size === 1) {
-        finalRevision = st[0]?.revision ?? 0;
-        break;
-      }
-      await sleep(200);
-    }
-    if (finalRevision === 0) {
-      const st = [...(await cluster.statuses()).values()];
-      finalRevision = Math.min(...st.map((s) => s.revision));
-      checks.push({
-        name: "members converged",
-        passed: false,
-        detail: st.map((s) => `${s.name}@${s.revision}`).join(" "),
-      });
-    }
-    const hashClient = new KvClient(cluster.endpoints, { timeoutMs: 5000 });
-    const hashes = new Map<string, { hash: number; revision: number } | string>();
-    for (const [i, m] of cluster.members.entries()) {
-      try {
-        hashes.set(m.name, await hashClient.hashKv(i, finalRevision));
-      } catch (e) {
-        hashes.set(m.name, `error ${String((e as Error).message)}`);
-      }
-    }
-    checks.push(checkHashes(hashes, finalRevision));
-
-    // Replays of every member, from the run's first revision to the final one.
-    const replays = new Map<string, SeenEvent[]>();
-    for (const m of cluster.members) {
-      const r = await replay(m.endpoint, startRevision, finalRevision, 20_000);
-      if (typeof r === "string")
-        checks.push({ name: "members' histories agree", passed: false, detail: r });
-      else replays.set(m.name, r);
-    }
-    if (replays.size === o.nodes) checks.push(checkReplays(replays));
-    const truth = [...replays.values()][0] ?? [];
-
-    // Acknowledged writes: in the history, and read back at their revision.
-    const acked: AckedWrite[] = workers.flatMap((w) => w.acked);
-    const readBack = new Map<string, string | null>();
-    const sample = acked.slice(0, READ_BACK_MAX);
-    for (let i = 0; i < sample.length; i += 16) {
-      await Promise.all(
-        sample.slice(i, i + 16).map(async (w) => {
-          try {
-            const r = await hashClient.get(w.key, { revision: w.revision });
-            readBack.set(`${w.key}@${w.revision}`, r.kvs[0]?.value ?? null);
-          } catch {
-            // Not read back: the history check still covers it.
-          }
-        }),
-      );
-    }
-    hashClient.close();
-    checks.push(checkAckedWrites(acked, truth, readBack));
-
-    // Watches: each long-running stream delivered exactly the history.
-    const lastInTruth = truth.at(-1)?.revision ?? 0;
-    await Promise.all(watchers.map((w) => w.reached(lastInTruth, 20_000)));
-    checks.push(
-      checkWatches(
-        new Map(
-          watchers.map((w) => [
-            w.id,
-            {
-              events: w.events,
-              reconnects: w.reconnects,
-              ...(w.error !== undefined ? { error: w.error } : {}),
-            },
-          ]),
-        ),
-        truth,
-        finalRevision,
-      ),
-    );
-
-    // Leases: when each lease key's delete was first seen.
-    const deletedAt = new Map<string, number>();
-    for (const w of watchers)
-      for (const e of w.events)
-        if (e.type === "delete")
-          deletedAt.set(e.key, Math.min(deletedAt.get(e.key) ?? Infinity, e.atMs));
-    checks.push(checkLeases(leaseWorker.leases, deletedAt, LEASE_TOLERANCE_MS));
-    checks.push(checkVerdicts(faults.samples));
-    const crashed = cluster.members.filter((m) => m.unexpectedExits.length > 0);
-    checks.push({
-      name: "no member crashed",
-      passed: crashed.length === 0,
-      detail:
-        crashed.length === 0
-          ? `${cluster.members.reduce((n, m) => n + m.starts, 0)} starts, every exit caused by chaos`
-          : crashed
-              .map((m) => `${m.name} exited by itself: ${m.unexpectedExits.join(", ")}`)
-              .join("; "),
-    });
-    progress(`checking linearizability of ${history.length} operations`);
-    checks.push(checkHistory(history));
+    const converged = await converge(cluster, o.nodes);
+    if (converged.failed !== undefined) checks.push(converged.failed);
+    const revisions = { start: startRevision, final: converged.revision };
+    checks.push(...(await judge(cluster, o, load, faults, history, revisions, progress)));
   } catch (e) {
     checks.push({ name: "run completed", passed: false, detail: String((e as Error).stack ?? e) });
   } finally {
-    for (const w of workers) await w.stop().catch(() => {});
-    await leaseWorker?.stop().catch(() => {});
-    await Promise.all(watchers.map((w) => w.close().catch(() => {})));
+    for (const w of load?.workers ?? []) await w.stop().catch(() => {});
+    await load?.leaseWorker.stop().catch(() => {});
+    await Promise.all((load?.watchers ?? []).map((w) => w.close().catch(() => {})));
     await cluster.close().catch(() => cluster.killAll());
-    process.off("exit", killOnExit);
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
-    process.off("SIGHUP", onSignal);
+    forgetExitHandlers();
   }
+  const workers = load?.workers ?? [];
+  const leaseWorker = load?.leaseWorker;
   // Written whatever happened: a run cut short still leaves what the clients saw.
   if (history.length === 0) history = workers.flatMap((w) => w.history);
   const historyFile = join(outDir, "history.json");
