@@ -101,6 +101,61 @@ export function rerunCommand(o: ChaosOptions): string {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, Math.max(0, ms)));
 
+/** The directed links a partition step cuts, whether its effect on quorum is judged, and its name. */
+function partitionPairs(
+  step: FaultStep & { kind: "partition" },
+  names: readonly string[],
+  target: string,
+  minority: number,
+): { pairs: [string, string][]; judged: boolean; text: string } {
+  const others = names.filter((n) => n !== target);
+  const both = (as: readonly string[], bs: readonly string[]): [string, string][] =>
+    as.flatMap((a) =>
+      bs.flatMap((b): [string, string][] => [
+        [a, b],
+        [b, a],
+      ]),
+    );
+  switch (step.shape) {
+    case "isolate":
+      return { pairs: both([target], others), judged: true, text: `isolate ${target}` };
+    case "split": {
+      const side = [target];
+      for (const i of step.others) {
+        const n = names[i % names.length] as string;
+        if (side.length < minority && !side.includes(n)) side.push(n);
+      }
+      const rest = names.filter((n) => !side.includes(n));
+      return {
+        pairs: both(side, rest),
+        judged: true,
+        text: `split ${side.join(",")} | ${rest.join(",")}`,
+      };
+    }
+    case "one-way-out":
+      return {
+        pairs: others.map((o): [string, string] => [target, o]),
+        judged: false,
+        text: `${target} cannot send`,
+      };
+    case "one-way-in":
+      return {
+        pairs: others.map((o): [string, string] => [o, target]),
+        judged: false,
+        text: `${target} cannot hear`,
+      };
+    default: {
+      const halfA = others.slice(0, others.length / 2);
+      const halfB = others.slice(others.length / 2);
+      return {
+        pairs: both(halfA, halfB),
+        judged: false,
+        text: `bridge ${target} between ${halfA.join(",")} | ${halfB.join(",")}`,
+      };
+    }
+  }
+}
+
 class FaultRunner {
   readonly samples: VerdictSample[] = [];
   readonly applied: { atMs: number; description: string; applied: string }[] = [];
@@ -223,51 +278,7 @@ class FaultRunner {
       case "partition": {
         const [t] = await this.resolve([step.target], 1);
         const target = (t as MemberProcess).name;
-        const names = c.names;
-        const others = names.filter((n) => n !== target);
-        let pairs: [string, string][] = [];
-        let judged = true;
-        let text = "";
-        if (step.shape === "isolate") {
-          pairs = others.flatMap((o): [string, string][] => [
-            [target, o],
-            [o, target],
-          ]);
-          text = `isolate ${target}`;
-        } else if (step.shape === "split") {
-          const side = [target];
-          for (const i of step.others) {
-            const n = names[i % names.length] as string;
-            if (side.length < minority && !side.includes(n)) side.push(n);
-          }
-          const rest = names.filter((n) => !side.includes(n));
-          pairs = side.flatMap((a) =>
-            rest.flatMap((b): [string, string][] => [
-              [a, b],
-              [b, a],
-            ]),
-          );
-          text = `split ${side.join(",")} | ${rest.join(",")}`;
-        } else if (step.shape === "one-way-out") {
-          pairs = others.map((o): [string, string] => [target, o]);
-          judged = false;
-          text = `${target} cannot send`;
-        } else if (step.shape === "one-way-in") {
-          pairs = others.map((o): [string, string] => [o, target]);
-          judged = false;
-          text = `${target} cannot hear`;
-        } else {
-          const halfA = others.slice(0, others.length / 2);
-          const halfB = others.slice(others.length / 2);
-          pairs = halfA.flatMap((a) =>
-            halfB.flatMap((b): [string, string][] => [
-              [a, b],
-              [b, a],
-            ]),
-          );
-          judged = false;
-          text = `bridge ${target} between ${halfA.join(",")} | ${halfB.join(",")}`;
-        }
+        const { pairs, judged, text } = partitionPairs(step, c.names, target, minority);
         this.setLinks(pairs, { cut: step.mode });
         const cutSet = new Set(pairs.map(([a, b]) => `${a}>${b}`));
         return {
@@ -301,45 +312,8 @@ class FaultRunner {
               applied: `lossy links of ${target} (reset ${Math.round(step.cutChance * 100)}% of chunks)`,
             };
       }
-      case "transfer": {
-        // Right after a heal the cluster may still be electing, or a target just back from a
-        // fault still catching up: look for a leader (bounded) and try the transfer up to three
-        // times; each try asks afresh who leads. Only three failures in a row count as not
-        // injected.
-        let lastError: unknown;
-        for (let attempt = 0; attempt < 3; attempt++) {
-          if (attempt > 0) await sleep(500);
-          let statuses = await c.statuses();
-          let leader = [...statuses.values()].find((s) => s.role === "Leader");
-          for (let i = 0; i < 50 && leader === undefined; i++) {
-            await sleep(100);
-            statuses = await c.statuses();
-            leader = [...statuses.values()].find((s) => s.role === "Leader");
-          }
-          if (leader === undefined) {
-            lastError = new Error("no leader to transfer from");
-            continue;
-          }
-          let to = c.names[step.to % c.names.length] as string;
-          if (to === leader.name) to = c.names[(step.to + 1) % c.names.length] as string;
-          const targetId = statuses.get(to)?.memberId;
-          if (targetId === undefined || targetId === "") {
-            lastError = new Error(`no member id for ${to}`);
-            continue;
-          }
-          const client = new KvClient(c.endpoints, { timeoutMs: 6000 });
-          try {
-            await client.moveLeader(targetId);
-            const tries = attempt === 0 ? "" : ` (try ${attempt + 1})`;
-            return { applied: `leader transfer ${leader.name} → ${to}${tries}` };
-          } catch (e) {
-            lastError = e;
-          } finally {
-            client.close();
-          }
-        }
-        throw lastError instanceof Error ? lastError : new Error(String(lastError));
-      }
+      case "transfer":
+        return { applied: await this.transfer(step.to) };
       case "restart": {
         const [m] = await this.resolve([step.target], 1);
         const member = m as MemberProcess;
@@ -348,6 +322,48 @@ class FaultRunner {
         return { applied: `restart ${member.name} (SIGTERM, start)` };
       }
     }
+  }
+
+  /** Moves leadership to the member at `toIndex` (the next one if it leads already). */
+  private async transfer(toIndex: number): Promise<string> {
+    const c = this.cluster;
+    // Right after a heal the cluster may still be electing, or a target just back from a
+    // fault still catching up: look for a leader (bounded) and try the transfer up to three
+    // times; each try asks afresh who leads. Only three failures in a row count as not
+    // injected.
+    let lastError: unknown;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      if (attempt > 0) await sleep(500);
+      let statuses = await c.statuses();
+      let leader = [...statuses.values()].find((s) => s.role === "Leader");
+      for (let i = 0; i < 50 && leader === undefined; i++) {
+        await sleep(100);
+        statuses = await c.statuses();
+        leader = [...statuses.values()].find((s) => s.role === "Leader");
+      }
+      if (leader === undefined) {
+        lastError = new Error("no leader to transfer from");
+        continue;
+      }
+      let to = c.names[toIndex % c.names.length] as string;
+      if (to === leader.name) to = c.names[(toIndex + 1) % c.names.length] as string;
+      const targetId = statuses.get(to)?.memberId;
+      if (targetId === undefined || targetId === "") {
+        lastError = new Error(`no member id for ${to}`);
+        continue;
+      }
+      const client = new KvClient(c.endpoints, { timeoutMs: 6000 });
+      try {
+        await client.moveLeader(targetId);
+        const tries = attempt === 0 ? "" : ` (try ${attempt + 1})`;
+        return `leader transfer ${leader.name} → ${to}${tries}`;
+      } catch (e) {
+        lastError = e;
+      } finally {
+        client.close();
+      }
+    }
+    throw lastError instanceof Error ? lastError : new Error(String(lastError));
   }
 
   private down: MemberProcess[] = [];
