@@ -153,45 +153,11 @@ export async function recoverDataDir(dir: string, options: RecoverOptions): Prom
     );
   }
   const replayer = new Replayer({ index: base.index, term: base.term });
-  const survivors: RecoveredSegment[] = [];
-  const segmentSizes: number[] = [];
-  let tornTail: TornTail | undefined;
-  let problem: Problem | undefined;
-  for (let position = 0; position < segments.length && problem === undefined; position++) {
-    const segment = segments[position]!;
-    const previous = segments[position - 1];
-    if (previous !== undefined && segment.seq !== previous.seq + 1) {
-      const what =
-        segment.seq === previous.seq
-          ? "two segments with one sequence number"
-          : `segment ${previous.seq + 1} is missing`;
-      problem = { position, offset: 0, cutOffset: 0, reason: what };
-      break;
-    }
-    const bytes = await readFile(join(dir, segment.name));
-    segmentSizes.push(bytes.length);
-    const isLast = position === segments.length - 1;
-    const outcome = replaySegment(replayer, segment, bytes, isLast);
-    if (outcome.problem !== undefined) {
-      problem = { position, ...outcome.problem };
-      break;
-    }
-    const end = outcome.end;
-    if (end.kind === "torn") {
-      tornTail = {
-        file: join(dir, segment.name),
-        offset: end.offset,
-        bytesCut: bytes.length - end.offset,
-        reason: end.reason,
-      };
-    }
-    const validBytes = end.kind === "torn" ? end.offset : bytes.length;
-    if (validBytes === 0 && !isLast) {
-      problem = { position, offset: 0, cutOffset: 0, reason: "empty segment" };
-      break;
-    }
-    survivors.push({ ...segment, validBytes });
-  }
+  const { survivors, segmentSizes, tornTail, problem } = await replaySegments(
+    dir,
+    segments,
+    replayer,
+  );
   const segmentsToRemove: string[] = [];
   let repair: RepairReport | undefined;
   if (problem !== undefined) {
@@ -234,6 +200,63 @@ export async function recoverDataDir(dir: string, options: RecoverOptions): Prom
     records: replayer.records,
     droppedAfterSnapshot: droppedAfterBase,
   };
+}
+
+/**
+ * Replays the segments in order until the first problem (a gap in the sequence, a bad record,
+ * an empty segment before the last): what survives (up to each one's valid bytes), every
+ * segment's size as read, a torn tail of the last segment, and the problem, if any.
+ */
+async function replaySegments(
+  dir: string,
+  segments: readonly SegmentName[],
+  replayer: Replayer,
+): Promise<{
+  survivors: RecoveredSegment[];
+  segmentSizes: number[];
+  tornTail: TornTail | undefined;
+  problem: Problem | undefined;
+}> {
+  const survivors: RecoveredSegment[] = [];
+  const segmentSizes: number[] = [];
+  let tornTail: TornTail | undefined;
+  let problem: Problem | undefined;
+  for (let position = 0; position < segments.length && problem === undefined; position++) {
+    const segment = segments[position]!;
+    const previous = segments[position - 1];
+    if (previous !== undefined && segment.seq !== previous.seq + 1) {
+      const what =
+        segment.seq === previous.seq
+          ? "two segments with one sequence number"
+          : `segment ${previous.seq + 1} is missing`;
+      problem = { position, offset: 0, cutOffset: 0, reason: what };
+      break;
+    }
+    const bytes = await readFile(join(dir, segment.name));
+    segmentSizes.push(bytes.length);
+    const isLast = position === segments.length - 1;
+    const outcome = replaySegment(replayer, segment, bytes, isLast);
+    if (outcome.problem !== undefined) {
+      problem = { position, ...outcome.problem };
+      break;
+    }
+    const end = outcome.end;
+    if (end.kind === "torn") {
+      tornTail = {
+        file: join(dir, segment.name),
+        offset: end.offset,
+        bytesCut: bytes.length - end.offset,
+        reason: end.reason,
+      };
+    }
+    const validBytes = end.kind === "torn" ? end.offset : bytes.length;
+    if (validBytes === 0 && !isLast) {
+      problem = { position, offset: 0, cutOffset: 0, reason: "empty segment" };
+      break;
+    }
+    survivors.push({ ...segment, validBytes });
+  }
+  return { survivors, segmentSizes, tornTail, problem };
 }
 
 function replaySegment(
