@@ -21,7 +21,7 @@
 //    addition: a new member starts with an empty log and an empty configuration, never
 //    campaigns, and catches up through the leader's snapshot (which names it) plus the log.
 import { createHash, randomBytes } from "node:crypto";
-import { ByteReader, ByteWriter } from "../lib/index.js";
+import { assert, ByteReader, ByteWriter } from "../lib/index.js";
 import {
   asIndex,
   type ConfChange,
@@ -826,6 +826,8 @@ export class RsmNode {
   private applyEntries(entries: readonly Entry[]): void {
     for (const e of entries) {
       if (e.index <= this.applied) continue;
+      // Ready contract: committed entries come in log order, with no gap after what is applied.
+      assert(e.index === this.applied + 1, `apply: entry ${e.index} after applied ${this.applied}`);
       const started = performance.now();
       this.applyEntry(e);
       this.applied = e.index;

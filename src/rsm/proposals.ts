@@ -1,6 +1,7 @@
 // The proposals this process placed and waits on: each is settled when the entry carrying its
 // (runId, requestId) applies here, or failed when another entry takes its index (a new leader
 // overwrote it), when it times out, or when the node stops.
+import { assert } from "../lib/index.js";
 import type { Entry } from "../raft/index.js";
 import { NotLeader, RsmError } from "./errors.js";
 import type { Outcome } from "./outcome.js";
@@ -36,6 +37,9 @@ export class ProposalTable {
   }
 
   add(requestId: number, p: PendingProposal): void {
+    assert(!this.pending.has(requestId), `proposal ${requestId} added twice`);
+    // An index may be held already: a proposal of an earlier term here whose entry a later
+    // leader cut off (a follower's log can shrink). That one is lost; it times out.
     if (p.index >= 0) this.byIndex.set(p.index, requestId);
     this.pending.set(requestId, p);
   }
