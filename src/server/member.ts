@@ -579,6 +579,7 @@ export class Member {
         status: () => runtime.status(),
         peerStats: () => transport.stats(),
         incarnationRefusals: () => transport.transportCounters().incarnationRefusals,
+        peerTlsHandshakeFailures: () => transport.transportCounters().tlsHandshakesRefused,
       },
       { labels: { member: options.name } },
     );

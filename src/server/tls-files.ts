@@ -27,6 +27,8 @@ export interface TlsFileSpec {
    * encrypted but anyone can connect). Default false.
    */
   readonly skipVerify?: boolean | undefined;
+  /** How often at most the files are looked at for a change. Default 1000 ms. */
+  readonly reloadCheckMs?: number | undefined;
 }
 
 const RELOAD_CHECK_MS = 1000;
@@ -112,7 +114,7 @@ export class TlsMaterial {
    */
   refresh(): boolean {
     const now = performance.now();
-    if (now - this.checkedAtMs < RELOAD_CHECK_MS) return false;
+    if (now - this.checkedAtMs < (this.spec.reloadCheckMs ?? RELOAD_CHECK_MS)) return false;
     this.checkedAtMs = now;
     const stamps = this.currentStamps();
     if (stamps === this.stamps) return false;

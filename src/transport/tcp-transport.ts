@@ -153,6 +153,7 @@ export class TcpTransport {
   private deliveryErrors = 0;
   private messagesUnroutable = 0;
   private incarnationRefusals = 0;
+  private tlsHandshakesRefused = 0;
   /** When a stale peer was last logged, and how many refusals were not logged since. */
   private readonly staleLogged = new Map<NodeId, { atMs: number; quiet: number }>();
   private readonly onStale = (peer: NodeId, claimed: string, known: string | undefined): void =>
@@ -285,6 +286,7 @@ export class TcpTransport {
       deliveryErrors: this.deliveryErrors,
       messagesUnroutable: this.messagesUnroutable,
       incarnationRefusals: this.incarnationRefusals,
+      tlsHandshakesRefused: this.tlsHandshakesRefused,
     };
   }
 
@@ -345,7 +347,7 @@ export class TcpTransport {
       // A dialer without a certificate the peer CA signed, a garbage or timed-out handshake:
       // node has closed that socket; it never reaches the Raft handshake.
       tlsServer.on("tlsClientError", (error, socket) => {
-        this.counters.handshakesRefused++;
+        this.tlsHandshakesRefused++;
         this.config.logger("warn", "refused a peer connection at the TLS handshake", {
           remote: `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? "?"}`,
           error: error.message,
