@@ -39,7 +39,31 @@ export function client(values: {
     keyFile: values.key,
     insecureSkipVerify: values["insecure-skip-tls-verify"] === true,
   };
+  if (tls.caFile !== undefined || endpoints.some((e) => e.startsWith("https://")))
+    quietIpServernameWarning();
   return new KvClient(endpoints, { timeoutMs, tls });
+}
+
+let quieted = false;
+
+/**
+ * grpc-js passes an IP endpoint's address as the TLS server name, which node flags once per
+ * process (DEP0123); the member's certificate is still checked against the IP as usual. Not
+ * the CLI user's concern: that one warning (and only it) is dropped.
+ */
+function quietIpServernameWarning(): void {
+  if (quieted) return;
+  quieted = true;
+  const emit = process.emitWarning.bind(process) as (...args: unknown[]) => void;
+  process.emitWarning = ((warning: unknown, ...rest: unknown[]) => {
+    const [typeOrOptions, code] = rest;
+    const c =
+      typeof typeOrOptions === "object" && typeOrOptions !== null
+        ? (typeOrOptions as { code?: unknown }).code
+        : code;
+    if (c === "DEP0123") return;
+    emit(warning, ...rest);
+  }) as typeof process.emitWarning;
 }
 
 export function nonNegative(text: string | undefined, flag: string): number | undefined {
