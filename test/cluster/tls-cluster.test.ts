@@ -15,6 +15,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { connect as tlsConnect } from "node:tls";
+import { fileURLToPath } from "node:url";
 import { Etcd3 } from "etcd3";
 import { KvClient } from "../../src/client/index.js";
 import { asNodeId } from "../../src/raft/index.js";
@@ -104,6 +105,29 @@ function run(
     });
     const timer = setTimeout(() => child.kill("SIGKILL"), boundMs);
     child.stdin.end(input);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? -1, stdout, stderr });
+    });
+  });
+}
+
+const ordoBin = fileURLToPath(new URL("../../../bin/ordo.js", import.meta.url));
+
+function runOrdo(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [ordoBin, ...args], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (c: Buffer) => {
+      stdout += c.toString();
+    });
+    child.stderr.on("data", (c: Buffer) => {
+      stderr += c.toString();
+    });
+    const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
     child.on("close", (code) => {
       clearTimeout(timer);
       resolve({ code: code ?? -1, stdout, stderr });
@@ -414,8 +438,24 @@ describe("a 3-member cluster with TLS everywhere (processes)", {
     assert.ok(reply === "" || reply.startsWith("error:"), `a reply came: ${reply}`);
 
     // The real thing: added as a voter, started with the wrong CA's certificate.
-    const add = await ctl(["member", "add", "n4", `--peer-urls=https://127.0.0.1:${peerPorts[3]}`]);
+    // Added with Ordo's own CLI and its etcdctl-style TLS flags.
+    const add = await runOrdo([
+      "member",
+      "add",
+      "n4",
+      "--peer-urls",
+      `https://127.0.0.1:${peerPorts[3]}`,
+      "--endpoints",
+      endpoints,
+      "--cacert",
+      files.ca,
+      "--cert",
+      files.client.cert,
+      "--key",
+      files.client.key,
+    ]);
     assert.equal(add.code, 0, add.stderr);
+    assert.match(add.stdout, new RegExp(`n4=https://127\\.0\\.0\\.1:${peerPorts[3]}`));
     const cluster4 = [0, 1, 2, 3]
       .map((i) => `n${i + 1}=https://127.0.0.1:${peerPorts[i]}`)
       .join(",");
