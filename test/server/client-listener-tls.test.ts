@@ -6,17 +6,21 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer as createHttpServer, type IncomingMessage } from "node:http";
+import { connect as http2Connect } from "node:http2";
 import { request as httpsRequest } from "node:https";
 import { connect, createServer as createNetServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { type ConnectionOptions, type TLSSocket, connect as tlsConnect } from "node:tls";
+import type * as grpc from "@grpc/grpc-js";
 import {
   ClientListener,
   chooseAlpn,
   HTTP2_CLIENT_PREFACE,
 } from "../../src/server/client-listener.js";
+import type { ServerCall } from "../../src/server/grpc/call.js";
+import { GrpcServer } from "../../src/server/grpc/server.js";
 import {
   type CertificateAuthority,
   createCertificateAuthority,
@@ -26,6 +30,7 @@ import {
   tlsCommonNameOf,
   writePemFiles,
 } from "../../src/server/index.js";
+import { type Callback, frame, RAW_SERVICE, reply, request } from "./grpc/raw-harness.js";
 
 interface Pki {
   ca: CertificateAuthority;
@@ -299,6 +304,50 @@ describe("ClientListener over TLS", () => {
     } finally {
       await writePemFiles(join(dir, "server.pem"), join(dir, "server-key.pem"), pki.server);
       await listener.close();
+    }
+  });
+
+  it("ServerCall.tlsCommonName: the verified client certificate's CN over gRPC, none without client-cert-auth", async () => {
+    for (const clientCertAuth of [true, false]) {
+      const grpcServer = new GrpcServer({ receiveMessageBytesMax: 1024 });
+      grpcServer.addService(RAW_SERVICE, {
+        Unary: (call: ServerCall, callback: Callback) =>
+          callback(null, Buffer.from(call.tlsCommonName() ?? "(none)")),
+      } as unknown as grpc.UntypedServiceImplementation);
+      const material = TlsMaterial.load({
+        certFile: join(dir, "server.pem"),
+        keyFile: join(dir, "server-key.pem"),
+        trustedCaFile: join(dir, "ca.pem"),
+        clientCertAuth,
+      });
+      const listener = await ClientListener.listen({
+        host: "127.0.0.1",
+        port: 0,
+        grpc: (socket, head) => grpcServer.acceptConnection(socket, head),
+        http: httpServer,
+        tls: { options: material.serverOptions() },
+      });
+      const session = http2Connect(`https://127.0.0.1:${listener.port}`, {
+        ca: pki.ca.cert,
+        cert: pki.client.cert,
+        key: pki.client.key,
+      });
+      session.on("error", () => {});
+      try {
+        const stream = request(session, "Unary");
+        const answer = reply(stream);
+        stream.end(frame("who am I"));
+        const r = await answer;
+        assert.equal(r.code, 0, r.details);
+        assert.deepEqual(
+          r.messages.map((m) => m.toString()),
+          [clientCertAuth ? "alice" : "(none)"],
+        );
+      } finally {
+        session.destroy();
+        await grpcServer.shutdown(500);
+        await listener.close();
+      }
     }
   });
 
