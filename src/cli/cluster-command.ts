@@ -13,6 +13,11 @@ import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import {
+  createCertificateAuthority,
+  createSignedCertificate,
+  writePemFiles,
+} from "../server/index.js";
 import type { Output } from "./output.js";
 import {
   CONTROL_FILE,
@@ -24,12 +29,15 @@ import {
 
 export const CLUSTER_USAGE = `usage: ordo cluster [--data-dir DIR] [--client-ports A,B,C] [--peer-ports A,B,C] [--host H]
                     [--read-mode index|lease] [--log-level error|warn|info|debug]
-                    [--no-restart] [--restart-backoff-ms N]
+                    [--no-restart] [--restart-backoff-ms N] [--tls]
   starts a local 3-member cluster (default data ./data, client ports 2379,22379,32379, peer ports
   2380,22380,32380) and supervises it: a member that exits is reported and restarted after a
   backoff (--restart-backoff-ms, default 500, doubling to 10 s) while the others keep serving;
   one that crashes 5 times within a minute is given up on; one removed from the cluster is not
   restarted. --no-restart leaves an exited member down. Ctrl-C stops every member.
+  --tls: https everywhere, with certificates made on first start under DIR/tls (a CA, one
+  certificate per member for its client port and its peers, a client certificate), mutual TLS
+  between members and client-cert-auth on the client ports; prints the etcdctl flags to use.
 
 usage: ordo cluster status|stop NAME|start NAME|restart NAME [--data-dir DIR] [--json]
   controls the running supervisor of DIR (default ./data) through DIR/${CONTROL_FILE}:
@@ -60,6 +68,7 @@ export async function runClusterCommand(args: string[], out: Output): Promise<nu
       "log-level": { type: "string", default: "error" },
       "no-restart": { type: "boolean", default: false },
       "restart-backoff-ms": { type: "string", default: "500" },
+      tls: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
     strict: true,
@@ -84,7 +93,17 @@ export async function runClusterCommand(args: string[], out: Output): Promise<nu
     return 1;
   }
   const names = ["n1", "n2", "n3"];
-  const initialCluster = names.map((n, i) => `${n}=http://${host}:${peerPorts[i]}`).join(",");
+  const tls =
+    values.tls === true ? await clusterCertificates(join(dataDir, "tls"), names, host) : undefined;
+  const scheme = tls !== undefined ? "https" : "http";
+  const initialCluster = names.map((n, i) => `${n}=${scheme}://${host}:${peerPorts[i]}`).join(",");
+  const endpoints = clientPorts
+    .map((p) => `${tls !== undefined ? "https://" : ""}${host}:${p}`)
+    .join(",");
+  const clientFlags =
+    tls === undefined
+      ? ""
+      : ` --cacert ${tls.caFile} --cert ${tls.clientCertFile} --key ${tls.clientKeyFile}`;
   const ordo = fileURLToPath(new URL("../../../bin/ordo.js", import.meta.url));
   const supervisor = new Supervisor({
     dataDir,
@@ -107,13 +126,14 @@ export async function runClusterCommand(args: string[], out: Output): Promise<nu
         "--data-dir",
         join(dataDir, name),
         "--listen-client-urls",
-        `http://${host}:${clientPorts[i]}`,
+        `${scheme}://${host}:${clientPorts[i]}`,
         "--initial-cluster",
         initialCluster,
         "--log-level",
         values["log-level"] as string,
         "--read-mode",
         values["read-mode"] as string,
+        ...(tls === undefined ? [] : tlsServeArgs(tls, name)),
       ],
     })),
   });
@@ -131,10 +151,14 @@ export async function runClusterCommand(args: string[], out: Output): Promise<nu
   process.on("SIGTERM", onSignal);
   out.stdout(
     `ordo: local 3-member cluster, data under ${dataDir}\n` +
-      `  client endpoints: ${clientPorts.map((p) => `${host}:${p}`).join(",")}\n` +
+      `  client endpoints: ${endpoints}\n` +
       `  peers:            ${initialCluster}\n` +
-      `  try: npx ordo put greeting hello --endpoints ${host}:${clientPorts[0]}\n` +
-      `       ETCDCTL_API=3 etcdctl --endpoints=${clientPorts.map((p) => `${host}:${p}`).join(",")} get greeting\n` +
+      (tls !== undefined
+        ? `  TLS: certificates under ${tls.dir} (CA ${tls.caFile}); clients need a certificate it signed\n` +
+          `  etcdctl flags:    --endpoints=${endpoints}${clientFlags}\n`
+        : "") +
+      `  try: npx ordo put greeting hello --endpoints ${tls !== undefined ? "https://" : ""}${host}:${clientPorts[0]}${clientFlags}\n` +
+      `       ETCDCTL_API=3 etcdctl --endpoints=${endpoints}${clientFlags} get greeting\n` +
       `  members are restarted when they exit${values["no-restart"] ? " (not: --no-restart)" : ""}; ` +
       "ordo cluster status | stop NAME | start NAME | restart NAME\n" +
       "  Ctrl-C stops it; the next start recovers from disk.\n",
@@ -282,4 +306,67 @@ async function runControlCommand(command: string, args: string[], out: Output): 
   if (command === "status") out.stdout(formatStatus(reply.body as unknown as SupervisorStatus));
   else out.stdout(`${String(reply.body.message)}\n`);
   return 0;
+}
+
+/** Where `ordo cluster --tls` keeps its certificates. */
+export interface ClusterCertificates {
+  readonly dir: string;
+  readonly caFile: string;
+  readonly clientCertFile: string;
+  readonly clientKeyFile: string;
+}
+
+/**
+ * The certificates of a local TLS cluster under dir, made on first start and kept (the next
+ * start reuses them, as it reuses the data): ca.pem (and its key), NAME.pem / NAME-key.pem per
+ * member (server and client use: its client port and both directions of its peer links; SANs
+ * the host, 127.0.0.1 and localhost), client.pem / client-key.pem (CN root) for etcdctl.
+ */
+export async function clusterCertificates(
+  dir: string,
+  names: readonly string[],
+  host: string,
+): Promise<ClusterCertificates> {
+  const caFile = join(dir, "ca.pem");
+  const clientCertFile = join(dir, "client.pem");
+  const clientKeyFile = join(dir, "client-key.pem");
+  const files = [
+    caFile,
+    clientCertFile,
+    clientKeyFile,
+    ...names.flatMap((n) => [join(dir, `${n}.pem`), join(dir, `${n}-key.pem`)]),
+  ];
+  if (files.every((f) => existsSync(f))) return { dir, caFile, clientCertFile, clientKeyFile };
+  const ca = await createCertificateAuthority("ordo cluster --tls CA");
+  await writePemFiles(caFile, join(dir, "ca-key.pem"), ca);
+  const hosts = [...new Set([host, "127.0.0.1", "localhost"])];
+  for (const name of names) {
+    const pair = await createSignedCertificate(ca, { commonName: name, hosts });
+    await writePemFiles(join(dir, `${name}.pem`), join(dir, `${name}-key.pem`), pair);
+  }
+  const client = await createSignedCertificate(ca, { commonName: "root", usages: ["client"] });
+  await writePemFiles(clientCertFile, clientKeyFile, client);
+  return { dir, caFile, clientCertFile, clientKeyFile };
+}
+
+/** `ordo serve`'s TLS flags for one member of such a cluster. */
+export function tlsServeArgs(tls: ClusterCertificates, name: string): string[] {
+  const cert = join(tls.dir, `${name}.pem`);
+  const key = join(tls.dir, `${name}-key.pem`);
+  return [
+    "--cert-file",
+    cert,
+    "--key-file",
+    key,
+    "--trusted-ca-file",
+    tls.caFile,
+    "--client-cert-auth",
+    "--peer-cert-file",
+    cert,
+    "--peer-key-file",
+    key,
+    "--peer-trusted-ca-file",
+    tls.caFile,
+    "--peer-client-cert-auth",
+  ];
 }

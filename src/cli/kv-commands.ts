@@ -3,7 +3,7 @@
 //   ordo get KEY [--prefix] [--limit N] [--rev N] [--keys-only] [--count-only] [--json]
 //   ordo del KEY [--prefix]
 import { parseArgs } from "node:util";
-import { KvClient, leaseIdFromHex } from "../client/index.js";
+import { type ClientTlsOptions, KvClient, leaseIdFromHex } from "../client/index.js";
 import type { Output } from "./output.js";
 
 const ENDPOINTS_DEFAULT = "127.0.0.1:2379,127.0.0.1:22379,127.0.0.1:32379";
@@ -12,11 +12,19 @@ export const common = {
   endpoints: { type: "string", default: ENDPOINTS_DEFAULT },
   json: { type: "boolean", default: false },
   "timeout-ms": { type: "string", default: "5000" },
+  cacert: { type: "string" },
+  cert: { type: "string" },
+  key: { type: "string" },
+  "insecure-skip-tls-verify": { type: "boolean", default: false },
 } as const;
 
 export function client(values: {
   endpoints?: string | undefined;
   "timeout-ms"?: string | undefined;
+  cacert?: string | undefined;
+  cert?: string | undefined;
+  key?: string | undefined;
+  "insecure-skip-tls-verify"?: boolean | undefined;
 }): KvClient {
   const endpoints = (values.endpoints ?? ENDPOINTS_DEFAULT)
     .split(",")
@@ -25,7 +33,37 @@ export function client(values: {
   const timeoutMs = Number(values["timeout-ms"] ?? 5000);
   if (!Number.isFinite(timeoutMs) || timeoutMs <= 0)
     throw new Error("--timeout-ms must be positive");
-  return new KvClient(endpoints, { timeoutMs });
+  const tls: ClientTlsOptions = {
+    caFile: values.cacert,
+    certFile: values.cert,
+    keyFile: values.key,
+    insecureSkipVerify: values["insecure-skip-tls-verify"] === true,
+  };
+  if (tls.caFile !== undefined || endpoints.some((e) => e.startsWith("https://")))
+    quietIpServernameWarning();
+  return new KvClient(endpoints, { timeoutMs, tls });
+}
+
+let quieted = false;
+
+/**
+ * grpc-js passes an IP endpoint's address as the TLS server name, which node flags once per
+ * process (DEP0123); the member's certificate is still checked against the IP as usual. Not
+ * the CLI user's concern: that one warning (and only it) is dropped.
+ */
+function quietIpServernameWarning(): void {
+  if (quieted) return;
+  quieted = true;
+  const emit = process.emitWarning.bind(process) as (...args: unknown[]) => void;
+  process.emitWarning = ((warning: unknown, ...rest: unknown[]) => {
+    const [typeOrOptions, code] = rest;
+    const c =
+      typeof typeOrOptions === "object" && typeOrOptions !== null
+        ? (typeOrOptions as { code?: unknown }).code
+        : code;
+    if (c === "DEP0123") return;
+    emit(warning, ...rest);
+  }) as typeof process.emitWarning;
 }
 
 export function nonNegative(text: string | undefined, flag: string): number | undefined {

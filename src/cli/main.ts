@@ -25,6 +25,9 @@ commands:
   wal     inspect a data directory's write-ahead log: wal verify DIR | wal dump DIR
   help    show this help
 
+client commands take --endpoints LIST, and for TLS (https:// endpoints) etcdctl's flags
+  --cacert FILE --cert FILE --key FILE [--insecure-skip-tls-verify]
+
 ${SIM_USAGE}`;
 
 export async function run(args: string[], out: Output = processOutput()): Promise<number> {

@@ -14,10 +14,13 @@
 import { parseArgs } from "node:util";
 import type { LogLevel } from "../rsm/index.js";
 import {
+  autoTlsFiles,
   createLogger,
   Member,
   parseHostPort,
   parseInitialCluster,
+  schemeOf,
+  TlsMaterial,
   UNSAFE_TESTING_CONSENT,
   UNSAFE_TESTING_FAULTS,
   type UnsafeTestingFault,
@@ -45,7 +48,20 @@ export const SERVE_USAGE = `usage: ordo serve --name NAME --data-dir DIR --initi
   --lease-clock-drift F          lease mode: the largest relative clock-rate difference between
                                  members it tolerates (default 0.1)
   --max-request-bytes N          largest client request (default 1572864); the same on every member
-  --log-level LEVEL              debug, info, warn, error (default info)`;
+  --log-level LEVEL              debug, info, warn, error (default info)
+
+Transport security (as etcd; https:// URLs serve and dial TLS):
+  --cert-file FILE               client port certificate (https:// --listen-client-urls)
+  --key-file FILE                its key
+  --trusted-ca-file FILE         CA that signs client certificates
+  --client-cert-auth             refuse clients without a certificate the trusted CA signed
+  --auto-tls                     a self-signed client port certificate (under DIR/fixtures/client)
+  --peer-cert-file FILE          peer certificate, for both directions (https:// peer URLs)
+  --peer-key-file FILE           its key
+  --peer-trusted-ca-file FILE    CA that signs every member's peer certificate
+  --peer-client-cert-auth        refuse peers without a certificate the peer CA signed
+  --peer-auto-tls                self-signed peer certificates, not verified (development only)
+  Certificate files are read again when they change (checked at most once a second).`;
 
 function positiveInt(text: string | undefined, flag: string, fallback: number): number {
   if (text === undefined) return fallback;
@@ -74,6 +90,87 @@ function parseUnsafeTestingFault(text: string | undefined): UnsafeTestingFault |
   return text as UnsafeTestingFault;
 }
 
+interface TlsFlags {
+  readonly scheme: "http" | "https";
+  readonly what: string;
+  readonly certFile: string | undefined;
+  readonly keyFile: string | undefined;
+  readonly trustedCaFile: string | undefined;
+  readonly clientCertAuth: boolean;
+  readonly autoTls: boolean;
+  /** The flag names, in the order above from certFile. */
+  readonly flags: readonly string[];
+  readonly dataDir: string;
+  readonly which: "client" | "peer";
+  readonly hosts: readonly string[];
+  readonly name: string;
+}
+
+/**
+ * One side's TLS material from its flags, or undefined for plaintext. https:// needs a
+ * certificate and key (or auto-tls); TLS flags on an http:// side are an error rather than
+ * silently unused, and so is client-cert-auth without a CA to verify with.
+ */
+async function tlsOf(
+  f: TlsFlags,
+  logger: ReturnType<typeof createLogger>,
+): Promise<TlsMaterial | undefined> {
+  const [certFlag, keyFlag, caFlag, authFlag, autoFlag] = f.flags as [
+    string,
+    string,
+    string,
+    string,
+    string,
+  ];
+  const given = [
+    f.certFile !== undefined ? certFlag : undefined,
+    f.keyFile !== undefined ? keyFlag : undefined,
+    f.trustedCaFile !== undefined ? caFlag : undefined,
+    f.clientCertAuth ? authFlag : undefined,
+    f.autoTls ? autoFlag : undefined,
+  ].filter((x): x is string => x !== undefined);
+  if (f.scheme === "http") {
+    if (given.length > 0)
+      throw new Error(
+        `${given.join(", ")} given, but the ${f.what} are http://: use https:// URLs to serve TLS`,
+      );
+    return undefined;
+  }
+  if ((f.certFile === undefined) !== (f.keyFile === undefined))
+    throw new Error(`${certFlag} and ${keyFlag} go together: give both`);
+  if (f.clientCertAuth && f.trustedCaFile === undefined)
+    throw new Error(`${authFlag} needs ${caFlag}: the CA that signs the certificates to accept`);
+  let files: { certFile: string; keyFile: string };
+  let skipVerify = false;
+  if (f.certFile !== undefined && f.keyFile !== undefined) {
+    if (f.autoTls) logger("warn", `${autoFlag} ignored: ${certFlag} and ${keyFlag} are given`, {});
+    files = { certFile: f.certFile, keyFile: f.keyFile };
+  } else if (f.autoTls) {
+    files = await autoTlsFiles(f.dataDir, f.which, f.hosts, f.name);
+    // etcd: peers with auto-tls do not verify one another (each certificate is self-signed).
+    skipVerify = f.which === "peer";
+    logger("warn", `${autoFlag}: self-signed certificate in use (development only)`, {
+      certFile: files.certFile,
+    });
+  } else {
+    throw new Error(
+      `the ${f.what} are https:// but no certificate is given: set ${certFlag} and ${keyFlag} (or ${autoFlag} for a self-signed development certificate)`,
+    );
+  }
+  return TlsMaterial.load(
+    {
+      ...files,
+      ...(f.trustedCaFile !== undefined ? { trustedCaFile: f.trustedCaFile } : {}),
+      clientCertAuth: f.clientCertAuth && !skipVerify,
+      skipVerify,
+    },
+    (error) =>
+      logger("warn", `${f.which} TLS files changed but do not load; keeping the old ones`, {
+        error,
+      }),
+  );
+}
+
 export async function runServeCommand(args: string[], out: Output): Promise<number> {
   const { values } = parseArgs({
     args,
@@ -94,6 +191,16 @@ export async function runServeCommand(args: string[], out: Output): Promise<numb
       "lease-clock-drift": { type: "string" },
       "max-request-bytes": { type: "string" },
       "log-level": { type: "string", default: "info" },
+      "cert-file": { type: "string" },
+      "key-file": { type: "string" },
+      "trusted-ca-file": { type: "string" },
+      "client-cert-auth": { type: "boolean", default: false },
+      "auto-tls": { type: "boolean", default: false },
+      "peer-cert-file": { type: "string" },
+      "peer-key-file": { type: "string" },
+      "peer-trusted-ca-file": { type: "string" },
+      "peer-client-cert-auth": { type: "boolean", default: false },
+      "peer-auto-tls": { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
     strict: true,
@@ -130,14 +237,71 @@ export async function runServeCommand(args: string[], out: Output): Promise<numb
     logger("warn", "UNSAFE TESTING FAULT ENABLED: this member breaks its guarantees on purpose", {
       fault: unsafeTestingFault,
     });
+  const initialCluster = parseInitialCluster(clusterText, { skipUnnamed: state === "existing" });
+  const self = initialCluster.find((p) => p.name === name);
+  const peerUrls = [
+    ...(state === "existing" && self === undefined
+      ? []
+      : initialCluster.map((p) => p.scheme ?? "http")),
+    ...(listenPeerText !== undefined ? [schemeOf(listenPeerText)] : []),
+  ];
+  if (new Set(peerUrls).size > 1)
+    throw new Error(
+      "--initial-cluster and --listen-peer-urls mix http:// and https:// peer URLs: every member of a cluster speaks one of them",
+    );
+  const clientTls = await tlsOf(
+    {
+      scheme: schemeOf(values["listen-client-urls"] as string),
+      what: "--listen-client-urls",
+      certFile: values["cert-file"],
+      keyFile: values["key-file"],
+      trustedCaFile: values["trusted-ca-file"],
+      clientCertAuth: values["client-cert-auth"] as boolean,
+      autoTls: values["auto-tls"] as boolean,
+      flags: ["--cert-file", "--key-file", "--trusted-ca-file", "--client-cert-auth", "--auto-tls"],
+      dataDir,
+      which: "client",
+      hosts: [client.host],
+      name,
+    },
+    logger,
+  );
+  const peerTls = await tlsOf(
+    {
+      scheme: peerUrls[0] ?? "http",
+      what: "peer URLs (--initial-cluster, --listen-peer-urls)",
+      certFile: values["peer-cert-file"],
+      keyFile: values["peer-key-file"],
+      trustedCaFile: values["peer-trusted-ca-file"],
+      clientCertAuth: values["peer-client-cert-auth"] as boolean,
+      autoTls: values["peer-auto-tls"] as boolean,
+      flags: [
+        "--peer-cert-file",
+        "--peer-key-file",
+        "--peer-trusted-ca-file",
+        "--peer-client-cert-auth",
+        "--peer-auto-tls",
+      ],
+      dataDir,
+      which: "peer",
+      hosts: [
+        ...(self !== undefined ? [self.host] : []),
+        ...(listenPeer !== undefined ? [listenPeer.host] : []),
+      ],
+      name,
+    },
+    logger,
+  );
   const member = await Member.start({
     name,
     dataDir,
+    ...(clientTls !== undefined ? { clientTls } : {}),
+    ...(peerTls !== undefined ? { peerTls } : {}),
     clientHost: client.host,
     clientPort: client.port,
     ...(listenPeer !== undefined ? { listenPeer } : {}),
     ...(unsafeTestingFault !== undefined ? { unsafeTestingFault } : {}),
-    initialCluster: parseInitialCluster(clusterText, { skipUnnamed: state === "existing" }),
+    initialCluster,
     clusterToken: values["initial-cluster-token"] as string,
     initialClusterState: state,
     tickMs: positiveInt(values["tick-ms"], "--tick-ms", 100),
@@ -153,7 +317,7 @@ export async function runServeCommand(args: string[], out: Output): Promise<numb
     logger,
   });
   out.stdout(
-    `ordo member ${name} serving clients on ${client.host}:${member.clientPort}, data in ${dataDir}\n`,
+    `ordo member ${name} serving clients on ${client.host}:${member.clientPort}${clientTls !== undefined ? " (TLS)" : ""}, data in ${dataDir}\n`,
   );
   let onSignal: () => void = () => {};
   const signalled = new Promise<"signal">((resolve) => {

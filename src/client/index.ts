@@ -14,6 +14,7 @@ export {
   type MemberInfo,
   type SnapshotInfo,
 } from "./kv-client.js";
+export { type ClientTlsOptions, channelCredentials } from "./tls.js";
 export type {
   CompareOp,
   TxnCompare,

@@ -32,6 +32,7 @@ import {
   serviceClient,
 } from "../api/index.js";
 import { KvClientError } from "./errors.js";
+import { type ClientTlsOptions, channelCredentials } from "./tls.js";
 import {
   deleteRequest,
   putRequest,
@@ -79,6 +80,8 @@ export interface KvClientOptions {
    * retry with the first result. Off: plain etcd semantics (a retried write may apply twice).
    */
   readonly exactlyOnce?: boolean;
+  /** TLS (etcdctl's --cacert, --cert, --key); https:// endpoints use TLS too. See tls.ts. */
+  readonly tls?: ClientTlsOptions;
 }
 
 export interface LeaseGrant {
@@ -223,7 +226,7 @@ export class KvClient {
       (e) =>
         new grpc.Channel(
           e.replace(/^https?:\/\//, "").replace(/\/$/, ""),
-          grpc.credentials.createInsecure(),
+          channelCredentials(e, options.tls),
           {},
         ),
     );

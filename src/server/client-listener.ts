@@ -11,11 +11,27 @@
 // socket has an error listener from the moment it is accepted, so a reset, garbage bytes or a
 // gRPC side that refuses the connection close that one connection and never the process.
 //
+// TLS (an https:// client URL, `tls` option): every connection must open with a TLS handshake
+// record (first byte 0x16); a plaintext HTTP request gets etcd's (Go's) "400 Client sent an
+// HTTP request to an HTTPS server" and anything else is closed. The handshake runs in a
+// tls.Server that listens on nothing (the accepted socket is handed to it), bounded by
+// handshakeTimeoutMs; a failed or garbage handshake closes that connection only. ALPN picks
+// the protocol: a client that offers only h2 (gRPC clients: grpc-go, grpc-js) gets h2 and goes
+// to gRPC; one that offers http/1.1 (curl, browsers) gets http/1.1 and goes to HTTP; without
+// ALPN the decrypted bytes are sniffed as above. The material is asked on every connection
+// whether its files changed (certificate reload without restart, as etcd).
+//
 // A caveat of sniffing by the preface alone: an HTTP/2 client speaking prior-knowledge h2c to
 // /health (curl --http2-prior-knowledge) reaches gRPC, not the HTTP handler — as with etcd's
 // cmux, which sends h2c with a gRPC content type to gRPC and serves HTTP/1.1 for the rest.
 import type { Server as HttpServer } from "node:http";
 import { createServer, type Server, type Socket } from "node:net";
+import {
+  createServer as createTlsServer,
+  type SecureContextOptions,
+  type TLSSocket,
+  type Server as TlsServer,
+} from "node:tls";
 
 export const HTTP2_CLIENT_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "latin1");
 
@@ -24,6 +40,18 @@ export const HTTP2_CLIENT_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\
  * the taker must put back in front (socket.unshift) before reading. Owns the socket from then.
  */
 export type GrpcConnectionSink = (socket: Socket, head: Buffer) => void;
+
+/** The first byte of a TLS handshake record (RFC 8446 §5.1, ContentType handshake). */
+const TLS_HANDSHAKE_RECORD = 0x16;
+
+export interface ClientListenerTls {
+  /** The tls.Server's options: cert, key, ca, requestCert, rejectUnauthorized. */
+  readonly options: SecureContextOptions & { requestCert: boolean; rejectUnauthorized: boolean };
+  /** Asked on every connection: new cert/key/ca when the files changed, else undefined. */
+  readonly reloaded?: () => SecureContextOptions | undefined;
+  /** A handshake not done by then closes the connection. Default 10 s. */
+  readonly handshakeTimeoutMs?: number;
+}
 
 export interface ClientListenerOptions {
   readonly host: string;
@@ -35,6 +63,8 @@ export interface ClientListenerOptions {
   readonly sniffTimeoutMs?: number;
   /** Open connections at most; more are closed on accept. Default 10 000. */
   readonly connectionsMax?: number;
+  /** Serve TLS only (an https:// client URL). */
+  readonly tls?: ClientListenerTls;
   readonly logger?: (
     level: "debug" | "warn",
     message: string,
@@ -43,6 +73,17 @@ export interface ClientListenerOptions {
 }
 
 export type SniffResult = "grpc" | "http" | "undecided";
+
+/**
+ * ALPN on a TLS client port: http/1.1 whenever the client offers it (curl and browsers offer
+ * h2 too, but must reach the HTTP handler), else h2 (gRPC clients offer h2 only). A client
+ * that offers neither is refused (no_application_protocol).
+ */
+export function chooseAlpn(offered: readonly string[]): string | undefined {
+  if (offered.includes("http/1.1")) return "http/1.1";
+  if (offered.includes("h2")) return "h2";
+  return undefined;
+}
 
 /**
  * What the first bytes of a connection say: the full preface is gRPC, bytes that stop matching
@@ -61,12 +102,37 @@ export class ClientListener {
   private readonly sockets = new Set<Socket>();
   private closed = false;
   private closing: Promise<void> | undefined;
+  private readonly tlsServer: TlsServer | undefined;
 
   private constructor(
     private readonly server: Server,
     private readonly options: ClientListenerOptions,
     readonly port: number,
-  ) {}
+  ) {
+    const tls = options.tls;
+    if (tls === undefined) return;
+    const tlsServer = createTlsServer({
+      ...tls.options,
+      handshakeTimeout: tls.handshakeTimeoutMs ?? 10_000,
+      ALPNCallback: ({ protocols }) => chooseAlpn(protocols),
+    });
+    tlsServer.on("secureConnection", (socket) => this.onSecure(socket));
+    // A failed, garbage or timed-out handshake: node has destroyed that socket already.
+    tlsServer.on("tlsClientError", (error, socket) => {
+      this.log("debug", "TLS handshake failed", {
+        remote: socket.remoteAddress,
+        error: error.message,
+      });
+      socket.destroy();
+    });
+    tlsServer.on("error", (error) => this.log("warn", "TLS server error", { error }));
+    this.tlsServer = tlsServer;
+  }
+
+  /** Whether this listener serves TLS only. */
+  get tls(): boolean {
+    return this.tlsServer !== undefined;
+  }
 
   static async listen(options: ClientListenerOptions): Promise<ClientListener> {
     const server = createServer({ pauseOnConnect: false });
@@ -142,6 +208,80 @@ export class ClientListener {
       return;
     }
     this.track(socket);
+    if (this.tlsServer !== undefined) this.acceptTls(socket, onEarlyError, this.tlsServer);
+    else this.sniffProtocol(socket, onEarlyError);
+  }
+
+  /** A TLS port: the first byte must open a handshake record; the handshake then decides. */
+  private acceptTls(socket: Socket, onEarlyError: () => void, tlsServer: TlsServer): void {
+    const timer = setTimeout(() => {
+      this.log("debug", "client connection closed: no TLS hello in time", {
+        remote: socket.remoteAddress,
+      });
+      socket.destroy();
+    }, this.options.sniffTimeoutMs ?? 10_000);
+    timer.unref();
+    const onClose = (): void => clearTimeout(timer);
+    const onData = (chunk: Buffer): void => {
+      if (chunk.length === 0) return;
+      clearTimeout(timer);
+      socket.off("data", onData);
+      socket.off("close", onClose);
+      socket.pause();
+      if (chunk[0] !== TLS_HANDSHAKE_RECORD) {
+        this.refusePlaintext(socket, chunk);
+        return;
+      }
+      const reloaded = this.options.tls?.reloaded?.();
+      if (reloaded !== undefined) {
+        try {
+          tlsServer.setSecureContext(reloaded);
+          this.log("debug", "client TLS certificates reloaded", {});
+        } catch (error) {
+          this.log("warn", "client TLS certificates not reloaded", { error: String(error) });
+        }
+      }
+      socket.unshift(chunk);
+      socket.off("error", onEarlyError);
+      socket.on("error", () => socket.destroy());
+      tlsServer.emit("connection", socket);
+    };
+    socket.on("data", onData);
+    socket.on("close", onClose);
+  }
+
+  /** Plaintext on a TLS port: an HTTP request hears why (as Go's net/http says it), else close. */
+  private refusePlaintext(socket: Socket, chunk: Buffer): void {
+    this.log("debug", "client connection closed: plaintext on a TLS port", {
+      remote: socket.remoteAddress,
+    });
+    if (/^[A-Z]{3,7} /.test(chunk.subarray(0, 8).toString("latin1"))) {
+      socket.end(
+        "HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n",
+      );
+      socket.destroySoon();
+      setTimeout(() => socket.destroy(), 1000).unref();
+      return;
+    }
+    socket.destroy();
+  }
+
+  /** A completed handshake: by ALPN, or by sniffing the decrypted bytes when none was agreed. */
+  private onSecure(socket: TLSSocket): void {
+    socket.on("error", () => socket.destroy());
+    if (this.closed) {
+      socket.destroy();
+      return;
+    }
+    if (socket.alpnProtocol === "h2") {
+      this.toGrpc(socket, Buffer.alloc(0));
+      return;
+    }
+    this.sniffProtocol(socket, () => socket.destroy());
+  }
+
+  /** Plaintext (or decrypted) bytes: the HTTP/2 preface is gRPC, anything else HTTP/1.x. */
+  private sniffProtocol(socket: Socket, onEarlyError: () => void): void {
     let head: Buffer = Buffer.alloc(0);
     const timer = setTimeout(() => {
       this.log("debug", "client connection closed: protocol not told in time", {

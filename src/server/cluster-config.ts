@@ -8,6 +8,13 @@ export interface PeerSpec {
   readonly name: string;
   readonly host: string;
   readonly port: number;
+  /** https: the peer speaks TLS (peer-tls.ts). Default http. */
+  readonly scheme?: "http" | "https";
+}
+
+/** The scheme of a URL as given on the command line: https://, else http (bare host:port too). */
+export function schemeOf(text: string): "http" | "https" {
+  return /^https:\/\//i.test(text.trim()) ? "https" : "http";
 }
 
 export function parseHostPort(text: string, what: string): { host: string; port: number } {
@@ -40,7 +47,13 @@ export function parseInitialCluster(
       throw new Error(`--initial-cluster: bad member name "${name}"`);
     if (peers.some((p) => p.name === name))
       throw new Error(`--initial-cluster: member "${name}" listed twice`);
-    peers.push({ name, ...parseHostPort(part.slice(eq + 1).trim(), `--initial-cluster ${name}`) });
+    const url = part.slice(eq + 1).trim();
+    const scheme = schemeOf(url);
+    peers.push({
+      name,
+      ...parseHostPort(url, `--initial-cluster ${name}`),
+      ...(scheme === "https" ? { scheme } : {}),
+    });
   }
   if (peers.length === 0) throw new Error("--initial-cluster names no member");
   return peers;

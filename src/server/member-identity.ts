@@ -25,6 +25,7 @@ import {
   type ClusterInfoMember,
   discoverCluster,
   newIncarnation,
+  type PeerTls,
 } from "../transport/index.js";
 import { type PeerSpec, stableId } from "./cluster-config.js";
 import type { MemberFile } from "./member-file.js";
@@ -46,6 +47,8 @@ export interface IdentityOptions {
    * Default 2000 ms; 0 skips the check (tests of what the peers do when it is bypassed).
    */
   readonly bootstrapCheckTimeoutMs?: number;
+  /** Peer TLS: the bootstrap check and discovery ask over TLS. */
+  readonly peerTls?: PeerTls | undefined;
   readonly log: (message: string, fields: Record<string, unknown>) => void;
 }
 
@@ -91,7 +94,7 @@ const knownFromBefore = (m: ClusterInfoMember): boolean =>
   m.incarnation !== undefined || m.started === true;
 
 export const peerUrlOf = (p: PeerSpec): string =>
-  `http://${p.host.includes(":") ? `[${p.host}]` : p.host}:${p.port}`;
+  `${p.scheme ?? "http"}://${p.host.includes(":") ? `[${p.host}]` : p.host}:${p.port}`;
 
 /** The cluster id every bootstrap member of one --initial-cluster computes. */
 export function clusterIdOf(peers: readonly PeerSpec[], token: string): string {
@@ -159,7 +162,7 @@ async function checkNotBootstrapped(
   if (others.length === 0 || timeoutMs === 0) return;
   const own = canonicalUrl(peerUrlOf(self));
   const answers = await Promise.allSettled(
-    others.map((p) => askClusterInfo({ host: p.host, port: p.port }, timeoutMs)),
+    others.map((p) => askClusterInfo({ host: p.host, port: p.port }, timeoutMs, o.peerTls)),
   );
   let answered = 0;
   for (const [i, answer] of answers.entries()) {
@@ -220,7 +223,11 @@ async function join(o: IdentityOptions, self: PeerSpec): Promise<MemberFile> {
   try {
     info = await discoverCluster(
       others.map((p) => ({ host: p.host, port: p.port })),
-      { timeoutMs: o.discoveryTimeoutMs, accept: (i) => findSelf(i) !== undefined },
+      {
+        timeoutMs: o.discoveryTimeoutMs,
+        accept: (i) => findSelf(i) !== undefined,
+        tls: o.peerTls,
+      },
     );
   } catch (e) {
     throw new Error(

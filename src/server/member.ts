@@ -16,13 +16,19 @@
 import { mkdir, readdir, rmdir } from "node:fs/promises";
 import type { Server as HttpServer } from "node:http";
 import { join } from "node:path";
+import type { SecureContextOptions } from "node:tls";
 import { serviceDefinition } from "../api/index.js";
 import { encodeCommand, KvStateMachine } from "../kv/index.js";
 import type { NodeId } from "../raft/index.js";
 import { type Logger, type Membership, RsmNode } from "../rsm/index.js";
 import { WalStorage } from "../storage/index.js";
-import { type ClusterInfo, newIncarnation, TcpTransport } from "../transport/index.js";
-import { ClientListener } from "./client-listener.js";
+import {
+  type ClusterInfo,
+  newIncarnation,
+  type PeerTls,
+  TcpTransport,
+} from "../transport/index.js";
+import { ClientListener, type ClientListenerTls } from "./client-listener.js";
 import { type PeerSpec, stableId } from "./cluster-config.js";
 import { clusterHandlers } from "./cluster-service.js";
 import { kvServiceDefinition } from "./etcd-wire.js";
@@ -54,6 +60,7 @@ import {
 } from "./member-records.js";
 import { ClusterMembership } from "./membership.js";
 import { ClientMetrics } from "./metrics.js";
+import type { TlsMaterial } from "./tls-files.js";
 import { type WatchService, watchService } from "./watch-service.js";
 
 /**
@@ -79,6 +86,16 @@ export interface MemberOptions {
    * --listen-peer-urls). Default: the --initial-cluster address.
    */
   readonly listenPeer?: { readonly host: string; readonly port: number };
+  /**
+   * TLS on the client port (an https:// client URL; etcd's --cert-file, --key-file,
+   * --trusted-ca-file, --client-cert-auth, --auto-tls). Absent: plaintext.
+   */
+  readonly clientTls?: TlsMaterial;
+  /**
+   * Mutual TLS between members (https:// peer URLs; etcd's --peer-cert-file, --peer-key-file,
+   * --peer-trusted-ca-file, --peer-client-cert-auth, --peer-auto-tls). Absent: plain TCP.
+   */
+  readonly peerTls?: TlsMaterial;
   /** Breaks a guarantee on purpose (see UNSAFE_TESTING_FAULTS). Testing only. */
   readonly unsafeTestingFault?: UnsafeTestingFault;
   readonly clusterToken: string;
@@ -294,6 +311,7 @@ export class Member {
     const createdDir = (await mkdir(options.dataDir, { recursive: true })) !== undefined;
     const log = options.logger;
     const walDir = join(options.dataDir, "wal");
+    const peerTls = options.peerTls === undefined ? undefined : peerTlsOf(options.peerTls, log);
     let resolved: Awaited<ReturnType<typeof resolveIdentity>>;
     try {
       resolved = await resolveIdentity({
@@ -307,6 +325,7 @@ export class Member {
         ...(options.bootstrapCheckTimeoutMs !== undefined
           ? { bootstrapCheckTimeoutMs: options.bootstrapCheckTimeoutMs }
           : {}),
+        peerTls,
         log: (message, fields) => log("info", message, fields),
       });
     } catch (e) {
@@ -367,6 +386,7 @@ export class Member {
       incarnation: identity.incarnation,
       peerIncarnations: incarnations,
       logger: (level, message, fields) => log(level, `transport: ${message}`, fields),
+      tls: peerTls,
     });
     sync = new MembershipSync(transport, log);
     const empty = { voters: [], votersOutgoing: [], learners: [] };
@@ -561,6 +581,7 @@ export class Member {
         status: () => runtime.status(),
         peerStats: () => transport.stats(),
         incarnationRefusals: () => transport.transportCounters().incarnationRefusals,
+        peerTlsHandshakeFailures: () => transport.transportCounters().tlsHandshakesRefused,
       },
       { labels: { member: options.name } },
     );
@@ -584,6 +605,7 @@ export class Member {
         port: options.clientPort,
         grpc: (socket, head) => grpcServer.acceptConnection(socket, head),
         http: httpServer,
+        ...(options.clientTls !== undefined ? { tls: listenerTlsOf(options.clientTls) } : {}),
         logger: (level, message, fields) => log(level, `client listener: ${message}`, fields),
       });
     } catch (e) {
@@ -608,7 +630,7 @@ export class Member {
       ownPeerUrl,
     );
     const clientPort = listener.port;
-    clientUrl = `http://${options.clientHost.includes(":") ? `[${options.clientHost}]` : options.clientHost}:${clientPort}`;
+    clientUrl = clientUrlOf(options, clientPort);
     member.watch = watch;
     const started = member;
     member.leaseTimer = setInterval(() => {
@@ -653,7 +675,7 @@ export class Member {
     const m = this.sync.membership;
     if (m === undefined || !isMemberOf(m.confState, this.node.id) || this.node.leader === "")
       return;
-    const clientUrl = `http://${this.options.clientHost.includes(":") ? `[${this.options.clientHost}]` : this.options.clientHost}:${this.clientPort}`;
+    const clientUrl = clientUrlOf(this.options, this.clientPort);
     const wanted = recordToPublish(
       this.sync.current.find((v) => v.nodeId === this.node.id),
       { name: this.options.name, peerURL: this.ownPeerUrl, clientURL: clientUrl },
@@ -703,6 +725,40 @@ export class Member {
     await this.node.stop();
     await this.transport.stop();
   }
+}
+
+/** The client URL this member publishes: https when its client port serves TLS. */
+function clientUrlOf(options: MemberOptions, port: number): string {
+  const host = options.clientHost.includes(":") ? `[${options.clientHost}]` : options.clientHost;
+  return `${options.clientTls !== undefined ? "https" : "http"}://${host}:${port}`;
+}
+
+/** The client listener's TLS, from files that are looked at again on every connection. */
+function listenerTlsOf(material: TlsMaterial): ClientListenerTls {
+  return { options: material.serverOptions(), reloaded: reloadedSince(material) };
+}
+
+/** New cert/key/ca once per change of the files, for one tls.Server (setSecureContext). */
+function reloadedSince(material: TlsMaterial): () => SecureContextOptions | undefined {
+  let applied = material.reloads;
+  return () => {
+    material.refresh();
+    if (material.reloads === applied) return undefined;
+    applied = material.reloads;
+    return material.contextOptions();
+  };
+}
+
+/** The peer transport's TLS, from files that are looked at again on every connection. */
+function peerTlsOf(material: TlsMaterial, log: Logger): PeerTls {
+  return {
+    server: () => material.serverOptions(),
+    reloaded: reloadedSince(material),
+    client: () => {
+      if (material.refresh()) log("info", "peer TLS certificates reloaded", {});
+      return { secureContext: material.secureContext(), rejectUnauthorized: material.verifiesPeer };
+    },
+  };
 }
 
 /**

@@ -33,6 +33,8 @@ export interface MetricsSource {
   readonly peerStats: () => ReadonlyMap<string, PeerCounters>;
   /** Connections refused for a stale data directory incarnation (TransportCounters). */
   readonly incarnationRefusals?: () => number;
+  /** Inbound peer connections that failed the TLS handshake (TransportCounters). */
+  readonly peerTlsHandshakeFailures?: () => number;
 }
 
 /** The part of the transport's PeerStats exported per peer. */
@@ -162,6 +164,18 @@ export class ClientMetrics {
         collect() {
           this.reset();
           this.inc(refusals());
+        },
+      });
+    }
+    const tlsFailures = source.peerTlsHandshakeFailures;
+    if (tlsFailures !== undefined) {
+      new Counter({
+        name: "ordo_peer_tls_handshake_failures_total",
+        help: "Inbound peer connections refused at the TLS handshake (no certificate, one the peer CA did not sign, garbage, or too slow).",
+        registers,
+        collect() {
+          this.reset();
+          this.inc(tlsFailures());
         },
       });
     }

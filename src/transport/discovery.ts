@@ -6,7 +6,6 @@
 //
 // Bounded: each attempt has a deadline, the whole discovery has one too, and rounds over the
 // addresses back off (no tight loop against members that are down).
-import { connect } from "node:net";
 import { asNodeId } from "../raft/index.js";
 import { TransportError } from "./errors.js";
 import { encodeFrame, FrameDecoder } from "./frame.js";
@@ -19,6 +18,7 @@ import {
   HandshakeStatus,
   statusName,
 } from "./handshake.js";
+import { dialPeer, type PeerTls } from "./peer-tls.js";
 import type { PeerAddress } from "./transport-types.js";
 
 export interface DiscoveryOptions {
@@ -33,6 +33,8 @@ export interface DiscoveryOptions {
   readonly accept?: (info: ClusterInfo) => boolean;
   /** Stops the discovery early (rejects with TransportError CLOSED). */
   readonly signal?: AbortSignal;
+  /** Ask over TLS (https:// peer URLs). */
+  readonly tls?: PeerTls | undefined;
 }
 
 const ROUND_BACKOFF_MIN_MS = 100;
@@ -41,9 +43,16 @@ const ROUND_BACKOFF_MAX_MS = 1000;
 const ROUNDS_MAX = 10_000;
 
 /** Asks one address for its ClusterInfo. Rejects with TransportError on any failure. */
-export function askClusterInfo(address: PeerAddress, timeoutMs = 2000): Promise<ClusterInfo> {
+export function askClusterInfo(
+  address: PeerAddress,
+  timeoutMs = 2000,
+  tls?: PeerTls,
+): Promise<ClusterInfo> {
   return new Promise<ClusterInfo>((resolve, reject) => {
-    const socket = connect({ host: address.host, port: address.port });
+    const socket = dialPeer(address, tls, () => {
+      const none = asNodeId("");
+      socket.write(encodeFrame(encodeHello({ clusterId: "", from: none, to: none })));
+    });
     const replies = new FrameDecoder(clusterInfoFrameBytesMax);
     let settled = false;
     const finish = (error: Error | undefined, info?: ClusterInfo): void => {
@@ -58,10 +67,6 @@ export function askClusterInfo(address: PeerAddress, timeoutMs = 2000): Promise<
       () => finish(new TransportError("CLOSED", `no discovery answer within ${timeoutMs} ms`)),
       timeoutMs,
     );
-    socket.once("connect", () => {
-      const none = asNodeId("");
-      socket.write(encodeFrame(encodeHello({ clusterId: "", from: none, to: none })));
-    });
     socket.on("data", (chunk: Buffer) => {
       try {
         replies.push(chunk);
@@ -110,7 +115,11 @@ export async function discoverCluster(
       const left = deadline - performance.now();
       if (left <= 0) break;
       try {
-        const info = await askClusterInfo(address, Math.min(attemptTimeoutMs, Math.ceil(left)));
+        const info = await askClusterInfo(
+          address,
+          Math.min(attemptTimeoutMs, Math.ceil(left)),
+          options.tls,
+        );
         if (options.accept === undefined || options.accept(info)) return info;
         failures.set(where, "answered, but not what was asked for (not yet a member?)");
       } catch (error) {

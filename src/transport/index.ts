@@ -47,6 +47,7 @@ export {
   newIncarnation,
   type PeerIncarnations,
 } from "./incarnations.js";
+export { dialPeer, type PeerTls } from "./peer-tls.js";
 export { ReconnectBackoff } from "./reconnect-backoff.js";
 export {
   type AssemblyResult,

@@ -18,7 +18,7 @@
 // when its last chunk arrives, possibly after messages sent later; all other messages to a
 // peer arrive in the order they were sent (or not at all). Only one snapshot streams at a
 // time; messages queued behind a second one wait for the first to finish.
-import { connect, type Socket } from "node:net";
+import type { Socket } from "node:net";
 import { assert, ByteWriter } from "../lib/index.js";
 import type { InstallSnapshot, Message, NodeId } from "../raft/index.js";
 import { BoundedQueue } from "./bounded-queue.js";
@@ -33,6 +33,7 @@ import {
   statusName,
 } from "./handshake.js";
 import { judgeIncarnation, type PeerIncarnations } from "./incarnations.js";
+import { dialPeer, type PeerTls } from "./peer-tls.js";
 import { ReconnectBackoff } from "./reconnect-backoff.js";
 import { SnapshotChunker } from "./snapshot-chunks.js";
 import type { PeerAddress, PeerStats, TransportLogger } from "./transport-types.js";
@@ -63,6 +64,8 @@ export interface PeerSenderConfig {
   readonly incarnations: PeerIncarnations;
   /** The peer answered with a stale incarnation: count it and log it (rate-limited). */
   readonly onStale: (peer: NodeId, claimed: string, known: string | undefined) => void;
+  /** Dial over TLS (peer-tls.ts); absent: plain TCP. */
+  readonly tls?: PeerTls | undefined;
 }
 
 interface Batch {
@@ -246,18 +249,17 @@ export class PeerSender {
     this.refused = false;
     this.lastError = undefined;
     const { host, port } = this.address;
-    const socket = connect({ host, port });
+    const socket = dialPeer({ host, port }, this.config.tls, () => {
+      const { clusterId, self, peer } = this.config;
+      const incarnation = this.legacyHello ? "" : this.config.incarnation;
+      socket.write(encodeFrame(encodeHello({ clusterId, from: self, to: peer, incarnation })));
+    });
     this.socket = socket;
     socket.setNoDelay(true);
     socket.setKeepAlive(true, this.config.keepAliveMs);
     this.socketClosed = new Promise((resolve) => socket.once("close", () => resolve()));
     const replies = new FrameDecoder(handshakeFrameBytesMax);
-    socket.once("connect", () => {
-      const { clusterId, self, peer } = this.config;
-      const incarnation = this.legacyHello ? "" : this.config.incarnation;
-      socket.write(encodeFrame(encodeHello({ clusterId, from: self, to: peer, incarnation })));
-    });
-    // Covers the TCP connect too: a peer behind a black hole would otherwise take minutes.
+    // Covers the TCP connect (and the TLS handshake) too: a peer behind a black hole would otherwise take minutes.
     this.handshakeTimer = setTimeout(() => {
       this.handshakeTimer = undefined;
       this.lastError = `no handshake within ${this.config.handshakeTimeoutMs} ms`;

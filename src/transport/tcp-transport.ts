@@ -32,6 +32,7 @@
 // connection, and exceptions from onMessage are caught and logged.
 
 import { type AddressInfo, createServer, type Server, type Socket } from "node:net";
+import { createServer as createTlsServer } from "node:tls";
 import { assert } from "../lib/index.js";
 import type { Message, NodeId } from "../raft/index.js";
 import { idBytesMax } from "./codec.js";
@@ -41,6 +42,7 @@ import { type ClusterInfo, handshakeFrameBytesMax } from "./handshake.js";
 import { InboundConnection, type InboundCounters } from "./inbound-connection.js";
 import { MemoryIncarnations, type PeerIncarnations } from "./incarnations.js";
 import { PeerSender, type PeerSenderConfig } from "./peer-sender.js";
+import type { PeerTls } from "./peer-tls.js";
 import { SNAPSHOT_BYTES_MAX_DEFAULT, SNAPSHOT_CHUNK_BYTES_DEFAULT } from "./snapshot-chunks.js";
 import type {
   PeerAddress,
@@ -101,6 +103,11 @@ export interface TcpTransportOptions {
    * node's data directory is not the one the cluster knew for its id; it should stop.
    */
   readonly onFenced?: ((by: NodeId, reason: string) => void) | undefined;
+  /**
+   * Mutual TLS between members (peer-tls.ts): inbound connections must complete a TLS
+   * handshake before their hello is read, outbound ones dial TLS. Absent: plain TCP.
+   */
+  readonly tls?: PeerTls | undefined;
 }
 
 /** Room a chunk frame needs beyond its piece: envelope and snapshot meta. */
@@ -148,6 +155,7 @@ export class TcpTransport {
   private deliveryErrors = 0;
   private messagesUnroutable = 0;
   private incarnationRefusals = 0;
+  private tlsHandshakesRefused = 0;
   /** When a stale peer was last logged, and how many refusals were not logged since. */
   private readonly staleLogged = new Map<NodeId, { atMs: number; quiet: number }>();
   private readonly onStale = (peer: NodeId, claimed: string, known: string | undefined): void =>
@@ -280,6 +288,7 @@ export class TcpTransport {
       deliveryErrors: this.deliveryErrors,
       messagesUnroutable: this.messagesUnroutable,
       incarnationRefusals: this.incarnationRefusals,
+      tlsHandshakesRefused: this.tlsHandshakesRefused,
     };
   }
 
@@ -311,7 +320,44 @@ export class TcpTransport {
 
   private async listen(): Promise<void> {
     const { listenHost, listenPort } = this.config;
-    const server = createServer((socket) => this.onConnection(socket));
+    const tls = this.config.tls;
+    let server: Server;
+    if (tls === undefined) {
+      server = createServer((socket) => this.onConnection(socket));
+    } else {
+      const tlsServer = createTlsServer(
+        { ...tls.server(), handshakeTimeout: this.config.handshakeTimeoutMs },
+        (socket) => this.onConnection(socket),
+      );
+      // Handshakes in progress count too: a flood of hellos that never finish is bounded.
+      tlsServer.maxConnections = this.config.inboundConnectionsMax * 2;
+      tlsServer.on("connection", (socket: Socket) => {
+        // The listener node adds first has already taken this socket into TLS; whatever
+        // error the raw socket meets is that one connection's.
+        socket.on("error", () => socket.destroy());
+        const reloaded = tls.reloaded?.();
+        if (reloaded === undefined) return;
+        try {
+          tlsServer.setSecureContext(reloaded);
+          this.config.logger("info", "peer TLS certificates reloaded", {});
+        } catch (error) {
+          this.config.logger("warn", "peer TLS certificates not reloaded", {
+            error: String(error),
+          });
+        }
+      });
+      // A dialer without a certificate the peer CA signed, a garbage or timed-out handshake:
+      // node has closed that socket; it never reaches the Raft handshake.
+      tlsServer.on("tlsClientError", (error, socket) => {
+        this.tlsHandshakesRefused++;
+        this.config.logger("warn", "refused a peer connection at the TLS handshake", {
+          remote: `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? "?"}`,
+          error: error.message,
+        });
+        socket.destroy();
+      });
+      server = tlsServer;
+    }
     this.server = server;
     try {
       await new Promise<void>((resolve, reject) => {
@@ -453,6 +499,7 @@ function resolveConfig(options: TcpTransportOptions): Config {
     onFenced: options.onFenced,
     incarnation: options.incarnation ?? "",
     incarnations: options.peerIncarnations ?? new MemoryIncarnations(),
+    tls: options.tls,
   };
   ensure(isValidId(self) && self !== "", "id must be 1 to 255 bytes of well-formed text");
   ensure(isValidId(config.clusterId), "clusterId must be at most 255 bytes of well-formed text");

@@ -59,4 +59,9 @@ export interface TransportCounters {
    * one remembered for its node id (its durable state went backwards).
    */
   readonly incarnationRefusals: number;
+  /**
+   * Inbound connections that failed their TLS handshake (peer TLS only): no certificate, one
+   * the peer CA did not sign, garbage, or too slow. They never reach the hello.
+   */
+  readonly tlsHandshakesRefused: number;
 }

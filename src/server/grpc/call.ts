@@ -11,9 +11,12 @@
 // the status: grpc-js clients report an RST that overtakes the trailers as INTERNAL. A stream that closes
 // before its status was sent (RST_STREAM from the client, a dropped connection) is cancelled:
 // 'cancelled' then 'close'. A grpc-timeout that expires sends DEADLINE_EXCEEDED and cancels.
+
 import { EventEmitter } from "node:events";
 import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerHttp2Stream } from "node:http2";
+import type { Socket } from "node:net";
 import * as grpc from "@grpc/grpc-js";
+import { tlsCommonNameOfSocket } from "../tls-identity.js";
 import { type FramingError, frameMessage, MessageReader } from "./framing.js";
 import {
   type CallStatus,
@@ -93,6 +96,15 @@ export class ServerCall extends EventEmitter {
   getPeer(): string {
     const socket = this.stream.session?.socket;
     return socket === undefined ? "unknown" : `${socket.remoteAddress}:${socket.remotePort}`;
+  }
+
+  /**
+   * The common name of the client's VERIFIED TLS certificate (the client port serves TLS with
+   * --client-cert-auth and the certificate passed verification), else undefined. etcd
+   * authenticates users added with --no-password by it.
+   */
+  tlsCommonName(): string | undefined {
+    return tlsCommonNameOfSocket(this.stream.session?.socket as Socket | undefined);
   }
 
   /** Wires the stream's events and starts the call; bidi and client streams reach the handler now. */
