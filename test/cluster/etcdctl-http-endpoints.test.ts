@@ -1,0 +1,85 @@
+// etcdctl 3.4 with `http://` endpoints and `--cluster` against real member processes. clientv3
+// dials the Maintenance connections with the endpoint URL as gRPC target, so grpc-go sends
+// `:authority: http://127.0.0.1:PORT`, which nghttp2 resets (PROTOCOL_ERROR) unless the server
+// rewrites it (src/server/grpc/authority.ts). Every command here failed before that.
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { test } from "node:test";
+import { startProcessCluster } from "./processes.js";
+
+const ETCDCTL = "/usr/bin/etcdctl";
+
+function etcdctl(
+  endpoints: string,
+  args: readonly string[],
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(ETCDCTL, [`--endpoints=${endpoints}`, "--command-timeout=5s", ...args], {
+      env: { ...process.env, ETCDCTL_API: "3" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (c: Buffer) => {
+      stdout += c.toString();
+    });
+    child.stderr.on("data", (c: Buffer) => {
+      stderr += c.toString();
+    });
+    child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+async function ok(endpoints: string, args: readonly string[]): Promise<string> {
+  const r = await etcdctl(endpoints, args);
+  assert.equal(r.code, 0, `etcdctl ${args.join(" ")}: exit ${r.code}: ${r.stderr}`);
+  assert.doesNotMatch(r.stderr, /RST_STREAM|PROTOCOL_ERROR/);
+  return r.stdout;
+}
+
+interface StatusRow {
+  Endpoint: string;
+  Status: { header: { member_id: number | string }; leader: number | string };
+}
+
+test("etcdctl 3.4 over http:// endpoints and --cluster: endpoint status/hashkv, defrag, move-leader, put/get", {
+  timeout: 120_000,
+  skip: existsSync(ETCDCTL) ? false : `${ETCDCTL} not installed`,
+}, async () => {
+  const cluster = await startProcessCluster(3);
+  try {
+    const urls = cluster.clientPorts.map((p) => `http://127.0.0.1:${p}`);
+    const first = urls[0] as string;
+    const all = urls.join(",");
+
+    assert.equal((await ok(first, ["put", "k", "v"])).trim(), "OK");
+    assert.equal((await ok(all, ["get", "k", "--print-value-only"])).trim(), "v");
+
+    const status = JSON.parse(
+      await ok(first, ["endpoint", "status", "--cluster", "-w", "json"]),
+    ) as StatusRow[];
+    assert.equal(status.length, 3);
+    for (const row of status) assert.match(row.Endpoint, /^http:\/\/127\.0\.0\.1:\d+$/);
+    const leaders = new Set(status.map((r) => String(r.Status.leader)));
+    assert.equal(leaders.size, 1, "every member names one leader");
+
+    const hashes = (await ok(first, ["endpoint", "hashkv", "--cluster"])).trim().split("\n");
+    assert.equal(hashes.length, 3);
+    assert.equal(new Set(hashes.map((l) => l.split(", ")[1])).size, 1, "same hash everywhere");
+
+    const defrag = await ok(first, ["defrag", "--cluster"]);
+    assert.equal(defrag.match(/Finished defragmenting etcd member/g)?.length, 3, defrag);
+
+    const leader = [...leaders][0] as string;
+    const follower = status.find((r) => String(r.Status.header.member_id) !== leader);
+    assert.ok(follower !== undefined);
+    const target = BigInt(follower.Status.header.member_id).toString(16);
+    const moved = await ok(all, ["move-leader", target]);
+    assert.match(moved, /Leadership transferred/);
+    const after = JSON.parse(await ok(all, ["endpoint", "status", "-w", "json"])) as StatusRow[];
+    for (const row of after) assert.equal(BigInt(row.Status.leader).toString(16), target);
+  } finally {
+    cluster.stop();
+  }
+});
