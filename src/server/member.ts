@@ -35,7 +35,7 @@ import {
 } from "./incarnation-file.js";
 import { grpcReceiveBytesMax, type KvBackend, kvServiceHandlers } from "./kv-service.js";
 import { leaseServiceHandlers } from "./lease-service.js";
-import { maintenanceHandlers } from "./maintenance-service.js";
+import { DbSize, maintenanceHandlers } from "./maintenance-service.js";
 import { type MemberFile, writeMemberFile } from "./member-file.js";
 import {
   clusterIdOf,
@@ -497,9 +497,11 @@ export class Member {
         },
       ),
     );
+    const dbSize = new DbSize(() => kv.store.storedBytes);
     grpcServer.addService(
       serviceDefinition("Maintenance"),
       maintenanceHandlers({
+        defragment: () => dbSize.defragment(),
         hash: () => kv.hash(),
         hashKV: (revision) => {
           const r = kv.store.hashKV({ revision });
@@ -509,6 +511,7 @@ export class Member {
         moveLeader: (targetId) => cluster.moveLeader(targetId),
         status: () => {
           const s = runtime.status();
+          const size = dbSize.sample();
           return {
             clusterId,
             memberId: ownMemberId(),
@@ -517,7 +520,8 @@ export class Member {
             raftIndex: s.commit,
             raftAppliedIndex: s.applied,
             revision: kv.store.revision,
-            dbSize: 0,
+            dbSize: size.size,
+            dbSizeInUse: size.inUse,
             errors:
               s.divergence.length > 0
                 ? ["divergence alarm: this replica's state differs from the leader's"]

@@ -40,10 +40,20 @@ async function ok(endpoints: string, args: readonly string[]): Promise<string> {
 
 interface StatusRow {
   Endpoint: string;
-  Status: { header: { member_id: number | string }; leader: number | string };
+  Status: {
+    header: { member_id: number | string; revision: number };
+    leader: number | string;
+    version: string;
+    dbSize?: number;
+    dbSizeInUse?: number;
+  };
 }
 
-test("etcdctl 3.4 over http:// endpoints and --cluster: endpoint status/hashkv, defrag, move-leader, put/get", {
+const statusOf = async (endpoint: string): Promise<StatusRow["Status"]> =>
+  (JSON.parse(await ok(endpoint, ["endpoint", "status", "-w", "json"])) as StatusRow[])[0]
+    ?.Status as StatusRow["Status"];
+
+test("etcdctl 3.4 over http:// endpoints and --cluster: endpoint status (version, DB size)/hashkv, compact, defrag, move-leader, put/get", {
   timeout: 120_000,
   skip: existsSync(ETCDCTL) ? false : `${ETCDCTL} not installed`,
 }, async () => {
@@ -68,8 +78,29 @@ test("etcdctl 3.4 over http:// endpoints and --cluster: endpoint status/hashkv, 
     assert.equal(hashes.length, 3);
     assert.equal(new Set(hashes.map((l) => l.split(", ")[1])).size, 1, "same hash everywhere");
 
+    // Status: one version string with /version; a DB size that compaction lowers in use and
+    // a defragment brings down (dbSize is the largest since the last defragment, as etcd's).
+    const version = (await (await fetch(`${first}/version`)).json()) as Record<string, string>;
+    assert.equal(version.etcdserver, "3.4.0");
+    assert.equal(version.etcdcluster, "3.4.0");
+    for (const row of status) assert.equal(row.Status.version, version.etcdserver);
+    const big = "x".repeat(20_000);
+    for (let i = 0; i < 3; i++) await ok(first, ["put", "big", big]);
+    const grown = await statusOf(first);
+    assert.ok((grown.dbSize ?? 0) > 3 * big.length, JSON.stringify(grown));
+    assert.equal(grown.dbSizeInUse, grown.dbSize);
+    await ok(first, ["compact", String(grown.header.revision)]);
+    const compacted = await statusOf(first);
+    assert.equal(compacted.dbSize, grown.dbSize, "compaction alone keeps dbSize");
+    assert.ok((compacted.dbSizeInUse ?? 0) < (grown.dbSize ?? 0) - big.length);
+    assert.ok((compacted.dbSizeInUse ?? 0) > big.length);
+    const tableOut = await ok(first, ["endpoint", "status", "-w", "table"]);
+    assert.match(tableOut, /\| +3\.4\.0 \| +\d+ kB \|/);
+
     const defrag = await ok(first, ["defrag", "--cluster"]);
     assert.equal(defrag.match(/Finished defragmenting etcd member/g)?.length, 3, defrag);
+    const defragmented = await statusOf(first);
+    assert.equal(defragmented.dbSize, compacted.dbSizeInUse, "defrag: dbSize down to in use");
 
     const leader = [...leaders][0] as string;
     const follower = status.find((r) => String(r.Status.header.member_id) !== leader);
