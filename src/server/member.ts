@@ -344,6 +344,8 @@ export class Member {
     const kv = new KvStateMachine({ requestBytesMax });
     let node: RsmNode | undefined;
     let sync: MembershipSync | undefined;
+    // Set once the metrics exist (after the runtime and the gRPC server that feed them).
+    let metricsRef: ClientMetrics | undefined;
     let clusterInfo: () => ClusterInfo | undefined = () => undefined;
     // When a message last arrived from each peer: /health's "sees a leader and a quorum".
     const heardAtMs = new Map<string, number>();
@@ -388,6 +390,10 @@ export class Member {
         : {}),
       logger: log,
       validateMembership: (current, proposed) => recordConflict(current, proposed.contexts),
+      hooks: {
+        onFsync: (seconds) => metricsRef?.observeFsync(seconds),
+        onApplied: (seconds) => metricsRef?.observeBackendCommit(seconds),
+      },
     });
     const runtime = node;
     let clientUrl = ""; // set once the client listener is bound
@@ -433,6 +439,10 @@ export class Member {
 
     const grpcServer = new GrpcServer({
       receiveMessageBytesMax: grpcReceiveBytesMax(requestBytesMax),
+      observer: {
+        started: (path, type) => metricsRef?.grpcObserver.started(path, type),
+        handled: (path, type, code) => metricsRef?.grpcObserver.handled(path, type, code),
+      },
       onError: (what, error) =>
         log("warn", "gRPC server: a call or connection failed", { what, error: String(error) }),
     });
@@ -563,9 +573,13 @@ export class Member {
         status: () => runtime.status(),
         peerStats: () => transport.stats(),
         incarnationRefusals: () => transport.transportCounters().incarnationRefusals,
+        dbSize: () => dbSize.sample(),
+        keys: () => kv.store.status().keys,
+        pendingProposals: () => runtime.pendingProposals,
       },
       { labels: { member: options.name } },
     );
+    metricsRef = metrics;
     const httpServer = createHttpGateway({
       backend,
       requestBytesMax,

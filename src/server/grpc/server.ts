@@ -32,7 +32,7 @@ import {
 import type { Socket } from "node:net";
 import * as grpc from "@grpc/grpc-js";
 import { openH2c } from "./authority.js";
-import { type CallLimits, ServerCall } from "./call.js";
+import { type CallLimits, type CallObserver, ServerCall } from "./call.js";
 import { trailersOnlyOf } from "./wire.js";
 
 export interface GrpcServerOptions {
@@ -43,6 +43,8 @@ export interface GrpcServerOptions {
   readonly keepaliveTimeoutMs?: number;
   /** Hears failures on the server's side (a handler that throws, a broken session). */
   readonly onError?: (what: string, error: unknown) => void;
+  /** Hears each call's start and end (grpc_server_started_total / handled_total). */
+  readonly observer?: CallObserver;
 }
 
 interface Route {
@@ -73,6 +75,7 @@ export class GrpcServer {
     const onError = options.onError ?? (() => {});
     this.limits = {
       receiveMessageBytesMax: options.receiveMessageBytesMax,
+      ...(options.observer !== undefined ? { observer: options.observer } : {}),
       onError: (what, error) => {
         try {
           onError(what, error);
