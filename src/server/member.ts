@@ -17,11 +17,12 @@ import { mkdir, readdir, rmdir } from "node:fs/promises";
 import type { Server as HttpServer } from "node:http";
 import { join } from "node:path";
 import { serviceDefinition } from "../api/index.js";
-import { encodeCommand, KvStateMachine } from "../kv/index.js";
+import { decodeResult, encodeCommand, KvStateMachine, kvErrorOf } from "../kv/index.js";
 import type { NodeId } from "../raft/index.js";
 import { type Logger, type Membership, RsmNode } from "../rsm/index.js";
 import { WalStorage } from "../storage/index.js";
 import { type ClusterInfo, newIncarnation, TcpTransport } from "../transport/index.js";
+import { type AutoCompaction, AutoCompactor } from "./auto-compaction.js";
 import { ClientListener } from "./client-listener.js";
 import { type PeerSpec, stableId } from "./cluster-config.js";
 import { clusterHandlers } from "./cluster-service.js";
@@ -94,6 +95,8 @@ export interface MemberOptions {
   readonly leaseClockDrift?: number;
   /** Largest client request (etcd's --max-request-bytes). Default 1.5 MiB. */
   readonly requestBytesMax?: number;
+  /** etcd's --auto-compaction-mode/-retention (auto-compaction.ts); undefined: off. */
+  readonly autoCompaction?: AutoCompaction;
   /**
    * "new" (default): bootstrap a cluster of --initial-cluster. "existing": join a running
    * cluster this member was added to (MemberAdd); used only while the data directory is empty.
@@ -216,6 +219,7 @@ class MembershipSync {
 
 export class Member {
   private leaseTimer: NodeJS.Timeout | undefined;
+  private autoCompactor: AutoCompactor | undefined;
   private wasLeader = false;
   /** Open watch streams hold a graceful gRPC shutdown: stop() ends them first. */
   private watch: WatchService | undefined;
@@ -632,6 +636,20 @@ export class Member {
       started.maybePublish();
     }, LEASE_CHECK_MS);
     member.maybePublish();
+    if (options.autoCompaction !== undefined) {
+      member.autoCompactor = new AutoCompactor({
+        policy: options.autoCompaction,
+        isLeader: () => runtime.isLeader,
+        revision: () => kv.store.revision,
+        compact: async (revision) => {
+          const command = encodeCommand({ type: "Compaction", request: { revision } });
+          const result = decodeResult(await runtime.propose(command));
+          if (!result.ok) throw kvErrorOf(result.error);
+        },
+        log: (level, message, fields) => log(level, message, fields),
+      });
+      member.autoCompactor.start();
+    }
     log("info", "member started", {
       name: options.name,
       nodeId,
@@ -708,6 +726,7 @@ export class Member {
 
   private async close(): Promise<void> {
     if (this.leaseTimer !== undefined) clearInterval(this.leaseTimer);
+    this.autoCompactor?.stop();
     if (this.removedTimer !== undefined) clearTimeout(this.removedTimer);
     this.watch?.close();
     this.listener.stopAccepting();
