@@ -365,6 +365,7 @@ export class Member {
       ),
       onMessage: (m) => {
         heardAtMs.set(m.from, performance.now());
+        metricsRef?.peerReceived(m);
         node?.receive(m);
       },
       clusterInfo: () => clusterInfo(),
@@ -382,7 +383,12 @@ export class Member {
         ? { ...empty, voters: identity.peers.map((p) => p.nodeId) }
         : empty,
       storage,
-      transport,
+      transport: {
+        send: (m) => {
+          metricsRef?.peerSent(m);
+          transport.send(m);
+        },
+      },
       stateMachine: kv,
       tickMs: options.tickMs ?? 100,
       electionTicks: options.electionTicks ?? 10,

@@ -52,6 +52,15 @@ export interface MetricsSource {
 
 /** etcd's buckets for both disk histograms: prometheus.ExponentialBuckets(0.001, 2, 14). */
 const DISK_BUCKETS = Array.from({ length: 14 }, (_, i) => 0.001 * 2 ** i);
+/** etcd's peer round-trip buckets: prometheus.ExponentialBuckets(0.0001, 2, 14). */
+const RTT_BUCKETS = Array.from({ length: 14 }, (_, i) => 0.0001 * 2 ** i);
+
+/** The fields of a Raft message the round-trip measure reads. */
+interface PeerMessage {
+  readonly type: string;
+  readonly from: string;
+  readonly to: string;
+}
 
 /** gRPC status codes by number, as Go's codes.Code.String() names them (grpc_code). */
 const GRPC_CODES = [
@@ -144,6 +153,9 @@ export class ClientMetrics {
   readonly etcdRegistry = new Registry();
   private readonly fsyncSeconds: Histogram;
   private readonly backendCommitSeconds: Histogram;
+  private readonly peerRoundTripSeconds: Histogram<"To">;
+  /** When the last Heartbeat to each peer left, until its response arrives (ms). */
+  private readonly heartbeatSentAtMs = new Map<string, number>();
   /** For GrpcServerOptions.observer: grpc_server_started_total / handled_total. */
   readonly grpcObserver: CallObserver;
 
@@ -157,8 +169,32 @@ export class ClientMetrics {
     this.backendCommitSeconds.observe(seconds);
   }
 
+  /**
+   * A message this member sends / receives (the runtime's transport): etcd's
+   * etcd_network_peer_round_trip_time_seconds, measured here on Raft's heartbeats (a Heartbeat
+   * to a peer and that peer's next HeartbeatResponse) where etcd measures on its prober.
+   */
+  peerSent(m: PeerMessage): void {
+    if (m.type === "Heartbeat") this.heartbeatSentAtMs.set(m.to, performance.now());
+  }
+
+  peerReceived(m: PeerMessage): void {
+    if (m.type !== "HeartbeatResponse") return;
+    const sentAt = this.heartbeatSentAtMs.get(m.from);
+    if (sentAt === undefined) return;
+    this.heartbeatSentAtMs.delete(m.from);
+    this.peerRoundTripSeconds.observe({ To: m.from }, (performance.now() - sentAt) / 1000);
+  }
+
   constructor(source: MetricsSource, options: ClientMetricsOptions = {}) {
     const etcd = [this.etcdRegistry];
+    this.peerRoundTripSeconds = new Histogram({
+      name: "etcd_network_peer_round_trip_time_seconds",
+      help: "Round-Trip-Time histogram between peers (Ordo: a heartbeat and its response; To is the peer's node id).",
+      labelNames: ["To"],
+      buckets: RTT_BUCKETS,
+      registers: etcd,
+    });
     this.fsyncSeconds = new Histogram({
       name: "etcd_disk_wal_fsync_duration_seconds",
       help: "The latency distributions of fsync called by WAL.",

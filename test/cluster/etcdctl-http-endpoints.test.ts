@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { test } from "node:test";
+import parsePrometheusTextFormat from "parse-prometheus-text-format";
 import { startProcessCluster } from "./processes.js";
 
 const ETCDCTL = "/usr/bin/etcdctl";
@@ -110,6 +111,23 @@ test("etcdctl 3.4 over http:// endpoints and --cluster: endpoint status (version
     assert.match(moved, /Leadership transferred/);
     const after = JSON.parse(await ok(all, ["endpoint", "status", "-w", "json"])) as StatusRow[];
     for (const row of after) assert.equal(BigInt(row.Status.leader).toString(16), target);
+
+    // The leader's peer round trips: a histogram per follower (metrics.ts, on heartbeats).
+    const leaderUrl = status.find((r) => BigInt(r.Status.header.member_id).toString(16) === target)
+      ?.Endpoint as string;
+    const text = await (await fetch(`${leaderUrl}/metrics`)).text();
+    const rtt = parsePrometheusTextFormat(text).find(
+      (f) => f.name === "etcd_network_peer_round_trip_time_seconds",
+    );
+    assert.equal(rtt?.type, "HISTOGRAM");
+    // The parser folds a labelled histogram's series into one (and drops _count): the series'
+    // counts are read from their sample lines, `name{labels} value`.
+    const counts = text
+      .split("\n")
+      .filter((l) => l.startsWith("etcd_network_peer_round_trip_time_seconds_count{"))
+      .map((l) => Number(l.slice(l.lastIndexOf(" ") + 1)));
+    assert.equal(counts.length, 2, "one series per follower");
+    for (const n of counts) assert.ok(n > 0, text);
   } finally {
     cluster.stop();
   }
