@@ -49,7 +49,9 @@ export async function findMember(c: KvClient, which: string): Promise<MemberInfo
     const byId = members.find((m) => m.id === id);
     if (byId !== undefined) return byId;
   }
-  throw new Error(`no member "${which}" (ordo member list shows names and ids)`);
+  throw new Error(
+    `no member "${which}" (a member that has not started yet has no name: use its id; ordo member list shows names and ids)`,
+  );
 }
 
 function peerUrlList(text: string | undefined): string[] {

@@ -17,6 +17,7 @@ import {
   autoTlsFiles,
   createLogger,
   Member,
+  parseAutoCompaction,
   parseHostPort,
   parseInitialCluster,
   schemeOf,
@@ -48,6 +49,10 @@ export const SERVE_USAGE = `usage: ordo serve --name NAME --data-dir DIR --initi
   --lease-clock-drift F          lease mode: the largest relative clock-rate difference between
                                  members it tolerates (default 0.1)
   --max-request-bytes N          largest client request (default 1572864); the same on every member
+  --auto-compaction-mode MODE    periodic (default) or revision, as etcd 3.4
+  --auto-compaction-retention R  0 (default): off; periodic: history to keep, a duration (1h, 30m,
+                                 90s) or hours (72); revision: revisions to keep (the leader
+                                 compacts to the current revision - R every 5 minutes)
   --log-level LEVEL              debug, info, warn, error (default info)
 
 Transport security (as etcd; https:// URLs serve and dial TLS):
@@ -187,6 +192,8 @@ export async function runServeCommand(args: string[], out: Output): Promise<numb
       "tick-ms": { type: "string" },
       "election-ticks": { type: "string" },
       "snapshot-count": { type: "string" },
+      "auto-compaction-mode": { type: "string" },
+      "auto-compaction-retention": { type: "string" },
       "read-mode": { type: "string", default: "index" },
       "lease-clock-drift": { type: "string" },
       "max-request-bytes": { type: "string" },
@@ -227,6 +234,10 @@ export async function runServeCommand(args: string[], out: Output): Promise<numb
   const leaseClockDrift = driftText === undefined ? undefined : Number(driftText);
   if (leaseClockDrift !== undefined && !(leaseClockDrift >= 0 && leaseClockDrift < 1))
     throw new Error(`--lease-clock-drift must be a fraction in [0, 1), not "${driftText}"`);
+  const autoCompaction = parseAutoCompaction(
+    values["auto-compaction-mode"],
+    values["auto-compaction-retention"],
+  );
   const client = parseHostPort(values["listen-client-urls"] as string, "--listen-client-urls");
   const listenPeerText = values["listen-peer-urls"];
   const listenPeer =
@@ -307,6 +318,7 @@ export async function runServeCommand(args: string[], out: Output): Promise<numb
     tickMs: positiveInt(values["tick-ms"], "--tick-ms", 100),
     electionTicks: positiveInt(values["election-ticks"], "--election-ticks", 10),
     snapshotEntries: positiveInt(values["snapshot-count"], "--snapshot-count", 100_000),
+    ...(autoCompaction !== undefined ? { autoCompaction } : {}),
     readMode,
     ...(leaseClockDrift !== undefined ? { leaseClockDrift } : {}),
     requestBytesMax: positiveInt(

@@ -46,9 +46,24 @@ export function compareRevisions(a: KeyRecord, b: KeyRecord): number {
   return a.main !== b.main ? a.main - b.main : a.sub - b.sub;
 }
 
+/**
+ * What one record counts toward the store's size (KvStore.storedBytes): its key and value
+ * bytes, plus this much for its fixed fields (revisions, version, lease) — about what they take
+ * encoded, as in a snapshot.
+ */
+export const RECORD_OVERHEAD_BYTES = 24;
+
+/** A running total of stored bytes, shared by the histories of one index. */
+export interface SizeAccount {
+  bytes: number;
+}
+
 export class KeyHistory {
   /** Ascending by (main, sub); never empty while the key is in the index. */
   readonly records: KeyRecord[] = [];
+  /** This key's records' share of the store's size (RECORD_OVERHEAD_BYTES). */
+  private ownBytes = 0;
+  private account: SizeAccount | undefined;
 
   constructor(
     /** The store's own copy. */
@@ -56,6 +71,25 @@ export class KeyHistory {
     /** keyIdOf(key): the key's name in maps. */
     readonly id: string,
   ) {}
+
+  get bytes(): number {
+    return this.ownBytes;
+  }
+
+  /** Counts this history's bytes, now and from now on, in `account`. */
+  attach(account: SizeAccount): void {
+    this.account = account;
+    account.bytes += this.ownBytes;
+  }
+
+  private recordBytes(r: KeyRecord): number {
+    return this.key.length + r.value.length + RECORD_OVERHEAD_BYTES;
+  }
+
+  private count(delta: number): void {
+    this.ownBytes += delta;
+    if (this.account !== undefined) this.account.bytes += delta;
+  }
 
   latest(): KeyRecord | undefined {
     return this.records[this.records.length - 1];
@@ -95,6 +129,7 @@ export class KeyHistory {
     assert(last === undefined || compareRevisions(last, record) < 0, "kv: record out of order");
     assert(!(record.tombstone && last?.tombstone === true), "kv: delete of a deleted key");
     this.records.push(record);
+    this.count(this.recordBytes(record));
   }
 
   /**
@@ -108,7 +143,11 @@ export class KeyHistory {
     if (i >= 0) {
       const r = this.records[i]!;
       const dropThrough = r.tombstone && r.main < revision ? i : i - 1;
-      if (dropThrough >= 0) this.records.splice(0, dropThrough + 1);
+      if (dropThrough >= 0) {
+        let dropped = 0;
+        for (const d of this.records.splice(0, dropThrough + 1)) dropped += this.recordBytes(d);
+        this.count(-dropped);
+      }
     }
     return this.records.length > 0;
   }

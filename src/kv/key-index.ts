@@ -5,7 +5,7 @@
 import BTreeModule from "sorted-btree";
 import { assert, compareBytes, copyBytes } from "../lib/index.js";
 import { keyIdOf } from "./bytes.js";
-import { KeyHistory } from "./key-history.js";
+import { KeyHistory, type SizeAccount } from "./key-history.js";
 
 /**
  * Which keys a request names, after etcd's range_end conventions: an empty range_end is the key
@@ -36,6 +36,13 @@ const BTree = BTreeModule.default;
 export class KeyIndex {
   private readonly tree = new BTree<Uint8Array, KeyHistory>(undefined, compareBytes);
   private readonly byId = new Map<string, KeyHistory>();
+  /** Every history's bytes (KeyHistory.bytes), kept as they change. */
+  private readonly account: SizeAccount = { bytes: 0 };
+
+  /** Stored bytes of every record history holds (RECORD_OVERHEAD_BYTES). */
+  get storedBytes(): number {
+    return this.account.bytes;
+  }
 
   get size(): number {
     return this.tree.size;
@@ -59,6 +66,7 @@ export class KeyIndex {
     const found = this.byId.get(id);
     if (found !== undefined) return found;
     const history = new KeyHistory(copyBytes(key), id);
+    history.attach(this.account);
     const added = this.tree.set(history.key, history, false);
     assert(added, "kv: index maps disagree");
     this.byId.set(id, history);
@@ -72,6 +80,7 @@ export class KeyIndex {
     assert(history.records.length > 0, "kv: key without history");
     this.tree.set(history.key, history);
     this.byId.set(history.id, history);
+    history.attach(this.account);
   }
 
   /** The keys with history that `span` names, in key order. */

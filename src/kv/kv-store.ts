@@ -144,6 +144,14 @@ export class KvStore {
     this.limits = resolveLimits(limits);
   }
 
+  /**
+   * The store's size: key and value bytes of every record history holds (compaction frees
+   * them), plus RECORD_OVERHEAD_BYTES per record. Maintenance.Status reports it as dbSizeInUse.
+   */
+  get storedBytes(): number {
+    return this.state.index.storedBytes;
+  }
+
   /** The current revision: 1 for an empty store, +1 per write that changed something. */
   get revision(): number {
     return this.state.revision;

@@ -31,6 +31,12 @@ export class Progress {
   snapshotTicks = 0;
   /** Heard from since the last check-quorum round. */
   recentActive = false;
+  /**
+   * Learners only: recentActive as it stood at the last check-quorum round (which then clears
+   * it). A learner heard from in this round or the one before counts as active, for promotion
+   * and for sending it a snapshot.
+   */
+  activeLastRound = false;
   /** In Probe state: a message is outstanding; wait for its answer (or a heartbeat response). */
   probeSent = false;
   /**

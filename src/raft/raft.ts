@@ -75,6 +75,8 @@ import {
 
 /** Heartbeat rounds whose send tick a lease-mode leader remembers (older acks date nothing). */
 const HEARTBEATS_DATED_MAX = 256;
+/** A learner is promoted only with a match index of at least this share of the leader's (etcd's readyPercent). */
+const LEARNER_READY_FRACTION = 0.9;
 
 /** Forwarded proposals one ProposalForward carries at most: in count, and in data bytes. */
 const FORWARD_BATCH_PROPOSALS_MAX = 1024;
@@ -406,11 +408,20 @@ export class Raft {
     for (const c of cc.changes) {
       const pr = this.tracker.get(c.node);
       if (c.type !== "AddVoter" || pr === undefined || !pr.isLearner) continue;
-      const lag = this.log.lastIndex() - pr.match;
-      if (lag > this.learnerPromotionLagMax) {
+      // etcd's rule (isLearnerReady): the learner's match at least 90% of the leader's; and
+      // Ordo's: at most learnerPromotionLagMax entries behind, and heard from recently.
+      const last = this.log.lastIndex();
+      const lag = last - pr.match;
+      if (lag > this.learnerPromotionLagMax || pr.match < last * LEARNER_READY_FRACTION) {
         throw new RaftError(
           "PROPOSAL_DROPPED",
-          `configuration change refused: learner ${c.node} is ${lag} entries behind (match ${pr.match}, last ${this.log.lastIndex()}; at most ${this.learnerPromotionLagMax} allowed); promote it once it has caught up`,
+          `configuration change refused: learner ${c.node} is ${lag} entries behind, not in sync with the leader (match ${pr.match}, last ${last}; at least 90% of it and at most ${this.learnerPromotionLagMax} entries behind needed); promote it once it has caught up`,
+        );
+      }
+      if (!pr.recentActive && !pr.activeLastRound) {
+        throw new RaftError(
+          "PROPOSAL_DROPPED",
+          `configuration change refused: learner ${c.node} is not in sync with the leader: not heard from within the last election timeout`,
         );
       }
     }
@@ -1372,7 +1383,8 @@ export class Raft {
   private sendSnapshot(to: NodeId): boolean {
     const pr = this.tracker.get(to);
     const snapshot = this.latestSnapshot;
-    if (pr === undefined || !pr.recentActive || snapshot === undefined) return false;
+    if (pr === undefined || snapshot === undefined) return false;
+    if (!pr.recentActive && !(pr.isLearner && pr.activeLastRound)) return false;
     pr.becomeSnapshot(snapshot.meta.index);
     this.send({ type: "InstallSnapshot", from: this.id, to, term: this.term, snapshot });
     return true;

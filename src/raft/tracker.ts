@@ -96,7 +96,11 @@ export class ProgressTracker {
   quorumActive(self: NodeId): boolean {
     const votes = new Map<NodeId, boolean>();
     for (const [id, pr] of this.progress) {
-      if (pr.isLearner) continue;
+      if (pr.isLearner) {
+        pr.activeLastRound = pr.recentActive;
+        pr.recentActive = false;
+        continue;
+      }
       votes.set(id, id === self || pr.recentActive);
       pr.recentActive = id === self;
     }

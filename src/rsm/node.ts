@@ -147,6 +147,10 @@ export interface RsmHooks {
   readonly afterPersist?: (rd: Ready) => void;
   /** A Ready round is over (everything applied, advanced): checkInvariants() may be called. */
   readonly afterRound?: () => void;
+  /** A synced WAL write took `seconds` (metrics: etcd_disk_wal_fsync_duration_seconds). */
+  readonly onFsync?: (seconds: number) => void;
+  /** A Ready's committed entries (`count`, at least one) were applied in `seconds`. */
+  readonly onApplied?: (seconds: number, count: number) => void;
 }
 
 export interface RsmMetrics {
@@ -767,8 +771,10 @@ export class RsmNode {
       }
       if (written !== undefined) await written;
       if (rd.mustSync) {
+        const seconds = (performance.now() - started) / 1000;
         this.metrics.fsyncs++;
-        this.metrics.fsyncSecondsTotal += (performance.now() - started) / 1000;
+        this.metrics.fsyncSecondsTotal += seconds;
+        this.options.hooks?.onFsync?.(seconds);
       }
       this.options.hooks?.afterPersist?.(rd);
       for (const m of rd.messages) if (!canSendBeforePersist(rd, m)) this.options.transport.send(m);
@@ -794,8 +800,19 @@ export class RsmNode {
 
   private applyCommitted(rd: Ready): void {
     this.options.hooks?.beforeApply?.(rd);
+    const started = performance.now();
     this.applyEntries(rd.committedEntries);
+    if (rd.committedEntries.length > 0)
+      this.options.hooks?.onApplied?.(
+        (performance.now() - started) / 1000,
+        rd.committedEntries.length,
+      );
     this.reads.onReady(rd);
+  }
+
+  /** Proposals accepted and not yet answered (etcd_server_proposals_pending). */
+  get pendingProposals(): number {
+    return this.proposals.size;
   }
 
   private noteLeader(rd: Ready): void {

@@ -126,7 +126,8 @@ export function clusterStatusOf(error: unknown): EtcdStatus {
     case "LEADER_CHANGING":
       return ETCD_ERRORS.leaderChanged;
     case "PROPOSAL_DROPPED":
-      if (/entries behind/.test(message)) return ETCD_ERRORS.learnerNotReady;
+      if (/not in sync with the leader|entries behind/.test(message))
+        return ETCD_ERRORS.learnerNotReady;
       if (/is not a member/.test(message)) return ETCD_ERRORS.memberNotFound;
       return s(grpc.status.FAILED_PRECONDITION, prefixed(message));
     case "INVALID_ARGUMENT":

@@ -41,14 +41,13 @@ import {
   txnResponseToEtcd,
 } from "./etcd-mapping.js";
 import { type KvBackend, type ResponseOf, responseOf, statusOf } from "./kv-service.js";
+import { ORDO_RELEASE, ORDO_VERSION } from "./maintenance-service.js";
 import type { ClientMetrics } from "./metrics.js";
 
 /** Default largest request body: etcd's default --max-request-bytes, 1.5 MiB. */
 export const HTTP_BODY_BYTES_MAX_DEFAULT = 1.5 * 1024 * 1024;
 /** Nesting of a request body's JSON beyond which it is refused (a txn nests 4 levels per txn). */
 const JSON_DEPTH_MAX = 64;
-/** The etcd version /version claims: the API level Ordo speaks. */
-const ETCD_VERSION = "3.5.0";
 
 // ---- health -----------------------------------------------------------------------------------
 
@@ -529,7 +528,16 @@ export function httpGatewayHandler(
     ["/health", serveHealth],
     ["/status", serveStatus],
     ["/metrics", serveMetrics],
-    ["/version", (res) => sendJson(res, 200, { etcdserver: ETCD_VERSION, etcdcluster: "3.5.0" })],
+    [
+      "/version",
+      // etcd's two fields (the same version Maintenance.Status reports), and Ordo's own.
+      (res) =>
+        sendJson(res, 200, {
+          etcdserver: ORDO_VERSION,
+          etcdcluster: ORDO_VERSION,
+          ordo: ORDO_RELEASE,
+        }),
+    ],
   ]);
 
   const serve = async (req: IncomingMessage, res: ServerResponse, path: string) => {

@@ -1,5 +1,6 @@
 // The public surface of server/: one member process (Member, what `ordo serve` runs), its
 // flag parsing helpers and its logger. The services it serves are wired inside member.ts.
+export { parseAutoCompaction } from "./auto-compaction.js";
 export { parseHostPort, parseInitialCluster, schemeOf } from "./cluster-config.js";
 export { createLogger } from "./logger.js";
 export {

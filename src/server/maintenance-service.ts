@@ -24,7 +24,13 @@ export interface MemberStatus {
   readonly raftIndex: number;
   readonly raftAppliedIndex: number;
   readonly revision: number;
+  /**
+   * etcd's dbSize: the store's size as it was at its largest since this member started or
+   * last defragmented (etcd's file only shrinks at defrag); dbSizeInUse: its size now
+   * (KvStore.storedBytes).
+   */
   readonly dbSize: number;
+  readonly dbSizeInUse?: number;
   /**
    * Active alarms, as text (today only the divergence alarm). Every entry is also reported
    * by Alarm as this member's CORRUPT alarm.
@@ -59,9 +65,39 @@ export interface MaintenanceBackend {
    * leader transfer timeout) or a runtime error.
    */
   moveLeader?(targetId: string): Promise<void>;
+  /** Maintenance.Defragment: this member's dbSize comes down to dbSizeInUse (DbSize). */
+  defragment?(): void;
 }
 
-export const ORDO_VERSION = "3.4.0-ordo";
+/**
+ * etcd's two sizes for one member: `inUse` is the store's size now; `size` the largest seen
+ * since start or the last defragment(), as etcd's bbolt file keeps the pages compaction frees
+ * until a defrag. Sampled whenever either is read (Status, metrics, the space quota).
+ */
+export class DbSize {
+  private high = 0;
+
+  constructor(private readonly measure: () => number) {}
+
+  /** [size, inUse] now. */
+  sample(): { size: number; inUse: number } {
+    const inUse = this.measure();
+    if (inUse > this.high) this.high = inUse;
+    return { size: this.high, inUse };
+  }
+
+  defragment(): void {
+    this.high = this.measure();
+  }
+}
+
+/**
+ * The etcd version Ordo answers as, in Maintenance.Status and /version alike: the v3 API level
+ * it serves (etcd 3.4's). Ordo's own release is ORDO_RELEASE (package.json's version; /version
+ * reports it as "ordo").
+ */
+export const ORDO_VERSION = "3.4.0";
+export const ORDO_RELEASE = "0.1.0";
 export const SNAPSHOT_CHUNK_BYTES = 32 * 1024;
 const UNIMPLEMENTED = "not implemented by this Ordo version";
 
@@ -165,7 +201,7 @@ export function maintenanceHandlers(
         raftTerm: String(s.raftTerm),
         raftAppliedIndex: String(s.raftAppliedIndex),
         errors: [...s.errors],
-        dbSizeInUse: String(s.dbSize),
+        dbSizeInUse: String(s.dbSizeInUse ?? s.dbSize),
         isLearner: s.isLearner === true,
       };
     }),
@@ -203,8 +239,12 @@ export function maintenanceHandlers(
         alarms: s.errors.length > 0 ? [{ memberID: s.memberId, alarm: "Corrupt" }] : [],
       };
     }),
-    // Ordo's store lives in memory: there is nothing to defragment.
-    Defragment: unary(() => ({ header: headerOf(backend.status()) })),
+    // Ordo's store lives in memory, with nothing to move: defragmenting brings dbSize down to
+    // what is in use (DbSize).
+    Defragment: unary(() => {
+      backend.defragment?.();
+      return { header: headerOf(backend.status()) };
+    }),
     Snapshot: (call: grpc.ServerWritableStream<unknown, unknown>) => {
       let data: Uint8Array;
       let header: object;

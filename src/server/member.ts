@@ -18,7 +18,7 @@ import type { Server as HttpServer } from "node:http";
 import { join } from "node:path";
 import type { SecureContextOptions } from "node:tls";
 import { serviceDefinition } from "../api/index.js";
-import { encodeCommand, KvStateMachine } from "../kv/index.js";
+import { decodeResult, encodeCommand, KvStateMachine, kvErrorOf } from "../kv/index.js";
 import type { NodeId } from "../raft/index.js";
 import { type Logger, type Membership, RsmNode } from "../rsm/index.js";
 import { WalStorage } from "../storage/index.js";
@@ -28,6 +28,7 @@ import {
   type PeerTls,
   TcpTransport,
 } from "../transport/index.js";
+import { type AutoCompaction, AutoCompactor } from "./auto-compaction.js";
 import { ClientListener, type ClientListenerTls } from "./client-listener.js";
 import { type PeerSpec, stableId } from "./cluster-config.js";
 import { clusterHandlers } from "./cluster-service.js";
@@ -41,7 +42,7 @@ import {
 } from "./incarnation-file.js";
 import { grpcReceiveBytesMax, type KvBackend, kvServiceHandlers } from "./kv-service.js";
 import { leaseServiceHandlers } from "./lease-service.js";
-import { maintenanceHandlers } from "./maintenance-service.js";
+import { DbSize, maintenanceHandlers } from "./maintenance-service.js";
 import { type MemberFile, writeMemberFile } from "./member-file.js";
 import {
   clusterIdOf,
@@ -111,6 +112,8 @@ export interface MemberOptions {
   readonly leaseClockDrift?: number;
   /** Largest client request (etcd's --max-request-bytes). Default 1.5 MiB. */
   readonly requestBytesMax?: number;
+  /** etcd's --auto-compaction-mode/-retention (auto-compaction.ts); undefined: off. */
+  readonly autoCompaction?: AutoCompaction;
   /**
    * "new" (default): bootstrap a cluster of --initial-cluster. "existing": join a running
    * cluster this member was added to (MemberAdd); used only while the data directory is empty.
@@ -233,6 +236,7 @@ class MembershipSync {
 
 export class Member {
   private leaseTimer: NodeJS.Timeout | undefined;
+  private autoCompactor: AutoCompactor | undefined;
   private wasLeader = false;
   /** Open watch streams hold a graceful gRPC shutdown: stop() ends them first. */
   private watch: WatchService | undefined;
@@ -363,6 +367,8 @@ export class Member {
     const kv = new KvStateMachine({ requestBytesMax });
     let node: RsmNode | undefined;
     let sync: MembershipSync | undefined;
+    // Set once the metrics exist (after the runtime and the gRPC server that feed them).
+    let metricsRef: ClientMetrics | undefined;
     let clusterInfo: () => ClusterInfo | undefined = () => undefined;
     // When a message last arrived from each peer: /health's "sees a leader and a quorum".
     const heardAtMs = new Map<string, number>();
@@ -378,6 +384,7 @@ export class Member {
       ),
       onMessage: (m) => {
         heardAtMs.set(m.from, performance.now());
+        metricsRef?.peerReceived(m);
         node?.receive(m);
       },
       clusterInfo: () => clusterInfo(),
@@ -396,7 +403,12 @@ export class Member {
         ? { ...empty, voters: identity.peers.map((p) => p.nodeId) }
         : empty,
       storage,
-      transport,
+      transport: {
+        send: (m) => {
+          metricsRef?.peerSent(m);
+          transport.send(m);
+        },
+      },
       stateMachine: kv,
       tickMs: options.tickMs ?? 100,
       electionTicks: options.electionTicks ?? 10,
@@ -410,6 +422,10 @@ export class Member {
       validateMembership: (current, proposed) => recordConflict(current, proposed.contexts),
       // Debug runs (and the real-process tests): the runtime's invariants after every round.
       checkInvariants: process.env.ORDO_CHECK_INVARIANTS === "1",
+      hooks: {
+        onFsync: (seconds) => metricsRef?.observeFsync(seconds),
+        onApplied: (seconds) => metricsRef?.observeBackendCommit(seconds),
+      },
     });
     const runtime = node;
     let clientUrl = ""; // set once the client listener is bound
@@ -455,6 +471,10 @@ export class Member {
 
     const grpcServer = new GrpcServer({
       receiveMessageBytesMax: grpcReceiveBytesMax(requestBytesMax),
+      observer: {
+        started: (path, type) => metricsRef?.grpcObserver.started(path, type),
+        handled: (path, type, code) => metricsRef?.grpcObserver.handled(path, type, code),
+      },
       onError: (what, error) =>
         log("warn", "gRPC server: a call or connection failed", { what, error: String(error) }),
     });
@@ -519,9 +539,11 @@ export class Member {
         },
       ),
     );
+    const dbSize = new DbSize(() => kv.store.storedBytes);
     grpcServer.addService(
       serviceDefinition("Maintenance"),
       maintenanceHandlers({
+        defragment: () => dbSize.defragment(),
         hash: () => kv.hash(),
         hashKV: (revision) => {
           const r = kv.store.hashKV({ revision });
@@ -531,6 +553,7 @@ export class Member {
         moveLeader: (targetId) => cluster.moveLeader(targetId),
         status: () => {
           const s = runtime.status();
+          const size = dbSize.sample();
           return {
             clusterId,
             memberId: ownMemberId(),
@@ -539,7 +562,8 @@ export class Member {
             raftIndex: s.commit,
             raftAppliedIndex: s.applied,
             revision: kv.store.revision,
-            dbSize: 0,
+            dbSize: size.size,
+            dbSizeInUse: size.inUse,
             errors:
               s.divergence.length > 0
                 ? ["divergence alarm: this replica's state differs from the leader's"]
@@ -582,9 +606,13 @@ export class Member {
         peerStats: () => transport.stats(),
         incarnationRefusals: () => transport.transportCounters().incarnationRefusals,
         peerTlsHandshakeFailures: () => transport.transportCounters().tlsHandshakesRefused,
+        dbSize: () => dbSize.sample(),
+        keys: () => kv.store.status().keys,
+        pendingProposals: () => runtime.pendingProposals,
       },
       { labels: { member: options.name } },
     );
+    metricsRef = metrics;
     const httpServer = createHttpGateway({
       backend,
       requestBytesMax,
@@ -638,6 +666,20 @@ export class Member {
       started.maybePublish();
     }, LEASE_CHECK_MS);
     member.maybePublish();
+    if (options.autoCompaction !== undefined) {
+      member.autoCompactor = new AutoCompactor({
+        policy: options.autoCompaction,
+        isLeader: () => runtime.isLeader,
+        revision: () => kv.store.revision,
+        compact: async (revision) => {
+          const command = encodeCommand({ type: "Compaction", request: { revision } });
+          const result = decodeResult(await runtime.propose(command));
+          if (!result.ok) throw kvErrorOf(result.error);
+        },
+        log: (level, message, fields) => log(level, message, fields),
+      });
+      member.autoCompactor.start();
+    }
     log("info", "member started", {
       name: options.name,
       nodeId,
@@ -714,6 +756,7 @@ export class Member {
 
   private async close(): Promise<void> {
     if (this.leaseTimer !== undefined) clearInterval(this.leaseTimer);
+    this.autoCompactor?.stop();
     if (this.removedTimer !== undefined) clearTimeout(this.removedTimer);
     this.watch?.close();
     this.listener.stopAccepting();

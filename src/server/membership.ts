@@ -292,9 +292,12 @@ export class ClusterMembership {
   private toClusterMember(m: MemberView): ClusterMember {
     const own = m.nodeId === this.node.id && m.clientURLs.length === 0;
     const ownUrl = own ? (this.options.ownClientUrl?.() ?? "") : "";
+    // A member added to the log but not yet started has published no client URL: etcd lists
+    // it with no name (etcdctl: "unstarted"), even when `ordo member add NAME` recorded one.
+    const unstarted = m.replicated && m.clientURLs.length === 0 && !own;
     return {
       id: m.id,
-      name: m.name,
+      name: unstarted ? "" : m.name,
       peerUrls: [...m.peerURLs],
       clientUrls: ownUrl !== "" ? [ownUrl] : [...m.clientURLs],
       isLearner: m.isLearner,

@@ -9,8 +9,17 @@
 //
 // Every ClientMetrics owns its own Registry (never prom-client's global one): several members in
 // one process (tests) each export their own.
-import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
+//
+// Beside Ordo's own, etcd's names, so that etcd's dashboards and alerts and `etcdctl check
+// datascale` read a member as they read etcd: etcd_server_*, etcd_disk_* and etcd_mvcc_*
+// with etcd's types and buckets, grpc_server_* as go-grpc-prometheus exports them, and the
+// process_* metrics. These live in a second registry without the `member` label (etcd has
+// none; a labelled process_resident_memory_bytes breaks datascale's reading of it); /metrics
+// serves both registries' text. Histograms are fed where the event happens (the runtime's
+// onFsync/onApplied hooks, the gRPC server's call observer): one observe() each.
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { RsmMetrics } from "../rsm/index.js";
+import type { CallObserver, GrpcType } from "./grpc/call.js";
 
 /** What a scrape reads; each function is called once per scrape and must not throw. */
 export interface MetricsSource {
@@ -35,6 +44,51 @@ export interface MetricsSource {
   readonly incarnationRefusals?: () => number;
   /** Inbound peer connections that failed the TLS handshake (TransportCounters). */
   readonly peerTlsHandshakeFailures?: () => number;
+  /** The store's sizes (maintenance-service.ts DbSize). */
+  readonly dbSize?: () => { readonly size: number; readonly inUse: number };
+  /** Keys that exist now. */
+  readonly keys?: () => number;
+  /** Proposals accepted and not yet answered. */
+  readonly pendingProposals?: () => number;
+}
+
+/** etcd's buckets for both disk histograms: prometheus.ExponentialBuckets(0.001, 2, 14). */
+const DISK_BUCKETS = Array.from({ length: 14 }, (_, i) => 0.001 * 2 ** i);
+/** etcd's peer round-trip buckets: prometheus.ExponentialBuckets(0.0001, 2, 14). */
+const RTT_BUCKETS = Array.from({ length: 14 }, (_, i) => 0.0001 * 2 ** i);
+
+/** The fields of a Raft message the round-trip measure reads. */
+interface PeerMessage {
+  readonly type: string;
+  readonly from: string;
+  readonly to: string;
+}
+
+/** gRPC status codes by number, as Go's codes.Code.String() names them (grpc_code). */
+const GRPC_CODES = [
+  "OK",
+  "Canceled",
+  "Unknown",
+  "InvalidArgument",
+  "DeadlineExceeded",
+  "NotFound",
+  "AlreadyExists",
+  "PermissionDenied",
+  "ResourceExhausted",
+  "FailedPrecondition",
+  "Aborted",
+  "OutOfRange",
+  "Unimplemented",
+  "Internal",
+  "Unavailable",
+  "DataLoss",
+  "Unauthenticated",
+];
+
+/** "/etcdserverpb.KV/Range" → ["etcdserverpb.KV", "Range"]. */
+function serviceAndMethod(path: string): [string, string] {
+  const slash = path.lastIndexOf("/");
+  return [path.slice(1, slash), path.slice(slash + 1)];
 }
 
 /** The part of the transport's PeerStats exported per peer. */
@@ -97,8 +151,88 @@ const RUNTIME_COUNTERS: readonly (readonly [keyof RsmMetrics, string, string])[]
 
 export class ClientMetrics {
   readonly registry = new Registry();
+  /** etcd's names, grpc_server_* and process_*: no default labels (see the top). */
+  readonly etcdRegistry = new Registry();
+  private readonly fsyncSeconds: Histogram;
+  private readonly backendCommitSeconds: Histogram;
+  private readonly peerRoundTripSeconds: Histogram<"To">;
+  /** When the last Heartbeat to each peer left, until its response arrives (ms). */
+  private readonly heartbeatSentAtMs = new Map<string, number>();
+  /** For GrpcServerOptions.observer: grpc_server_started_total / handled_total. */
+  readonly grpcObserver: CallObserver;
+
+  /** A synced WAL write's duration (the runtime's onFsync hook). */
+  observeFsync(seconds: number): void {
+    this.fsyncSeconds.observe(seconds);
+  }
+
+  /** A committed batch's apply duration (the runtime's onApplied hook). */
+  observeBackendCommit(seconds: number): void {
+    this.backendCommitSeconds.observe(seconds);
+  }
+
+  /**
+   * A message this member sends / receives (the runtime's transport): etcd's
+   * etcd_network_peer_round_trip_time_seconds, measured here on Raft's heartbeats (a Heartbeat
+   * to a peer and that peer's next HeartbeatResponse) where etcd measures on its prober.
+   */
+  peerSent(m: PeerMessage): void {
+    if (m.type === "Heartbeat") this.heartbeatSentAtMs.set(m.to, performance.now());
+  }
+
+  peerReceived(m: PeerMessage): void {
+    if (m.type !== "HeartbeatResponse") return;
+    const sentAt = this.heartbeatSentAtMs.get(m.from);
+    if (sentAt === undefined) return;
+    this.heartbeatSentAtMs.delete(m.from);
+    this.peerRoundTripSeconds.observe({ To: m.from }, (performance.now() - sentAt) / 1000);
+  }
 
   constructor(source: MetricsSource, options: ClientMetricsOptions = {}) {
+    const etcd = [this.etcdRegistry];
+    this.peerRoundTripSeconds = new Histogram({
+      name: "etcd_network_peer_round_trip_time_seconds",
+      help: "Round-Trip-Time histogram between peers (Ordo: a heartbeat and its response; To is the peer's node id).",
+      labelNames: ["To"],
+      buckets: RTT_BUCKETS,
+      registers: etcd,
+    });
+    this.fsyncSeconds = new Histogram({
+      name: "etcd_disk_wal_fsync_duration_seconds",
+      help: "The latency distributions of fsync called by WAL.",
+      buckets: DISK_BUCKETS,
+      registers: etcd,
+    });
+    this.backendCommitSeconds = new Histogram({
+      name: "etcd_disk_backend_commit_duration_seconds",
+      help: "The latency distributions of commit called by backend (Ordo: applying one batch of committed entries to the store).",
+      buckets: DISK_BUCKETS,
+      registers: etcd,
+    });
+    const started = new Counter({
+      name: "grpc_server_started_total",
+      help: "Total number of RPCs started on the server.",
+      labelNames: ["grpc_type", "grpc_service", "grpc_method"],
+      registers: etcd,
+    });
+    const handled = new Counter({
+      name: "grpc_server_handled_total",
+      help: "Total number of RPCs completed on the server, regardless of success or failure.",
+      labelNames: ["grpc_type", "grpc_service", "grpc_method", "grpc_code"],
+      registers: etcd,
+    });
+    this.grpcObserver = {
+      started: (path: string, type: GrpcType) => {
+        const [grpc_service, grpc_method] = serviceAndMethod(path);
+        started.inc({ grpc_type: type, grpc_service, grpc_method });
+      },
+      handled: (path: string, type: GrpcType, code: number) => {
+        const [grpc_service, grpc_method] = serviceAndMethod(path);
+        const grpc_code = GRPC_CODES[code] ?? `Code(${code})`;
+        handled.inc({ grpc_type: type, grpc_service, grpc_method, grpc_code });
+      },
+    };
+    this.etcdMetrics(source, etcd);
     const registers = [this.registry];
     if (options.labels !== undefined) this.registry.setDefaultLabels({ ...options.labels });
     for (const [field, name, help] of RUNTIME_COUNTERS) {
@@ -180,7 +314,92 @@ export class ClientMetrics {
       });
     }
     this.peerMetrics(source, registers);
-    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry });
+    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.etcdRegistry });
+  }
+
+  private etcdMetrics(source: MetricsSource, registers: Registry[]): void {
+    const gauge = (name: string, help: string, read: () => number): void => {
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          this.set(read());
+        },
+      });
+    };
+    const counter = (name: string, help: string, read: () => number): void => {
+      new Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          this.reset();
+          this.inc(read());
+        },
+      });
+    };
+    gauge(
+      "etcd_server_has_leader",
+      "Whether or not a leader exists. 1 is existence, 0 is not.",
+      () => (source.status().leader === "" ? 0 : 1),
+    );
+    gauge(
+      "etcd_server_is_leader",
+      "Whether or not this member is a leader. 1 if is, 0 otherwise.",
+      () => (source.status().role === "Leader" ? 1 : 0),
+    );
+    gauge(
+      "etcd_server_is_learner",
+      "Whether or not this member is a learner. 1 if is, 0 otherwise.",
+      () => {
+        const s = source.status();
+        return s.confState.learners.includes(s.id) ? 1 : 0;
+      },
+    );
+    counter(
+      "etcd_server_leader_changes_seen_total",
+      "The number of leader changes seen.",
+      () => source.metrics().leaderChanges,
+    );
+    // etcd's types: committed and applied are gauges (the indexes), pending a gauge.
+    gauge(
+      "etcd_server_proposals_committed_total",
+      "The total number of consensus proposals committed.",
+      () => source.status().commit,
+    );
+    gauge(
+      "etcd_server_proposals_applied_total",
+      "The total number of consensus proposals applied.",
+      () => source.status().applied,
+    );
+    const pending = source.pendingProposals;
+    if (pending !== undefined)
+      gauge(
+        "etcd_server_proposals_pending",
+        "The current number of pending proposals to commit.",
+        pending,
+      );
+    counter(
+      "etcd_server_proposals_failed_total",
+      "The total number of failed proposals seen.",
+      () => source.metrics().proposalsFailed,
+    );
+    const dbSize = source.dbSize;
+    if (dbSize !== undefined) {
+      gauge(
+        "etcd_mvcc_db_total_size_in_bytes",
+        "Total size of the underlying database physically allocated in bytes (Ordo: the store's size at its largest since the last defragment).",
+        () => dbSize().size,
+      );
+      gauge(
+        "etcd_mvcc_db_total_size_in_use_in_bytes",
+        "Total size of the underlying database logically in use in bytes.",
+        () => dbSize().inUse,
+      );
+    }
+    const keys = source.keys;
+    if (keys !== undefined) gauge("etcd_debugging_mvcc_keys_total", "Total number of keys.", keys);
   }
 
   private peerMetrics(source: MetricsSource, registers: Registry[]): void {
@@ -241,8 +460,9 @@ export class ClientMetrics {
     return this.registry.contentType;
   }
 
-  /** The exposition text. */
-  text(): Promise<string> {
-    return this.registry.metrics();
+  /** The exposition text: Ordo's metrics, then etcd's names and process_*. */
+  async text(): Promise<string> {
+    const [own, etcd] = await Promise.all([this.registry.metrics(), this.etcdRegistry.metrics()]);
+    return `${own}\n${etcd}`;
   }
 }

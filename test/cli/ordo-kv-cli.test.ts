@@ -134,7 +134,7 @@ describe("ordo client commands", () => {
     assert.match(
       s.out,
       new RegExp(
-        `^${m.endpoint}, ${memberHex}, 3\\.4\\.0-ordo, .*, true, false, \\d+, \\d+, \\d+, \\n$`,
+        `^${m.endpoint}, ${memberHex}, 3\\.4\\.0, \\d+ B, true, false, \\d+, \\d+, \\d+, \\n$`,
       ),
     );
     const sj = JSON.parse((await run(runEndpoint, ["status", "--json", ...ep()])).out) as {

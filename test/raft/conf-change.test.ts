@@ -381,6 +381,51 @@ describe("adding members", () => {
     c.stabilize();
     assert.ok(c.node("n1").tracker.isVoter(n("n4")));
   });
+
+  test("etcd's rule: a learner below 90% of the leader's index is refused, within the lag bound too", () => {
+    const c = new Cluster(["n1", "n2", "n3", "n4"], conf(["n1", "n2", "n3"], [], ["n4"]));
+    c.elect("n1");
+    c.isolate("n4");
+    for (let i = 0; i < 10; i++) c.propose("n1", `e${i}`);
+    c.stabilize();
+    const pr = c.node("n1").tracker.get(n("n4"));
+    assert.ok(pr !== undefined && pr.match < 0.9 * c.node("n1").log.lastIndex());
+    refused(
+      () => c.node("n1").proposeConfChange(cc("Auto", ["AddVoter", "n4"])),
+      /learner n4 is \d+ entries behind, not in sync with the leader/,
+    );
+    c.heal();
+    c.run(3);
+    c.proposeConfChange("n1", cc("Auto", ["AddVoter", "n4"]));
+    c.stabilize();
+    assert.ok(c.node("n1").tracker.isVoter(n("n4")));
+  });
+
+  test("a learner in sync but not heard from for two check-quorum rounds is refused", () => {
+    const c = new Cluster(["n1", "n2", "n3", "n4"], conf(["n1", "n2", "n3"], [], ["n4"]));
+    c.elect("n1");
+    c.propose("n1", "x");
+    c.run(2);
+    const leader = c.node("n1");
+    assert.equal(leader.tracker.get(n("n4"))?.match, leader.log.lastIndex(), "n4 is in sync");
+    c.isolate("n4");
+    // Two election timeouts of the leader's ticks: two check-quorum rounds without n4.
+    for (let i = 0; i < 21; i++) {
+      for (const id of ["n1", "n2", "n3"]) c.tick(id);
+      c.stabilize();
+    }
+    assert.equal(leader.role, "Leader");
+    assert.equal(leader.tracker.get(n("n4"))?.match, leader.log.lastIndex(), "still in sync");
+    refused(
+      () => leader.proposeConfChange(cc("Auto", ["AddVoter", "n4"])),
+      /learner n4 is not in sync with the leader: not heard from/,
+    );
+    c.heal();
+    c.run(3);
+    c.proposeConfChange("n1", cc("Auto", ["AddVoter", "n4"]));
+    c.stabilize();
+    assert.ok(leader.tracker.isVoter(n("n4")));
+  });
 });
 
 describe("removing members", () => {

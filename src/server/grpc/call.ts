@@ -39,6 +39,17 @@ export interface CallLimits {
   readonly receiveMessageBytesMax: number;
   /** Hears handler failures (a throw, a response that does not serialize), for logging. */
   readonly onError: (what: string, error: unknown) => void;
+  /** Hears every call's start and its end with its status code (metrics). Must not throw. */
+  readonly observer?: CallObserver;
+}
+
+/** grpc_type as go-grpc-prometheus names it. */
+export type GrpcType = "unary" | "client_stream" | "server_stream" | "bidi_stream";
+
+export interface CallObserver {
+  started(path: string, type: GrpcType): void;
+  /** Once per call: the status it ended with (CANCELLED when the client went first). */
+  handled(path: string, type: GrpcType, code: number): void;
 }
 
 /** A grpc-js-compatible call on one stream. Created and started by GrpcServer. */
@@ -60,6 +71,7 @@ export class ServerCall extends EventEmitter {
   private deadlineMs = Number.POSITIVE_INFINITY;
   private deadlineTimer: NodeJS.Timeout | undefined;
   private readonly streaming: boolean;
+  private handledCode: number | undefined;
 
   constructor(
     private readonly stream: ServerHttp2Stream,
@@ -108,7 +120,21 @@ export class ServerCall extends EventEmitter {
   }
 
   /** Wires the stream's events and starts the call; bidi and client streams reach the handler now. */
+  private get grpcType(): GrpcType {
+    const m = this.method;
+    if (m.requestStream) return m.responseStream ? "bidi_stream" : "client_stream";
+    return m.responseStream ? "server_stream" : "unary";
+  }
+
+  /** The call's status is settled: the observer hears it once. */
+  private handled(code: number): void {
+    if (this.handledCode !== undefined) return;
+    this.handledCode = code;
+    this.limits.observer?.handled(this.method.path, this.grpcType, code);
+  }
+
   start(): void {
+    this.limits.observer?.started(this.method.path, this.grpcType);
     const stream = this.stream;
     stream.on("data", (chunk: Buffer) => this.onChunk(chunk));
     stream.on("end", () => this.onHalfClose());
@@ -173,6 +199,7 @@ export class ServerCall extends EventEmitter {
   sendStatus(status: CallStatus): void {
     if (this.statusSent) return;
     this.statusSent = true;
+    this.handled(status.code);
     this.inbox.length = 0;
     this.clearDeadline();
     if (this.streamClosed || this.stream.destroyed) return;
@@ -205,6 +232,7 @@ export class ServerCall extends EventEmitter {
     const frame = this.frameOf(value);
     if (frame === undefined) return;
     this.statusSent = true;
+    this.handled(grpc.status.OK);
     this.clearDeadline();
     if (trailer !== undefined)
       this.trailers = trailersOf({ code: 0, details: "", metadata: trailer });
@@ -344,6 +372,7 @@ export class ServerCall extends EventEmitter {
     this.clearDeadline();
     if (!this.statusSent) {
       this.statusSent = true;
+      this.handled(grpc.status.CANCELLED);
       this.inbox.length = 0;
       this.cancel();
     }

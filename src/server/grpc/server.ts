@@ -31,7 +31,8 @@ import {
 } from "node:http2";
 import type { Socket } from "node:net";
 import * as grpc from "@grpc/grpc-js";
-import { type CallLimits, ServerCall } from "./call.js";
+import { openH2c } from "./authority.js";
+import { type CallLimits, type CallObserver, ServerCall } from "./call.js";
 import { trailersOnlyOf } from "./wire.js";
 
 export interface GrpcServerOptions {
@@ -42,6 +43,8 @@ export interface GrpcServerOptions {
   readonly keepaliveTimeoutMs?: number;
   /** Hears failures on the server's side (a handler that throws, a broken session). */
   readonly onError?: (what: string, error: unknown) => void;
+  /** Hears each call's start and end (grpc_server_started_total / handled_total). */
+  readonly observer?: CallObserver;
 }
 
 interface Route {
@@ -53,6 +56,8 @@ interface Route {
 
 /** HTTP/2's largest SETTINGS_MAX_CONCURRENT_STREAMS (etcd sets math.MaxUint32). */
 const MAX_CONCURRENT_STREAMS = 2 ** 32 - 1;
+/** The HTTP/2 client preface's length (RFC 9113 §3.4). */
+const HTTP2_PREFACE_BYTES = 24;
 const DEFAULT_KEEPALIVE_INTERVAL_MS = 2 * 60 * 60 * 1000;
 const DEFAULT_KEEPALIVE_TIMEOUT_MS = 20_000;
 
@@ -60,6 +65,8 @@ export class GrpcServer {
   private readonly http2: Http2Server;
   private readonly routes = new Map<string, Route>();
   private readonly sessions = new Set<ServerHttp2Session>();
+  /** Connections still in their pre-session (authority.ts openH2c). */
+  private readonly opening = new Set<Socket>();
   private readonly limits: CallLimits;
   private listening = false;
   private stopping = false;
@@ -68,6 +75,7 @@ export class GrpcServer {
     const onError = options.onError ?? (() => {});
     this.limits = {
       receiveMessageBytesMax: options.receiveMessageBytesMax,
+      ...(options.observer !== undefined ? { observer: options.observer } : {}),
       onError: (what, error) => {
         try {
           onError(what, error);
@@ -111,6 +119,33 @@ export class GrpcServer {
    */
   acceptConnection(socket: Socket, head?: Buffer): void {
     socket.on("error", () => socket.destroy());
+    if (this.stopping) {
+      socket.destroy();
+      return;
+    }
+    if (head === undefined || head.length < HTTP2_PREFACE_BYTES) {
+      this.serveNative(socket, head);
+      return;
+    }
+    // The client's first header block tells whether nghttp2 can serve it as it is
+    // (authority.ts: a URL as :authority, as etcdctl 3.4 sends, needs a rewrite).
+    this.opening.add(socket);
+    socket.once("close", () => this.opening.delete(socket));
+    openH2c(socket, head, {
+      native: (s, held) => {
+        this.opening.delete(socket);
+        this.serveNative(s, held);
+      },
+      shimmed: (shim) => {
+        this.opening.delete(socket);
+        shim.on("error", () => shim.destroy());
+        if (this.stopping) shim.destroy();
+        else this.http2.emit("connection", shim);
+      },
+    });
+  }
+
+  private serveNative(socket: Socket, head: Buffer | undefined): void {
     if (this.stopping) {
       socket.destroy();
       return;
@@ -175,6 +210,8 @@ export class GrpcServer {
     this.stopping = true;
     for (const session of this.sessions) session.destroy();
     this.sessions.clear();
+    for (const socket of this.opening) socket.destroy();
+    this.opening.clear();
     if (this.listening) this.http2.close();
   }
 

@@ -435,6 +435,47 @@ describe("GrpcServer connections", { timeout: 10_000 }, () => {
     }
   });
 
+  it("serves clients that send a URL as :authority (etcdctl 3.4): many calls, headers over a frame", async () => {
+    const s = await serve({ Unary: echoUnary });
+    const front = createTcpServer((socket) => {
+      socket.once("data", (head: Buffer) => {
+        socket.pause();
+        s.server.acceptConnection(socket, head);
+      });
+    });
+    await new Promise<void>((r) => front.listen(0, "127.0.0.1", r));
+    try {
+      const port = (front.address() as { port: number }).port;
+      const { connect } = await import("node:http2");
+      const session = connect(`http://127.0.0.1:${port}`);
+      session.on("error", () => {});
+      try {
+        const authority = { ":authority": `http://127.0.0.1:${port}` };
+        // Distinct indexed headers churn the client's HPACK table (evicting :authority, sent
+        // again as a literal); the shim must decode every block in order.
+        for (let i = 0; i < 200; i++) {
+          const stream = request(session, "Unary", { ...authority, "x-n": `${i}`.repeat(20) });
+          const answer = reply(stream);
+          stream.end(frame(`call ${i}`));
+          const r = await answer;
+          assert.equal(r.code, grpc.status.OK, `call ${i}: ${r.details}`);
+          assert.equal(r.messages[0]?.toString(), `echo:call ${i}`);
+        }
+        // A header block larger than one frame: HEADERS + CONTINUATION in, and out again.
+        const stream = request(session, "Unary", { ...authority, "x-big": "b".repeat(30_000) });
+        const answer = reply(stream);
+        stream.end(frame("big"));
+        const r = await answer;
+        assert.equal(r.code, grpc.status.OK, r.details);
+        assert.equal(r.messages[0]?.toString(), "echo:big");
+      } finally {
+        session.destroy();
+      }
+    } finally {
+      await new Promise<void>((r) => front.close(() => r()));
+    }
+  });
+
   it("shutdown waits for an in-flight unary call, then refuses new connections", async () => {
     const started = deferred();
     const release = deferred();
