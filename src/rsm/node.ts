@@ -215,6 +215,50 @@ interface ConfContext {
   readonly members: readonly { readonly node: NodeId; readonly context: Uint8Array }[];
 }
 
+interface RuntimeSnapshotParts {
+  readonly lastTimestampMs: number;
+  readonly sessions: ReadonlyMap<string, Session>;
+  readonly membershipIndex: number;
+  readonly memberContexts: ReadonlyMap<NodeId, Uint8Array>;
+  readonly removedIds: ReadonlySet<NodeId>;
+  readonly stateMachine: Uint8Array;
+}
+
+/** The runtime's snapshot encoding (restoreSnapshot reads it back). */
+function encodeRuntimeSnapshot(p: RuntimeSnapshotParts): Uint8Array {
+  const w = new ByteWriter().u8(SNAPSHOT_VERSION).f64(p.lastTimestampMs).u32(p.sessions.size);
+  const ids = [...p.sessions.keys()].sort();
+  for (const id of ids) {
+    const s = p.sessions.get(id) as Session;
+    w.stringU32(id).u64(s.seq).f64(s.lastActiveMs);
+    if (s.result.ok) w.u8(1).bytesU32(s.result.result);
+    else w.u8(0).stringU32(s.result.code).stringU32(s.result.message);
+  }
+  w.u64(p.membershipIndex).u32(p.memberContexts.size);
+  for (const id of [...p.memberContexts.keys()].sort())
+    w.stringU32(id).bytesU32(p.memberContexts.get(id) as Uint8Array);
+  w.u32(p.removedIds.size);
+  for (const id of [...p.removedIds].sort()) w.stringU32(id);
+  w.bytesU32(p.stateMachine);
+  return w.finishExact(); // kept: the snapshot is stored and sent
+}
+
+/**
+ * The runtime snapshot of a new cluster whose state machine starts from `stateMachine` (a
+ * StateMachine.snapshot()): no client sessions, no member records yet (members publish theirs
+ * once they run, as bootstrap members do), nobody removed. `ordo snapshot restore` writes it.
+ */
+export function initialRuntimeSnapshot(stateMachine: Uint8Array): Uint8Array {
+  return encodeRuntimeSnapshot({
+    lastTimestampMs: 0,
+    sessions: new Map(),
+    membershipIndex: 0,
+    memberContexts: new Map(),
+    removedIds: new Set(),
+    stateMachine,
+  });
+}
+
 function encodeConfContext(c: ConfContext): Uint8Array {
   const w = new ByteWriter().u8(CONF_CONTEXT_VERSION).stringU32(c.proposer).u64(c.requestId);
   w.u32(c.members.length);
@@ -1284,24 +1328,14 @@ export class RsmNode {
   // ───────────────────────────── snapshots ─────────────────────────────
 
   private encodeSnapshot(): Uint8Array {
-    const w = new ByteWriter()
-      .u8(SNAPSHOT_VERSION)
-      .f64(this.lastTimestampMs)
-      .u32(this.sessions.size);
-    const ids = [...this.sessions.keys()].sort();
-    for (const id of ids) {
-      const s = this.sessions.get(id) as Session;
-      w.stringU32(id).u64(s.seq).f64(s.lastActiveMs);
-      if (s.result.ok) w.u8(1).bytesU32(s.result.result);
-      else w.u8(0).stringU32(s.result.code).stringU32(s.result.message);
-    }
-    w.u64(this.membershipIndex).u32(this.memberContexts.size);
-    for (const id of [...this.memberContexts.keys()].sort())
-      w.stringU32(id).bytesU32(this.memberContexts.get(id) as Uint8Array);
-    w.u32(this.removedIds.size);
-    for (const id of [...this.removedIds].sort()) w.stringU32(id);
-    w.bytesU32(this.sm.snapshot());
-    return w.finishExact(); // kept: the snapshot is stored and sent
+    return encodeRuntimeSnapshot({
+      lastTimestampMs: this.lastTimestampMs,
+      sessions: this.sessions,
+      membershipIndex: this.membershipIndex,
+      memberContexts: this.memberContexts,
+      removedIds: this.removedIds,
+      stateMachine: this.sm.snapshot(),
+    });
   }
 
   private restoreSnapshot(snapshot: Snapshot): void {
