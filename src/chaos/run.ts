@@ -53,6 +53,24 @@ export interface ChaosOptions {
   readonly unsafeTestingFault?: string;
   /** Progress lines. */
   readonly progress?: (line: string) => void;
+  /**
+   * Where the fault phase stands, every second (then the 5-second progress lines about the
+   * operations are left out: this says it).
+   */
+  readonly onPhase?: (p: ChaosPhaseProgress) => void;
+}
+
+export interface ChaosPhaseProgress {
+  readonly elapsedMs: number;
+  readonly durationMs: number;
+  readonly faultsDone: number;
+  readonly faultsTotal: number;
+  readonly ops: {
+    readonly total: number;
+    readonly ok: number;
+    readonly unknown: number;
+    readonly fail: number;
+  };
 }
 
 export interface ChaosReport {
@@ -481,19 +499,42 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       `running ${schedule.length} faults over ${Math.round(o.durationMs / 1000)} s (seed ${o.seed})`,
     );
     const phaseStart = performance.now();
-    const ticker = setInterval(() => {
-      const ops = sum(workers.map((w) => w.counts));
-      const t = Math.round((performance.now() - phaseStart) / 1000);
-      progress(
-        `${t}s/${Math.round(o.durationMs / 1000)}s ops ${ops.total} (ok ${ops.ok}, unknown ${ops.unknown}, fail ${ops.fail}) leases ${leaseWorker?.leases.length ?? 0}`,
-      );
-    }, 5000);
+    let faultsDone = 0;
+    const onPhase = o.onPhase;
+    const ticker = setInterval(
+      () => {
+        const ops = sum(workers.map((w) => w.counts));
+        if (onPhase !== undefined) {
+          onPhase({
+            elapsedMs: Math.min(performance.now() - phaseStart, o.durationMs),
+            durationMs: o.durationMs,
+            faultsDone,
+            faultsTotal: schedule.length,
+            ops,
+          });
+          return;
+        }
+        const t = Math.round((performance.now() - phaseStart) / 1000);
+        progress(
+          `${t}s/${Math.round(o.durationMs / 1000)}s ops ${ops.total} (ok ${ops.ok}, unknown ${ops.unknown}, fail ${ops.fail}) leases ${leaseWorker?.leases.length ?? 0}`,
+        );
+      },
+      onPhase !== undefined ? 1000 : 5000,
+    );
     try {
       for (const [i, s] of schedule.entries()) {
         await sleep(phaseStart + s.atMs - performance.now());
         await faults.run(s, i, schedule.length);
+        faultsDone = i + 1;
       }
       await sleep(phaseStart + o.durationMs - performance.now());
+      onPhase?.({
+        elapsedMs: o.durationMs,
+        durationMs: o.durationMs,
+        faultsDone,
+        faultsTotal: schedule.length,
+        ops: sum(workers.map((w) => w.counts)),
+      });
     } finally {
       clearInterval(ticker);
     }

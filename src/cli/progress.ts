@@ -27,9 +27,14 @@ export interface Progress {
   update(done: number, total?: number, note?: string): void;
   /** The last line: always printed when enabled. */
   done(note?: string): void;
+  /**
+   * A log line among the progress (always written, enabled or not): on a terminal the progress
+   * line is cleared first and drawn again after it.
+   */
+  log(line: string): void;
 }
 
-export type ProgressUnit = "bytes" | "count";
+export type ProgressUnit = "bytes" | "count" | "seconds";
 
 /** Whether to show progress: a terminal unless --json, or --progress asked for it. */
 export function progressEnabled(o: {
@@ -42,6 +47,7 @@ export function progressEnabled(o: {
 
 export function formatAmount(n: number, unit: ProgressUnit): string {
   if (unit === "count") return String(n);
+  if (unit === "seconds") return `${Math.round(n)}s`;
   if (n < 1024) return `${n} B`;
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
   if (n < 1024 * 1024 * 1024) return `${(n / (1024 * 1024)).toFixed(1)} MiB`;
@@ -53,13 +59,16 @@ export function progressReporter(
   label: string,
   unit: ProgressUnit = "count",
 ): Progress {
-  if (!sink.enabled) return { update: () => {}, done: () => {} };
+  if (!sink.enabled) return { update: () => {}, done: () => {}, log: (l) => sink.write(`${l}\n`) };
   const now = sink.now ?? (() => performance.now());
   const interval = sink.intervalMs ?? (sink.tty ? 100 : 1000);
   const started = now();
   let last = Number.NEGATIVE_INFINITY;
   let lastDone = 0;
   let lastTotal: number | undefined;
+  let lastNote: string | undefined;
+  /** The progress line on screen (a terminal), to draw again after a log line. */
+  let shown: string | undefined;
   const line = (done: number, total: number | undefined, note: string | undefined): string => {
     const secs = (now() - started) / 1000;
     let text = `${label}: ${formatAmount(done, unit)}`;
@@ -67,7 +76,8 @@ export function progressReporter(
       const pct = Math.min(100, Math.floor((done * 100) / total));
       text += ` / ${formatAmount(total, unit)} (${pct}%)`;
     }
-    if (secs >= 1 && done > 0) text += `, ${formatAmount(Math.round(done / secs), unit)}/s`;
+    if (secs >= 1 && done > 0 && unit !== "seconds")
+      text += `, ${formatAmount(Math.round(done / secs), unit)}/s`;
     if (note !== undefined && note !== "") text += `, ${note}`;
     return text;
   };
@@ -75,15 +85,26 @@ export function progressReporter(
     update(done, total, note) {
       lastDone = done;
       lastTotal = total;
+      lastNote = note;
       const t = now();
       if (t - last < interval) return;
       last = t;
       const text = line(done, total, note);
+      if (sink.tty) shown = text;
       sink.write(sink.tty ? `\r\x1b[K${text}` : `${text}\n`);
     },
     done(note) {
       const text = `${line(lastDone, lastTotal, undefined)} — done${note ? `: ${note}` : ""}`;
+      shown = undefined;
       sink.write(sink.tty ? `\r\x1b[K${text}\n` : `${text}\n`);
+    },
+    log(text) {
+      if (!sink.tty || shown === undefined) {
+        sink.write(`${text}\n`);
+        return;
+      }
+      shown = line(lastDone, lastTotal, lastNote);
+      sink.write(`\r\x1b[K${text}\n${shown}`);
     },
   };
 }
@@ -101,4 +122,22 @@ export function commandProgress(
     ...(values.progress !== undefined ? { progress: values.progress } : {}),
   });
   return progressReporter({ write: (t) => out.stderr(t), tty: out.isTty, enabled }, label, unit);
+}
+
+/**
+ * A reporter on this process's stderr (the bench scripts): shown when stderr is a terminal
+ * unless `json`, or when `progress` asks for it.
+ */
+export function stderrProgress(
+  label: string,
+  unit: ProgressUnit,
+  flags: { readonly json?: boolean | undefined; readonly progress?: boolean | undefined },
+): Progress {
+  const tty = process.stderr.isTTY === true;
+  const enabled = progressEnabled({
+    isTty: tty,
+    ...(flags.json !== undefined ? { json: flags.json } : {}),
+    ...(flags.progress !== undefined ? { progress: flags.progress } : {}),
+  });
+  return progressReporter({ write: (t) => process.stderr.write(t), tty, enabled }, label, unit);
 }
