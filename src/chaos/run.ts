@@ -65,6 +65,8 @@ export interface ChaosPhaseProgress {
   readonly durationMs: number;
   readonly faultsDone: number;
   readonly faultsTotal: number;
+  /** The last call: the whole schedule ran (which may take a little longer than durationMs). */
+  readonly done: boolean;
   readonly ops: {
     readonly total: number;
     readonly ok: number;
@@ -506,10 +508,11 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         const ops = sum(workers.map((w) => w.counts));
         if (onPhase !== undefined) {
           onPhase({
-            elapsedMs: Math.min(performance.now() - phaseStart, o.durationMs),
+            elapsedMs: performance.now() - phaseStart,
             durationMs: o.durationMs,
             faultsDone,
             faultsTotal: schedule.length,
+            done: false,
             ops,
           });
           return;
@@ -529,10 +532,11 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       }
       await sleep(phaseStart + o.durationMs - performance.now());
       onPhase?.({
-        elapsedMs: o.durationMs,
+        elapsedMs: performance.now() - phaseStart,
         durationMs: o.durationMs,
         faultsDone,
         faultsTotal: schedule.length,
+        done: true,
         ops: sum(workers.map((w) => w.counts)),
       });
     } finally {

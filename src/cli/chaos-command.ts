@@ -101,7 +101,6 @@ export async function runChaosCommand(args: string[], out: Output): Promise<numb
   out.stderr(`ordo chaos: seed ${seed}\n`);
   const bar = commandProgress(out, values, "chaos faults", "seconds");
   const barShown = values.progress === true || (out.isTty && !json);
-  let phaseDone = false;
   const report = await runChaos({
     seed,
     nodes,
@@ -123,10 +122,7 @@ export async function runChaosCommand(args: string[], out: Output): Promise<numb
               p.durationMs / 1000,
               `fault ${p.faultsDone}/${p.faultsTotal}, ops ${p.ops.total} (ok ${p.ops.ok}, unknown ${p.ops.unknown}, fail ${p.ops.fail})`,
             );
-            if (p.elapsedMs >= p.durationMs && !phaseDone) {
-              phaseDone = true;
-              bar.done();
-            }
+            if (p.done) bar.done(`${p.faultsDone} faults in ${Math.round(p.elapsedMs / 1000)}s`);
           },
         }
       : {}),

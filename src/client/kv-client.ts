@@ -660,6 +660,7 @@ export class KvClient {
     let tail: Buffer = Buffer.alloc(0);
     let total = 0;
     let revision = 0;
+    let dataDone = false;
     let ok = false;
     try {
       const stream = openStream.call(client, {}, new grpc.Metadata());
@@ -673,8 +674,10 @@ export class KvClient {
           if (m.header) revision = Number(m.header.revision);
           await file.write(m.blob);
           total += m.blob.length;
+          // The digest comes in the message after the one that says no data remains.
           const remaining = Number(m.remaining_bytes ?? 0);
-          options.onProgress?.(total, total + (remaining > 0 ? remaining + SNAPSHOT_SHA_BYTES : 0));
+          options.onProgress?.(total, total + remaining + (dataDone ? 0 : SNAPSHOT_SHA_BYTES));
+          if (remaining === 0) dataDone = true;
           // Hash everything except the last SNAPSHOT_SHA_BYTES seen so far.
           const combined = Buffer.concat([tail, m.blob]);
           const cut = Math.max(0, combined.length - SNAPSHOT_SHA_BYTES);

@@ -91,7 +91,11 @@ test("snapshot save, destroy every member, restore three new members from the fi
   ]);
   assert.equal(saved.code, 0, saved.err);
   assert.match(saved.out, /Snapshot saved at /);
-  assert.match(saved.err, /snapshot save: .* done: revision \d+/);
+  const size = readFileSync(file).length;
+  assert.match(
+    saved.err,
+    new RegExp(`^snapshot save: ${size} B / ${size} B \\(100%\\) — done: revision \\d+$`, "m"),
+  );
 
   const status = await ordoRun(["snapshot", "status", file, "--json"]);
   assert.equal(status.code, 0, status.err);
@@ -171,8 +175,15 @@ test("snapshot save, destroy every member, restore three new members from the fi
   assert.equal(existsSync(dirs[0] as string), false);
 
   for (let i = 0; i < 3; i++) {
-    const r = await ordoRun([...restoreArgs(i, file), "--json"]);
+    const r = await ordoRun([
+      ...restoreArgs(i, file),
+      "--json",
+      ...(i === 0 ? ["--progress"] : []),
+    ]);
     assert.equal(r.code, 0, r.err);
+    if (i === 0)
+      assert.match(r.err, /^snapshot restore n1: 4 \/ 4 \(100%\) — done: revision \d+$/m);
+    else assert.equal(r.err, "", "no progress when stderr is not a terminal");
     const info = JSON.parse(r.out) as { revision: number; keys: number; name: string };
     assert.equal(info.revision, before.z.revision);
     assert.equal(info.keys, 10);
