@@ -8,6 +8,7 @@
 //
 // Each case runs in rounds after a warm-up; the median round is printed. Numbers, not a test.
 
+import { stderrProgress } from "../src/cli/progress.js";
 import { decodeCommand, encodeCommand, type KvCommand, KvStore } from "../src/kv/index.js";
 import { asIndex, asNodeId, asTerm, type Message } from "../src/raft/index.js";
 import { decodeEnvelope, type Envelope, encodeEnvelope } from "../src/rsm/envelope.js";
@@ -64,15 +65,25 @@ for (let i = 0; i < 1000; i++) {
 }
 
 let sink = 0;
-const results: [string, number][] = [
-  ["put encode", nsPerOp(200_000, () => (sink += encodeCommand(put).byteLength))],
-  ["put decode", nsPerOp(200_000, () => (sink += decodeCommand(putBytes).type.length))],
-  ["envelope encode", nsPerOp(200_000, () => (sink += encodeEnvelope(envelope).byteLength))],
-  ["envelope decode", nsPerOp(200_000, () => (sink += decodeEnvelope(envelopeBytes).kind.length))],
-  ["append(8) encode", nsPerOp(50_000, () => (sink += encodeMessage(append).byteLength))],
-  ["append(8) decode", nsPerOp(50_000, () => (sink += decodeMessage(appendBytes).term))],
-  ["hashKV(1000 keys)", nsPerOp(200, () => (sink += store.hashKV().hash))],
+const cases: [string, number, () => void][] = [
+  ["put encode", 200_000, () => (sink += encodeCommand(put).byteLength)],
+  ["put decode", 200_000, () => (sink += decodeCommand(putBytes).type.length)],
+  ["envelope encode", 200_000, () => (sink += encodeEnvelope(envelope).byteLength)],
+  ["envelope decode", 200_000, () => (sink += decodeEnvelope(envelopeBytes).kind.length)],
+  ["append(8) encode", 50_000, () => (sink += encodeMessage(append).byteLength)],
+  ["append(8) decode", 50_000, () => (sink += decodeMessage(appendBytes).term)],
+  ["hashKV(1000 keys)", 200, () => (sink += store.hashKV().hash)],
 ];
+// Progress on stderr on a terminal, or with --progress.
+const progress = stderrProgress("bench:codec cases", "count", {
+  progress: process.argv.includes("--progress"),
+});
+const results: [string, number][] = [];
+for (const [i, [name, n, op]] of cases.entries()) {
+  results.push([name, nsPerOp(n, op)]);
+  progress.update(i + 1, cases.length, name);
+}
+progress.done();
 for (const [name, ns] of results)
   console.log(`${name.padEnd(20)} ${ns.toFixed(0).padStart(9)} ns/op`);
 if (sink === 0.5) console.log(sink);

@@ -26,6 +26,7 @@ import { cpus, homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { stderrProgress } from "../src/cli/progress.js";
 import { Cluster, type Ports, type SystemName, type Tools } from "./etcd/clusters.js";
 import { cpuSeconds, killAll, liveChildren, rssBytes, runCommand, tail } from "./etcd/processes.js";
 import { markdownTable, opt, type Run, ratio, summarize } from "./etcd/report.js";
@@ -55,6 +56,8 @@ const USAGE = `usage: node dist/bench/etcd-bench.js [options]
                       as 142 → 195 → 280 put/s over three back-to-back runs with 0.2; 0 for none)
   --run-timeout S     seconds one benchmark run may take (default 180)
   --out FILE          raw results JSON (default bench/results/etcd-<date>.json)
+  --progress          a progress line on stderr also when it is not a terminal (runs done
+                      of all planned; shown anyway on a terminal)
   --benchmark PATH    etcd's benchmark tool (default: $ETCD_BENCHMARK, /opt/etcd-bench/benchmark,
                       ~/.cache/ordo-bench/benchmark)`;
 
@@ -71,6 +74,7 @@ const { values } = parseArgs({
     warmup: { type: "string", default: "1" },
     out: { type: "string" },
     benchmark: { type: "string" },
+    progress: { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
   },
   strict: true,
@@ -123,8 +127,16 @@ const FSYNC_METRIC: Record<SystemName, string> = {
   etcd: "etcd_disk_wal_fsync_duration_seconds_count",
 };
 
+/** Runs done of all planned (every workload × rep × system, and the memory phase's two). */
+const progress = stderrProgress("bench:etcd runs", "count", { progress: values.progress });
+const plannedRuns = (): number => workloads.length * reps * 2 + (memoryPhase ? 2 : 0);
+let runsDone = 0;
+const stepDone = (note: string): void => {
+  runsDone++;
+  progress.update(runsDone, plannedRuns(), note);
+};
 const log = (line: string): void => {
-  process.stderr.write(`[bench:etcd ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+  progress.log(`[bench:etcd ${new Date().toISOString().slice(11, 19)}] ${line}`);
 };
 
 function which(name: string): string {
@@ -305,6 +317,7 @@ async function runWorkload(tools: Tools, w: Workload, runs: Run[]): Promise<void
       for (const c of order) {
         const run = await benchmarkRun(tools, c, w, rep, total);
         runs.push(run);
+        stepDone(`${w.id} ${c.system} #${rep}`);
         log(
           run.ok
             ? `${w.id} ${c.system} #${rep}: ${run.rps!.toFixed(1)} req/s, p50 ${run.p50Ms!.toFixed(2)} ms, p99 ${run.p99Ms!.toFixed(2)} ms, ${run.cpuSecondsPer1000!.toFixed(3)} CPU s/1000${run.leaderFsyncsPerOp === undefined ? "" : `, ${run.leaderFsyncsPerOp.toFixed(3)} fsyncs/op`}${run.toolErrors ? ` ERRORS ${run.toolErrors.join("; ")}` : ""}`
@@ -456,8 +469,12 @@ async function main(): Promise<number> {
   }
   const memory: MemoryResult[] = [];
   if (memoryPhase && !interrupted) {
-    for (const system of ["ordo", "etcd"] as const) memory.push(await memoryRun(tools, system));
+    for (const system of ["ordo", "etcd"] as const) {
+      memory.push(await memoryRun(tools, system));
+      stepDone(`memory ${system}`);
+    }
   }
+  progress.done(`${runs.length} runs`);
   await cleanup();
   if (liveChildren() > 0) log(`warning: ${liveChildren()} child process(es) still running`);
 

@@ -25,6 +25,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import * as grpc from "@grpc/grpc-js";
 import { serviceDefinition } from "../src/api/index.js";
+import { stderrProgress } from "../src/cli/progress.js";
 import { GrpcServer } from "../src/server/grpc/server.js";
 
 const STACKS = ["bare-http2", "lean", "grpc-js"] as const;
@@ -41,6 +42,7 @@ const { values } = parseArgs({
     concurrency: { type: "string", default: "32" },
     connections: { type: "string", default: "4" },
     json: { type: "boolean", default: false },
+    progress: { type: "boolean", default: false },
   },
 });
 
@@ -285,17 +287,20 @@ function median(xs: readonly number[]): number {
 async function main(): Promise<void> {
   const reps = boundedInt(values.reps, "--reps", 1, 100);
   const samples = new Map<Stack, Sample[]>(STACKS.map((s) => [s, []]));
+  const progress = stderrProgress("bench:grpc runs", "count", values);
   for (let rep = 0; rep < reps; rep++) {
     for (let k = 0; k < STACKS.length; k++) {
       const stack = STACKS[(rep + k) % STACKS.length]!;
       const sample = await runOnce(stack);
       samples.get(stack)!.push(sample);
       if (!values.json)
-        console.error(
+        progress.log(
           `rep ${rep + 1}/${reps} ${stack.padEnd(10)} ${sample.reqPerSec.toFixed(0)} req/s  ${sample.cpuUsPerReq.toFixed(1)} µs/req`,
         );
+      progress.update(rep * STACKS.length + k + 1, reps * STACKS.length, stack);
     }
   }
+  progress.done();
   const summary: Record<string, unknown> = {};
   const rows: string[] = [];
   rows.push(

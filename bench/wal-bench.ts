@@ -23,6 +23,7 @@ import { open } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { stderrProgress } from "../src/cli/progress.js";
 import type { Entry, HardState } from "../src/raft/types.js";
 import { asIndex, asNodeId, asTerm } from "../src/raft/types.js";
 import { WalStorage } from "../src/storage/index.js";
@@ -44,6 +45,7 @@ const { values } = parseArgs({
     json: { type: "boolean", default: false },
     fsyncs: { type: "string", default: "500" },
     dir: { type: "string" },
+    progress: { type: "boolean", default: false },
   },
 });
 const fsyncsPerMode = boundedInt(values.fsyncs, "--fsyncs", 10, 100_000);
@@ -164,6 +166,9 @@ async function main(): Promise<void> {
   const fsType = FS_TYPES[statfsSync(root).type] ?? `type 0x${statfsSync(root).type.toString(16)}`;
   const rows: Row[] = [];
   const started = performance.now();
+  const progress = stderrProgress("bench:wal fsyncs", "count", values);
+  const totalSteps = BATCH_SIZES.length * fsyncsPerMode * 3;
+  let stepsDone = 0;
   try {
     for (const batch of BATCH_SIZES) {
       const dir = mkdtempSync(join(root, `b${batch}-`));
@@ -184,6 +189,7 @@ async function main(): Promise<void> {
           const start = performance.now();
           await runners[which]!.step();
           seconds[which]! += (performance.now() - start) / 1000;
+          progress.update(++stepsDone, totalSteps, `batch ${batch}`);
         }
       }
       for (const [i, r] of runners.entries()) {

@@ -11,5 +11,6 @@ export {
   readSnapshotFile,
   SNAPSHOT_ALIGN_BYTES,
   SNAPSHOT_SHA_BYTES,
+  SnapshotFileError,
   snapshotStreamData,
 } from "./snapshot-file.js";

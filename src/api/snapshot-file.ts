@@ -15,6 +15,11 @@ export const SNAPSHOT_SHA_BYTES = 32;
 const SNAPSHOT_MAGIC = Buffer.from("ORDOSNAP", "ascii");
 const SNAPSHOT_PREAMBLE_BYTES = SNAPSHOT_MAGIC.length + 8;
 
+/** A snapshot file that is not one: truncated, corrupt (digest), or not Ordo's format. */
+export class SnapshotFileError extends Error {
+  override readonly name = "SnapshotFileError";
+}
+
 /** The streamed data for a KV snapshot: preamble, the snapshot, zero padding (see the top). */
 export function snapshotStreamData(snapshot: Uint8Array): Buffer {
   const used = SNAPSHOT_PREAMBLE_BYTES + snapshot.length;
@@ -34,19 +39,21 @@ export function snapshotStreamData(snapshot: Uint8Array): Buffer {
 export function readSnapshotFile(file: Uint8Array): Uint8Array {
   const bytes = Buffer.from(file.buffer, file.byteOffset, file.byteLength);
   if (bytes.length < SNAPSHOT_PREAMBLE_BYTES + SNAPSHOT_SHA_BYTES) {
-    throw new Error("snapshot file: too short");
+    throw new SnapshotFileError("snapshot file: too short");
   }
   const data = bytes.subarray(0, bytes.length - SNAPSHOT_SHA_BYTES);
   const sha = createHash("sha256").update(data).digest();
-  if (!sha.equals(bytes.subarray(data.length))) throw new Error("snapshot file: SHA-256 mismatch");
+  if (!sha.equals(bytes.subarray(data.length)))
+    throw new SnapshotFileError("snapshot file: SHA-256 mismatch");
   if (!data.subarray(0, SNAPSHOT_MAGIC.length).equals(SNAPSHOT_MAGIC)) {
-    throw new Error("snapshot file: not an Ordo snapshot");
+    throw new SnapshotFileError("snapshot file: not an Ordo snapshot");
   }
   const length = data.readBigUInt64BE(SNAPSHOT_MAGIC.length);
   if (length > BigInt(data.length - SNAPSHOT_PREAMBLE_BYTES)) {
-    throw new Error("snapshot file: length past the end");
+    throw new SnapshotFileError("snapshot file: length past the end");
   }
   const end = SNAPSHOT_PREAMBLE_BYTES + Number(length);
-  if (data.subarray(end).some((b) => b !== 0)) throw new Error("snapshot file: bad padding");
+  if (data.subarray(end).some((b) => b !== 0))
+    throw new SnapshotFileError("snapshot file: bad padding");
   return Uint8Array.from(data.subarray(SNAPSHOT_PREAMBLE_BYTES, end));
 }

@@ -3,5 +3,11 @@ export * from "./checks.js";
 export { ChaosCluster, freePorts, type MemberStatus } from "./cluster.js";
 export { MemberProcess } from "./member-process.js";
 export { ChaosNetwork, type LinkFault } from "./proxy.js";
-export { type ChaosOptions, type ChaosReport, rerunCommand, runChaos } from "./run.js";
+export {
+  type ChaosOptions,
+  type ChaosPhaseProgress,
+  type ChaosReport,
+  rerunCommand,
+  runChaos,
+} from "./run.js";
 export * from "./schedule.js";

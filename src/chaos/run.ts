@@ -53,6 +53,26 @@ export interface ChaosOptions {
   readonly unsafeTestingFault?: string;
   /** Progress lines. */
   readonly progress?: (line: string) => void;
+  /**
+   * Where the fault phase stands, every second (then the 5-second progress lines about the
+   * operations are left out: this says it).
+   */
+  readonly onPhase?: (p: ChaosPhaseProgress) => void;
+}
+
+export interface ChaosPhaseProgress {
+  readonly elapsedMs: number;
+  readonly durationMs: number;
+  readonly faultsDone: number;
+  readonly faultsTotal: number;
+  /** The last call: the whole schedule ran (which may take a little longer than durationMs). */
+  readonly done: boolean;
+  readonly ops: {
+    readonly total: number;
+    readonly ok: number;
+    readonly unknown: number;
+    readonly fail: number;
+  };
 }
 
 export interface ChaosReport {
@@ -470,19 +490,38 @@ async function runSchedule(
     `running ${schedule.length} faults over ${Math.round(o.durationMs / 1000)} s (seed ${o.seed})`,
   );
   const phaseStart = performance.now();
-  const ticker = setInterval(() => {
-    const ops = sum(load.workers.map((w) => w.counts));
-    const t = Math.round((performance.now() - phaseStart) / 1000);
-    progress(
-      `${t}s/${Math.round(o.durationMs / 1000)}s ops ${ops.total} (ok ${ops.ok}, unknown ${ops.unknown}, fail ${ops.fail}) leases ${load.leaseWorker.leases.length}`,
-    );
-  }, 5000);
+  let faultsDone = 0;
+  const onPhase = o.onPhase;
+  const phase = (done: boolean): ChaosPhaseProgress => ({
+    elapsedMs: performance.now() - phaseStart,
+    durationMs: o.durationMs,
+    faultsDone,
+    faultsTotal: schedule.length,
+    done,
+    ops: sum(load.workers.map((w) => w.counts)),
+  });
+  const ticker = setInterval(
+    () => {
+      if (onPhase !== undefined) {
+        onPhase(phase(false));
+        return;
+      }
+      const ops = sum(load.workers.map((w) => w.counts));
+      const t = Math.round((performance.now() - phaseStart) / 1000);
+      progress(
+        `${t}s/${Math.round(o.durationMs / 1000)}s ops ${ops.total} (ok ${ops.ok}, unknown ${ops.unknown}, fail ${ops.fail}) leases ${load.leaseWorker.leases.length}`,
+      );
+    },
+    onPhase !== undefined ? 1000 : 5000,
+  );
   try {
     for (const [i, s] of schedule.entries()) {
       await sleep(phaseStart + s.atMs - performance.now());
       await faults.run(s, i, schedule.length);
+      faultsDone = i + 1;
     }
     await sleep(phaseStart + o.durationMs - performance.now());
+    onPhase?.(phase(true));
   } finally {
     clearInterval(ticker);
   }

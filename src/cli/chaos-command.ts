@@ -4,10 +4,17 @@
 // waits for recovery and judges the run (src/chaos/). Exit 0 when every check passed, 1 when
 // one failed (the seed and a command to rerun the same schedule are printed), 2 on bad flags.
 import { parseArgs } from "node:util";
-import { type ChaosReport, FAULT_KINDS, parseFaultKinds, runChaos } from "../chaos/index.js";
+import {
+  type ChaosPhaseProgress,
+  type ChaosReport,
+  FAULT_KINDS,
+  parseFaultKinds,
+  runChaos,
+} from "../chaos/index.js";
 import type { Output } from "./output.js";
+import { commandProgress } from "./progress.js";
 
-export const CHAOS_USAGE = `usage: ordo chaos [--nodes 3|5] [--duration S] [--seed N] [--faults LIST] [--json]
+export const CHAOS_USAGE = `usage: ordo chaos [--nodes 3|5] [--duration S] [--seed N] [--faults LIST] [--json] [--progress]
 
   --nodes N        members to start: 3 (default) or 5
   --duration S     seconds of faults (default 60); then heal, recover and check
@@ -17,7 +24,9 @@ export const CHAOS_USAGE = `usage: ordo chaos [--nodes 3|5] [--duration S] [--se
   --tick-ms N      members' Raft tick (default 50; elections time out after 10 ticks)
   --out DIR        where history.json, report.json, logs/ and data/ go (default a new temp dir)
   --keep-data      keep the members' data dirs after a passing run (a failed run keeps them)
-  --json           print the report as JSON on the last line`;
+  --json           print the report as JSON on the last line
+  --progress       a progress line for the fault phase on stderr also when it is not a
+                   terminal (on a terminal it is shown unless --json)`;
 
 function positiveInt(text: string | undefined, flag: string, fallback: number): number {
   if (text === undefined) return fallback;
@@ -64,6 +73,7 @@ export async function runChaosCommand(args: string[], out: Output): Promise<numb
       out: { type: "string" },
       "keep-data": { type: "boolean", default: false },
       json: { type: "boolean", default: false },
+      progress: { type: "boolean", default: false },
       "unsafe-testing-fault": { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
@@ -89,6 +99,8 @@ export async function runChaosCommand(args: string[], out: Output): Promise<numb
     values["tick-ms"] === undefined ? undefined : positiveInt(values["tick-ms"], "--tick-ms", 50);
   const json = values.json === true;
   out.stderr(`ordo chaos: seed ${seed}\n`);
+  const bar = commandProgress(out, values, "chaos faults", "seconds");
+  const barShown = values.progress === true || (out.isTty && !json);
   const report = await runChaos({
     seed,
     nodes,
@@ -101,7 +113,19 @@ export async function runChaosCommand(args: string[], out: Output): Promise<numb
     ...(values["unsafe-testing-fault"] !== undefined
       ? { unsafeTestingFault: values["unsafe-testing-fault"] }
       : {}),
-    progress: (line) => out.stderr(`[chaos] ${line}\n`),
+    progress: (line) => bar.log(`[chaos] ${line}`),
+    ...(barShown
+      ? {
+          onPhase: (p: ChaosPhaseProgress) => {
+            bar.update(
+              p.elapsedMs / 1000,
+              p.durationMs / 1000,
+              `fault ${p.faultsDone}/${p.faultsTotal}, ops ${p.ops.total} (ok ${p.ops.ok}, unknown ${p.ops.unknown}, fail ${p.ops.fail})`,
+            );
+            if (p.done) bar.done(`${p.faultsDone} faults in ${Math.round(p.elapsedMs / 1000)}s`);
+          },
+        }
+      : {}),
   });
   out.stdout(formatSummary(report));
   if (json) out.stdout(`${JSON.stringify(report)}\n`);

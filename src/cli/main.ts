@@ -19,7 +19,7 @@ commands:
           | promote ID|NAME | update ID|NAME --peer-urls URL
   leader  ordo leader transfer --to ID|NAME   (waits until the new leader is seen)
   endpoint ordo endpoint status | health
-  snapshot ordo snapshot save FILE
+  snapshot ordo snapshot save FILE | status FILE | restore FILE --name N --data-dir DIR --initial-cluster ...
   sim     run the deterministic simulator (ordo sim --help)
   chaos   real faults on real member processes, then judge the clients' history (ordo chaos --help)
   wal     inspect a data directory's write-ahead log: wal verify DIR | wal dump DIR
@@ -67,7 +67,7 @@ export async function run(args: string[], out: Output = processOutput()): Promis
       case "endpoint":
         return await (await import("./maintenance-commands.js")).runEndpoint(rest, out);
       case "snapshot":
-        return await (await import("./maintenance-commands.js")).runSnapshot(rest, out);
+        return await (await import("./snapshot-commands.js")).runSnapshot(rest, out);
       case "wal": {
         const { runWal } = await import("./wal.js");
         return await runWal(rest, out);
@@ -92,6 +92,11 @@ export async function run(args: string[], out: Output = processOutput()): Promis
     }
     if (e instanceof Error && (e.name === "MemberStartError" || e.name === "MemberFileError")) {
       // A member that must not start as asked: the message says why and what to do.
+      out.stderr(`ordo ${command}: ${e.message}\n`);
+      return 1;
+    }
+    if (e instanceof Error && (e.name === "SnapshotFileError" || e.name === "RestoreError")) {
+      // A snapshot file that is not one, or a restore refused: nothing was written.
       out.stderr(`ordo ${command}: ${e.message}\n`);
       return 1;
     }

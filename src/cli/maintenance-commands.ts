@@ -10,12 +10,13 @@
 //   ordo leader transfer --to ID|NAME      asks the leader; waits until the new leader is seen
 //   ordo endpoint status     one line per endpoint; exit 1 if any endpoint did not answer
 //   ordo endpoint health     one line per endpoint; exit 1 if any endpoint is unhealthy
-//   ordo snapshot save FILE  the first endpoint's snapshot: data + 32-byte SHA-256, as etcdctl
-//                            writes it. The data is Ordo's snapshot encoding, not a bbolt file.
+//   ordo snapshot save | status | restore   see snapshot-commands.ts
 import { parseArgs } from "node:util";
 import type { KvClient, MemberInfo } from "../client/index.js";
 import { client, common } from "./kv-commands.js";
 import type { Output } from "./output.js";
+
+export { runSnapshot, SNAPSHOT_USAGE } from "./snapshot-commands.js";
 
 export const MEMBER_USAGE = `usage: ordo member list [--json]
        ordo member add NAME --peer-urls URL[,URL] [--learner]
@@ -24,7 +25,6 @@ export const MEMBER_USAGE = `usage: ordo member list [--json]
        ordo member update ID|NAME --peer-urls URL[,URL]`;
 export const LEADER_USAGE = "usage: ordo leader transfer --to ID|NAME";
 export const ENDPOINT_USAGE = "usage: ordo endpoint status | health [--json]";
-export const SNAPSHOT_USAGE = "usage: ordo snapshot save FILE [--json]";
 
 const hex = (decimal: string): string => BigInt(decimal).toString(16);
 
@@ -233,19 +233,6 @@ export async function runEndpoint(args: string[], out: Output): Promise<number> 
       }
     }
     return results.every((r) => r.ok) ? 0 : 1;
-  } finally {
-    c.close();
-  }
-}
-
-export async function runSnapshot(args: string[], out: Output): Promise<number> {
-  const { values, positionals } = parse(args);
-  if (positionals.length !== 2 || positionals[0] !== "save") throw new Error(SNAPSHOT_USAGE);
-  const c = client(values);
-  try {
-    const info = await c.snapshotSave(positionals[1] as string);
-    out.stdout(values.json ? `${JSON.stringify(info)}\n` : `Snapshot saved at ${info.path}\n`);
-    return 0;
   } finally {
     c.close();
   }

@@ -1,7 +1,7 @@
 // `ordo sim`: run the deterministic simulator over a range of seeds, or one seed with its history.
 //
 //   ordo sim --seeds 1-500 [--nodes 5] [--faults all|wipe|none] [--json] [--workers N]
-//   ordo sim --seed 42 [--history out.json] [--trace]
+//   ordo sim --seed 42 [--history out.json] [--trace] [--html run.html]
 //
 // With --json the last line printed is one JSON object:
 //   {"seeds":500,"failed":[],"violations":0,"linearizable":500,"ops":N,"elapsed_ms":M, ...}
@@ -11,16 +11,18 @@ import { parseArgs } from "node:util";
 import type { TestingFaults } from "../raft/index.js";
 import {
   type FaultMode,
+  renderSimReport,
   runSeedAsync,
   runSeeds,
   type SeedSummary,
   type SimOptions,
   type SimStack,
+  StoryRecorder,
 } from "../sim/index.js";
 import type { Output } from "./output.js";
 
 export const SIM_USAGE = `usage: ordo sim --seeds A-B [--nodes N] [--faults all|wipe|none] [--stack runtime|core] [--reconfig] [LEASE] [--json] [--workers N]
-       ordo sim --seed S [--nodes N] [--faults all|wipe|none] [--stack runtime|core] [--reconfig] [LEASE] [--history FILE] [--trace] [--json]
+       ordo sim --seed S [--nodes N] [--faults all|wipe|none] [--stack runtime|core] [--reconfig] [LEASE] [--history FILE] [--trace] [--html FILE] [--json]
        LEASE: --read-mode lease [--lease-clock-drift F] [--clock-skew S]
 
 Runs simulated clusters in virtual time: network faults (delays, drops, duplicates, reordering,
@@ -40,7 +42,10 @@ through joint configurations and transfers leadership; final checks cover the fi
 tolerate clock-rate differences up to --lease-clock-drift (default 0.1); --clock-skew S makes
 the leader's clock run slower than every other member's by the factor 1 + S (default 0), the
 worst case for a lease. Lease Safety (no lease read once a newer leader was elected) is checked
-with the rest: a skew beyond the drift bound is caught.`;
+with the rest: a skew beyond the drift bound is caught.
+--html FILE (one seed) writes the run as one self-contained page: a timeline per member (role,
+term, crashes, pauses, cut links), the messages, the client operations, and for a failing seed
+the violation with the operations that prove it.`;
 
 /** --read-mode, --lease-clock-drift and --clock-skew as SimOptions, checked. */
 function leaseOptions(values: {
@@ -129,6 +134,7 @@ export async function runSimCommand(args: string[], out: Output): Promise<number
       stack: { type: "string", default: "runtime" },
       json: { type: "boolean", default: false },
       history: { type: "string" },
+      html: { type: "string" },
       trace: { type: "boolean", default: false },
       workers: { type: "string" },
       bug: { type: "string" },
@@ -169,12 +175,17 @@ export async function runSimCommand(args: string[], out: Output): Promise<number
     const seed = parseSeeds(values.seed);
     if (seed.length !== 1) throw new Error("--seed takes one seed; use --seeds for a range");
     const started = Date.now();
+    const recorder =
+      values.html !== undefined ? new StoryRecorder(seed[0] as number, stack) : undefined;
     const r = await runSeedAsync({
       ...base,
       seed: seed[0] as number,
       keepHistory: true,
       traceLines: values.trace ? 400 : 80,
+      ...(recorder !== undefined ? { observer: recorder } : {}),
     });
+    if (values.html !== undefined && recorder !== undefined)
+      writeFileSync(values.html, renderSimReport(recorder.story()));
     if (values.history !== undefined)
       writeFileSync(values.history, `${JSON.stringify(r.history, null, 1)}\n`);
     if (!r.ok || values.trace) out.stderr(`${r.trace.join("\n")}\n`);
@@ -202,6 +213,7 @@ export async function runSimCommand(args: string[], out: Output): Promise<number
     return r.ok ? 0 : 1;
   }
 
+  if (values.html !== undefined) throw new Error("--html needs --seed S (one seed)");
   const seeds = parseSeeds(values.seeds ?? "1-100");
   const workers = values.workers === undefined ? undefined : Number(values.workers);
   const started = Date.now();

@@ -1,7 +1,9 @@
 // `ordo wal`: look into a node's data directory without changing it.
 //
-//   ordo wal verify DIR [--json]   check every record and snapshot; exit 1 naming the file and
-//                                  byte offset of the first damage in each file
+//   ordo wal verify DIR [--json] [--progress]
+//                                  check every record and snapshot; exit 1 naming the file and
+//                                  byte offset of the first damage in each file. Progress (bytes
+//                                  checked) on stderr on a terminal, or with --progress
 //   ordo wal dump DIR [--data short|full|none]
 //                                  print every record readably, one per line (like etcd-dump-logs)
 //
@@ -23,18 +25,22 @@ import {
   scanSegment,
   type WalRecord,
 } from "../storage/index.js";
+import { commandProgress, type Progress } from "./progress.js";
 
 export interface WalOutput {
   stdout: (text: string) => void;
   stderr: (text: string) => void;
+  /** Whether stderr is a terminal (progress); absent: not one. */
+  readonly isTty?: boolean;
 }
 
-export const WAL_USAGE = `usage: ordo wal verify DIR [--json]
+export const WAL_USAGE = `usage: ordo wal verify DIR [--json] [--progress]
        ordo wal dump DIR [--data short|full|none]
 
 verify  checks every WAL record and snapshot in the data directory DIR; exits 1 and names the
         file and byte offset of any damage. A torn last write is reported but is not damage:
-        the store cuts it off when it opens.
+        the store cuts it off when it opens. --progress shows the bytes checked on stderr
+        (shown anyway on a terminal, unless --json).
 dump    prints every record: offsets, batches, entries, hard states, snapshot marks, and the
         snapshot files' metadata. --data chooses how much of each entry's bytes to show.`;
 
@@ -60,19 +66,28 @@ export async function runWal(args: string[], out: WalOutput): Promise<number> {
     out.stderr(`ordo wal: ${parsed.dir} is not a directory\n`);
     return 2;
   }
+  const progress = commandProgress(
+    { ...out, isTty: out.isTty === true },
+    { json: parsed.json, progress: parsed.progress },
+    `wal verify ${parsed.dir}`,
+    "bytes",
+  );
   return parsed.command === "verify"
-    ? verify(parsed.dir, parsed.json, out)
+    ? verify(parsed.dir, parsed.json, out, progress)
     : dump(parsed.dir, parsed.data, out);
 }
 
 function parse(
   args: string[],
-): "help" | { command: "verify" | "dump"; dir: string; json: boolean; data: DataMode } {
+):
+  | "help"
+  | { command: "verify" | "dump"; dir: string; json: boolean; data: DataMode; progress: boolean } {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
     options: {
       json: { type: "boolean", default: false },
+      progress: { type: "boolean", default: false },
       data: { type: "string", default: "short" },
       help: { type: "boolean", short: "h", default: false },
     },
@@ -87,7 +102,8 @@ function parse(
   if (data !== "short" && data !== "full" && data !== "none")
     throw new Error(`--data must be short, full or none`);
   if (command === "dump" && values.json) throw new Error("--json is for verify");
-  return { command, dir, json: values.json, data };
+  if (command === "dump" && values.progress) throw new Error("--progress is for verify");
+  return { command, dir, json: values.json, data, progress: values.progress };
 }
 
 interface Finding {
@@ -97,11 +113,27 @@ interface Finding {
   readonly message: string;
 }
 
-async function verify(dir: string, json: boolean, out: WalOutput): Promise<number> {
+async function verify(
+  dir: string,
+  json: boolean,
+  out: WalOutput,
+  progress: Progress,
+): Promise<number> {
   const listing = await listDataDir(dir);
   const findings: Finding[] = [];
   let records = 0;
   let batches = 0;
+  // Bytes to check: every segment and snapshot file, read once each.
+  const sizes = await Promise.all(
+    [...listing.segments, ...listing.snapshots].map((f) =>
+      stat(join(dir, f.name)).then(
+        (st) => st.size,
+        () => 0,
+      ),
+    ),
+  );
+  const totalBytes = sizes.reduce((a, b) => a + b, 0);
+  let checkedBytes = 0;
   // Every segment on its own: the first bad record of each file, even past the first bad file.
   for (let i = 0; i < listing.segments.length; i++) {
     const name = listing.segments[i]!.name;
@@ -111,8 +143,16 @@ async function verify(dir: string, json: boolean, out: WalOutput): Promise<numbe
     for (let n = 0; n <= bytes.length && next.done !== true; n++) {
       batches++;
       records += next.value.records.length;
+      if ((n & 1023) === 0)
+        progress.update(
+          checkedBytes + next.value.end,
+          totalBytes,
+          `segment ${i + 1}/${listing.segments.length}`,
+        );
       next = scan.next();
     }
+    checkedBytes += bytes.length;
+    progress.update(checkedBytes, totalBytes, `segment ${i + 1}/${listing.segments.length}`);
     if (next.done === true) {
       const end = next.value;
       if (end.kind === "corrupt")
@@ -128,13 +168,15 @@ async function verify(dir: string, json: boolean, out: WalOutput): Promise<numbe
       }
     }
   }
-  for (const s of listing.snapshots) {
+  for (const [k, s] of listing.snapshots.entries()) {
     try {
       await readSnapshotFile(dir, s.name);
     } catch (e) {
       if (!(e instanceof CorruptionError)) throw e;
       findings.push({ severity: "error", file: e.file, offset: e.offset, message: e.reason });
     }
+    checkedBytes += sizes[listing.segments.length + k] ?? 0;
+    progress.update(checkedBytes, totalBytes, `snapshot ${k + 1}/${listing.snapshots.length}`);
   }
   notes(dir, listing, findings);
   // Then the whole directory as the store would open it: gaps, missing segments, cross-checks.
@@ -157,6 +199,7 @@ async function verify(dir: string, json: boolean, out: WalOutput): Promise<numbe
     }
   }
   const errors = findings.filter((f) => f.severity === "error");
+  progress.done(errors.length === 0 ? "ok" : `${errors.length} damaged`);
   for (const f of findings) {
     const line = `${f.severity === "error" ? "CORRUPT" : "warning"}: ${f.file} at byte ${f.offset}: ${f.message}\n`;
     if (f.severity === "error") out.stderr(line);

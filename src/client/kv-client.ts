@@ -638,7 +638,14 @@ export class KvClient {
    * checked here, as is the framing (readSnapshotFile in server/maintenance-service.ts reads
    * the KV snapshot back out). Asks the first endpoint unless `endpoint` (an index) says otherwise.
    */
-  async snapshotSave(path: string, options: { endpoint?: number } = {}): Promise<SnapshotInfo> {
+  /**
+   * Saves the endpoint's snapshot to `path` (written to path.part, checked, then renamed).
+   * onProgress hears the bytes received so far and the stream's total (from remaining_bytes).
+   */
+  async snapshotSave(
+    path: string,
+    options: { endpoint?: number; onProgress?: (bytes: number, totalBytes: number) => void } = {},
+  ): Promise<SnapshotInfo> {
     const index = options.endpoint ?? 0;
     const endpoint = this.endpoints[index];
     if (endpoint === undefined) throw new RangeError(`no endpoint ${index}`);
@@ -656,15 +663,24 @@ export class KvClient {
     let tail: Buffer = Buffer.alloc(0);
     let total = 0;
     let revision = 0;
+    let dataDone = false;
     let ok = false;
     try {
       const stream = openStream.call(client, {}, new grpc.Metadata());
       try {
         for await (const message of stream) {
-          const m = message as { header: RawHeader | null; blob: Buffer };
+          const m = message as {
+            header: RawHeader | null;
+            blob: Buffer;
+            remaining_bytes?: string | number;
+          };
           if (m.header) revision = Number(m.header.revision);
           await file.write(m.blob);
           total += m.blob.length;
+          // The digest comes in the message after the one that says no data remains.
+          const remaining = Number(m.remaining_bytes ?? 0);
+          options.onProgress?.(total, total + remaining + (dataDone ? 0 : SNAPSHOT_SHA_BYTES));
+          if (remaining === 0) dataDone = true;
           // Hash everything except the last SNAPSHOT_SHA_BYTES seen so far.
           const combined = Buffer.concat([tail, m.blob]);
           const cut = Math.max(0, combined.length - SNAPSHOT_SHA_BYTES);

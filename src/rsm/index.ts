@@ -15,6 +15,7 @@ export {
 } from "./errors.js";
 export {
   type DivergenceAlarm,
+  initialRuntimeSnapshot,
   type Logger,
   type LogLevel,
   type Membership,

@@ -182,6 +182,29 @@ export interface NodeStatus extends RaftStatus {
 /** Version 2 added the membership contexts; version 1 snapshots are still read. */
 const SNAPSHOT_VERSION = 2;
 
+/** The runtime's snapshot: the log's time, sessions, members, the state machine's snapshot. */
+function encodeRuntimeSnapshot(
+  lastTimestampMs: number,
+  sessions: SessionTable,
+  members: MemberRegistry,
+  stateMachine: Uint8Array,
+): Uint8Array {
+  const w = new ByteWriter().u8(SNAPSHOT_VERSION).f64(lastTimestampMs);
+  sessions.encode(w);
+  members.encode(w);
+  w.bytesU32(stateMachine);
+  return w.finishExact(); // kept: the snapshot is stored and sent
+}
+
+/**
+ * The runtime snapshot of a new cluster whose state machine starts from `stateMachine` (a
+ * StateMachine.snapshot()): no client sessions, no member records yet (members publish theirs
+ * once they run, as bootstrap members do), nobody removed. `ordo snapshot restore` writes it.
+ */
+export function initialRuntimeSnapshot(stateMachine: Uint8Array): Uint8Array {
+  return encodeRuntimeSnapshot(0, new SessionTable(1), new MemberRegistry(), stateMachine);
+}
+
 /**
  * A refusal of the core (raft/errors.ts) as the runtime's error (rsm/errors.ts): not leader,
  * leadership moving, or dropped with the core's reason. Runtime errors and bugs pass unchanged.
@@ -1048,11 +1071,12 @@ export class RsmNode {
   // ───────────────────────────── snapshots ─────────────────────────────
 
   private encodeSnapshot(): Uint8Array {
-    const w = new ByteWriter().u8(SNAPSHOT_VERSION).f64(this.lastTimestampMs);
-    this.sessions.encode(w);
-    this.members.encode(w);
-    w.bytesU32(this.sm.snapshot());
-    return w.finishExact(); // kept: the snapshot is stored and sent
+    return encodeRuntimeSnapshot(
+      this.lastTimestampMs,
+      this.sessions,
+      this.members,
+      this.sm.snapshot(),
+    );
   }
 
   private restoreSnapshot(snapshot: Snapshot): void {

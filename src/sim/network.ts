@@ -28,15 +28,25 @@ export class SimNetwork {
   conditions: LinkConditions = calmLinks();
   /** Directed blocked links, as "from>to". */
   private readonly blocked = new Set<string>();
+  /** Bumped whenever the set of blocked links changes. */
+  version = 0;
 
   constructor(private readonly prng: Xoshiro128) {}
 
   block(from: string, to: string): void {
-    this.blocked.add(`${from}>${to}`);
+    const link = `${from}>${to}`;
+    if (this.blocked.has(link)) return;
+    this.blocked.add(link);
+    this.version++;
   }
 
   unblock(from: string, to: string): void {
-    this.blocked.delete(`${from}>${to}`);
+    if (this.blocked.delete(`${from}>${to}`)) this.version++;
+  }
+
+  /** The blocked links, "from>to", sorted. */
+  blockedLinks(): string[] {
+    return [...this.blocked].sort();
   }
 
   isBlocked(from: string, to: string): boolean {
@@ -44,6 +54,7 @@ export class SimNetwork {
   }
 
   healAll(): void {
+    if (this.blocked.size > 0) this.version++;
     this.blocked.clear();
   }
 

@@ -36,6 +36,7 @@ import { calmLinks, type LinkConditions, SimNetwork } from "./network.js";
 import { type NodeEnvironment, SimNode } from "./node.js";
 import { RuntimeMember, type RuntimeMemberOptions } from "./runtime-member.js";
 import type { KvOp, KvOutput } from "./sim-kv.js";
+import type { SimObserver } from "./story.js";
 
 /**
  * "all": every fault, a wiped disk now and then; "wipe": every fault, and wiped disks often
@@ -77,6 +78,11 @@ export interface SimOptions {
    * checkers must catch it. Default 0 (every member ticks every TICK_MS).
    */
   readonly clockRateSkew?: number;
+  /**
+   * Told what happens, for a picture of the run (story.ts: StoryRecorder). It only reads: the
+   * run is the same with or without it.
+   */
+  readonly observer?: SimObserver;
 }
 
 export interface SimResult {
@@ -120,6 +126,8 @@ type SimEvent =
       readonly message: Message;
       /** The sender's disk incarnation when it sent the message (the handshake's). */
       readonly stamp: number;
+      /** When it was sent (for the observer). */
+      readonly sent: number;
     }
   | {
       readonly kind: "later";
@@ -223,9 +231,14 @@ export class Simulation {
   private wipes = 0;
   private nextIncarnation = 1;
   private incarnationRefusals = 0;
+  private readonly observer: SimObserver | undefined;
+  /** Violations already told to the observer; the links it last saw. */
+  private violationsObserved = 0;
+  private linksObserved = -1;
 
   constructor(private readonly options: SimOptions) {
     this.seed = options.seed;
+    this.observer = options.observer;
     this.prng = new Xoshiro128(options.seed);
     this.faultPrng = this.prng.fork();
     this.clientPrng = this.prng.fork();
@@ -357,7 +370,7 @@ export class Simulation {
       sendMessage: (m) => {
         const stamp = this.nodesById.get(m.from)?.disk.incarnation ?? 0;
         for (const delay of this.network.deliveries(m.from, m.to)) {
-          this.queue.push(this.now + delay, { kind: "deliver", message: m, stamp });
+          this.queue.push(this.now + delay, { kind: "deliver", message: m, stamp, sent: this.now });
         }
       },
       reply: (clientId, reply) => {
@@ -400,6 +413,8 @@ export class Simulation {
   }
 
   private trace(line: string): void {
+    if (this.observer !== undefined && /^(fault|churn|heal|reconfig)|^\S+ fenced/.test(line))
+      this.observer.fault(this.now, line);
     this.traceRing.push(`${this.now.toFixed(3).padStart(10)}ms ${line}`);
     if (this.traceRing.length > this.traceLines) this.traceRing.shift();
   }
@@ -444,7 +459,18 @@ export class Simulation {
     if (ev === undefined) return false;
     this.now = ev.time;
     this.dispatch(ev.payload);
+    if (this.observer !== undefined) this.observe(this.observer);
     return this.invariants.ok;
+  }
+
+  private observe(o: SimObserver): void {
+    const violations = this.invariants.violations;
+    for (; this.violationsObserved < violations.length; this.violationsObserved++)
+      o.violation(this.now, violations[this.violationsObserved] as InvariantViolation);
+    const links = this.network.version;
+    const changed = links !== this.linksObserved;
+    this.linksObserved = links;
+    o.afterEvent(this.now, this.nodes, changed ? () => this.network.blockedLinks() : undefined);
   }
 
   private dispatch(ev: SimEvent): void {
@@ -464,6 +490,7 @@ export class Simulation {
         if (receiver === undefined || receiver.crashed) return;
         if (!this.admit(m, ev.stamp, receiver)) return;
         if (this.options.traceLines !== 0) this.trace(describeMessage(m));
+        this.observer?.delivered(ev.sent, this.now, m, describeMessage(m));
         if (m.type === "VoteResponse" && m.granted && !m.preVote)
           this.invariants.observeVote(m.from, m.term, m.to);
         // A candidate asks only once its vote for itself is durable: that is a vote too.
@@ -1132,12 +1159,23 @@ export class Simulation {
     const history = this.history as HistoryOp[];
     let linearizable: boolean | "unknown" = true;
     let linearizabilityDetail = "";
+    let linearizability: ReturnType<typeof checkLinearizable> | undefined;
     if (this.invariants.ok) {
       const res = checkLinearizable(history);
+      linearizability = res;
       linearizable = res.ok;
       if (res.ok === false) linearizabilityDetail = JSON.stringify(res).slice(0, 4000);
     }
     const ok = this.invariants.ok && linearizable === true && this.livenessFailures.length === 0;
+    this.observer?.finished({
+      now: this.now,
+      healMs: this.healTime,
+      history,
+      linearizability,
+      livenessFailures: [...this.livenessFailures],
+      traceTail: [...this.traceRing],
+      ok,
+    });
     return {
       seed: this.seed,
       nodes: this.nodeCount,

@@ -80,6 +80,7 @@ test("a bounded chaos run with every fault kind passes and leaves nothing behind
       "--out",
       out,
       "--json",
+      "--progress",
     ]);
     const report = lastJson(r.stdout);
     const failed = report.checks.filter((c) => !c.passed);
@@ -102,6 +103,9 @@ test("a bounded chaos run with every fault kind passes and leaves nothing behind
       assert.ok(names.includes(name), `check ${name} missing`);
     assert.match(r.stdout, /ordo chaos: PASSED \(seed 11/);
     assert.match(r.stderr, /\[chaos\] fault 1\//, "progress lines while it runs");
+    // --progress: the fault phase's progress lines (stderr is not a terminal here), to the end.
+    assert.match(r.stderr, /^chaos faults: \d+s \/ 48s \(\d+%\), fault \d+\/\d+, ops \d+/m);
+    assert.match(r.stderr, /^chaos faults: \d+s \/ 48s \(100%\) — done: 10 faults in \d+s$/m);
     // The history file is in check/'s documented format, with wall-clock times, and judges alike.
     const history = parseHistory(JSON.parse(readFileSync(join(out, "history.json"), "utf8")));
     assert.equal(history.length, report.operations.total);

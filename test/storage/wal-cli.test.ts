@@ -130,3 +130,27 @@ test("bad arguments exit 2 with usage", async () => {
   assert.equal(help.code, 0);
   assert.match(help.stdout, /usage: ordo wal verify DIR/);
 });
+
+test("verify --progress: progress lines on stderr, none on stdout; none without the flag", async () => {
+  const dir = await sampleDir();
+  try {
+    const quiet = await run(["verify", dir, "--json"]);
+    assert.equal(quiet.stderr, "", "no progress when stderr is not a terminal");
+    const shown = await run(["verify", dir, "--json", "--progress"]);
+    assert.equal(shown.code, 0, shown.stderr);
+    const lines = shown.stderr.trim().split("\n");
+    const last = lines.at(-1) as string;
+    assert.match(last, /^wal verify .*: [\d.]+ (B|KiB) \/ [\d.]+ (B|KiB) \(100%\).* — done: ok$/);
+    assert.ok(
+      lines.every((l) => l.startsWith("wal verify ")),
+      shown.stderr,
+    );
+    // stdout is what it was without --progress: the JSON report still parses.
+    assert.equal(shown.stdout, quiet.stdout);
+    JSON.parse(shown.stdout.trim().split("\n").at(-1) as string);
+    const dumpRefused = await run(["dump", dir, "--progress"]);
+    assert.equal(dumpRefused.code, 2);
+  } finally {
+    await removeDir(dir);
+  }
+});
