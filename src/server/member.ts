@@ -25,9 +25,10 @@ import { type ClusterInfo, newIncarnation, TcpTransport } from "../transport/ind
 import { ClientListener } from "./client-listener.js";
 import { type PeerSpec, stableId } from "./cluster-config.js";
 import { clusterHandlers } from "./cluster-service.js";
+import { Dashboard, statusDetails } from "./dashboard.js";
 import { kvServiceDefinition } from "./etcd-wire.js";
 import { GrpcServer } from "./grpc/server.js";
-import { createHttpGateway, type HealthInput } from "./http-gateway.js";
+import { createHttpGateway, type HealthInput, statusBody } from "./http-gateway.js";
 import {
   FileIncarnations,
   readIncarnationMarker,
@@ -219,6 +220,7 @@ export class Member {
   private wasLeader = false;
   /** Open watch streams hold a graceful gRPC shutdown: stop() ends them first. */
   private watch: WatchService | undefined;
+  private dashboard: Dashboard | undefined;
   private stopping: Promise<void> | undefined;
   private publishing = false;
   private nextPublishAtMs = 0;
@@ -562,7 +564,34 @@ export class Member {
       },
       { labels: { member: options.name } },
     );
+    const nameOf = (id: string): string =>
+      membershipSync.current.find((v) => v.nodeId === id)?.name || id;
+    const statusExtra = () => ({
+      memberId: ownMemberId(),
+      clusterId,
+      revision: kv.store.revision,
+      ...statusDetails({
+        nodeId,
+        status: runtime.status(),
+        wal: storage.stats(),
+        fsync: storage.syncLatency,
+        nameOf,
+      }),
+    });
+    const dashboard = new Dashboard(
+      {
+        nodeId,
+        status: () => statusBody({ health, statusExtra }),
+        members: () => membershipSync.current,
+        metrics: () => runtime.metrics,
+        fsync: storage.syncLatency,
+        range: (request) => runtime.readWith("serializable", () => kv.store.range(request)),
+        subscribe: (listener) => kv.store.subscribe(listener),
+      },
+      { onError: (what, error) => log("warn", "dashboard error", { what, error: String(error) }) },
+    );
     const httpServer = createHttpGateway({
+      extraRoutes: dashboard.handle,
       backend,
       requestBytesMax,
       // JSON with base64 bytes is larger than the request it encodes.
@@ -571,7 +600,7 @@ export class Member {
         : {}),
       health,
       metrics,
-      statusExtra: () => ({ memberId: ownMemberId(), clusterId, revision: kv.store.revision }),
+      statusExtra,
       onInternalError: (path, error) =>
         log("error", "internal error serving an HTTP client", { path, error: String(error) }),
     });
@@ -585,6 +614,7 @@ export class Member {
         logger: (level, message, fields) => log(level, `client listener: ${message}`, fields),
       });
     } catch (e) {
+      dashboard.close();
       grpcServer.forceShutdown();
       httpServer.close();
       await runtime.stop();
@@ -608,6 +638,7 @@ export class Member {
     const clientPort = listener.port;
     clientUrl = `http://${options.clientHost.includes(":") ? `[${options.clientHost}]` : options.clientHost}:${clientPort}`;
     member.watch = watch;
+    member.dashboard = dashboard;
     const started = member;
     member.leaseTimer = setInterval(() => {
       started.leaderDuties();
@@ -692,6 +723,7 @@ export class Member {
     if (this.leaseTimer !== undefined) clearInterval(this.leaseTimer);
     if (this.removedTimer !== undefined) clearTimeout(this.removedTimer);
     this.watch?.close();
+    this.dashboard?.close();
     this.listener.stopAccepting();
     this.httpServer.close();
     this.httpServer.closeIdleConnections();
