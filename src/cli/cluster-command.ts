@@ -133,6 +133,7 @@ export async function runClusterCommand(args: string[], out: Output): Promise<nu
     `ordo: local 3-member cluster, data under ${dataDir}\n` +
       `  client endpoints: ${clientPorts.map((p) => `${host}:${p}`).join(",")}\n` +
       `  peers:            ${initialCluster}\n` +
+      `  dashboard:        http://${host.includes(":") ? `[${host}]` : host}:${clientPorts[0]}/dashboard (every member serves one on its client port)\n` +
       `  try: npx ordo put greeting hello --endpoints ${host}:${clientPorts[0]}\n` +
       `       ETCDCTL_API=3 etcdctl --endpoints=${clientPorts.map((p) => `${host}:${p}`).join(",")} get greeting\n` +
       `  members are restarted when they exit${values["no-restart"] ? " (not: --no-restart)" : ""}; ` +

@@ -317,6 +317,7 @@ export function memberRows(
       reachable: true,
       status: self,
     });
+  rows.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const leader = rows.find((r) => r.status?.role === "Leader")?.status;
   return rows.map((r) => {
     const p = leader?.progress.find((x) => x.id === r.nodeId);
