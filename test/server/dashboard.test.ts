@@ -96,14 +96,14 @@ describe("clusterVerdict", () => {
       row("n2", healthyStatus("n2", "Follower", { reasons: ["apply lag 2000 entries (> 1000)"] }), {
         progress: { match: 5000, state: "Replicate", inflight: 3 },
       }),
-      row("n3", healthyStatus("n3", "Follower", { fsyncP99Ms: 250 }), {
+      row("n3", healthyStatus("n3", "Follower", { fsyncP99Ms: 750 }), {
         progress: { match: 100, state: "Replicate", inflight: 0 },
       }),
     ]);
     assert.equal(v.state, "slow");
     assert.deepEqual(v.reasons, [
       "n2: apply lag 2000 entries (> 1000)",
-      "n3: fsync p99 250.0 ms (> 100 ms)",
+      "n3: fsync p99 750.0 ms (> 500 ms)",
       "follower n3 lagging: 4900 entries behind the leader",
     ]);
   });
