@@ -292,7 +292,11 @@ async function getJson(
 /** An open event stream: next(event) resolves with the data of the next such event. */
 interface Stream {
   readonly status: number;
-  next(event: string): Promise<Record<string, unknown>>;
+  /** The next `event` (for which `where` holds), dropping what came before it. */
+  next(
+    event: string,
+    where?: (data: Record<string, unknown>) => boolean,
+  ): Promise<Record<string, unknown>>;
   close(): void;
 }
 
@@ -320,10 +324,10 @@ function openStream(port: number, path: string): Promise<Stream> {
       res.on("error", () => {});
       resolve({
         status: res.statusCode ?? 0,
-        next: async (event) => {
+        next: async (event, where = () => true) => {
           const deadline = Date.now() + BOUND_MS;
           for (;;) {
-            const i = queue.findIndex((e) => e.event === event);
+            const i = queue.findIndex((e) => e.event === event && where(e.data));
             if (i >= 0)
               return (queue.splice(0, i + 1).pop() as { data: Record<string, unknown> }).data;
             if (Date.now() > deadline) throw new Error(`no "${event}" event within ${BOUND_MS} ms`);
@@ -349,6 +353,7 @@ async function streamsBecome(d: Dashboard, n: number): Promise<void> {
   }
 }
 
+const b64 = (s: string): string => Buffer.from(s).toString("base64");
 const b64url = (s: string | Uint8Array): string =>
   Buffer.from(typeof s === "string" ? bytes(s) : s).toString("base64url");
 
@@ -454,6 +459,35 @@ describe("the dashboard's endpoints", () => {
     everything.close();
     await streamsBecome(f.dashboard, 0);
     assert.equal(f.listeners(), 0);
+  });
+
+  test("a watcher that does not read is dropped once its buffer is full; the others go on", async (t) => {
+    const f = await startFake(t);
+    const reader = await openStream(f.port, `/dashboard/watch?prefix=${b64url("s/")}`);
+    t.after(() => reader.close());
+    await reader.next("ready");
+    // A client that sends its request and never reads a byte of the answer.
+    const { connect } = await import("node:net");
+    const stalled = connect(f.port, "127.0.0.1");
+    t.after(() => stalled.destroy());
+    stalled.on("error", () => {});
+    stalled.write(`GET /dashboard/watch?prefix=${b64url("s/")} HTTP/1.1\r\nhost: x\r\n\r\n`);
+    stalled.pause();
+    await streamsBecome(f.dashboard, 2);
+    const value = new Uint8Array(200).fill(0x7a);
+    const events = Array.from({ length: 500 }, (_, i) => ({
+      type: "PUT" as const,
+      kv: kv(bytes(`s/${i}`), value, 10),
+    }));
+    // Bounded: far more than the 1 MiB buffer plus the kernel's socket buffers.
+    for (let i = 0; i < 400 && f.dashboard.streams === 2; i++) {
+      f.emit({ revision: 10 + i, events });
+      // The reading client keeps up: it has the whole batch before the next is sent.
+      await reader.next("event", (e) => e.revision === 10 + i && e.key === b64(`s/499`));
+    }
+    assert.equal(f.dashboard.streams, 1, "the stalled watcher was dropped");
+    f.emit({ revision: 1000, events: [{ type: "PUT", kv: kv(bytes("s/last"), value, 1000) }] });
+    assert.equal((await reader.next("event", (e) => e.revision === 1000)).key, b64("s/last"));
   });
 
   test("at most sseClientsMax open streams; a closed one frees its place", async (t) => {
