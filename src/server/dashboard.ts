@@ -26,12 +26,14 @@ import {
   type EventBatch,
   type KeyValue,
   KvError,
+  type KvStateMachine,
   prefixEnd,
   type RangeRequest,
   type RangeResponse,
 } from "../kv/index.js";
-import type { NodeStatus, RsmMetrics } from "../rsm/index.js";
-import { type LatencyWindow, quantile, type WalStats } from "../storage/index.js";
+import type { NodeStatus, RsmMetrics, RsmNode } from "../rsm/index.js";
+import { type LatencyWindow, quantile, type WalStats, type WalStorage } from "../storage/index.js";
+import { type HealthInput, statusBody } from "./http-gateway.js";
 import type { MemberView } from "./member-records.js";
 
 /** Samples kept: one a second for the last 10 minutes. */
@@ -847,4 +849,52 @@ export class Dashboard {
     };
     for (const res of this.viewers) this.send(res, "tick", data);
   }
+}
+
+// ---- wiring into a member ---------------------------------------------------------------------
+
+export interface MemberDashboardParts {
+  readonly nodeId: string;
+  readonly runtime: Pick<RsmNode, "status" | "metrics" | "readWith">;
+  readonly kv: KvStateMachine;
+  readonly storage: Pick<WalStorage, "stats" | "syncLatency">;
+  readonly health: () => HealthInput;
+  readonly members: () => readonly MemberView[];
+  /** The member's own extra /status fields (ids, revision). */
+  readonly statusExtra: () => Readonly<Record<string, unknown>>;
+  readonly onError?: (what: string, error: unknown) => void;
+}
+
+/**
+ * A member's dashboard, and the /status extra fields (the member's own plus statusDetails) for
+ * its HTTP gateway, so the dashboard and /status show the same.
+ */
+export function memberDashboard(p: MemberDashboardParts): {
+  dashboard: Dashboard;
+  statusExtra: () => Record<string, unknown>;
+} {
+  const nameOf = (id: string): string => p.members().find((v) => v.nodeId === id)?.name || id;
+  const statusExtra = (): Record<string, unknown> => ({
+    ...p.statusExtra(),
+    ...statusDetails({
+      nodeId: p.nodeId,
+      status: p.runtime.status(),
+      wal: p.storage.stats(),
+      fsync: p.storage.syncLatency,
+      nameOf,
+    }),
+  });
+  const dashboard = new Dashboard(
+    {
+      nodeId: p.nodeId,
+      status: () => statusBody({ health: p.health, statusExtra }),
+      members: p.members,
+      metrics: () => p.runtime.metrics,
+      fsync: p.storage.syncLatency,
+      range: (request) => p.runtime.readWith("serializable", () => p.kv.store.range(request)),
+      subscribe: (listener) => p.kv.store.subscribe(listener),
+    },
+    p.onError !== undefined ? { onError: p.onError } : {},
+  );
+  return { dashboard, statusExtra };
 }

@@ -25,10 +25,10 @@ import { type ClusterInfo, newIncarnation, TcpTransport } from "../transport/ind
 import { ClientListener } from "./client-listener.js";
 import { type PeerSpec, stableId } from "./cluster-config.js";
 import { clusterHandlers } from "./cluster-service.js";
-import { Dashboard, statusDetails } from "./dashboard.js";
+import { type Dashboard, memberDashboard } from "./dashboard.js";
 import { kvServiceDefinition } from "./etcd-wire.js";
 import { GrpcServer } from "./grpc/server.js";
-import { createHttpGateway, type HealthInput, statusBody } from "./http-gateway.js";
+import { createHttpGateway, type HealthInput } from "./http-gateway.js";
 import {
   FileIncarnations,
   readIncarnationMarker,
@@ -564,32 +564,16 @@ export class Member {
       },
       { labels: { member: options.name } },
     );
-    const nameOf = (id: string): string =>
-      membershipSync.current.find((v) => v.nodeId === id)?.name || id;
-    const statusExtra = () => ({
-      memberId: ownMemberId(),
-      clusterId,
-      revision: kv.store.revision,
-      ...statusDetails({
-        nodeId,
-        status: runtime.status(),
-        wal: storage.stats(),
-        fsync: storage.syncLatency,
-        nameOf,
-      }),
+    const { dashboard, statusExtra } = memberDashboard({
+      nodeId,
+      runtime,
+      kv,
+      storage,
+      health,
+      members: () => membershipSync.current,
+      statusExtra: () => ({ memberId: ownMemberId(), clusterId, revision: kv.store.revision }),
+      onError: (what, error) => log("warn", "dashboard error", { what, error: String(error) }),
     });
-    const dashboard = new Dashboard(
-      {
-        nodeId,
-        status: () => statusBody({ health, statusExtra }),
-        members: () => membershipSync.current,
-        metrics: () => runtime.metrics,
-        fsync: storage.syncLatency,
-        range: (request) => runtime.readWith("serializable", () => kv.store.range(request)),
-        subscribe: (listener) => kv.store.subscribe(listener),
-      },
-      { onError: (what, error) => log("warn", "dashboard error", { what, error: String(error) }) },
-    );
     const httpServer = createHttpGateway({
       extraRoutes: dashboard.handle,
       backend,
