@@ -515,6 +515,8 @@ export class Dashboard {
   private readonly timer: NodeJS.Timeout;
   private readonly polled = new Map<string, PeerPoll>();
   private polling = false;
+  /** The last "tick" sent, for a viewer that connects between two (performance.now() time). */
+  private lastTick: { readonly at: number; readonly data: unknown } | undefined;
   private closed = false;
   private last: { metrics: RsmMetrics; fsyncs: number; at: number; leader: string };
   private readonly assets = new Map<string, Buffer>();
@@ -715,8 +717,13 @@ export class Dashboard {
       marks: this.marks.toArray(),
       intervalMs: this.options.intervalMs ?? SAMPLE_INTERVAL_MS,
     });
-    // Without a poll of its own, a first viewer would wait for the next tick to see the cluster.
-    this.poll();
+    // A viewer joining others gets the latest tick at once; a first viewer (no tick for two
+    // periods) polls now rather than wait for the next period. Either way the peers are polled
+    // at most once a period by the timer, plus once per two periods for a first viewer.
+    const interval = this.options.intervalMs ?? SAMPLE_INTERVAL_MS;
+    if (this.lastTick !== undefined && performance.now() - this.lastTick.at < 2 * interval)
+      this.send(res, "tick", this.lastTick.data);
+    else this.poll();
   }
 
   private openWatch(req: IncomingMessage, res: ServerResponse, url: URL): void {
@@ -847,6 +854,7 @@ export class Dashboard {
       verdict,
       members: rows,
     };
+    this.lastTick = { at: performance.now(), data };
     for (const res of this.viewers) this.send(res, "tick", data);
   }
 }
