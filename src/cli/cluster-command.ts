@@ -157,6 +157,7 @@ export async function runClusterCommand(args: string[], out: Output): Promise<nu
         ? `  TLS: certificates under ${tls.dir} (CA ${tls.caFile}); clients need a certificate it signed\n` +
           `  etcdctl flags:    --endpoints=${endpoints}${clientFlags}\n`
         : "") +
+      `  dashboard:        ${tls !== undefined ? "https" : "http"}://${host.includes(":") ? `[${host}]` : host}:${clientPorts[0]}/dashboard (every member serves one on its client port)\n` +
       `  try: npx ordo put greeting hello --endpoints ${tls !== undefined ? "https://" : ""}${host}:${clientPorts[0]}${clientFlags}\n` +
       `       ETCDCTL_API=3 etcdctl --endpoints=${endpoints}${clientFlags} get greeting\n` +
       `  members are restarted when they exit${values["no-restart"] ? " (not: --no-restart)" : ""}; ` +

@@ -223,6 +223,8 @@ export interface RaftStatus {
      * (its durable state went backwards). Non-zero means the follower must not be trusted.
      */
     regressions: number;
+    /** Appends sent and not yet acknowledged (Replicate state only; bounded by the window). */
+    inflight: number;
   }>;
 }
 
@@ -776,6 +778,7 @@ export class Raft {
         state: pr.state,
         recentActive: pr.recentActive,
         regressions: pr.regressions,
+        inflight: pr.inflights.size,
       })),
     };
   }

@@ -12,6 +12,7 @@
 //                  "no quorum — stopped, refusing writes" from "quorum — slow" from "healthy"
 //   GET  /metrics  Prometheus text (metrics.ts)
 //   GET  /version  {"etcdserver", "etcdcluster"}, as etcd answers it
+//   GET  /dashboard...  the live dashboard (dashboard.ts, through extraRoutes)
 //
 // The KV endpoints reuse the gRPC service's pieces: etcd-mapping.ts for the messages, the same
 // KvBackend, statusOf for errors, the same request size limit. A handler never throws: every
@@ -330,6 +331,11 @@ export interface HttpGatewayOptions {
   readonly requestBytesMax?: number;
   /** Extra fields for /status (e.g. member and cluster ids). */
   readonly statusExtra?: () => Readonly<Record<string, unknown>>;
+  /**
+   * More endpoints (the dashboard, dashboard.ts): takes the request and answers it itself when
+   * it returns true; false falls through to the 404.
+   */
+  readonly extraRoutes?: (req: IncomingMessage, res: ServerResponse, path: string) => boolean;
   /** Hears every request that ended 500 (a bug or a broken backend), for logging. */
   readonly onInternalError?: (path: string, error: unknown) => void;
 }
@@ -451,6 +457,29 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
   send(res, status, `${JSON.stringify(body)}\n`, "application/json");
 }
 
+/** GET /status's body (also what the dashboard shows of this member). */
+export function statusBody(
+  options: Pick<HttpGatewayOptions, "health" | "thresholds" | "statusExtra">,
+): Record<string, unknown> {
+  const h = options.health();
+  const a = assessHealth(h, options.thresholds);
+  return {
+    name: h.name,
+    ...options.statusExtra?.(),
+    role: h.role,
+    term: h.term,
+    leader: h.leader,
+    commit: h.commit,
+    applied: h.applied,
+    lastIndex: h.lastIndex,
+    applyLag: a.applyLag,
+    commitLag: a.commitLag,
+    health: a.healthy,
+    verdict: a.verdict,
+    reasons: a.reasons,
+  };
+}
+
 /** The node:http request listener serving every endpoint above. */
 export function httpGatewayHandler(
   options: HttpGatewayOptions,
@@ -496,25 +525,7 @@ export function httpGatewayHandler(
     else sendJson(res, 503, { health: "false", reason: a.reasons.join("; ") });
   };
 
-  const serveStatus = (res: ServerResponse): void => {
-    const h = options.health();
-    const a = assessHealth(h, options.thresholds);
-    sendJson(res, 200, {
-      name: h.name,
-      ...options.statusExtra?.(),
-      role: h.role,
-      term: h.term,
-      leader: h.leader,
-      commit: h.commit,
-      applied: h.applied,
-      lastIndex: h.lastIndex,
-      applyLag: a.applyLag,
-      commitLag: a.commitLag,
-      health: a.healthy,
-      verdict: a.verdict,
-      reasons: a.reasons,
-    });
-  };
+  const serveStatus = (res: ServerResponse): void => sendJson(res, 200, statusBody(options));
 
   const serveMetrics = async (res: ServerResponse): Promise<void> => {
     if (options.metrics === undefined) {
@@ -570,6 +581,7 @@ export function httpGatewayHandler(
       await get(res);
       return;
     }
+    if (options.extraRoutes?.(req, res, path) === true) return;
     throw new HttpError(404, grpc.status.NOT_FOUND, `no such endpoint: ${path}`);
   };
 

@@ -32,6 +32,7 @@ import { type AutoCompaction, AutoCompactor } from "./auto-compaction.js";
 import { ClientListener, type ClientListenerTls } from "./client-listener.js";
 import { type PeerSpec, stableId } from "./cluster-config.js";
 import { clusterHandlers } from "./cluster-service.js";
+import { type Dashboard, memberDashboard } from "./dashboard.js";
 import { kvServiceDefinition } from "./etcd-wire.js";
 import { GrpcServer } from "./grpc/server.js";
 import { createHttpGateway, type HealthInput } from "./http-gateway.js";
@@ -240,6 +241,7 @@ export class Member {
   private wasLeader = false;
   /** Open watch streams hold a graceful gRPC shutdown: stop() ends them first. */
   private watch: WatchService | undefined;
+  private dashboard: Dashboard | undefined;
   private stopping: Promise<void> | undefined;
   private publishing = false;
   private nextPublishAtMs = 0;
@@ -613,7 +615,18 @@ export class Member {
       { labels: { member: options.name } },
     );
     metricsRef = metrics;
+    const { dashboard, statusExtra } = memberDashboard({
+      nodeId,
+      runtime,
+      kv,
+      storage,
+      health,
+      members: () => membershipSync.current,
+      statusExtra: () => ({ memberId: ownMemberId(), clusterId, revision: kv.store.revision }),
+      onError: (what, error) => log("warn", "dashboard error", { what, error: String(error) }),
+    });
     const httpServer = createHttpGateway({
+      extraRoutes: dashboard.handle,
       backend,
       requestBytesMax,
       // JSON with base64 bytes is larger than the request it encodes.
@@ -622,7 +635,7 @@ export class Member {
         : {}),
       health,
       metrics,
-      statusExtra: () => ({ memberId: ownMemberId(), clusterId, revision: kv.store.revision }),
+      statusExtra,
       onInternalError: (path, error) =>
         log("error", "internal error serving an HTTP client", { path, error: String(error) }),
     });
@@ -637,6 +650,7 @@ export class Member {
         logger: (level, message, fields) => log(level, `client listener: ${message}`, fields),
       });
     } catch (e) {
+      dashboard.close();
       grpcServer.forceShutdown();
       httpServer.close();
       await runtime.stop();
@@ -660,6 +674,7 @@ export class Member {
     const clientPort = listener.port;
     clientUrl = clientUrlOf(options, clientPort);
     member.watch = watch;
+    member.dashboard = dashboard;
     const started = member;
     member.leaseTimer = setInterval(() => {
       started.leaderDuties();
@@ -759,6 +774,7 @@ export class Member {
     this.autoCompactor?.stop();
     if (this.removedTimer !== undefined) clearTimeout(this.removedTimer);
     this.watch?.close();
+    this.dashboard?.close();
     this.listener.stopAccepting();
     this.httpServer.close();
     this.httpServer.closeIdleConnections();

@@ -9,6 +9,7 @@ export {
   segmentFileName,
   snapshotFileName,
 } from "./file-names.js";
+export { LatencyWindow, quantile } from "./latency-window.js";
 export type { WalRecord } from "./record-codec.js";
 export {
   type DamagedSnapshot,

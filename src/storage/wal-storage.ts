@@ -51,6 +51,7 @@ import {
   type SnapshotName,
   segmentFileName,
 } from "./file-names.js";
+import { LatencyWindow } from "./latency-window.js";
 import {
   BATCH_HEADER_BYTES,
   type BatchItem,
@@ -225,6 +226,8 @@ export class WalStorage implements LogStorage {
   private lastInstallIndex: number;
   private snapshotChain: Promise<void> = Promise.resolve();
   private readonly operations = new Set<Promise<unknown>>();
+  /** How long the latest batches' durable writes (write + sync, O_DSYNC) took (the dashboard). */
+  readonly syncLatency = new LatencyWindow(512);
   private readonly counters = {
     appends: 0,
     batches: 0,
@@ -676,6 +679,7 @@ export class WalStorage implements LogStorage {
     const records = batch.records;
     const bodyBytes = batch.bodyBytes;
     if (records.length > 0) {
+      const started = performance.now();
       if (this.active.position + BATCH_HEADER_BYTES + bodyBytes > this.config.segmentBytesMax) {
         await this.rollover(records, bodyBytes);
       } else {
@@ -691,6 +695,7 @@ export class WalStorage implements LogStorage {
         this.active.position += frame.length;
         this.counted(frame.length);
       }
+      this.syncLatency.record(performance.now() - started);
       this.batchBuffer.release();
     }
     if (batch.lastIndex !== undefined) this.lastIndexWritten = batch.lastIndex;

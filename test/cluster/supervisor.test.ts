@@ -236,6 +236,12 @@ test("ordo cluster supervises: kill -9 of the leader → the others serve, it co
   const a = await ctl(s, "status");
   assert.match(a.out, /^NAME\s+STATE\s+PID\s+ENDPOINT/m);
   assert.match(a.out, /^n1\s+running\s+\d+\s+127\.0\.0\.1:\d+/m);
+  // It printed the dashboard's URL, and the dashboard is there.
+  const dashboard = /^ {2}dashboard: +(http:\S+)/m.exec(s.stdout())?.[1];
+  assert.equal(dashboard, `http://127.0.0.1:${s.clientPorts[0]}/dashboard`, s.stdout());
+  const page = await fetch(dashboard as string);
+  assert.equal(page.status, 200);
+  assert.match(await page.text(), /<title>Ordo dashboard<\/title>/);
   await writeKeys(s.endpoints, 0, 20);
 
   // kill -9 the leader, by the PID the supervisor reports.
