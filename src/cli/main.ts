@@ -92,6 +92,16 @@ export async function run(args: string[], out: Output = processOutput()): Promis
       out.stderr(`ordo ${command}: ${e.message}\n`);
       return 1;
     }
+    if (
+      e instanceof Error &&
+      (e.name === "StorageError" ||
+        e.name === "CorruptionError" ||
+        typeof (e as NodeJS.ErrnoException).syscall === "string")
+    ) {
+      // The file system or the network said no (a missing directory, a permission): one line.
+      out.stderr(`ordo ${command}: ${e.message}\n`);
+      return 1;
+    }
     if (e instanceof Error && e.name === "KvClientError") {
       out.stderr(`ordo ${command}: ${e.message}\n`);
       return 1;
