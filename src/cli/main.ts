@@ -1,5 +1,6 @@
 // The `ordo` command: dispatches to subcommands. Errors in arguments print a clear message and
 // exit 2; a failed check exits 1.
+import { processArgvBytes } from "./argv-bytes.js";
 import { type Output, processOutput } from "./output.js";
 import { runSimCommand, SIM_USAGE } from "./sim-command.js";
 
@@ -27,8 +28,17 @@ commands:
 
 ${SIM_USAGE}`;
 
-export async function run(args: string[], out: Output = processOutput()): Promise<number> {
+/** The process's own arguments: their raw bytes are known (argv-bytes.ts). */
+const isProcessArgv = (args: readonly string[]): boolean =>
+  args.length === process.argv.length - 2 && args.every((a, i) => a === process.argv[i + 2]);
+
+export async function run(
+  args: string[],
+  out: Output = processOutput(isProcessArgv(args) ? processArgvBytes() : undefined),
+): Promise<number> {
   const [command, ...rest] = args;
+  // The subcommand sees its own arguments, and their bytes, index for index.
+  out = { ...out, argvBytes: out.argvBytes?.slice(1) };
   try {
     switch (command) {
       case "sim":

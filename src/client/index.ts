@@ -24,6 +24,7 @@ export type {
 } from "./txn.js";
 export { Watch, type WatchEvent, type WatchOptions } from "./watch.js";
 export {
+  type Bytes,
   type KeyValue,
   leaseIdFromHex,
   leaseIdToHex,

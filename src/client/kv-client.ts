@@ -1,6 +1,8 @@
 // Ordo's TypeScript client for etcd's v3 API: an endpoint list, leader-independent requests
 // (any member serves any request), and retries on another endpoint when a member is
-// unavailable. Keys and values are strings; 64-bit ids (leases, members) are decimal strings.
+// unavailable. Keys and values are strings (UTF-8) or bytes (Uint8Array/Buffer), and come back
+// as both (KeyValue's key/value and keyBytes/valueBytes); 64-bit ids (leases, members) are
+// decimal strings, and leaseIdToHex gives etcdctl's hexadecimal form.
 //
 // Services: KV (get, put, delete, txn), Lease (grant, revoke, keep-alive, time-to-live, list),
 // Watch (watch: an async iterator that survives a member going away), Cluster (memberList,
@@ -45,14 +47,14 @@ import {
   txnToEtcd,
 } from "./txn.js";
 import { Watch, type WatchOptions } from "./watch.js";
-import { type KeyValue, type RawHeader, type RawKv, toKv } from "./wire.js";
+import { type Bytes, type KeyValue, type RawHeader, type RawKv, toKv } from "./wire.js";
 
 export { KvClientError } from "./errors.js";
-export { type KeyValue, prefixRangeEnd } from "./wire.js";
+export { type Bytes, type KeyValue, prefixRangeEnd } from "./wire.js";
 
 export interface GetOptions {
   readonly prefix?: boolean;
-  readonly rangeEnd?: string;
+  readonly rangeEnd?: Bytes;
   readonly limit?: number;
   readonly revision?: number;
   readonly keysOnly?: boolean;
@@ -250,8 +252,8 @@ export class KvClient {
   // ---- KV -------------------------------------------------------------------------------------
 
   async put(
-    key: string,
-    value: string,
+    key: Bytes,
+    value: Bytes,
     options: { lease?: string; prevKv?: boolean } = {},
   ): Promise<{ revision: number; prevKv: KeyValue | undefined }> {
     const res = (await this.write("Put", putRequest(key, value, options))) as {
@@ -264,12 +266,12 @@ export class KvClient {
     };
   }
 
-  async get(key: string, options: GetOptions = {}): Promise<GetResult> {
+  async get(key: Bytes, options: GetOptions = {}): Promise<GetResult> {
     return rangeResult((await this.call("KV", "Range", rangeRequest(key, options))) as RawRange);
   }
 
   async delete(
-    key: string,
+    key: Bytes,
     options: { prefix?: boolean; prevKv?: boolean } = {},
   ): Promise<{ deleted: number; revision: number; prevKvs: KeyValue[] }> {
     const res = (await this.write("DeleteRange", deleteRequest(key, options))) as {
@@ -290,7 +292,7 @@ export class KvClient {
   }
 
   /** Compare-and-swap in one Txn: put `value` if the key's value is `expected` (null: absent). */
-  async compareAndSwap(key: string, expected: string | null, value: string): Promise<boolean> {
+  async compareAndSwap(key: Bytes, expected: Bytes | null, value: Bytes): Promise<boolean> {
     const res = await this.txn({
       compare: [
         expected === null
@@ -378,7 +380,7 @@ export class KvClient {
    * Watches a key (or a prefix / range). Iterate the result with `for await`; `created`
    * resolves once the server registered the watch; close() (or leaving the loop) ends it.
    */
-  watch(key: string, options: WatchOptions = {}): Watch {
+  watch(key: Bytes, options: WatchOptions = {}): Watch {
     const watch = new Watch(
       (endpoint) => {
         const client = this.clientOf("Watch", endpoint) as unknown as Record<

@@ -1,20 +1,20 @@
 // Txn in a friendly shape: compares on a key's value, version, revisions or lease; put, get and
 // delete operations; results typed by operation.
 import type { GetOptions, GetResult } from "./kv-client.js";
-import { type KeyValue, prefixRangeEnd, type RawKv, toKv } from "./wire.js";
+import { type Bytes, type KeyValue, prefixRangeEnd, type RawKv, toBytes, toKv } from "./wire.js";
 
 export type CompareOp = "==" | "!=" | ">" | "<";
 
 export type TxnCompare =
   | {
-      readonly key: string;
+      readonly key: Bytes;
       readonly target: "value";
       readonly op: CompareOp;
-      readonly value: string;
+      readonly value: Bytes;
       readonly prefix?: boolean;
     }
   | {
-      readonly key: string;
+      readonly key: Bytes;
       readonly target: "version" | "createRevision" | "modRevision" | "lease";
       readonly op: CompareOp;
       /** A number, or an int64 as a decimal string (lease ids). */
@@ -25,15 +25,15 @@ export type TxnCompare =
 export type TxnOp =
   | {
       readonly type: "put";
-      readonly key: string;
-      readonly value: string;
+      readonly key: Bytes;
+      readonly value: Bytes;
       readonly lease?: string;
       readonly prevKv?: boolean;
     }
-  | ({ readonly type: "get"; readonly key: string } & GetOptions)
+  | ({ readonly type: "get"; readonly key: Bytes } & GetOptions)
   | {
       readonly type: "delete";
-      readonly key: string;
+      readonly key: Bytes;
       readonly prefix?: boolean;
       readonly prevKv?: boolean;
     };
@@ -69,14 +69,14 @@ const TARGET_FIELD = {
   lease: "lease",
 } as const;
 
-export function rangeEndOf(key: Buffer, options: { prefix?: boolean; rangeEnd?: string }): Buffer {
+export function rangeEndOf(key: Buffer, options: { prefix?: boolean; rangeEnd?: Bytes }): Buffer {
   if (options.prefix) return prefixRangeEnd(key);
-  if (options.rangeEnd !== undefined) return Buffer.from(options.rangeEnd);
+  if (options.rangeEnd !== undefined) return toBytes(options.rangeEnd);
   return Buffer.alloc(0);
 }
 
-export function rangeRequest(key: string, options: GetOptions): object {
-  const k = Buffer.from(key);
+export function rangeRequest(key: Bytes, options: GetOptions): object {
+  const k = toBytes(key);
   return {
     key: k,
     range_end: rangeEndOf(k, options),
@@ -89,35 +89,32 @@ export function rangeRequest(key: string, options: GetOptions): object {
 }
 
 export function putRequest(
-  key: string,
-  value: string,
+  key: Bytes,
+  value: Bytes,
   options: { lease?: string; prevKv?: boolean },
 ): object {
   return {
-    key: Buffer.from(key),
-    value: Buffer.from(value),
+    key: toBytes(key),
+    value: toBytes(value),
     lease: options.lease ?? "0",
     prev_kv: options.prevKv ?? false,
   };
 }
 
-export function deleteRequest(
-  key: string,
-  options: { prefix?: boolean; prevKv?: boolean },
-): object {
-  const k = Buffer.from(key);
+export function deleteRequest(key: Bytes, options: { prefix?: boolean; prevKv?: boolean }): object {
+  const k = toBytes(key);
   return { key: k, range_end: rangeEndOf(k, options), prev_kv: options.prevKv ?? false };
 }
 
 function compareToEtcd(c: TxnCompare): object {
-  const key = Buffer.from(c.key);
+  const key = toBytes(c.key);
   const base = {
     result: RESULT[c.op],
     target: TARGET[c.target],
     key,
     range_end: c.prefix ? prefixRangeEnd(key) : Buffer.alloc(0),
   };
-  if (c.target === "value") return { ...base, value: Buffer.from(c.value) };
+  if (c.target === "value") return { ...base, value: toBytes(c.value) };
   const n = String(c.value);
   if (!/^-?\d+$/.test(n)) throw new RangeError(`txn compare ${c.target} needs an integer`);
   return { ...base, [TARGET_FIELD[c.target]]: n };
