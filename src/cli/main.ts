@@ -73,6 +73,11 @@ export async function run(
         return await (await import("./maintenance-commands.js")).runLeader(rest, out);
       case "endpoint":
         return await (await import("./maintenance-commands.js")).runEndpoint(rest, out);
+      case "compact":
+      case "compaction":
+        return await (await import("./maintenance-commands.js")).runCompact(rest, out);
+      case "defrag":
+        return await (await import("./maintenance-commands.js")).runDefrag(rest, out);
       case "snapshot":
         return await (await import("./maintenance-commands.js")).runSnapshot(rest, out);
       case "wal": {

@@ -29,4 +29,5 @@ export {
   leaseIdFromHex,
   leaseIdToHex,
   prefixRangeEnd,
+  type RawHeader,
 } from "./wire.js";

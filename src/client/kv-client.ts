@@ -60,6 +60,11 @@ export interface GetOptions {
   readonly keysOnly?: boolean;
   readonly countOnly?: boolean;
   readonly serializable?: boolean;
+  /** Every key from `key` on (etcd's range_end "\0"; an empty key means all keys). */
+  readonly fromKey?: boolean;
+  /** etcd's sort: order (NONE by default) by target (KEY by default). */
+  readonly sortOrder?: "NONE" | "ASCEND" | "DESCEND";
+  readonly sortTarget?: "KEY" | "VERSION" | "CREATE" | "MOD" | "VALUE";
 }
 
 export interface GetResult {
@@ -67,6 +72,8 @@ export interface GetResult {
   readonly count: number;
   readonly more: boolean;
   readonly revision: number;
+  /** The response header: cluster and member id, revision, raft term (decimal strings). */
+  readonly header: RawHeader;
 }
 
 export interface KvClientOptions {
@@ -84,9 +91,10 @@ export interface KvClientOptions {
 }
 
 export interface LeaseGrant {
-  /** int64 as a decimal string. */
+  /** int64 as a decimal string (leaseIdToHex: etcdctl's 16-digit hexadecimal form). */
   readonly id: string;
   readonly ttl: number;
+  readonly header?: RawHeader;
 }
 
 export interface LeaseTimeToLive {
@@ -95,6 +103,9 @@ export interface LeaseTimeToLive {
   readonly ttl: number;
   readonly grantedTtl: number;
   readonly keys: string[];
+  /** The attached keys as stored (keys are their UTF-8 decoding). */
+  readonly keyBytes?: Buffer[];
+  readonly header?: RawHeader;
 }
 
 export interface MemberInfo {
@@ -125,6 +136,7 @@ export interface EndpointStatus {
   readonly raftAppliedIndex: number;
   readonly revision: number;
   readonly errors: string[];
+  readonly isLearner: boolean;
 }
 
 export type EndpointResult<T> =
@@ -255,14 +267,15 @@ export class KvClient {
     key: Bytes,
     value: Bytes,
     options: { lease?: string; prevKv?: boolean } = {},
-  ): Promise<{ revision: number; prevKv: KeyValue | undefined }> {
+  ): Promise<{ revision: number; prevKv: KeyValue | undefined; header: RawHeader }> {
     const res = (await this.write("Put", putRequest(key, value, options))) as {
-      header: { revision: string };
+      header: RawHeader;
       prev_kv: RawKv | null;
     };
     return {
       revision: Number(res.header.revision),
       prevKv: res.prev_kv ? toKv(res.prev_kv) : undefined,
+      header: res.header,
     };
   }
 
@@ -272,10 +285,10 @@ export class KvClient {
 
   async delete(
     key: Bytes,
-    options: { prefix?: boolean; prevKv?: boolean } = {},
-  ): Promise<{ deleted: number; revision: number; prevKvs: KeyValue[] }> {
+    options: { prefix?: boolean; rangeEnd?: Bytes; prevKv?: boolean } = {},
+  ): Promise<{ deleted: number; revision: number; prevKvs: KeyValue[]; header: RawHeader }> {
     const res = (await this.write("DeleteRange", deleteRequest(key, options))) as {
-      header: { revision: string };
+      header: RawHeader;
       deleted: string;
       prev_kvs: RawKv[];
     };
@@ -283,7 +296,20 @@ export class KvClient {
       deleted: Number(res.deleted),
       revision: Number(res.header.revision),
       prevKvs: res.prev_kvs.map(toKv),
+      header: res.header,
     };
+  }
+
+  /**
+   * Compacts the history up to `revision` (etcd's Compact); with `physical` it returns once the
+   * compaction is applied (Ordo compacts while applying, so it always is).
+   */
+  async compact(revision: number, options: { physical?: boolean } = {}): Promise<RawHeader> {
+    const res = (await this.call("KV", "Compact", {
+      revision: String(revision),
+      physical: options.physical ?? false,
+    })) as { header: RawHeader };
+    return res.header;
   }
 
   /** One transaction: if every compare holds, the success ops run, otherwise the failure ops. */
@@ -310,12 +336,14 @@ export class KvClient {
     const res = (await this.call("Lease", "LeaseGrant", { TTL: String(ttlSeconds), ID: id })) as {
       ID: string;
       TTL: string;
+      header: RawHeader;
     };
-    return { id: res.ID, ttl: Number(res.TTL) };
+    return { id: res.ID, ttl: Number(res.TTL), header: res.header };
   }
 
-  async leaseRevoke(id: string): Promise<void> {
-    await this.call("Lease", "LeaseRevoke", { ID: id });
+  async leaseRevoke(id: string): Promise<{ header: RawHeader }> {
+    const res = (await this.call("Lease", "LeaseRevoke", { ID: id })) as { header: RawHeader };
+    return { header: res.header };
   }
 
   /** One keep-alive over a LeaseKeepAlive stream; TTL 0 when the lease is gone. */
@@ -332,10 +360,10 @@ export class KvClient {
       const stream = open.call(client, new grpc.Metadata(), { deadline: this.deadline() });
       return new Promise<LeaseGrant>((resolve, reject) => {
         let answered = false;
-        stream.on("data", (r: { ID: string; TTL: string }) => {
+        stream.on("data", (r: { ID: string; TTL: string; header: RawHeader }) => {
           if (answered) return;
           answered = true;
-          resolve({ id: r.ID, ttl: Number(r.TTL) });
+          resolve({ id: r.ID, ttl: Number(r.TTL), header: r.header });
           stream.end();
         });
         stream.on("error", (e) => {
@@ -355,18 +383,28 @@ export class KvClient {
     const res = (await this.call("Lease", "LeaseTimeToLive", {
       ID: id,
       keys: options.keys ?? false,
-    })) as { ID: string; TTL: string; grantedTTL: string; keys: Buffer[] };
+    })) as { ID: string; TTL: string; grantedTTL: string; keys: Buffer[]; header: RawHeader };
     return {
       id: res.ID,
       ttl: Number(res.TTL),
       grantedTtl: Number(res.grantedTTL),
       keys: res.keys.map((k) => k.toString()),
+      keyBytes: res.keys,
+      header: res.header,
     };
   }
 
   async leaseList(): Promise<string[]> {
-    const res = (await this.call("Lease", "LeaseLeases", {})) as { leases: { ID: string }[] };
-    return res.leases.map((l) => l.ID);
+    return (await this.leaseLeases()).ids;
+  }
+
+  /** The lease ids (decimal strings) with the response header. */
+  async leaseLeases(): Promise<{ ids: string[]; header: RawHeader }> {
+    const res = (await this.call("Lease", "LeaseLeases", {})) as {
+      leases: { ID: string }[];
+      header: RawHeader;
+    };
+    return { ids: res.leases.map((l) => l.ID), header: res.header };
   }
 
   /** Whether a keep-alive answer means the lease is gone (expired or revoked). */
@@ -557,6 +595,7 @@ export class KvClient {
             raftTerm: string;
             raftAppliedIndex: string;
             errors: string[];
+            isLearner?: boolean;
           };
           return {
             endpoint,
@@ -574,6 +613,7 @@ export class KvClient {
               raftAppliedIndex: Number(r.raftAppliedIndex),
               revision: Number(r.header.revision),
               errors: r.errors,
+              isLearner: r.isLearner === true,
             },
           };
         } catch (e) {
@@ -581,6 +621,20 @@ export class KvClient {
         }
       }),
     );
+  }
+
+  /** Maintenance.Defragment of one endpoint (an index into the endpoint list), no retry. */
+  async defragment(endpoint: number): Promise<RawHeader> {
+    if (!Number.isInteger(endpoint) || endpoint < 0 || endpoint >= this.endpoints.length)
+      throw new RangeError(`no endpoint ${endpoint}`);
+    try {
+      const r = (await this.callOn(endpoint, "Maintenance", "Defragment", {})) as {
+        header: RawHeader;
+      };
+      return r.header;
+    } catch (e) {
+      throw errorOf(e);
+    }
   }
 
   /**
@@ -619,7 +673,7 @@ export class KvClient {
         try {
           await this.callOn(i, "KV", "Range", rangeRequest("health", {}));
           const s = (await this.callOn(i, "Maintenance", "Status", {})) as { errors: string[] };
-          const tookMs = Math.round(performance.now() - started);
+          const tookMs = performance.now() - started;
           if (s.errors.length > 0) {
             return { endpoint, ok: false, error: `alarm: ${s.errors.join("; ")}` };
           }

@@ -1,7 +1,15 @@
 // Txn in a friendly shape: compares on a key's value, version, revisions or lease; put, get and
 // delete operations; results typed by operation.
 import type { GetOptions, GetResult } from "./kv-client.js";
-import { type Bytes, type KeyValue, prefixRangeEnd, type RawKv, toBytes, toKv } from "./wire.js";
+import {
+  type Bytes,
+  type KeyValue,
+  prefixRangeEnd,
+  type RawHeader,
+  type RawKv,
+  toBytes,
+  toKv,
+} from "./wire.js";
 
 export type CompareOp = "==" | "!=" | ">" | "<";
 
@@ -69,6 +77,9 @@ const TARGET_FIELD = {
   lease: "lease",
 } as const;
 
+const SORT_ORDER = { NONE: 0, ASCEND: 1, DESCEND: 2 } as const;
+const SORT_TARGET = { KEY: 0, VERSION: 1, CREATE: 2, MOD: 3, VALUE: 4 } as const;
+
 export function rangeEndOf(key: Buffer, options: { prefix?: boolean; rangeEnd?: Bytes }): Buffer {
   if (options.prefix) return prefixRangeEnd(key);
   if (options.rangeEnd !== undefined) return toBytes(options.rangeEnd);
@@ -77,10 +88,13 @@ export function rangeEndOf(key: Buffer, options: { prefix?: boolean; rangeEnd?: 
 
 export function rangeRequest(key: Bytes, options: GetOptions): object {
   const k = toBytes(key);
+  const fromKey = options.fromKey === true;
   return {
-    key: k,
-    range_end: rangeEndOf(k, options),
+    key: fromKey && k.length === 0 ? Buffer.from([0]) : k,
+    range_end: fromKey ? Buffer.from([0]) : rangeEndOf(k, options),
     limit: String(options.limit ?? 0),
+    sort_order: SORT_ORDER[options.sortOrder ?? "NONE"],
+    sort_target: SORT_TARGET[options.sortTarget ?? "KEY"],
     revision: String(options.revision ?? 0),
     keys_only: options.keysOnly ?? false,
     count_only: options.countOnly ?? false,
@@ -101,7 +115,10 @@ export function putRequest(
   };
 }
 
-export function deleteRequest(key: Bytes, options: { prefix?: boolean; prevKv?: boolean }): object {
+export function deleteRequest(
+  key: Bytes,
+  options: { prefix?: boolean; rangeEnd?: Bytes; prevKv?: boolean },
+): object {
   const k = toBytes(key);
   return { key: k, range_end: rangeEndOf(k, options), prev_kv: options.prevKv ?? false };
 }
@@ -140,7 +157,7 @@ export function txnToEtcd(req: TxnRequest): object {
 }
 
 export interface RawRange {
-  header: { revision: string };
+  header: RawHeader;
   kvs: RawKv[];
   count: string;
   more: boolean;
@@ -152,6 +169,7 @@ export function rangeResult(res: RawRange): GetResult {
     count: Number(res.count),
     more: res.more,
     revision: Number(res.header.revision),
+    header: res.header,
   };
 }
 

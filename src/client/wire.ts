@@ -80,7 +80,10 @@ export function leaseIdFromHex(text: string): string {
   return BigInt.asIntN(64, BigInt(`0x${hex}`)).toString();
 }
 
-/** A lease id (a decimal int64 string) in etcdctl's hexadecimal form. */
+/**
+ * A lease id (a decimal int64 string) in etcdctl's hexadecimal form: 16 digits, as etcdctl
+ * prints it ("lease 694d7b1a2c3e0f11 granted with TTL(60s)", its %016x).
+ */
 export function leaseIdToHex(id: string): string {
-  return BigInt.asUintN(64, BigInt(id)).toString(16);
+  return BigInt.asUintN(64, BigInt(id)).toString(16).padStart(16, "0");
 }
