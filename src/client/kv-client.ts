@@ -212,6 +212,13 @@ const toRaw = (m: MemberInfo): RawMember => ({
   isLearner: m.isLearner,
 });
 
+/** A lease answer with its response header, not enumerable: {id, ttl} compares as before. */
+function withHeader<T extends object>(value: T, header: RawHeader): T & { header: RawHeader } {
+  return Object.defineProperty(value, "header", { value: header, enumerable: false }) as T & {
+    header: RawHeader;
+  };
+}
+
 function errorOf(e: unknown): KvClientError {
   if (e instanceof KvClientError) return e;
   const err = e as Partial<grpc.ServiceError>;
@@ -338,7 +345,7 @@ export class KvClient {
       TTL: string;
       header: RawHeader;
     };
-    return { id: res.ID, ttl: Number(res.TTL), header: res.header };
+    return withHeader({ id: res.ID, ttl: Number(res.TTL) }, res.header);
   }
 
   async leaseRevoke(id: string): Promise<{ header: RawHeader }> {
@@ -363,7 +370,7 @@ export class KvClient {
         stream.on("data", (r: { ID: string; TTL: string; header: RawHeader }) => {
           if (answered) return;
           answered = true;
-          resolve({ id: r.ID, ttl: Number(r.TTL), header: r.header });
+          resolve(withHeader({ id: r.ID, ttl: Number(r.TTL) }, r.header));
           stream.end();
         });
         stream.on("error", (e) => {
