@@ -10,9 +10,13 @@ commands:
   cluster start a local 3-member cluster, supervised (what npm start runs; ordo cluster --help)
           | cluster status | stop NAME | start NAME | restart NAME   (talks to the running one)
   serve   run one cluster member (ordo serve --help)
-  put     ordo put KEY VALUE [--endpoints LIST]
-  get     ordo get KEY [--prefix] [--limit N] [--rev N] [--keys-only] [--count-only] [--json]
-  del     ordo del KEY [--prefix]
+  put     ordo put KEY VALUE [--lease ID] [--prev-kv] [--endpoints LIST]
+  get     ordo get KEY [RANGE_END] [--prefix|--from-key] [--limit N] [--rev N]
+          [--sort-by CREATE|KEY|MODIFY|VALUE|VERSION] [--order ASCEND|DESCEND]
+          [--keys-only] [--print-value-only] [--count-only] [--consistency l|s]
+  del     ordo del KEY [RANGE_END] [--prefix|--from-key] [--prev-kv]
+          keys and values are bytes: as typed (raw argv), --hex-input for hexadecimal, --hex output
+          output: -w simple|json|fields|table (etcdctl's shapes; --json is -w json)
   txn     ordo txn [--file FILE]   (etcdctl's interactive format on stdin)
   watch   ordo watch KEY [--prefix] [--rev N] [--count N]
   lease   ordo lease grant TTL | revoke ID | keep-alive ID [--once] | ttl ID [--keys] | list
@@ -20,6 +24,11 @@ commands:
           | promote ID|NAME | update ID|NAME --peer-urls URL
   leader  ordo leader transfer --to ID|NAME   (waits until the new leader is seen)
   endpoint ordo endpoint status | health
+  compact ordo compact REVISION [--physical]   (also: compaction)
+  defrag  ordo defrag   (every endpoint)
+  lock    ordo lock NAME [COMMAND ARGS...] [--ttl N]   (etcd's recipe; etcdctl lock)
+  elect   ordo elect NAME PROPOSAL | ordo elect -l NAME
+  check   ordo check perf [--load s|m|l|xl] [--duration SECONDS]
   snapshot ordo snapshot save FILE
   sim     run the deterministic simulator (ordo sim --help)
   chaos   real faults on real member processes, then judge the clients' history (ordo chaos --help)
@@ -76,6 +85,12 @@ export async function run(
       case "compact":
       case "compaction":
         return await (await import("./maintenance-commands.js")).runCompact(rest, out);
+      case "lock":
+        return await (await import("./concurrency-commands.js")).runLock(rest, out);
+      case "elect":
+        return await (await import("./concurrency-commands.js")).runElect(rest, out);
+      case "check":
+        return await (await import("./check-command.js")).runCheck(rest, out);
       case "defrag":
         return await (await import("./maintenance-commands.js")).runDefrag(rest, out);
       case "snapshot":

@@ -1,4 +1,6 @@
 // Ordo's client library.
+
+export { Election, Mutex, Session } from "./concurrency.js";
 export { KvClientError } from "./errors.js";
 export {
   type EndpointHealth,
