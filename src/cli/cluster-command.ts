@@ -30,6 +30,8 @@ export const CLUSTER_USAGE = `usage: ordo cluster [--data-dir DIR] [--client-por
   backoff (--restart-backoff-ms, default 500, doubling to 10 s) while the others keep serving;
   one that crashes 5 times within a minute is given up on; one removed from the cluster is not
   restarted. --no-restart leaves an exited member down. Ctrl-C stops every member.
+  --log-level (default warn): the members' JSON log lines at that level and above are shown,
+  prefixed by the member's name; info adds the start-up and leadership lines.
 
 usage: ordo cluster status|stop NAME|start NAME|restart NAME [--data-dir DIR] [--json]
   controls the running supervisor of DIR (default ./data) through DIR/${CONTROL_FILE}:
@@ -57,7 +59,7 @@ export async function runClusterCommand(args: string[], out: Output): Promise<nu
       "read-mode": { type: "string", default: "index" },
       "peer-ports": { type: "string", default: "2380,22380,32380" },
       host: { type: "string", default: "127.0.0.1" },
-      "log-level": { type: "string", default: "error" },
+      "log-level": { type: "string", default: "warn" },
       "no-restart": { type: "boolean", default: false },
       "restart-backoff-ms": { type: "string", default: "500" },
       help: { type: "boolean", short: "h", default: false },
