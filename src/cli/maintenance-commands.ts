@@ -44,9 +44,16 @@ function parse(args: string[]) {
   return parseArgs({ args, options: common, allowPositionals: true, strict: true });
 }
 
+/**
+ * etcdctl's started/unstarted: a member with no name has not started. A member added by
+ * `ordo member add NAME` has its name before it starts, so no client URL counts too.
+ */
+const memberStatus = (m: MemberInfo): string =>
+  m.name === "" || m.clientUrls.length === 0 ? "unstarted" : "started";
+
 /** etcdctl's member line: id, started|unstarted, name, peer URLs, client URLs, is learner. */
 export function memberLine(m: MemberInfo): string {
-  const started = m.name === "" ? "unstarted" : "started";
+  const started = memberStatus(m);
   return `${hex(m.id)}, ${started}, ${m.name}, ${m.peerUrls.join(",")}, ${m.clientUrls.join(",")}, ${m.isLearner}`;
 }
 
@@ -127,7 +134,7 @@ export async function runMember(args: string[], out: Output): Promise<number> {
             ["ID", "STATUS", "NAME", "PEER ADDRS", "CLIENT ADDRS", "IS LEARNER"],
             members.map((m) => [
               hex(m.id),
-              m.name === "" ? "unstarted" : "started",
+              memberStatus(m),
               m.name,
               m.peerUrls.join(","),
               m.clientUrls.join(","),
