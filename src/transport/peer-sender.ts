@@ -402,10 +402,12 @@ export class PeerSender {
     const delayMs = this.refused ? this.backoff.longestDelayMs() : this.backoff.nextDelayMs();
     const fields = { error: this.lastError ?? "connection closed", retryInMs: delayMs };
     // A peer that stays down is worth a warning now and then, not one per attempt; the first
-    // few failures are not (peers of a cluster starting together come up within a moment).
+    // few failures to reach it are not (peers of a cluster starting together come up within a
+    // moment), a refusal by the peer is at once.
     const failures = this.failuresInARow + 1;
+    const warnAt = this.refused ? 1 : FAILURES_BEFORE_WARNING;
     if (wasReady) this.log("warn", "connection to peer lost", fields);
-    else if (failures % FAILURES_PER_WARNING === FAILURES_BEFORE_WARNING)
+    else if (failures % FAILURES_PER_WARNING === warnAt)
       this.log("warn", "cannot connect to peer", { ...fields, failures });
     else this.log("debug", "cannot connect to peer", { ...fields, failures });
     this.failuresInARow++;
