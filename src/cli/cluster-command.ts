@@ -38,6 +38,8 @@ export const CLUSTER_USAGE = `usage: ordo cluster [--data-dir DIR] [--client-por
   --tls: https everywhere, with certificates made on first start under DIR/tls (a CA, one
   certificate per member for its client port and its peers, a client certificate), mutual TLS
   between members and client-cert-auth on the client ports; prints the etcdctl flags to use.
+  --log-level (default warn): the members' JSON log lines at that level and above are shown,
+  prefixed by the member's name; info adds the start-up and leadership lines.
 
 usage: ordo cluster status|stop NAME|start NAME|restart NAME [--data-dir DIR] [--json]
   controls the running supervisor of DIR (default ./data) through DIR/${CONTROL_FILE}:
@@ -65,7 +67,7 @@ export async function runClusterCommand(args: string[], out: Output): Promise<nu
       "read-mode": { type: "string", default: "index" },
       "peer-ports": { type: "string", default: "2380,22380,32380" },
       host: { type: "string", default: "127.0.0.1" },
-      "log-level": { type: "string", default: "error" },
+      "log-level": { type: "string", default: "warn" },
       "no-restart": { type: "boolean", default: false },
       "restart-backoff-ms": { type: "string", default: "500" },
       tls: { type: "boolean", default: false },

@@ -1,5 +1,5 @@
 // `ordo lease ...`: etcd leases through Ordo's client. Lease ids are printed and read in
-// hexadecimal, as etcdctl does (--json output also carries the decimal id).
+// hexadecimal (16 digits), as etcdctl does; -w json|fields print etcdctl's shapes (decimal ids).
 //   ordo lease grant TTL_SECONDS
 //   ordo lease revoke ID
 //   ordo lease keep-alive ID [--once]     (until Ctrl-C or the lease is gone; --count N to stop)
@@ -9,6 +9,18 @@ import { parseArgs } from "node:util";
 import { KvClient, leaseIdFromHex, leaseIdToHex } from "../client/index.js";
 import { client, common, nonNegative } from "./kv-commands.js";
 import type { Output } from "./output.js";
+import {
+  base64,
+  field,
+  goQuote,
+  headerFields,
+  headerJson,
+  num,
+  omitEmpty,
+  toJson,
+  type WriteOut,
+  writeOutOf,
+} from "./write-out.js";
 
 export const LEASE_USAGE =
   "usage: ordo lease grant TTL | revoke ID | keep-alive ID [--once] [--count N] | ttl ID [--keys] | list";
@@ -30,10 +42,13 @@ export async function runLease(args: string[], out: Output): Promise<number> {
   const [sub, arg, ...extra] = positionals;
   if (sub === undefined || extra.length > 0) throw new Error(LEASE_USAGE);
   if (sub !== "list" && arg === undefined) throw new Error(LEASE_USAGE);
+  const format = writeOutOf(values);
   const c = client(values);
-  const json = values.json ?? false;
-  const print = (human: string, data: object): void =>
-    out.stdout(json ? `${JSON.stringify(data)}\n` : `${human}\n`);
+  /** One answer: the simple line, etcdctl's JSON object, or its fields. */
+  const print = (human: string, json: object, fields: string): void =>
+    out.stdout(
+      format === "json" ? `${toJson(json)}\n` : format === "fields" ? fields : `${human}\n`,
+    );
   try {
     switch (sub) {
       case "grant": {
@@ -41,13 +56,21 @@ export async function runLease(args: string[], out: Output): Promise<number> {
         if (ttl === undefined || ttl === 0) throw new Error("lease grant: TTL must be positive");
         const r = await c.leaseGrant(ttl);
         const hex = leaseIdToHex(r.id);
-        print(`lease ${hex} granted with TTL(${r.ttl}s)`, { id: r.id, hex, ttl: r.ttl });
+        print(
+          `lease ${hex} granted with TTL(${r.ttl}s)`,
+          { ...headerJson(r.header), ID: num(r.id), TTL: num(r.ttl), Error: "" },
+          headerFields(r.header) + field("ID", r.id) + field("TTL", r.ttl),
+        );
         return 0;
       }
       case "revoke": {
         const id = leaseIdFromHex(arg as string);
-        await c.leaseRevoke(id);
-        print(`lease ${leaseIdToHex(id)} revoked`, { id, hex: leaseIdToHex(id), revoked: true });
+        const { header } = await c.leaseRevoke(id);
+        print(
+          `lease ${leaseIdToHex(id)} revoked`,
+          { header: headerJson(header) },
+          headerFields(header),
+        );
         return 0;
       }
       case "ttl":
@@ -55,23 +78,40 @@ export async function runLease(args: string[], out: Output): Promise<number> {
         const id = leaseIdFromHex(arg as string);
         const r = await c.leaseTimeToLive(id, { keys: values.keys ?? false });
         const hex = leaseIdToHex(id);
+        const keyBytes = r.keyBytes ?? r.keys.map((k) => Buffer.from(k));
+        const json = {
+          ...headerJson(r.header),
+          id: num(r.id),
+          ttl: num(r.ttl),
+          "granted-ttl": num(r.grantedTtl),
+          keys: keyBytes.length === 0 ? null : keyBytes.map(base64),
+        };
+        const fields =
+          headerFields(r.header) +
+          field("ID", r.id) +
+          field("TTL", r.ttl) +
+          field("GrantedTTL", r.grantedTtl) +
+          keyBytes.map((k) => field("Key", goQuote(k))).join("");
         if (r.ttl < 0) {
-          print(`lease ${hex} already expired`, { ...r, hex });
+          print(`lease ${hex} already expired`, json, fields);
           return 0;
         }
         const keys = values.keys ? `, attached keys([${r.keys.join(" ")}])` : "";
-        print(`lease ${hex} granted with TTL(${r.grantedTtl}s), remaining(${r.ttl}s)${keys}`, {
-          ...r,
-          hex,
-        });
+        print(
+          `lease ${hex} granted with TTL(${r.grantedTtl}s), remaining(${r.ttl}s)${keys}`,
+          json,
+          fields,
+        );
         return 0;
       }
       case "list": {
-        const ids = await c.leaseList();
-        if (json)
+        const { ids, header } = await c.leaseLeases();
+        if (format === "json")
           out.stdout(
-            `${JSON.stringify({ leases: ids.map((id) => ({ id, hex: leaseIdToHex(id) })) })}\n`,
+            `${toJson({ ...headerJson(header), leases: omitEmpty(ids.map((id) => ({ id: num(id) }))) })}\n`,
           );
+        else if (format === "fields")
+          out.stdout(headerFields(header) + ids.map((id) => field("ID", id)).join(""));
         else
           out.stdout(
             `found ${ids.length} leases\n${ids.map((id) => `${leaseIdToHex(id)}\n`).join("")}`,
@@ -80,7 +120,7 @@ export async function runLease(args: string[], out: Output): Promise<number> {
       }
       case "keep-alive":
       case "keepalive":
-        return await keepAlive(c, leaseIdFromHex(arg as string), values, print);
+        return await keepAlive(c, leaseIdFromHex(arg as string), values, format, out);
       default:
         throw new Error(LEASE_USAGE);
     }
@@ -93,7 +133,8 @@ async function keepAlive(
   c: KvClient,
   id: string,
   values: { once?: boolean | undefined; count?: string | undefined },
-  print: (human: string, data: object) => void,
+  format: WriteOut,
+  out: Output,
 ): Promise<number> {
   const hex = leaseIdToHex(id);
   const count = values.once ? 1 : nonNegative(values.count, "--count");
@@ -110,10 +151,15 @@ async function keepAlive(
     for (let sent = 0; !stopped && (count === undefined || sent < count); sent++) {
       const r = await c.leaseKeepAliveOnce(id);
       if (KvClient.leaseGone(r)) {
-        print(`lease ${hex} expired or revoked.`, { id, hex, ttl: 0, expired: true });
+        // etcdctl says so in every format.
+        out.stdout(`lease ${hex} expired or revoked.\n`);
         return 1;
       }
-      print(`lease ${hex} keepalived with TTL(${r.ttl})`, { id, hex, ttl: r.ttl });
+      if (format === "json")
+        out.stdout(`${toJson({ ...headerJson(r.header), ID: num(r.id), TTL: num(r.ttl) })}\n`);
+      else if (format === "fields")
+        out.stdout(headerFields(r.header) + field("ID", r.id) + field("TTL", r.ttl));
+      else out.stdout(`lease ${hex} keepalived with TTL(${r.ttl})\n`);
       if (count !== undefined && sent + 1 >= count) break;
       // etcd's client renews at a third of the TTL.
       const waitMs = Math.max((r.ttl * 1000) / 3, KEEPALIVE_INTERVAL_MS_MIN);

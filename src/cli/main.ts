@@ -1,5 +1,6 @@
 // The `ordo` command: dispatches to subcommands. Errors in arguments print a clear message and
 // exit 2; a failed check exits 1.
+import { processArgvBytes } from "./argv-bytes.js";
 import { type Output, processOutput } from "./output.js";
 import { runSimCommand, SIM_USAGE } from "./sim-command.js";
 
@@ -9,9 +10,13 @@ commands:
   cluster start a local 3-member cluster, supervised (what npm start runs; ordo cluster --help)
           | cluster status | stop NAME | start NAME | restart NAME   (talks to the running one)
   serve   run one cluster member (ordo serve --help)
-  put     ordo put KEY VALUE [--endpoints LIST]
-  get     ordo get KEY [--prefix] [--limit N] [--rev N] [--keys-only] [--count-only] [--json]
-  del     ordo del KEY [--prefix]
+  put     ordo put KEY VALUE [--lease ID] [--prev-kv] [--endpoints LIST]
+  get     ordo get KEY [RANGE_END] [--prefix|--from-key] [--limit N] [--rev N]
+          [--sort-by CREATE|KEY|MODIFY|VALUE|VERSION] [--order ASCEND|DESCEND]
+          [--keys-only] [--print-value-only] [--count-only] [--consistency l|s]
+  del     ordo del KEY [RANGE_END] [--prefix|--from-key] [--prev-kv]
+          keys and values are bytes: as typed (raw argv), --hex-input for hexadecimal, --hex output
+          output: -w simple|json|fields|table (etcdctl's shapes; --json is -w json)
   txn     ordo txn [--file FILE]   (etcdctl's interactive format on stdin)
   watch   ordo watch KEY [--prefix] [--rev N] [--count N]
   lease   ordo lease grant TTL | revoke ID | keep-alive ID [--once] | ttl ID [--keys] | list
@@ -19,6 +24,11 @@ commands:
           | promote ID|NAME | update ID|NAME --peer-urls URL
   leader  ordo leader transfer --to ID|NAME   (waits until the new leader is seen)
   endpoint ordo endpoint status | health
+  compact ordo compact REVISION [--physical]   (also: compaction)
+  defrag  ordo defrag   (every endpoint)
+  lock    ordo lock NAME [COMMAND ARGS...] [--ttl N]   (etcd's recipe; etcdctl lock)
+  elect   ordo elect NAME PROPOSAL | ordo elect -l NAME
+  check   ordo check perf [--load s|m|l|xl] [--duration SECONDS]
   snapshot ordo snapshot save FILE | status FILE | restore FILE --name N --data-dir DIR --initial-cluster ...
   sim     run the deterministic simulator (ordo sim --help)
   chaos   real faults on real member processes, then judge the clients' history (ordo chaos --help)
@@ -30,8 +40,17 @@ client commands take --endpoints LIST, and for TLS (https:// endpoints) etcdctl'
 
 ${SIM_USAGE}`;
 
-export async function run(args: string[], out: Output = processOutput()): Promise<number> {
+/** The process's own arguments: their raw bytes are known (argv-bytes.ts). */
+const isProcessArgv = (args: readonly string[]): boolean =>
+  args.length === process.argv.length - 2 && args.every((a, i) => a === process.argv[i + 2]);
+
+export async function run(
+  args: string[],
+  out: Output = processOutput(isProcessArgv(args) ? processArgvBytes() : undefined),
+): Promise<number> {
   const [command, ...rest] = args;
+  // The subcommand sees its own arguments, and their bytes, index for index.
+  out = { ...out, argvBytes: out.argvBytes?.slice(1) };
   try {
     switch (command) {
       case "sim":
@@ -66,6 +85,17 @@ export async function run(args: string[], out: Output = processOutput()): Promis
         return await (await import("./maintenance-commands.js")).runLeader(rest, out);
       case "endpoint":
         return await (await import("./maintenance-commands.js")).runEndpoint(rest, out);
+      case "compact":
+      case "compaction":
+        return await (await import("./maintenance-commands.js")).runCompact(rest, out);
+      case "lock":
+        return await (await import("./concurrency-commands.js")).runLock(rest, out);
+      case "elect":
+        return await (await import("./concurrency-commands.js")).runElect(rest, out);
+      case "check":
+        return await (await import("./check-command.js")).runCheck(rest, out);
+      case "defrag":
+        return await (await import("./maintenance-commands.js")).runDefrag(rest, out);
       case "snapshot":
         return await (await import("./snapshot-commands.js")).runSnapshot(rest, out);
       case "wal": {
@@ -95,8 +125,16 @@ export async function run(args: string[], out: Output = processOutput()): Promis
       out.stderr(`ordo ${command}: ${e.message}\n`);
       return 1;
     }
-    if (e instanceof Error && (e.name === "SnapshotFileError" || e.name === "RestoreError")) {
-      // A snapshot file that is not one, or a restore refused: nothing was written.
+    if (
+      e instanceof Error &&
+      (e.name === "SnapshotFileError" ||
+        e.name === "RestoreError" ||
+        e.name === "StorageError" ||
+        e.name === "CorruptionError" ||
+        typeof (e as NodeJS.ErrnoException).syscall === "string")
+    ) {
+      // A snapshot file that is not one, a restore refused (nothing was written), or the file
+      // system or the network said no (a missing directory, a permission): one line.
       out.stderr(`ordo ${command}: ${e.message}\n`);
       return 1;
     }

@@ -12,9 +12,21 @@
 //   ordo endpoint health     one line per endpoint; exit 1 if any endpoint is unhealthy
 //   ordo snapshot save | status | restore   see snapshot-commands.ts
 import { parseArgs } from "node:util";
-import type { KvClient, MemberInfo } from "../client/index.js";
-import { client, common } from "./kv-commands.js";
+import type { EndpointStatus, KvClient, MemberInfo } from "../client/index.js";
+import { client, common, nonNegative } from "./kv-commands.js";
 import type { Output } from "./output.js";
+import {
+  field,
+  goDuration,
+  goQuote,
+  headerFields,
+  headerJson,
+  num,
+  omitEmpty,
+  table,
+  toJson,
+  writeOutOf,
+} from "./write-out.js";
 
 export { runSnapshot, SNAPSHOT_USAGE } from "./snapshot-commands.js";
 
@@ -24,7 +36,7 @@ export const MEMBER_USAGE = `usage: ordo member list [--json]
        ordo member promote ID|NAME
        ordo member update ID|NAME --peer-urls URL[,URL]`;
 export const LEADER_USAGE = "usage: ordo leader transfer --to ID|NAME";
-export const ENDPOINT_USAGE = "usage: ordo endpoint status | health [--json]";
+export const ENDPOINT_USAGE = "usage: ordo endpoint status | health [-w simple|json|fields|table]";
 
 const hex = (decimal: string): string => BigInt(decimal).toString(16);
 
@@ -32,9 +44,16 @@ function parse(args: string[]) {
   return parseArgs({ args, options: common, allowPositionals: true, strict: true });
 }
 
+/**
+ * etcdctl's started/unstarted: a member with no name has not started. A member added by
+ * `ordo member add NAME` has its name before it starts, so no client URL counts too.
+ */
+const memberStatus = (m: MemberInfo): string =>
+  m.name === "" || m.clientUrls.length === 0 ? "unstarted" : "started";
+
 /** etcdctl's member line: id, started|unstarted, name, peer URLs, client URLs, is learner. */
 export function memberLine(m: MemberInfo): string {
-  const started = m.name === "" ? "unstarted" : "started";
+  const started = memberStatus(m);
   return `${hex(m.id)}, ${started}, ${m.name}, ${m.peerUrls.join(",")}, ${m.clientUrls.join(",")}, ${m.isLearner}`;
 }
 
@@ -86,8 +105,45 @@ export async function runMember(args: string[], out: Output): Promise<number> {
   const c = client(values);
   try {
     if (sub === "list") {
-      const { members } = await c.memberList();
-      if (values.json) out.stdout(`${JSON.stringify({ members })}\n`);
+      const format = writeOutOf(values, ["simple", "json", "fields", "table"]);
+      const { members, header } = await c.memberList();
+      if (format === "json")
+        out.stdout(
+          `${toJson({
+            header: headerJson(header),
+            members: members.map((m) => ({
+              ID: num(m.id),
+              name: omitEmpty(m.name),
+              peerURLs: omitEmpty(m.peerUrls),
+              clientURLs: omitEmpty(m.clientUrls),
+              isLearner: omitEmpty(m.isLearner),
+            })),
+          })}\n`,
+        );
+      else if (format === "fields")
+        out.stdout(
+          headerFields(header) +
+            members
+              .map(
+                (m) =>
+                  `${field("ID", m.id)}${field("Name", goQuote(m.name))}${m.peerUrls.map((u) => field("PeerURL", goQuote(u))).join("")}${m.clientUrls.map((u) => field("ClientURL", goQuote(u))).join("")}${field("IsLearner", m.isLearner)}\n`,
+              )
+              .join(""),
+        );
+      else if (format === "table")
+        out.stdout(
+          table(
+            ["ID", "STATUS", "NAME", "PEER ADDRS", "CLIENT ADDRS", "IS LEARNER"],
+            members.map((m) => [
+              hex(m.id),
+              memberStatus(m),
+              m.name,
+              m.peerUrls.join(","),
+              m.clientUrls.join(","),
+              String(m.isLearner),
+            ]),
+          ),
+        );
       else for (const m of members) out.stdout(`${memberLine(m)}\n`);
       return 0;
     }
@@ -190,10 +246,13 @@ export async function runLeader(args: string[], out: Output): Promise<number> {
   }
 }
 
-function formatBytes(n: number): string {
-  if (n < 1000) return `${n} B`;
-  if (n < 1_000_000) return `${(n / 1000).toFixed(1)} kB`;
-  return `${(n / 1_000_000).toFixed(1)} MB`;
+/** go-humanize's Bytes, as etcdctl prints a DB size: "0 B", "8.2 kB", "20 MB". */
+export function formatBytes(n: number): string {
+  if (n < 10) return `${n} B`;
+  const units = ["B", "kB", "MB", "GB", "TB", "PB", "EB"];
+  const e = Math.min(Math.floor(Math.log(n) / Math.log(1000)), units.length - 1);
+  const value = Math.floor((n / 1000 ** e) * 10 + 0.5) / 10;
+  return `${value < 10 ? value.toFixed(1) : value.toFixed(0)} ${units[e]}`;
 }
 
 export async function runEndpoint(args: string[], out: Output): Promise<number> {
@@ -202,37 +261,162 @@ export async function runEndpoint(args: string[], out: Output): Promise<number> 
   if (positionals.length !== 1 || (sub !== "status" && sub !== "health")) {
     throw new Error(ENDPOINT_USAGE);
   }
+  const format = writeOutOf(values, ["simple", "json", "fields", "table"]);
   const c = client(values);
   try {
     if (sub === "status") {
       const results = await c.status();
-      if (values.json) out.stdout(`${JSON.stringify(results)}\n`);
-      for (const r of results) {
-        if (values.json) break;
-        if (!r.ok) {
-          out.stderr(`${r.endpoint}: ${r.error}\n`);
-          continue;
-        }
-        const s = r.value;
+      const ok = results.flatMap((r) => (r.ok ? [r.value] : []));
+      for (const r of results) if (!r.ok) out.stderr(`${r.endpoint}: ${r.error}\n`);
+      const header = (s: EndpointStatus) => ({
+        cluster_id: s.clusterId,
+        member_id: s.memberId,
+        revision: String(s.revision),
+        raft_term: String(s.raftTerm),
+      });
+      if (format === "json")
         out.stdout(
-          `${r.endpoint}, ${hex(s.memberId)}, ${s.version}, ${formatBytes(s.dbSize)}, ${s.isLeader}, false, ${s.raftTerm}, ${s.raftIndex}, ${s.raftAppliedIndex}, ${s.errors.join("; ")}\n`,
+          `${toJson(
+            ok.map((s) => ({
+              Endpoint: s.endpoint,
+              Status: {
+                header: headerJson(header(s)),
+                version: omitEmpty(s.version),
+                dbSize: omitEmpty(num(s.dbSize)),
+                leader: omitEmpty(num(s.leaderId)),
+                raftIndex: omitEmpty(num(s.raftIndex)),
+                raftTerm: omitEmpty(num(s.raftTerm)),
+                raftAppliedIndex: omitEmpty(num(s.raftAppliedIndex)),
+                errors: omitEmpty(s.errors),
+                dbSizeInUse: omitEmpty(num(s.dbSizeInUse)),
+                isLearner: omitEmpty(s.isLearner),
+              },
+            })),
+          )}\n`,
         );
-      }
+      else if (format === "fields")
+        for (const s of ok)
+          out.stdout(
+            `${headerFields(header(s))}${field("Version", goQuote(s.version))}${field("DBSize", s.dbSize)}${field("Leader", s.leaderId)}${field("IsLearner", s.isLearner)}${field("RaftIndex", s.raftIndex)}${field("RaftTerm", s.raftTerm)}${field("RaftAppliedIndex", s.raftAppliedIndex)}${field("Errors", `[${s.errors.join(" ")}]`)}${field("Endpoint", goQuote(s.endpoint))}\n`,
+          );
+      else if (format === "table")
+        out.stdout(
+          table(
+            [
+              "ENDPOINT",
+              "ID",
+              "VERSION",
+              "DB SIZE",
+              "IS LEADER",
+              "IS LEARNER",
+              "RAFT TERM",
+              "RAFT INDEX",
+              "RAFT APPLIED INDEX",
+              "ERRORS",
+            ],
+            ok.map((s) => [
+              s.endpoint,
+              hex(s.memberId),
+              s.version,
+              formatBytes(s.dbSize),
+              String(s.isLeader),
+              String(s.isLearner),
+              String(s.raftTerm),
+              String(s.raftIndex),
+              String(s.raftAppliedIndex),
+              s.errors.join(", "),
+            ]),
+          ),
+        );
+      else
+        for (const s of ok)
+          out.stdout(
+            `${s.endpoint}, ${hex(s.memberId)}, ${s.version}, ${formatBytes(s.dbSize)}, ${s.isLeader}, ${s.isLearner}, ${s.raftTerm}, ${s.raftIndex}, ${s.raftAppliedIndex}, ${s.errors.join(", ")}\n`,
+          );
       return results.every((r) => r.ok) ? 0 : 1;
     }
     const results = await c.health();
-    if (values.json) out.stdout(`${JSON.stringify(results)}\n`);
-    for (const r of results) {
-      if (values.json) break;
-      if (r.ok) {
+    const rows = results.map((r) => ({
+      endpoint: r.endpoint,
+      health: r.ok,
+      took: r.ok ? goDuration(r.value.tookMs) : "",
+      error: r.ok ? "" : `failed to commit proposal: ${r.error}`,
+    }));
+    if (format === "json")
+      out.stdout(
+        `${toJson(rows.map((h) => ({ endpoint: h.endpoint, health: h.health, took: h.took, error: omitEmpty(h.error) })))}\n`,
+      );
+    else if (format === "fields")
+      for (const h of rows)
         out.stdout(
-          `${r.endpoint} is healthy: successfully committed proposal: took = ${r.value.tookMs}ms\n`,
+          `${field("Endpoint", goQuote(h.endpoint))}${field("Health", h.health)}${field("Took", h.took)}${field("Error", h.error)}\n`,
         );
-      } else {
-        out.stderr(`${r.endpoint} is unhealthy: failed to commit proposal: ${r.error}\n`);
+    else if (format === "table")
+      out.stdout(
+        table(
+          ["ENDPOINT", "HEALTH", "TOOK", "ERROR"],
+          rows.map((h) => [h.endpoint, String(h.health), h.took, h.error]),
+        ),
+      );
+    else
+      for (const h of rows) {
+        if (h.health)
+          out.stdout(
+            `${h.endpoint} is healthy: successfully committed proposal: took = ${h.took}\n`,
+          );
+        else out.stderr(`${h.endpoint} is unhealthy: ${h.error}\n`);
+      }
+    return results.every((r) => r.ok) ? 0 : 1;
+  } finally {
+    c.close();
+  }
+}
+
+export const COMPACT_USAGE = "usage: ordo compact REVISION [--physical]   (etcdctl: compaction)";
+
+/** `ordo compact REV [--physical]` (etcdctl's compaction): "compacted revision REV". */
+export async function runCompact(args: string[], out: Output): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    options: { ...common, physical: { type: "boolean", default: false } },
+    allowPositionals: true,
+    strict: true,
+  });
+  if (positionals.length !== 1) throw new Error(COMPACT_USAGE);
+  const revision = nonNegative(positionals[0], "REVISION");
+  if (revision === undefined || revision === 0) throw new Error("REVISION must be positive");
+  const c = client(values);
+  try {
+    await c.compact(revision, { physical: values.physical ?? false });
+    out.stdout(`compacted revision ${revision}\n`);
+    return 0;
+  } finally {
+    c.close();
+  }
+}
+
+/**
+ * `ordo defrag`: Maintenance.Defragment on every endpoint, as etcdctl (Ordo's store keeps no
+ * free pages, so there is nothing to give back; the call succeeds as etcd's does).
+ */
+export async function runDefrag(args: string[], out: Output): Promise<number> {
+  const { values, positionals } = parse(args);
+  if (positionals.length !== 0) throw new Error("usage: ordo defrag [--endpoints LIST]");
+  const c = client(values);
+  let failed = false;
+  try {
+    for (const [i, endpoint] of c.endpoints.entries()) {
+      try {
+        await c.defragment(i);
+        out.stdout(`Finished defragmenting etcd member[${endpoint}]\n`);
+      } catch (e) {
+        failed = true;
+        out.stderr(
+          `Failed to defragment etcd member[${endpoint}] (${e instanceof Error ? e.message : String(e)})\n`,
+        );
       }
     }
-    return results.every((r) => r.ok) ? 0 : 1;
+    return failed ? 1 : 0;
   } finally {
     c.close();
   }

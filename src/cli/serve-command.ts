@@ -331,6 +331,10 @@ export async function runServeCommand(args: string[], out: Output): Promise<numb
   out.stdout(
     `ordo member ${name} serving clients on ${client.host}:${member.clientPort}${clientTls !== undefined ? " (TLS)" : ""}, data in ${dataDir}\n`,
   );
+  logger("info", "ready to serve client requests", {
+    client: `${client.host}:${member.clientPort}`,
+    dataDir,
+  });
   let onSignal: () => void = () => {};
   const signalled = new Promise<"signal">((resolve) => {
     onSignal = () => resolve("signal");
@@ -350,9 +354,11 @@ export async function runServeCommand(args: string[], out: Output): Promise<numb
   process.off("SIGTERM", onSignal);
   process.off("disconnect", onSignal);
   if (why !== "signal" && "fenced" in why) {
-    out.stderr(
-      `ordo serve: member ${name} stopped: the cluster refused its data directory (${why.fenced}).\n` +
-        "Its data directory is not the one the cluster knew for it: it was wiped or replaced, and a member that forgot its log, term and vote must not take part under its old id. To bring it back: ordo member remove <id>, wipe the data directory, ordo member add, then start it with --initial-cluster-state existing.\n",
+    // One JSON log line like every other line on stderr (etcd's zap logs), then exit 1.
+    logger(
+      "error",
+      `member ${name} stopped: the cluster refused its data directory. Its data directory is not the one the cluster knew for it: it was wiped or replaced, and a member that forgot its log, term and vote must not take part under its old id. To bring it back: ordo member remove <id>, wipe the data directory, ordo member add, then start it with --initial-cluster-state existing.`,
+      { reason: why.fenced },
     );
     return 1;
   }

@@ -1,4 +1,6 @@
 // Ordo's client library.
+
+export { Election, Mutex, Session } from "./concurrency.js";
 export { KvClientError } from "./errors.js";
 export {
   type EndpointHealth,
@@ -25,8 +27,10 @@ export type {
 } from "./txn.js";
 export { Watch, type WatchEvent, type WatchOptions } from "./watch.js";
 export {
+  type Bytes,
   type KeyValue,
   leaseIdFromHex,
   leaseIdToHex,
   prefixRangeEnd,
+  type RawHeader,
 } from "./wire.js";

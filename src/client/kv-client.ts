@@ -1,6 +1,8 @@
 // Ordo's TypeScript client for etcd's v3 API: an endpoint list, leader-independent requests
 // (any member serves any request), and retries on another endpoint when a member is
-// unavailable. Keys and values are strings; 64-bit ids (leases, members) are decimal strings.
+// unavailable. Keys and values are strings (UTF-8) or bytes (Uint8Array/Buffer), and come back
+// as both (KeyValue's key/value and keyBytes/valueBytes); 64-bit ids (leases, members) are
+// decimal strings, and leaseIdToHex gives etcdctl's hexadecimal form.
 //
 // Services: KV (get, put, delete, txn), Lease (grant, revoke, keep-alive, time-to-live, list),
 // Watch (watch: an async iterator that survives a member going away), Cluster (memberList,
@@ -46,19 +48,24 @@ import {
   txnToEtcd,
 } from "./txn.js";
 import { Watch, type WatchOptions } from "./watch.js";
-import { type KeyValue, type RawHeader, type RawKv, toKv } from "./wire.js";
+import { type Bytes, type KeyValue, type RawHeader, type RawKv, toKv } from "./wire.js";
 
 export { KvClientError } from "./errors.js";
-export { type KeyValue, prefixRangeEnd } from "./wire.js";
+export { type Bytes, type KeyValue, prefixRangeEnd } from "./wire.js";
 
 export interface GetOptions {
   readonly prefix?: boolean;
-  readonly rangeEnd?: string;
+  readonly rangeEnd?: Bytes;
   readonly limit?: number;
   readonly revision?: number;
   readonly keysOnly?: boolean;
   readonly countOnly?: boolean;
   readonly serializable?: boolean;
+  /** Every key from `key` on (etcd's range_end "\0"; an empty key means all keys). */
+  readonly fromKey?: boolean;
+  /** etcd's sort: order (NONE by default) by target (KEY by default). */
+  readonly sortOrder?: "NONE" | "ASCEND" | "DESCEND";
+  readonly sortTarget?: "KEY" | "VERSION" | "CREATE" | "MOD" | "VALUE";
 }
 
 export interface GetResult {
@@ -66,6 +73,8 @@ export interface GetResult {
   readonly count: number;
   readonly more: boolean;
   readonly revision: number;
+  /** The response header: cluster and member id, revision, raft term (decimal strings). */
+  readonly header: RawHeader;
 }
 
 export interface KvClientOptions {
@@ -85,9 +94,10 @@ export interface KvClientOptions {
 }
 
 export interface LeaseGrant {
-  /** int64 as a decimal string. */
+  /** int64 as a decimal string (leaseIdToHex: etcdctl's 16-digit hexadecimal form). */
   readonly id: string;
   readonly ttl: number;
+  readonly header?: RawHeader;
 }
 
 export interface LeaseTimeToLive {
@@ -96,6 +106,9 @@ export interface LeaseTimeToLive {
   readonly ttl: number;
   readonly grantedTtl: number;
   readonly keys: string[];
+  /** The attached keys as stored (keys are their UTF-8 decoding). */
+  readonly keyBytes?: Buffer[];
+  readonly header?: RawHeader;
 }
 
 export interface MemberInfo {
@@ -121,11 +134,14 @@ export interface EndpointStatus {
   readonly isLeader: boolean;
   readonly version: string;
   readonly dbSize: number;
+  /** The store's size in use now (etcd 3.4's dbSizeInUse); dbSize is its size at its largest. */
+  readonly dbSizeInUse: number;
   readonly raftTerm: number;
   readonly raftIndex: number;
   readonly raftAppliedIndex: number;
   readonly revision: number;
   readonly errors: string[];
+  readonly isLearner: boolean;
 }
 
 export type EndpointResult<T> =
@@ -201,6 +217,13 @@ const toRaw = (m: MemberInfo): RawMember => ({
   isLearner: m.isLearner,
 });
 
+/** A lease answer with its response header, not enumerable: {id, ttl} compares as before. */
+function withHeader<T extends object>(value: T, header: RawHeader): T & { header: RawHeader } {
+  return Object.defineProperty(value, "header", { value: header, enumerable: false }) as T & {
+    header: RawHeader;
+  };
+}
+
 function errorOf(e: unknown): KvClientError {
   if (e instanceof KvClientError) return e;
   const err = e as Partial<grpc.ServiceError>;
@@ -253,30 +276,31 @@ export class KvClient {
   // ---- KV -------------------------------------------------------------------------------------
 
   async put(
-    key: string,
-    value: string,
+    key: Bytes,
+    value: Bytes,
     options: { lease?: string; prevKv?: boolean } = {},
-  ): Promise<{ revision: number; prevKv: KeyValue | undefined }> {
+  ): Promise<{ revision: number; prevKv: KeyValue | undefined; header: RawHeader }> {
     const res = (await this.write("Put", putRequest(key, value, options))) as {
-      header: { revision: string };
+      header: RawHeader;
       prev_kv: RawKv | null;
     };
     return {
       revision: Number(res.header.revision),
       prevKv: res.prev_kv ? toKv(res.prev_kv) : undefined,
+      header: res.header,
     };
   }
 
-  async get(key: string, options: GetOptions = {}): Promise<GetResult> {
+  async get(key: Bytes, options: GetOptions = {}): Promise<GetResult> {
     return rangeResult((await this.call("KV", "Range", rangeRequest(key, options))) as RawRange);
   }
 
   async delete(
-    key: string,
-    options: { prefix?: boolean; prevKv?: boolean } = {},
-  ): Promise<{ deleted: number; revision: number; prevKvs: KeyValue[] }> {
+    key: Bytes,
+    options: { prefix?: boolean; rangeEnd?: Bytes; prevKv?: boolean } = {},
+  ): Promise<{ deleted: number; revision: number; prevKvs: KeyValue[]; header: RawHeader }> {
     const res = (await this.write("DeleteRange", deleteRequest(key, options))) as {
-      header: { revision: string };
+      header: RawHeader;
       deleted: string;
       prev_kvs: RawKv[];
     };
@@ -284,7 +308,20 @@ export class KvClient {
       deleted: Number(res.deleted),
       revision: Number(res.header.revision),
       prevKvs: res.prev_kvs.map(toKv),
+      header: res.header,
     };
+  }
+
+  /**
+   * Compacts the history up to `revision` (etcd's Compact); with `physical` it returns once the
+   * compaction is applied (Ordo compacts while applying, so it always is).
+   */
+  async compact(revision: number, options: { physical?: boolean } = {}): Promise<RawHeader> {
+    const res = (await this.call("KV", "Compact", {
+      revision: String(revision),
+      physical: options.physical ?? false,
+    })) as { header: RawHeader };
+    return res.header;
   }
 
   /** One transaction: if every compare holds, the success ops run, otherwise the failure ops. */
@@ -293,7 +330,7 @@ export class KvClient {
   }
 
   /** Compare-and-swap in one Txn: put `value` if the key's value is `expected` (null: absent). */
-  async compareAndSwap(key: string, expected: string | null, value: string): Promise<boolean> {
+  async compareAndSwap(key: Bytes, expected: Bytes | null, value: Bytes): Promise<boolean> {
     const res = await this.txn({
       compare: [
         expected === null
@@ -311,12 +348,14 @@ export class KvClient {
     const res = (await this.call("Lease", "LeaseGrant", { TTL: String(ttlSeconds), ID: id })) as {
       ID: string;
       TTL: string;
+      header: RawHeader;
     };
-    return { id: res.ID, ttl: Number(res.TTL) };
+    return withHeader({ id: res.ID, ttl: Number(res.TTL) }, res.header);
   }
 
-  async leaseRevoke(id: string): Promise<void> {
-    await this.call("Lease", "LeaseRevoke", { ID: id });
+  async leaseRevoke(id: string): Promise<{ header: RawHeader }> {
+    const res = (await this.call("Lease", "LeaseRevoke", { ID: id })) as { header: RawHeader };
+    return { header: res.header };
   }
 
   /** One keep-alive over a LeaseKeepAlive stream; TTL 0 when the lease is gone. */
@@ -333,10 +372,10 @@ export class KvClient {
       const stream = open.call(client, new grpc.Metadata(), { deadline: this.deadline() });
       return new Promise<LeaseGrant>((resolve, reject) => {
         let answered = false;
-        stream.on("data", (r: { ID: string; TTL: string }) => {
+        stream.on("data", (r: { ID: string; TTL: string; header: RawHeader }) => {
           if (answered) return;
           answered = true;
-          resolve({ id: r.ID, ttl: Number(r.TTL) });
+          resolve(withHeader({ id: r.ID, ttl: Number(r.TTL) }, r.header));
           stream.end();
         });
         stream.on("error", (e) => {
@@ -356,18 +395,28 @@ export class KvClient {
     const res = (await this.call("Lease", "LeaseTimeToLive", {
       ID: id,
       keys: options.keys ?? false,
-    })) as { ID: string; TTL: string; grantedTTL: string; keys: Buffer[] };
+    })) as { ID: string; TTL: string; grantedTTL: string; keys: Buffer[]; header: RawHeader };
     return {
       id: res.ID,
       ttl: Number(res.TTL),
       grantedTtl: Number(res.grantedTTL),
       keys: res.keys.map((k) => k.toString()),
+      keyBytes: res.keys,
+      header: res.header,
     };
   }
 
   async leaseList(): Promise<string[]> {
-    const res = (await this.call("Lease", "LeaseLeases", {})) as { leases: { ID: string }[] };
-    return res.leases.map((l) => l.ID);
+    return (await this.leaseLeases()).ids;
+  }
+
+  /** The lease ids (decimal strings) with the response header. */
+  async leaseLeases(): Promise<{ ids: string[]; header: RawHeader }> {
+    const res = (await this.call("Lease", "LeaseLeases", {})) as {
+      leases: { ID: string }[];
+      header: RawHeader;
+    };
+    return { ids: res.leases.map((l) => l.ID), header: res.header };
   }
 
   /** Whether a keep-alive answer means the lease is gone (expired or revoked). */
@@ -381,7 +430,7 @@ export class KvClient {
    * Watches a key (or a prefix / range). Iterate the result with `for await`; `created`
    * resolves once the server registered the watch; close() (or leaving the loop) ends it.
    */
-  watch(key: string, options: WatchOptions = {}): Watch {
+  watch(key: Bytes, options: WatchOptions = {}): Watch {
     const watch = new Watch(
       (endpoint) => {
         const client = this.clientOf("Watch", endpoint) as unknown as Record<
@@ -553,11 +602,13 @@ export class KvClient {
             header: RawHeader;
             version: string;
             dbSize: string;
+            dbSizeInUse?: string;
             leader: string;
             raftIndex: string;
             raftTerm: string;
             raftAppliedIndex: string;
             errors: string[];
+            isLearner?: boolean;
           };
           return {
             endpoint,
@@ -570,11 +621,13 @@ export class KvClient {
               isLeader: r.leader !== "0" && r.leader === r.header.member_id,
               version: r.version,
               dbSize: Number(r.dbSize),
+              dbSizeInUse: Number(r.dbSizeInUse ?? 0),
               raftTerm: Number(r.raftTerm),
               raftIndex: Number(r.raftIndex),
               raftAppliedIndex: Number(r.raftAppliedIndex),
               revision: Number(r.header.revision),
               errors: r.errors,
+              isLearner: r.isLearner === true,
             },
           };
         } catch (e) {
@@ -582,6 +635,20 @@ export class KvClient {
         }
       }),
     );
+  }
+
+  /** Maintenance.Defragment of one endpoint (an index into the endpoint list), no retry. */
+  async defragment(endpoint: number): Promise<RawHeader> {
+    if (!Number.isInteger(endpoint) || endpoint < 0 || endpoint >= this.endpoints.length)
+      throw new RangeError(`no endpoint ${endpoint}`);
+    try {
+      const r = (await this.callOn(endpoint, "Maintenance", "Defragment", {})) as {
+        header: RawHeader;
+      };
+      return r.header;
+    } catch (e) {
+      throw errorOf(e);
+    }
   }
 
   /**
@@ -620,7 +687,7 @@ export class KvClient {
         try {
           await this.callOn(i, "KV", "Range", rangeRequest("health", {}));
           const s = (await this.callOn(i, "Maintenance", "Status", {})) as { errors: string[] };
-          const tookMs = Math.round(performance.now() - started);
+          const tookMs = performance.now() - started;
           if (s.errors.length > 0) {
             return { endpoint, ok: false, error: `alarm: ${s.errors.join("; ")}` };
           }

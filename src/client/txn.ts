@@ -1,20 +1,28 @@
 // Txn in a friendly shape: compares on a key's value, version, revisions or lease; put, get and
 // delete operations; results typed by operation.
 import type { GetOptions, GetResult } from "./kv-client.js";
-import { type KeyValue, prefixRangeEnd, type RawKv, toKv } from "./wire.js";
+import {
+  type Bytes,
+  type KeyValue,
+  prefixRangeEnd,
+  type RawHeader,
+  type RawKv,
+  toBytes,
+  toKv,
+} from "./wire.js";
 
 export type CompareOp = "==" | "!=" | ">" | "<";
 
 export type TxnCompare =
   | {
-      readonly key: string;
+      readonly key: Bytes;
       readonly target: "value";
       readonly op: CompareOp;
-      readonly value: string;
+      readonly value: Bytes;
       readonly prefix?: boolean;
     }
   | {
-      readonly key: string;
+      readonly key: Bytes;
       readonly target: "version" | "createRevision" | "modRevision" | "lease";
       readonly op: CompareOp;
       /** A number, or an int64 as a decimal string (lease ids). */
@@ -25,15 +33,15 @@ export type TxnCompare =
 export type TxnOp =
   | {
       readonly type: "put";
-      readonly key: string;
-      readonly value: string;
+      readonly key: Bytes;
+      readonly value: Bytes;
       readonly lease?: string;
       readonly prevKv?: boolean;
     }
-  | ({ readonly type: "get"; readonly key: string } & GetOptions)
+  | ({ readonly type: "get"; readonly key: Bytes } & GetOptions)
   | {
       readonly type: "delete";
-      readonly key: string;
+      readonly key: Bytes;
       readonly prefix?: boolean;
       readonly prevKv?: boolean;
     };
@@ -69,18 +77,24 @@ const TARGET_FIELD = {
   lease: "lease",
 } as const;
 
-export function rangeEndOf(key: Buffer, options: { prefix?: boolean; rangeEnd?: string }): Buffer {
+const SORT_ORDER = { NONE: 0, ASCEND: 1, DESCEND: 2 } as const;
+const SORT_TARGET = { KEY: 0, VERSION: 1, CREATE: 2, MOD: 3, VALUE: 4 } as const;
+
+export function rangeEndOf(key: Buffer, options: { prefix?: boolean; rangeEnd?: Bytes }): Buffer {
   if (options.prefix) return prefixRangeEnd(key);
-  if (options.rangeEnd !== undefined) return Buffer.from(options.rangeEnd);
+  if (options.rangeEnd !== undefined) return toBytes(options.rangeEnd);
   return Buffer.alloc(0);
 }
 
-export function rangeRequest(key: string, options: GetOptions): object {
-  const k = Buffer.from(key);
+export function rangeRequest(key: Bytes, options: GetOptions): object {
+  const k = toBytes(key);
+  const fromKey = options.fromKey === true;
   return {
-    key: k,
-    range_end: rangeEndOf(k, options),
+    key: fromKey && k.length === 0 ? Buffer.from([0]) : k,
+    range_end: fromKey ? Buffer.from([0]) : rangeEndOf(k, options),
     limit: String(options.limit ?? 0),
+    sort_order: SORT_ORDER[options.sortOrder ?? "NONE"],
+    sort_target: SORT_TARGET[options.sortTarget ?? "KEY"],
     revision: String(options.revision ?? 0),
     keys_only: options.keysOnly ?? false,
     count_only: options.countOnly ?? false,
@@ -89,35 +103,35 @@ export function rangeRequest(key: string, options: GetOptions): object {
 }
 
 export function putRequest(
-  key: string,
-  value: string,
+  key: Bytes,
+  value: Bytes,
   options: { lease?: string; prevKv?: boolean },
 ): object {
   return {
-    key: Buffer.from(key),
-    value: Buffer.from(value),
+    key: toBytes(key),
+    value: toBytes(value),
     lease: options.lease ?? "0",
     prev_kv: options.prevKv ?? false,
   };
 }
 
 export function deleteRequest(
-  key: string,
-  options: { prefix?: boolean; prevKv?: boolean },
+  key: Bytes,
+  options: { prefix?: boolean; rangeEnd?: Bytes; prevKv?: boolean },
 ): object {
-  const k = Buffer.from(key);
+  const k = toBytes(key);
   return { key: k, range_end: rangeEndOf(k, options), prev_kv: options.prevKv ?? false };
 }
 
 function compareToEtcd(c: TxnCompare): object {
-  const key = Buffer.from(c.key);
+  const key = toBytes(c.key);
   const base = {
     result: RESULT[c.op],
     target: TARGET[c.target],
     key,
     range_end: c.prefix ? prefixRangeEnd(key) : Buffer.alloc(0),
   };
-  if (c.target === "value") return { ...base, value: Buffer.from(c.value) };
+  if (c.target === "value") return { ...base, value: toBytes(c.value) };
   const n = String(c.value);
   if (!/^-?\d+$/.test(n)) throw new RangeError(`txn compare ${c.target} needs an integer`);
   return { ...base, [TARGET_FIELD[c.target]]: n };
@@ -143,7 +157,7 @@ export function txnToEtcd(req: TxnRequest): object {
 }
 
 export interface RawRange {
-  header: { revision: string };
+  header: RawHeader;
   kvs: RawKv[];
   count: string;
   more: boolean;
@@ -155,6 +169,7 @@ export function rangeResult(res: RawRange): GetResult {
     count: Number(res.count),
     more: res.more,
     revision: Number(res.header.revision),
+    header: res.header,
   };
 }
 

@@ -6,11 +6,11 @@
 import * as grpc from "@grpc/grpc-js";
 import { KvClientError } from "./errors.js";
 import type { KeyValue, RawHeader, RawKv } from "./wire.js";
-import { prefixRangeEnd, toKv } from "./wire.js";
+import { type Bytes, prefixRangeEnd, toBytes, toKv } from "./wire.js";
 
 export interface WatchOptions {
   readonly prefix?: boolean;
-  readonly rangeEnd?: string;
+  readonly rangeEnd?: Bytes;
   /** The first revision to deliver (history is replayed). Default: changes after the watch starts. */
   readonly startRevision?: number;
   readonly prevKv?: boolean;
@@ -73,7 +73,7 @@ export class Watch implements AsyncIterable<WatchEvent> {
 
   constructor(
     private readonly open: OpenWatchStream,
-    private readonly key: string,
+    private readonly key: Bytes,
     private readonly options: WatchOptions,
     private readonly limits: WatchLimits,
   ) {
@@ -140,11 +140,11 @@ export class Watch implements AsyncIterable<WatchEvent> {
 
   private connect(): void {
     if (this.closed) return;
-    const k = Buffer.from(this.key);
+    const k = toBytes(this.key);
     const rangeEnd = this.options.prefix
       ? prefixRangeEnd(k)
       : this.options.rangeEnd !== undefined
-        ? Buffer.from(this.options.rangeEnd)
+        ? toBytes(this.options.rangeEnd)
         : Buffer.alloc(0);
     const filters: number[] = [];
     if (this.options.noPut) filters.push(0);

@@ -2,9 +2,24 @@
 // integers as decimal strings, bytes as Buffers, enums as their names) and their conversion to
 // the client's friendly types.
 
+/** A key, value or range end: a string (its UTF-8 bytes) or the bytes themselves. */
+export type Bytes = string | Uint8Array;
+
+/** The bytes of a key or value (a string as UTF-8; a Uint8Array as it is, not copied). */
+export function toBytes(b: Bytes): Buffer {
+  return typeof b === "string" ? Buffer.from(b) : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+}
+
+/**
+ * A key-value pair. `key` and `value` are the bytes decoded as UTF-8 (bytes that are not UTF-8
+ * become U+FFFD there); `keyBytes` and `valueBytes` are the bytes exactly as stored. The two
+ * Buffers are not enumerable, so JSON and deep comparisons see the same object as before.
+ */
 export interface KeyValue {
   readonly key: string;
   readonly value: string;
+  readonly keyBytes: Buffer;
+  readonly valueBytes: Buffer;
   readonly createRevision: number;
   readonly modRevision: number;
   readonly version: number;
@@ -29,7 +44,7 @@ export interface RawHeader {
 }
 
 export function toKv(raw: RawKv): KeyValue {
-  return {
+  const kv = {
     key: raw.key.toString(),
     value: raw.value.toString(),
     createRevision: Number(raw.create_revision),
@@ -37,6 +52,10 @@ export function toKv(raw: RawKv): KeyValue {
     version: Number(raw.version),
     lease: raw.lease,
   };
+  return Object.defineProperties(kv, {
+    keyBytes: { value: raw.key, enumerable: false },
+    valueBytes: { value: raw.value, enumerable: false },
+  }) as KeyValue;
 }
 
 /** "foo" → "fop": the range_end that selects every key with the prefix (etcd's GetPrefixRangeEnd). */
@@ -61,7 +80,10 @@ export function leaseIdFromHex(text: string): string {
   return BigInt.asIntN(64, BigInt(`0x${hex}`)).toString();
 }
 
-/** A lease id (a decimal int64 string) in etcdctl's hexadecimal form. */
+/**
+ * A lease id (a decimal int64 string) in etcdctl's hexadecimal form: 16 digits, as etcdctl
+ * prints it ("lease 694d7b1a2c3e0f11 granted with TTL(60s)", its %016x).
+ */
 export function leaseIdToHex(id: string): string {
-  return BigInt.asUintN(64, BigInt(id)).toString(16);
+  return BigInt.asUintN(64, BigInt(id)).toString(16).padStart(16, "0");
 }

@@ -13,15 +13,22 @@
 // its own name and client URL through the log once it sees a leader; and a member that applies
 // its own removal, or is told by a peer that it was removed, stops.
 
-import { mkdir, readdir, rmdir } from "node:fs/promises";
+import { mkdir, readdir, rm } from "node:fs/promises";
 import type { Server as HttpServer } from "node:http";
+import { createServer } from "node:net";
 import { join } from "node:path";
 import type { SecureContextOptions } from "node:tls";
 import { serviceDefinition } from "../api/index.js";
 import { decodeResult, encodeCommand, KvStateMachine, kvErrorOf } from "../kv/index.js";
 import type { NodeId } from "../raft/index.js";
 import { type Logger, type Membership, RsmNode } from "../rsm/index.js";
-import { WalStorage } from "../storage/index.js";
+import {
+  acquireDirLock,
+  type DirLock,
+  LOCK_FILE,
+  makeDirectories,
+  WalStorage,
+} from "../storage/index.js";
 import {
   type ClusterInfo,
   newIncarnation,
@@ -247,6 +254,8 @@ export class Member {
   private nextPublishAtMs = 0;
   private publishBackoffMs = PUBLISH_BACKOFF_MIN_MS;
   private removedTimer: NodeJS.Timeout | undefined;
+  /** The data directory's lock, released once stopped. */
+  private dirLock: DirLock | undefined;
   /** Resolves with the reason once this member was removed from the cluster and has stopped. */
   readonly removed: Promise<string>;
   /**
@@ -311,36 +320,80 @@ export class Member {
     return this.listener.port;
   }
 
+  /**
+   * Starts a member. Before anything is written it creates the data directory, takes its lock
+   * (one process per data directory) and checks that the client and peer ports are free; a
+   * start that fails later stops what it started and removes what it wrote into the data
+   * directory (a fresh member.json, the WAL it created), so the next attempt starts the same
+   * way. Refusals are MemberStartErrors: one line saying why.
+   */
   static async start(options: MemberOptions): Promise<Member> {
     const self = options.initialCluster.find((p) => p.name === options.name);
     if (self === undefined) throw new Error(`--name ${options.name} is not in --initial-cluster`);
-    const createdDir = (await mkdir(options.dataDir, { recursive: true })) !== undefined;
+    let createdDir: string | undefined;
+    try {
+      createdDir = await makeDirectories(options.dataDir);
+    } catch (e) {
+      throw new MemberStartError(
+        `cannot create the data directory ${options.dataDir}: ${errorText(e)}`,
+      );
+    }
+    let lock: DirLock;
+    try {
+      lock = await acquireDirLock(options.dataDir);
+    } catch (e) {
+      if (createdDir !== undefined) await rm(createdDir, { recursive: true, force: true });
+      throw new MemberStartError(errorText(e));
+    }
+    const before = new Set(await readdir(options.dataDir));
+    const cleanups: (() => Promise<void>)[] = [];
+    try {
+      await checkPortFree(options.clientHost, options.clientPort, "clients");
+      await checkPortFree(
+        options.listenPeer?.host ?? self.host,
+        options.listenPeer?.port ?? self.port,
+        "peers",
+      );
+      const member = await Member.open(options, self, cleanups);
+      member.dirLock = lock;
+      return member;
+    } catch (e) {
+      for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
+      // What this start wrote goes (what was there before stays), then the lock.
+      for (const entry of await readdir(options.dataDir).catch(() => [])) {
+        if (!before.has(entry) && entry !== LOCK_FILE)
+          await rm(join(options.dataDir, entry), { recursive: true, force: true });
+      }
+      await lock.release();
+      if (createdDir !== undefined) await rm(createdDir, { recursive: true, force: true });
+      if (e instanceof Error && (e.name === "TransportError" || e.name === "StorageError"))
+        throw new MemberStartError(e.message);
+      throw e;
+    }
+  }
+
+  private static async open(
+    options: MemberOptions,
+    self: PeerSpec,
+    cleanups: (() => Promise<void>)[],
+  ): Promise<Member> {
     const log = options.logger;
     const walDir = join(options.dataDir, "wal");
     const peerTls = options.peerTls === undefined ? undefined : peerTlsOf(options.peerTls, log);
-    let resolved: Awaited<ReturnType<typeof resolveIdentity>>;
-    try {
-      resolved = await resolveIdentity({
-        name: options.name,
-        dataDir: options.dataDir,
-        walDir,
-        initialCluster: options.initialCluster,
-        clusterToken: options.clusterToken,
-        initialClusterState: options.initialClusterState ?? "new",
-        discoveryTimeoutMs: options.discoveryTimeoutMs ?? 30_000,
-        ...(options.bootstrapCheckTimeoutMs !== undefined
-          ? { bootstrapCheckTimeoutMs: options.bootstrapCheckTimeoutMs }
-          : {}),
-        peerTls,
-        log: (message, fields) => log("info", message, fields),
-      });
-    } catch (e) {
-      // Refused before anything was written: leave no trace, so the next attempt starts the
-      // same way (an empty data directory we created goes; one that was there stays).
-      if (createdDir && (await readdir(options.dataDir)).length === 0)
-        await rmdir(options.dataDir).catch(() => {});
-      throw e;
-    }
+    const resolved = await resolveIdentity({
+      name: options.name,
+      dataDir: options.dataDir,
+      walDir,
+      initialCluster: options.initialCluster,
+      clusterToken: options.clusterToken,
+      initialClusterState: options.initialClusterState ?? "new",
+      discoveryTimeoutMs: options.discoveryTimeoutMs ?? 30_000,
+      ...(options.bootstrapCheckTimeoutMs !== undefined
+        ? { bootstrapCheckTimeoutMs: options.bootstrapCheckTimeoutMs }
+        : {}),
+      peerTls,
+      log: (message, fields) => log("info", message, fields),
+    });
     const { created } = resolved;
     // member.json before the WAL: a WAL without member.json reads as a bootstrap member's
     // data directory from before member.json, which a joining member must never look like.
@@ -350,6 +403,7 @@ export class Member {
     const storage = await WalStorage.open(walDir, {
       logger: (level, message, fields) => log(level, `wal: ${message}`, fields),
     });
+    cleanups.push(() => storage.close());
     const nodeId = identity.nodeId;
     const clusterId = identity.clusterId;
     const ownPeerUrl = peerUrlOf(self);
@@ -430,6 +484,8 @@ export class Member {
       },
     });
     const runtime = node;
+    cleanups.pop(); // stopping the node closes the storage
+    cleanups.push(() => runtime.stop());
     let clientUrl = ""; // set once the client listener is bound
     const cluster = new ClusterMembership({
       node: runtime,
@@ -468,6 +524,7 @@ export class Member {
         }),
       };
     };
+    cleanups.push(() => transport.stop());
     await transport.start();
     runtime.start();
 
@@ -653,9 +710,9 @@ export class Member {
       dashboard.close();
       grpcServer.forceShutdown();
       httpServer.close();
-      await runtime.stop();
-      await transport.stop();
-      throw e;
+      throw new MemberStartError(
+        `cannot listen for clients: ${listenFailure(options.clientHost, options.clientPort, e)}`,
+      );
     }
     member = new Member(
       options,
@@ -783,6 +840,7 @@ export class Member {
     await this.listener.close();
     await this.node.stop();
     await this.transport.stop();
+    await this.dirLock?.release();
   }
 }
 
@@ -818,6 +876,33 @@ function peerTlsOf(material: TlsMaterial, log: Logger): PeerTls {
       return { secureContext: material.secureContext(), rejectUnauthorized: material.verifiesPeer };
     },
   };
+}
+
+const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+
+/** Why a listen failed, in etcd's (Go's) words: "listen tcp 127.0.0.1:2379: bind: address already in use". */
+function listenFailure(host: string, port: number, e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  const at = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+  if (code === "EADDRINUSE") return `listen tcp ${at}: bind: address already in use`;
+  if (code === "EADDRNOTAVAIL") return `listen tcp ${at}: bind: cannot assign requested address`;
+  if (code === "EACCES") return `listen tcp ${at}: bind: permission denied`;
+  return `listen tcp ${at}: ${errorText(e)}`;
+}
+
+/**
+ * Refuses a port something else listens on, before anything is written (etcd's words: "listen
+ * tcp HOST:PORT: bind: address already in use"). Port 0 (any free port) needs no check.
+ */
+async function checkPortFree(host: string, port: number, what: string): Promise<void> {
+  if (port === 0) return;
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", (e) =>
+      reject(new MemberStartError(`cannot listen for ${what}: ${listenFailure(host, port, e)}`)),
+    );
+    server.listen({ host, port, exclusive: true }, () => server.close(() => resolve()));
+  });
 }
 
 /**

@@ -2,8 +2,8 @@
 // once its directory is fsynced too; data only once its file is. Written out here once so every
 // caller gets the order right.
 import type { FileHandle } from "node:fs/promises";
-import { open, rename, rm } from "node:fs/promises";
-import { join } from "node:path";
+import { mkdir, open, rename, rm, stat } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
 import { StorageError } from "./errors.js";
 
 /** fsync a directory, making creations, renames and removals in it durable. */
@@ -65,4 +65,36 @@ export async function replaceFileDurably(
   await handle.close();
   await rename(temp, path);
   await fsyncDirectory(dir);
+}
+
+/**
+ * `mkdir -p`: creates `dir` and its missing parents; resolves with the first directory it
+ * created (undefined when `dir` existed), as `mkdir(dir, { recursive: true })` does. Written
+ * out because Node 20's recursive mkdir never returns under /proc (it retries ENOENT forever);
+ * here each level is one non-recursive mkdir, so the walk is bounded by the path's depth.
+ */
+export async function makeDirectories(dir: string): Promise<string | undefined> {
+  const path = resolve(dir);
+  try {
+    await mkdir(path);
+    return path;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "EEXIST") {
+      if ((await stat(path)).isDirectory()) return undefined;
+      throw e;
+    }
+    const parent = dirname(path);
+    if (code !== "ENOENT" || parent === path) throw e;
+    const first = await makeDirectories(parent);
+    try {
+      await mkdir(path);
+    } catch (again) {
+      // The parent exists now; ENOENT again means this file system takes no new directory here.
+      if ((again as NodeJS.ErrnoException).code === "EEXIST" && (await stat(path)).isDirectory())
+        return first;
+      throw again;
+    }
+    return first ?? path;
+  }
 }

@@ -1,7 +1,13 @@
 // The public surface of storage/: the durable write-ahead log (a LogStorage), its errors, and
 // the read-only views of a data directory that `ordo wal verify` and `ordo wal dump` use.
 
-export { fsyncDirectory, replaceFileDurably, writeFully } from "./durable-fs.js";
+export { acquireDirLock, type DirLock, LOCK_FILE } from "./dir-lock.js";
+export {
+  fsyncDirectory,
+  makeDirectories,
+  replaceFileDurably,
+  writeFully,
+} from "./durable-fs.js";
 export { CorruptionError, StorageError, type StorageErrorCode } from "./errors.js";
 export {
   type SegmentName,

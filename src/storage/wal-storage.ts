@@ -35,14 +35,14 @@
 
 import { constants } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
-import { mkdir, open, rename, unlink } from "node:fs/promises";
+import { open, rename, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { AssertionError, assert } from "../lib/index.js";
 import type { DurableState, Entry, HardState, LogStorage, Snapshot } from "../raft/index.js";
 import { asIndex } from "../raft/index.js";
 import { BatchBuffer } from "./batch-buffer.js";
 import { acquireDirLock, type DirLock } from "./dir-lock.js";
-import { fsyncDirectory, writeFully } from "./durable-fs.js";
+import { fsyncDirectory, makeDirectories, writeFully } from "./durable-fs.js";
 import { StorageError } from "./errors.js";
 import {
   BROKEN_SUFFIX,
@@ -268,7 +268,7 @@ export class WalStorage implements LogStorage {
   /** Opens (creating if needed) the data directory `dir`, recovering what is durable in it. */
   static async open(dir: string, options: WalOptions = {}): Promise<WalStorage> {
     const config = resolveOptions(options);
-    await mkdir(dir, { recursive: true });
+    await makeDirectories(dir);
     const lock = await acquireDirLock(dir);
     try {
       return await WalStorage.openLocked(dir, config, lock);

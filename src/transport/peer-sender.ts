@@ -89,6 +89,8 @@ const BATCH_BYTES_MAX = 256 * 1024;
 const BATCH_BYTES_INITIAL = 4096;
 /** Failed connection attempts in a row per warning logged (the rest log at debug). */
 const FAILURES_PER_WARNING = 20;
+/** Failed connection attempts in a row before the first warning (about a second of backoff). */
+const FAILURES_BEFORE_WARNING = 5;
 
 export class PeerSender {
   private state: State = "idle";
@@ -401,10 +403,13 @@ export class PeerSender {
     }
     const delayMs = this.refused ? this.backoff.longestDelayMs() : this.backoff.nextDelayMs();
     const fields = { error: this.lastError ?? "connection closed", retryInMs: delayMs };
-    // A peer that stays down is worth a warning now and then, not one per attempt.
+    // A peer that stays down is worth a warning now and then, not one per attempt; the first
+    // few failures to reach it are not (peers of a cluster starting together come up within a
+    // moment), a refusal by the peer is at once.
     const failures = this.failuresInARow + 1;
+    const warnAt = this.refused ? 1 : FAILURES_BEFORE_WARNING;
     if (wasReady) this.log("warn", "connection to peer lost", fields);
-    else if (failures % FAILURES_PER_WARNING === 1)
+    else if (failures % FAILURES_PER_WARNING === warnAt)
       this.log("warn", "cannot connect to peer", { ...fields, failures });
     else this.log("debug", "cannot connect to peer", { ...fields, failures });
     this.failuresInARow++;
