@@ -174,11 +174,16 @@ test("3 → 5 → 3 members (a learner promoted, the leader moved and removed) u
     clientPorts.set("n4", p4c);
     let leader = await waitFor("a leader", 10_000, () => agreedLeader(c.clientPorts));
     await applied(p4c, leader.commit, "n4 to catch up");
-    const learnerList = await ordo(runMember, ["list"], c.endpoints);
-    assert.match(
-      learnerList,
-      /, started, n4, http:\/\/127\.0\.0\.1:\d+, http:\/\/127\.0\.0\.1:\d+, true$/m,
-    );
+    // Started once it has published its name and client URL through the log (until then the
+    // list shows it unstarted, as etcdctl does).
+    await waitFor("n4 listed as a started learner", 10_000, async () => {
+      const list = await ordo(runMember, ["list"], c.endpoints);
+      return /, started, n4, http:\/\/127\.0\.0\.1:\d+, http:\/\/127\.0\.0\.1:\d+, true$/m.test(
+        list,
+      )
+        ? list
+        : undefined;
+    });
     // Promotion needs the learner in sync with the leader: it is, having applied the commit.
     await ordo(runMember, ["promote", "n4"], c.endpoints);
     await progressed("after n4's promotion");
