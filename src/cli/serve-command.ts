@@ -45,6 +45,9 @@ export const SERVE_USAGE = `usage: ordo serve --name NAME --data-dir DIR --initi
   --lease-clock-drift F          lease mode: the largest relative clock-rate difference between
                                  members it tolerates (default 0.1)
   --max-request-bytes N          largest client request (default 1572864); the same on every member
+  --auth-token-ttl N             lifetime of a simple auth token, in seconds (default 300);
+                                 each use renews it
+  --bcrypt-cost N                bcrypt cost of the passwords this member hashes (default 10)
   --log-level LEVEL              debug, info, warn, error (default info)`;
 
 function positiveInt(text: string | undefined, flag: string, fallback: number): number {
@@ -93,6 +96,8 @@ export async function runServeCommand(args: string[], out: Output): Promise<numb
       "read-mode": { type: "string", default: "index" },
       "lease-clock-drift": { type: "string" },
       "max-request-bytes": { type: "string" },
+      "auth-token-ttl": { type: "string" },
+      "bcrypt-cost": { type: "string" },
       "log-level": { type: "string", default: "info" },
       help: { type: "boolean", short: "h", default: false },
     },
@@ -150,6 +155,8 @@ export async function runServeCommand(args: string[], out: Output): Promise<numb
       "--max-request-bytes",
       1.5 * 1024 * 1024,
     ),
+    authTokenTtlSeconds: positiveInt(values["auth-token-ttl"], "--auth-token-ttl", 300),
+    bcryptCost: positiveInt(values["bcrypt-cost"], "--bcrypt-cost", 10),
     logger,
   });
   out.stdout(

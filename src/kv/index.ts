@@ -3,6 +3,22 @@
 // same store behind the runtime's byte-level StateMachine interface, with codec.ts as the
 // format between them.
 export { KvAssertionError } from "./assert.js";
+export { checkPermitted, checkTxn } from "./auth-apply.js";
+export { AUTH_OPS, type AuthOp, type AuthRequest, type AuthResponse } from "./auth-codec.js";
+export {
+  type AuthInfo,
+  type AuthListener,
+  type AuthRole,
+  AuthStore,
+  type AuthUser,
+  intervalsCover,
+  NO_AUTH_INFO,
+  PERMISSION_TYPES,
+  type Permission,
+  type PermissionType,
+  ROOT_ROLE,
+  ROOT_USER,
+} from "./auth-store.js";
 export {
   bytesEqual,
   compareBytes,
@@ -27,9 +43,13 @@ export {
   type KvResponse,
   type KvResult,
   kvErrorOf,
+  type PlainKvCommand,
 } from "./codec.js";
 export { crc32c } from "./crc32c.js";
 export {
+  AUTH_ERROR_MESSAGES,
+  type AuthErrorCode,
+  authError,
   GRPC_STATUS_OF,
   type GrpcStatus,
   grpcErrorOf,

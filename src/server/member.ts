@@ -22,6 +22,8 @@ import type { NodeId } from "../raft/index.js";
 import { type Logger, type Membership, RsmNode } from "../rsm/index.js";
 import { WalStorage } from "../storage/index.js";
 import { type ClusterInfo, newIncarnation, TcpTransport } from "../transport/index.js";
+import { AuthGate } from "./auth-gate.js";
+import { adminOnly, authServiceHandlers } from "./auth-service.js";
 import { ClientListener } from "./client-listener.js";
 import { type PeerSpec, stableId } from "./cluster-config.js";
 import { clusterHandlers } from "./cluster-service.js";
@@ -94,6 +96,10 @@ export interface MemberOptions {
   readonly leaseClockDrift?: number;
   /** Largest client request (etcd's --max-request-bytes). Default 1.5 MiB. */
   readonly requestBytesMax?: number;
+  /** etcd's --auth-token-ttl (simple tokens), in seconds; default 300. */
+  readonly authTokenTtlSeconds?: number;
+  /** etcd's --bcrypt-cost for passwords hashed by this member; default 10. */
+  readonly bcryptCost?: number;
   /**
    * "new" (default): bootstrap a cluster of --initial-cluster. "existing": join a running
    * cluster this member was added to (MemberAdd); used only while the data directory is empty.
@@ -450,9 +456,25 @@ export class Member {
         runtime.readWith(unsafeLocalReads ? "serializable" : mode, () => kv.store.range(request)),
       header: () => ({ clusterId, memberId: ownMemberId(), raftTerm: runtime.term }),
     };
+    // Who each client is and what it may do: one gate for every service and the gateway.
+    const authGate = new AuthGate({
+      auth: () => kv.store.auth,
+      ...(options.authTokenTtlSeconds !== undefined
+        ? { tokenTtlSeconds: options.authTokenTtlSeconds }
+        : {}),
+      ...(options.bcryptCost !== undefined ? { bcryptCost: options.bcryptCost } : {}),
+    });
+    grpcServer.addService(
+      serviceDefinition("Auth"),
+      authServiceHandlers(backend, authGate, {
+        onInternalError: (method, error) =>
+          log("error", "internal error serving a client", { method, error: String(error) }),
+      }),
+    );
     grpcServer.addService(
       kvServiceDefinition(),
       kvServiceHandlers(backend, {
+        auth: authGate,
         requestBytesMax,
         limits: kv.store.limits,
         onInternalError: (method, error) =>
@@ -467,6 +489,7 @@ export class Member {
         header: backend.header,
       },
       {
+        auth: authGate,
         onInternalError: (what, error) =>
           log("error", "internal error serving a watch", { what, error: String(error) }),
       },
@@ -475,57 +498,71 @@ export class Member {
     grpcServer.addService(
       serviceDefinition("Lease"),
       leaseServiceHandlers(backend, {
+        auth: authGate,
         onInternalError: (method, error) =>
           log("error", "internal error serving a client", { method, error: String(error) }),
       }),
     );
     grpcServer.addService(
       serviceDefinition("Cluster"),
-      clusterHandlers(
-        {
-          members: () => cluster.clusterMembers(),
-          header: backend.header,
-          revision: () => kv.store.revision,
-          memberAdd: (peerUrls, o) => cluster.add(peerUrls, o),
-          memberRemove: (id) => cluster.remove(id),
-          memberUpdate: (id, peerUrls) => cluster.update(id, peerUrls),
-          memberPromote: (id) => cluster.promote(id),
-        },
-        {
-          onInternalError: (method, error) =>
-            log("error", "internal error serving a client", { method, error: String(error) }),
-        },
+      adminOnly(
+        clusterHandlers(
+          {
+            members: () => cluster.clusterMembers(),
+            header: backend.header,
+            revision: () => kv.store.revision,
+            memberAdd: (peerUrls, o) => cluster.add(peerUrls, o),
+            memberRemove: (id) => cluster.remove(id),
+            memberUpdate: (id, peerUrls) => cluster.update(id, peerUrls),
+            memberPromote: (id) => cluster.promote(id),
+          },
+          {
+            onInternalError: (method, error) =>
+              log("error", "internal error serving a client", { method, error: String(error) }),
+          },
+        ),
+        ["MemberAdd", "MemberRemove", "MemberUpdate", "MemberPromote"],
+        authGate,
       ),
     );
     grpcServer.addService(
       serviceDefinition("Maintenance"),
-      maintenanceHandlers({
-        hash: () => kv.hash(),
-        hashKV: (revision) => {
-          const r = kv.store.hashKV({ revision });
-          return { hash: r.hash, compactRevision: r.compactRevision, revision: r.header.revision };
-        },
-        snapshot: () => kv.snapshot(),
-        moveLeader: (targetId) => cluster.moveLeader(targetId),
-        status: () => {
-          const s = runtime.status();
-          return {
-            clusterId,
-            memberId: ownMemberId(),
-            leaderId: s.leader === "" ? "0" : memberIdOf(s.leader),
-            raftTerm: s.term,
-            raftIndex: s.commit,
-            raftAppliedIndex: s.applied,
-            revision: kv.store.revision,
-            dbSize: 0,
-            errors:
-              s.divergence.length > 0
-                ? ["divergence alarm: this replica's state differs from the leader's"]
-                : [],
-            isLearner: s.confState.learners.includes(nodeId),
-          };
-        },
-      }),
+      adminOnly(
+        maintenanceHandlers({
+          hash: () => kv.hash(),
+          hashKV: (revision) => {
+            const r = kv.store.hashKV({ revision });
+            return {
+              hash: r.hash,
+              compactRevision: r.compactRevision,
+              revision: r.header.revision,
+            };
+          },
+          snapshot: () => kv.snapshot(),
+          moveLeader: (targetId) => cluster.moveLeader(targetId),
+          status: () => {
+            const s = runtime.status();
+            return {
+              clusterId,
+              memberId: ownMemberId(),
+              leaderId: s.leader === "" ? "0" : memberIdOf(s.leader),
+              raftTerm: s.term,
+              raftIndex: s.commit,
+              raftAppliedIndex: s.applied,
+              revision: kv.store.revision,
+              dbSize: 0,
+              errors:
+                s.divergence.length > 0
+                  ? ["divergence alarm: this replica's state differs from the leader's"]
+                  : [],
+              isLearner: s.confState.learners.includes(nodeId),
+            };
+          },
+        }),
+        // etcd 3.4's authMaintenanceServer; Alarm too (etcd 3.4 leaves it unchecked).
+        ["Alarm", "Defragment", "Snapshot", "Hash", "HashKV", "MoveLeader"],
+        authGate,
+      ),
     );
     const tickMs = options.tickMs ?? 100;
     const electionMs = tickMs * (options.electionTicks ?? 10);
@@ -564,6 +601,7 @@ export class Member {
     );
     const httpServer = createHttpGateway({
       backend,
+      auth: authGate,
       requestBytesMax,
       // JSON with base64 bytes is larger than the request it encodes.
       ...(options.requestBytesMax !== undefined

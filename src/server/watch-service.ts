@@ -23,6 +23,7 @@
 // chunk. Nothing a client sends can throw out of a handler.
 import * as grpc from "@grpc/grpc-js";
 import {
+  authError,
   bytesEqual,
   compareBytes,
   EMPTY_BYTES,
@@ -34,6 +35,7 @@ import {
   KvError,
   type KvEvent,
 } from "../kv/index.js";
+import { type AuthGate, credentialsOfCall } from "./auth-gate.js";
 import {
   headerToEtcd,
   int64FromEtcd,
@@ -66,6 +68,12 @@ export interface WatchServiceOptions {
   readonly watchesPerStreamMax?: number;
   /** Hears internal failures (a broken backend, a bug), for logging. */
   readonly onInternalError?: (what: string, error: unknown) => void;
+  /**
+   * Authorization (auth-gate.ts): a watch is created only with read permission on its range
+   * (etcd's isWatchPermitted); otherwise it is answered created and canceled, "permission
+   * denied" (an invalid token too, as in etcd).
+   */
+  readonly auth?: AuthGate;
 }
 
 export interface WatchService {
@@ -268,6 +276,7 @@ class WatchStream {
     private readonly limits: Limits,
     private readonly internalError: (what: string, error: unknown) => void,
     private readonly onClosed: (stream: WatchStream) => void,
+    private readonly authorize?: (key: Uint8Array, rangeEnd: Uint8Array) => void,
   ) {
     call.on("data", (message: unknown) => {
       try {
@@ -349,6 +358,7 @@ class WatchStream {
         throw new KvError("INVALID_ARGUMENT", "mvcc: watcher range is empty");
       }
       if (requestedId < 0) throw new KvError("INVALID_ARGUMENT", "etcdserver: negative watch ID");
+      this.authorize?.(key, rangeEnd);
       if (requestedId !== 0 && this.watchers.has(requestedId)) {
         throw new KvError(
           "INVALID_ARGUMENT",
@@ -705,9 +715,31 @@ export function watchService(
       call.emit("error", { code: grpc.status.UNAVAILABLE, details: "etcdserver: server stopped" });
       return;
     }
+    const gate = options.auth;
+    const authorize =
+      gate === undefined
+        ? undefined
+        : (key: Uint8Array, rangeEnd: Uint8Array): void => {
+            try {
+              gate.checkRange(gate.authInfo(credentialsOfCall(call)), key, rangeEnd);
+            } catch (e) {
+              if (e instanceof KvError && e.code.startsWith("AUTH_")) {
+                throw authError("AUTH_PERMISSION_DENIED");
+              }
+              throw e;
+            }
+          };
     try {
       streams.add(
-        new WatchStream(call, hub, backend, limits, internalError, (s) => streams.delete(s)),
+        new WatchStream(
+          call,
+          hub,
+          backend,
+          limits,
+          internalError,
+          (s) => streams.delete(s),
+          authorize,
+        ),
       );
     } catch (e) {
       internalError("watch stream", e);
