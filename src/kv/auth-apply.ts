@@ -13,7 +13,6 @@
 //   Auth admin commands       root (etcd's needAdminPermission); UserGet of oneself and
 //                             RoleGet of one's own role need no root
 //   LeaseGrant, LeaseKeepAlive, LeaseExpire, LeaseRenewAll, Authenticate: nothing
-import type { ApplyContext } from "../rsm/state-machine.js";
 import { assertNever } from "./assert.js";
 import type { AuthRequest, AuthResponse } from "./auth-codec.js";
 import type { AuthInfo } from "./auth-store.js";
@@ -125,7 +124,8 @@ export function executeAuth(
   store: KvStore,
   _info: AuthInfo,
   req: AuthRequest,
-  ctx: ApplyContext,
+  /** The entry's log index (a token's unique suffix). */
+  index: number,
 ): AuthResponse {
   const auth = store.auth;
   let token = "";
@@ -139,7 +139,7 @@ export function executeAuth(
       auth.authDisable();
       break;
     case "Authenticate":
-      token = `${req.token}.${ctx.index}`;
+      token = `${req.token}.${index}`;
       auth.authenticate(req.name, token, req.checkedRevision);
       break;
     case "UserAdd":

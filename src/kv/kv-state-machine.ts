@@ -67,7 +67,7 @@ function executePlain(
     case "LeaseRenewAll":
       return { type: command.type, response: store.leaseRenewAll(command.request, ctx) };
     case "Auth":
-      return { type: command.type, response: executeAuth(store, info, command.request, ctx) };
+      return { type: command.type, response: executeAuth(store, info, command.request, ctx.index) };
     default:
       return assertNever(command, "command");
   }
