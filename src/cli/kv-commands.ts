@@ -3,7 +3,7 @@
 //   ordo get KEY [--prefix] [--limit N] [--rev N] [--keys-only] [--count-only] [--json]
 //   ordo del KEY [--prefix]
 import { parseArgs } from "node:util";
-import { KvClient, leaseIdFromHex } from "../client/index.js";
+import { type AuthOptions, KvClient, leaseIdFromHex } from "../client/index.js";
 import type { Output } from "./output.js";
 
 const ENDPOINTS_DEFAULT = "127.0.0.1:2379,127.0.0.1:22379,127.0.0.1:32379";
@@ -12,20 +12,54 @@ export const common = {
   endpoints: { type: "string", default: ENDPOINTS_DEFAULT },
   json: { type: "boolean", default: false },
   "timeout-ms": { type: "string", default: "5000" },
+  // etcdctl's --user name[:password] (and --password), never prompting.
+  user: { type: "string" },
+  password: { type: "string" },
 } as const;
 
-export function client(values: {
+export interface ClientFlags {
   endpoints?: string | undefined;
   "timeout-ms"?: string | undefined;
-}): KvClient {
-  const endpoints = (values.endpoints ?? ENDPOINTS_DEFAULT)
+  user?: string | undefined;
+  password?: string | undefined;
+}
+
+/** etcdctl's --user name[:password] / --password: the credentials, or undefined without --user. */
+export function authOf(values: ClientFlags): AuthOptions | undefined {
+  if (values.user === undefined) {
+    if (values.password !== undefined) throw new Error("--password needs --user");
+    return undefined;
+  }
+  const colon = values.user.indexOf(":");
+  const username = colon < 0 ? values.user : values.user.slice(0, colon);
+  const password = colon < 0 ? values.password : values.user.slice(colon + 1);
+  if (username === "") throw new Error("--user needs a user name");
+  if (password === undefined) {
+    throw new Error("--user needs a password: --user NAME:PASSWORD or --password PASSWORD");
+  }
+  return { username, password };
+}
+
+export function endpointsOf(values: ClientFlags): string[] {
+  return (values.endpoints ?? ENDPOINTS_DEFAULT)
     .split(",")
     .map((e) => e.trim())
     .filter((e) => e !== "");
+}
+
+export function timeoutOf(values: ClientFlags): number {
   const timeoutMs = Number(values["timeout-ms"] ?? 5000);
   if (!Number.isFinite(timeoutMs) || timeoutMs <= 0)
     throw new Error("--timeout-ms must be positive");
-  return new KvClient(endpoints, { timeoutMs });
+  return timeoutMs;
+}
+
+export function client(values: ClientFlags): KvClient {
+  const auth = authOf(values);
+  return new KvClient(endpointsOf(values), {
+    timeoutMs: timeoutOf(values),
+    ...(auth !== undefined ? { auth } : {}),
+  });
 }
 
 export function nonNegative(text: string | undefined, flag: string): number | undefined {

@@ -20,6 +20,11 @@ commands:
   leader  ordo leader transfer --to ID|NAME   (waits until the new leader is seen)
   endpoint ordo endpoint status | health
   snapshot ordo snapshot save FILE
+  user    ordo user add NAME[:PW] | get | list | delete | passwd | grant-role | revoke-role
+  role    ordo role add | get | list | delete | grant-permission ROLE TYPE KEY [END] [--prefix|--from-key]
+          | revoke-permission ROLE KEY [END]
+  auth    ordo auth enable | disable | status
+          (every client command takes --user NAME:PASSWORD, or --user NAME --password PW)
   sim     run the deterministic simulator (ordo sim --help)
   chaos   real faults on real member processes, then judge the clients' history (ordo chaos --help)
   wal     inspect a data directory's write-ahead log: wal verify DIR | wal dump DIR
@@ -65,6 +70,12 @@ export async function run(args: string[], out: Output = processOutput()): Promis
         return await (await import("./maintenance-commands.js")).runEndpoint(rest, out);
       case "snapshot":
         return await (await import("./maintenance-commands.js")).runSnapshot(rest, out);
+      case "user":
+        return await (await import("./auth-commands.js")).runUser(rest, out);
+      case "role":
+        return await (await import("./auth-commands.js")).runRole(rest, out);
+      case "auth":
+        return await (await import("./auth-commands.js")).runAuth(rest, out);
       case "wal": {
         const { runWal } = await import("./wal.js");
         return await runWal(rest, out);

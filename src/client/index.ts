@@ -1,4 +1,11 @@
 // Ordo's client library.
+export {
+  AuthClient,
+  Authenticator,
+  type AuthOptions,
+  type PermissionType,
+  type RolePermission,
+} from "./auth.js";
 export { KvClientError } from "./errors.js";
 export {
   type EndpointHealth,

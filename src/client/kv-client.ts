@@ -31,6 +31,7 @@ import {
   SNAPSHOT_SHA_BYTES,
   serviceClient,
 } from "../api/index.js";
+import { Authenticator, type AuthOptions, needsReauthentication } from "./auth.js";
 import { KvClientError } from "./errors.js";
 import {
   deleteRequest,
@@ -79,6 +80,8 @@ export interface KvClientOptions {
    * retry with the first result. Off: plain etcd semantics (a retried write may apply twice).
    */
   readonly exactlyOnce?: boolean;
+  /** A user and password (client/auth.ts): every call carries its token, renewed as needed. */
+  readonly auth?: AuthOptions;
 }
 
 export interface LeaseGrant {
@@ -213,6 +216,7 @@ export class KvClient {
   private sessionId: string | undefined;
   private sessionSeq = 0;
   private writeQueue: Promise<unknown> = Promise.resolve();
+  private readonly authenticator: Authenticator | undefined;
 
   constructor(
     readonly endpoints: readonly string[],
@@ -227,6 +231,11 @@ export class KvClient {
           {},
         ),
     );
+    this.authenticator =
+      options.auth === undefined
+        ? undefined
+        : new Authenticator(this.channels, options.auth, options.timeoutMs);
+    const interceptors = this.authenticator === undefined ? [] : [this.authenticator.interceptor()];
     this.clients = new Map(
       SERVICES.map((s) => {
         const Ctor = serviceClient(s);
@@ -234,7 +243,10 @@ export class KvClient {
           s,
           this.channels.map(
             (channel) =>
-              new Ctor("unused", grpc.credentials.createInsecure(), { channelOverride: channel }),
+              new Ctor("unused", grpc.credentials.createInsecure(), {
+                channelOverride: channel,
+                interceptors,
+              }),
           ),
         ];
       }),
@@ -244,6 +256,7 @@ export class KvClient {
   close(): void {
     for (const w of this.watches) w.close();
     this.watches.clear();
+    this.authenticator?.close();
     for (const c of this.channels) c.close();
   }
 
@@ -788,6 +801,10 @@ export class KvClient {
       } catch (e) {
         const err = errorOf(e);
         last = err;
+        if (this.authenticator !== undefined && needsReauthentication(err)) {
+          this.authenticator.invalidate(); // the next attempt authenticates again
+          continue;
+        }
         if (
           err.grpcCode !== grpc.status.UNAVAILABLE &&
           err.grpcCode !== grpc.status.DEADLINE_EXCEEDED
