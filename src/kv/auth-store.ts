@@ -129,7 +129,7 @@ export class AuthStore {
   }
 
   subscribe(listener: AuthListener): () => void {
-    this.listeners.push(listener);
+    if (!this.listeners.includes(listener)) this.listeners.push(listener);
     return () => {
       const i = this.listeners.indexOf(listener);
       if (i >= 0) this.listeners.splice(i, 1);
@@ -455,6 +455,6 @@ export class AuthStore {
 
   /** Moves the listeners of `from` onto this store (a restore replaces the state, not them). */
   adoptListeners(from: AuthStore): void {
-    for (const l of from.listeners) this.listeners.push(l);
+    for (const l of from.listeners) if (!this.listeners.includes(l)) this.listeners.push(l);
   }
 }

@@ -22,6 +22,7 @@ import { randomBytes } from "node:crypto";
 import bcrypt from "bcryptjs";
 import {
   type AuthInfo,
+  type AuthListener,
   type AuthStore,
   authError,
   EMPTY_BYTES,
@@ -70,6 +71,13 @@ export class AuthGate {
   private readonly now: () => number;
   private readonly clientCertAuth: boolean;
   private subscribedTo: AuthStore | undefined;
+  private readonly listener: AuthListener = {
+    tokenAssigned: (token, username) => this.assign(token, username),
+    userInvalidated: (username) => {
+      for (const [t, e] of this.tokens) if (e.username === username) this.tokens.delete(t);
+    },
+    disabled: () => this.tokens.clear(),
+  };
 
   constructor(private readonly options: AuthGateOptions) {
     const ttl = options.tokenTtlSeconds ?? DEFAULT_TOKEN_TTL_SECONDS;
@@ -98,13 +106,7 @@ export class AuthGate {
     // A restore moves the listeners onto the new state (KvStore.restore), so this runs once
     // unless the store itself was swapped.
     this.subscribedTo = store;
-    store.subscribe({
-      tokenAssigned: (token, username) => this.assign(token, username),
-      userInvalidated: (username) => {
-        for (const [t, e] of this.tokens) if (e.username === username) this.tokens.delete(t);
-      },
-      disabled: () => this.tokens.clear(),
-    });
+    store.subscribe(this.listener); // once per store: subscribe ignores a listener it has
   }
 
   private assign(token: string, username: string): void {

@@ -21,6 +21,7 @@ import {
   type AuthRequest,
   type AuthResponse,
   authError,
+  DEFAULT_KV_LIMITS,
   encodeCommand,
   KvError,
   PERMISSION_TYPES,
@@ -85,11 +86,15 @@ export function permissionToEtcd(p: Permission): object {
   };
 }
 
+const requestTooLarge = () => new KvError("REQUEST_TOO_LARGE", "etcdserver: request is too large");
+
 /** How many times Authenticate checks again when the auth state moved under it. */
 const AUTHENTICATE_ATTEMPTS_MAX = 5;
 
 export interface AuthServiceOptions {
   readonly onInternalError?: (method: string, error: unknown) => void;
+  /** Largest encoded command (etcd's --max-request-bytes); default kv/'s. */
+  readonly requestBytesMax?: number;
 }
 
 /** The Auth service's handlers, for `server.addService(serviceDefinition("Auth"), ...)`. */
@@ -98,9 +103,11 @@ export function authServiceHandlers(
   gate: AuthGate,
   options: AuthServiceOptions = {},
 ): grpc.UntypedServiceImplementation {
+  const requestBytesMax = options.requestBytesMax ?? DEFAULT_KV_LIMITS.requestBytesMax;
   const propose = async (request: AuthRequest, auth: AuthInfo | undefined) => {
-    const command = gate.withAuth({ type: "Auth", request }, auth);
-    return responseOf(await backend.propose(encodeCommand(command)), "Auth");
+    const command = encodeCommand(gate.withAuth({ type: "Auth", request }, auth));
+    if (command.length > requestBytesMax) throw requestTooLarge();
+    return responseOf(await backend.propose(command), "Auth");
   };
   const header = (r: AuthResponse) => headerToEtcd(r.header, backend.header());
   const simple =

@@ -467,6 +467,7 @@ export class Member {
     grpcServer.addService(
       serviceDefinition("Auth"),
       authServiceHandlers(backend, authGate, {
+        requestBytesMax,
         onInternalError: (method, error) =>
           log("error", "internal error serving a client", { method, error: String(error) }),
       }),

@@ -231,6 +231,40 @@ describe("auth on a real 3-member cluster", {
           raw.close();
         }
         assert.equal(await bob.get("/app/b").string(), "from-root");
+        // The JSON gateway takes the token from the Authorization header, as etcd's does.
+        const Auth = serviceClient("Auth");
+        const authRaw = new Auth(cluster.endpoints[0] as string, grpc.credentials.createInsecure());
+        let token = "";
+        try {
+          const authenticate = authRaw.Authenticate as (
+            request: object,
+            callback: (e: grpc.ServiceError | null, r: { token: string }) => void,
+          ) => void;
+          token = await new Promise<string>((resolve, reject) =>
+            authenticate.call(authRaw, { name: "bob", password: "bobpw" }, (e, r) =>
+              e ? reject(e) : resolve(r.token),
+            ),
+          );
+        } finally {
+          authRaw.close();
+        }
+        const gateway = async (key: string, authorization?: string) => {
+          const res = await fetch(`http://${cluster.endpoints[2]}/v3/kv/range`, {
+            method: "POST",
+            headers: authorization === undefined ? {} : { authorization },
+            body: JSON.stringify({ key: Buffer.from(key).toString("base64") }),
+          });
+          return { status: res.status, body: (await res.json()) as { message?: string } };
+        };
+        assert.equal((await gateway("/app/b", token)).status, 200);
+        const other = await gateway("/other/o", token);
+        assert.equal(other.status, 403);
+        assert.equal(other.body.message, "etcdserver: permission denied");
+        assert.equal((await gateway("/app/b", "garbage")).status, 401);
+        assert.equal((await gateway("/app/b")).body.message, "etcdserver: user name is empty");
+        // A huge user name is a clear refusal.
+        await assert.rejects(admin.user("u".repeat(1_600_000)).create("pw"), /too large/);
+        assert.equal(await bob.get("/app/b").string(), "from-root");
         await admin.auth.authDisable({});
         assert.equal(await anon.get("/other/o").string(), "secret");
       } finally {
