@@ -580,7 +580,9 @@ function decodeCommandUnmapped(bytes: Uint8Array): KvCommand {
     if (r.u8() !== codecVersion) r.fail("unknown codec version");
     r.u8();
     const auth = readAuthInfo(r);
-    const inner = decodeCommandUnmapped(r.take("command", bytes.length - r.offset));
+    const rest = r.take("command", bytes.length - r.offset);
+    if (rest[1] === WITH_AUTH_TAG) r.fail("nested WithAuth"); // checked before recursing
+    const inner = decodeCommandUnmapped(rest);
     if (inner.type === "WithAuth") r.fail("nested WithAuth");
     return { type: "WithAuth", auth, command: inner };
   }
