@@ -742,11 +742,24 @@ export class KvClient {
     if (this.options.exactlyOnce !== true) return this.call("KV", method, request);
     const run = async (): Promise<unknown> => {
       const clientId = this.sessionId ?? (await this.registerSession());
-      const metadata = new grpc.Metadata();
-      metadata.set("ordo-session", clientId);
-      metadata.set("ordo-seq", String(++this.sessionSeq));
-      // Every retry carries the same (session, seq): the server applies the write at most once.
-      return this.withRetries((endpoint) => this.callOn(endpoint, "KV", method, request, metadata));
+      for (let authAttempt = 0; ; authAttempt++) {
+        const metadata = new grpc.Metadata();
+        metadata.set("ordo-session", clientId);
+        metadata.set("ordo-seq", String(++this.sessionSeq));
+        // Every retry carries the same (session, seq): the server applies the write at most
+        // once. An auth refusal was not applied but is kept under its seq: after
+        // authenticating again the write goes out under the next seq.
+        try {
+          return await this.withRetries((endpoint) =>
+            this.callOn(endpoint, "KV", method, request, metadata),
+          );
+        } catch (e) {
+          const err = errorOf(e);
+          if (authAttempt >= 2 || this.authenticator === undefined || !needsReauthentication(err))
+            throw err;
+          this.authenticator.invalidate();
+        }
+      }
     };
     const result = this.writeQueue.then(run, run);
     this.writeQueue = result.catch(() => {});

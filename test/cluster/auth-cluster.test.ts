@@ -324,6 +324,18 @@ describe("auth on a real 3-member cluster", {
     } finally {
       carol.close();
     }
+    const once = new KvClient(cluster.endpoints, {
+      exactlyOnce: true,
+      auth: { username: "carol", password: "carolpw" },
+    });
+    try {
+      await once.put("/c/z", "1");
+      (once as unknown as { authenticator: { token: string } }).authenticator.token = "stale.2";
+      await once.put("/c/z", "2");
+      assert.equal((await once.get("/c/z")).kvs[0]?.value, "2");
+    } finally {
+      once.close();
+    }
     const wrong = new KvClient(cluster.endpoints, { auth: { username: "carol", password: "x" } });
     try {
       await assert.rejects(wrong.get("/c/y"), /authentication failed/);
