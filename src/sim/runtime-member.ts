@@ -92,7 +92,7 @@ function kvCommandOf(c: SimCommand): KvCommand {
  * they install, include the auth state.
  */
 const FRESH_AUTH_REVISION = Number.MAX_SAFE_INTEGER;
-const AUTH_EVERY_WRITES = 4;
+const AUTH_EVERY_WRITES = 8;
 const SIM_HASH = "$2a$04$sim.not.a.real.bcrypt.hash.made.by.the.simulator"; // no hashing in apply
 
 function authRequestOf(n: number, key: Uint8Array): AuthRequest {
