@@ -80,7 +80,7 @@ function kvCommandOf(c: SimCommand): KvCommand {
 }
 
 /**
- * The auth side of the workload: every 4th write of a session first proposes one auth command,
+ * The auth side of the workload: every 3rd write of a session first proposes one auth command,
  * cycling through setting up root, a user and a role with a permission, enabling auth, taking
  * it all apart again and disabling auth. Some are sent as the user u1, who is not root: apply
  * must refuse those alike on every replica (the auth commands carry the auth revision this
@@ -92,7 +92,7 @@ function kvCommandOf(c: SimCommand): KvCommand {
  * they install, include the auth state.
  */
 const FRESH_AUTH_REVISION = Number.MAX_SAFE_INTEGER;
-const AUTH_EVERY_WRITES = 8;
+const AUTH_EVERY_WRITES = 3;
 const SIM_HASH = "$2a$04$sim.not.a.real.bcrypt.hash.made.by.the.simulator"; // no hashing in apply
 
 function authRequestOf(n: number, key: Uint8Array): AuthRequest {
