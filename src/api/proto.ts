@@ -41,14 +41,14 @@ export function etcdProto(): { etcdserverpb: grpc.GrpcObject; mvccpb: grpc.GrpcO
 }
 
 export function serviceDefinition(
-  name: "KV" | "Watch" | "Lease" | "Cluster" | "Maintenance",
+  name: "KV" | "Watch" | "Lease" | "Cluster" | "Maintenance" | "Auth",
 ): grpc.ServiceDefinition {
   const ctor = etcdProto().etcdserverpb[name] as grpc.ServiceClientConstructor;
   return ctor.service;
 }
 
 export function serviceClient(
-  name: "KV" | "Watch" | "Lease" | "Cluster" | "Maintenance",
+  name: "KV" | "Watch" | "Lease" | "Cluster" | "Maintenance" | "Auth",
 ): grpc.ServiceClientConstructor {
   return etcdProto().etcdserverpb[name] as grpc.ServiceClientConstructor;
 }

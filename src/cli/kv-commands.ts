@@ -8,7 +8,13 @@
 // --hex-input as hexadecimal) and written to stdout exactly as stored (with --hex as etcdctl's
 // \xNN escapes).
 import { parseArgs } from "node:util";
-import { type ClientTlsOptions, type KeyValue, KvClient, leaseIdFromHex } from "../client/index.js";
+import {
+  type AuthOptions,
+  type ClientTlsOptions,
+  type KeyValue,
+  KvClient,
+  leaseIdFromHex,
+} from "../client/index.js";
 import { ArgBytes, bytesFromHex, hexOf } from "./argv-bytes.js";
 import type { Output } from "./output.js";
 import {
@@ -34,6 +40,9 @@ export const common = {
   cert: { type: "string" },
   key: { type: "string" },
   "insecure-skip-tls-verify": { type: "boolean", default: false },
+  // etcdctl's --user name[:password] (and --password), never prompting.
+  user: { type: "string" },
+  password: { type: "string" },
 } as const;
 
 /** Flags of the commands that take or print keys and values. */
@@ -87,21 +96,49 @@ function printKv(
   out.stdout(Buffer.concat([shown(kv.valueBytes, o.hex), NEWLINE]));
 }
 
-export function client(values: {
+export interface ClientFlags {
   endpoints?: string | undefined;
   "timeout-ms"?: string | undefined;
+  user?: string | undefined;
+  password?: string | undefined;
   cacert?: string | undefined;
   cert?: string | undefined;
   key?: string | undefined;
   "insecure-skip-tls-verify"?: boolean | undefined;
-}): KvClient {
-  const endpoints = (values.endpoints ?? ENDPOINTS_DEFAULT)
+}
+
+/** etcdctl's --user name[:password] / --password: the credentials, or undefined without --user. */
+export function authOf(values: ClientFlags): AuthOptions | undefined {
+  if (values.user === undefined) {
+    if (values.password !== undefined) throw new Error("--password needs --user");
+    return undefined;
+  }
+  const colon = values.user.indexOf(":");
+  const username = colon < 0 ? values.user : values.user.slice(0, colon);
+  const password = colon < 0 ? values.password : values.user.slice(colon + 1);
+  if (username === "") throw new Error("--user needs a user name");
+  if (password === undefined) {
+    throw new Error("--user needs a password: --user NAME:PASSWORD or --password PASSWORD");
+  }
+  return { username, password };
+}
+
+export function endpointsOf(values: ClientFlags): string[] {
+  return (values.endpoints ?? ENDPOINTS_DEFAULT)
     .split(",")
     .map((e) => e.trim())
     .filter((e) => e !== "");
+}
+
+export function timeoutOf(values: ClientFlags): number {
   const timeoutMs = Number(values["timeout-ms"] ?? 5000);
   if (!Number.isFinite(timeoutMs) || timeoutMs <= 0)
     throw new Error("--timeout-ms must be positive");
+  return timeoutMs;
+}
+
+/** etcdctl's --cacert, --cert, --key, --insecure-skip-tls-verify. */
+export function tlsOf(values: ClientFlags, endpoints: readonly string[]): ClientTlsOptions {
   const tls: ClientTlsOptions = {
     caFile: values.cacert,
     certFile: values.cert,
@@ -110,7 +147,17 @@ export function client(values: {
   };
   if (tls.caFile !== undefined || endpoints.some((e) => e.startsWith("https://")))
     quietIpServernameWarning();
-  return new KvClient(endpoints, { timeoutMs, tls });
+  return tls;
+}
+
+export function client(values: ClientFlags): KvClient {
+  const auth = authOf(values);
+  const endpoints = endpointsOf(values);
+  return new KvClient(endpoints, {
+    timeoutMs: timeoutOf(values),
+    tls: tlsOf(values, endpoints),
+    ...(auth !== undefined ? { auth } : {}),
+  });
 }
 
 let quieted = false;

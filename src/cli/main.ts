@@ -30,6 +30,11 @@ commands:
   elect   ordo elect NAME PROPOSAL | ordo elect -l NAME
   check   ordo check perf [--load s|m|l|xl] [--duration SECONDS]
   snapshot ordo snapshot save FILE | status FILE | restore FILE --name N --data-dir DIR --initial-cluster ...
+  user    ordo user add NAME[:PW] | get | list | delete | passwd | grant-role | revoke-role
+  role    ordo role add | get | list | delete | grant-permission ROLE TYPE KEY [END] [--prefix|--from-key]
+          | revoke-permission ROLE KEY [END]
+  auth    ordo auth enable | disable | status
+          (every client command takes --user NAME:PASSWORD, or --user NAME --password PW)
   sim     run the deterministic simulator (ordo sim --help)
   chaos   real faults on real member processes, then judge the clients' history (ordo chaos --help)
   wal     inspect a data directory's write-ahead log: wal verify DIR | wal dump DIR
@@ -98,6 +103,12 @@ export async function run(
         return await (await import("./maintenance-commands.js")).runDefrag(rest, out);
       case "snapshot":
         return await (await import("./snapshot-commands.js")).runSnapshot(rest, out);
+      case "user":
+        return await (await import("./auth-commands.js")).runUser(rest, out);
+      case "role":
+        return await (await import("./auth-commands.js")).runRole(rest, out);
+      case "auth":
+        return await (await import("./auth-commands.js")).runAuth(rest, out);
       case "wal": {
         const { runWal } = await import("./wal.js");
         return await runWal(rest, out);

@@ -53,6 +53,9 @@ export const SERVE_USAGE = `usage: ordo serve --name NAME --data-dir DIR --initi
   --auto-compaction-retention R  0 (default): off; periodic: history to keep, a duration (1h, 30m,
                                  90s) or hours (72); revision: revisions to keep (the leader
                                  compacts to the current revision - R every 5 minutes)
+  --auth-token-ttl N             lifetime of a simple auth token, in seconds (default 300);
+                                 each use renews it
+  --bcrypt-cost N                bcrypt cost of the passwords this member hashes (default 10)
   --log-level LEVEL              debug, info, warn, error (default info)
 
 Transport security (as etcd; https:// URLs serve and dial TLS):
@@ -197,6 +200,8 @@ export async function runServeCommand(args: string[], out: Output): Promise<numb
       "read-mode": { type: "string", default: "index" },
       "lease-clock-drift": { type: "string" },
       "max-request-bytes": { type: "string" },
+      "auth-token-ttl": { type: "string" },
+      "bcrypt-cost": { type: "string" },
       "log-level": { type: "string", default: "info" },
       "cert-file": { type: "string" },
       "key-file": { type: "string" },
@@ -326,6 +331,8 @@ export async function runServeCommand(args: string[], out: Output): Promise<numb
       "--max-request-bytes",
       1.5 * 1024 * 1024,
     ),
+    authTokenTtlSeconds: positiveInt(values["auth-token-ttl"], "--auth-token-ttl", 300),
+    bcryptCost: positiveInt(values["bcrypt-cost"], "--bcrypt-cost", 10),
     logger,
   });
   out.stdout(

@@ -1,5 +1,12 @@
 // Ordo's client library.
 
+export {
+  AuthClient,
+  Authenticator,
+  type AuthOptions,
+  type PermissionType,
+  type RolePermission,
+} from "./auth.js";
 export { Election, Mutex, Session } from "./concurrency.js";
 export { KvClientError } from "./errors.js";
 export {

@@ -33,6 +33,7 @@ import {
   SNAPSHOT_SHA_BYTES,
   serviceClient,
 } from "../api/index.js";
+import { Authenticator, type AuthOptions, needsReauthentication } from "./auth.js";
 import { KvClientError } from "./errors.js";
 import { type ClientTlsOptions, channelCredentials } from "./tls.js";
 import {
@@ -91,6 +92,8 @@ export interface KvClientOptions {
   readonly exactlyOnce?: boolean;
   /** TLS (etcdctl's --cacert, --cert, --key); https:// endpoints use TLS too. See tls.ts. */
   readonly tls?: ClientTlsOptions;
+  /** A user and password (client/auth.ts): every call carries its token, renewed as needed. */
+  readonly auth?: AuthOptions;
 }
 
 export interface LeaseGrant {
@@ -239,6 +242,7 @@ export class KvClient {
   private sessionId: string | undefined;
   private sessionSeq = 0;
   private writeQueue: Promise<unknown> = Promise.resolve();
+  private readonly authenticator: Authenticator | undefined;
 
   constructor(
     readonly endpoints: readonly string[],
@@ -253,6 +257,11 @@ export class KvClient {
           {},
         ),
     );
+    this.authenticator =
+      options.auth === undefined
+        ? undefined
+        : new Authenticator(this.channels, options.auth, options.timeoutMs);
+    const interceptors = this.authenticator === undefined ? [] : [this.authenticator.interceptor()];
     this.clients = new Map(
       SERVICES.map((s) => {
         const Ctor = serviceClient(s);
@@ -260,7 +269,10 @@ export class KvClient {
           s,
           this.channels.map(
             (channel) =>
-              new Ctor("unused", grpc.credentials.createInsecure(), { channelOverride: channel }),
+              new Ctor("unused", grpc.credentials.createInsecure(), {
+                channelOverride: channel,
+                interceptors,
+              }),
           ),
         ];
       }),
@@ -270,6 +282,7 @@ export class KvClient {
   close(): void {
     for (const w of this.watches) w.close();
     this.watches.clear();
+    this.authenticator?.close();
     for (const c of this.channels) c.close();
   }
 
@@ -815,11 +828,24 @@ export class KvClient {
     if (this.options.exactlyOnce !== true) return this.call("KV", method, request);
     const run = async (): Promise<unknown> => {
       const clientId = this.sessionId ?? (await this.registerSession());
-      const metadata = new grpc.Metadata();
-      metadata.set("ordo-session", clientId);
-      metadata.set("ordo-seq", String(++this.sessionSeq));
-      // Every retry carries the same (session, seq): the server applies the write at most once.
-      return this.withRetries((endpoint) => this.callOn(endpoint, "KV", method, request, metadata));
+      for (let authAttempt = 0; ; authAttempt++) {
+        const metadata = new grpc.Metadata();
+        metadata.set("ordo-session", clientId);
+        metadata.set("ordo-seq", String(++this.sessionSeq));
+        // Every retry carries the same (session, seq): the server applies the write at most
+        // once. An auth refusal was not applied but is kept under its seq: after
+        // authenticating again the write goes out under the next seq.
+        try {
+          return await this.withRetries((endpoint) =>
+            this.callOn(endpoint, "KV", method, request, metadata),
+          );
+        } catch (e) {
+          const err = errorOf(e);
+          if (authAttempt >= 2 || this.authenticator === undefined || !needsReauthentication(err))
+            throw err;
+          this.authenticator.invalidate();
+        }
+      }
     };
     const result = this.writeQueue.then(run, run);
     this.writeQueue = result.catch(() => {});
@@ -874,6 +900,10 @@ export class KvClient {
       } catch (e) {
         const err = errorOf(e);
         last = err;
+        if (this.authenticator !== undefined && needsReauthentication(err)) {
+          this.authenticator.invalidate(); // the next attempt authenticates again
+          continue;
+        }
         if (
           err.grpcCode !== grpc.status.UNAVAILABLE &&
           err.grpcCode !== grpc.status.DEADLINE_EXCEEDED

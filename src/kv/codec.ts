@@ -15,6 +15,17 @@
 
 import { assertNever, ByteReader, ByteWriter, decodeUtf8, EMPTY_BYTES } from "../lib/index.js";
 import {
+  type AuthRequest,
+  type AuthResponse,
+  readAuthInfo,
+  readAuthRequest,
+  readAuthResponse,
+  writeAuthInfo,
+  writeAuthRequest,
+  writeAuthResponse,
+} from "./auth-codec.js";
+import type { AuthInfo } from "./auth-store.js";
+import {
   invalidArgumentError,
   KV_ERROR_CODES,
   KvError,
@@ -64,6 +75,9 @@ import {
   type TxnResponse,
 } from "./types.js";
 
+/** A command without the WithAuth envelope. */
+export type PlainKvCommand = Exclude<KvCommand, { type: "WithAuth" }>;
+
 /** A write (or a Range that wants to be linearized through the log), as proposed. */
 export type KvCommand =
   | { readonly type: "Range"; readonly request: RangeRequest }
@@ -75,7 +89,18 @@ export type KvCommand =
   | { readonly type: "LeaseRevoke"; readonly request: LeaseRevokeRequest }
   | { readonly type: "LeaseKeepAlive"; readonly request: LeaseKeepAliveRequest }
   | { readonly type: "LeaseExpire"; readonly request: LeaseExpireRequest }
-  | { readonly type: "LeaseRenewAll"; readonly request: LeaseRenewAllRequest };
+  | { readonly type: "LeaseRenewAll"; readonly request: LeaseRenewAllRequest }
+  | { readonly type: "Auth"; readonly request: AuthRequest }
+  /**
+   * A client's command with who sent it (etcd's RequestHeader username and auth revision):
+   * apply checks the permissions against the auth state first. Its result is the inner
+   * command's. A command without it carries no user (auth on: "user name is empty").
+   */
+  | {
+      readonly type: "WithAuth";
+      readonly auth: AuthInfo;
+      readonly command: Exclude<KvCommand, { type: "WithAuth" }>;
+    };
 
 /** A read-only question for StateMachine.query. */
 export type KvQuery =
@@ -101,7 +126,8 @@ export type KvResponse =
   | { readonly type: "LeaseLeases"; readonly response: LeaseLeasesResponse }
   | { readonly type: "HashKV"; readonly response: HashKVResponse }
   | { readonly type: "Status"; readonly response: StatusResponse }
-  | { readonly type: "Events"; readonly response: EventsResponse };
+  | { readonly type: "Events"; readonly response: EventsResponse }
+  | { readonly type: "Auth"; readonly response: AuthResponse };
 
 export type KvMessageType = KvResponse["type"];
 
@@ -136,7 +162,11 @@ const TAG_OF: Readonly<Record<KvMessageType, number>> = {
   HashKV: 13,
   Status: 14,
   Events: 15,
+  Auth: 16,
 };
+
+/** The tag of the WithAuth envelope (a command only, never a response). */
+const WITH_AUTH_TAG = 17;
 
 const TYPE_OF_TAG: ReadonlyMap<number, KvMessageType> = new Map(
   Object.entries(TAG_OF).map(([type, tag]) => [tag, type as KvMessageType]),
@@ -166,6 +196,12 @@ export function encodeCommand(command: KvCommand): Uint8Array {
 function encodeCommandUnmapped(command: KvCommand): Uint8Array {
   const w = new ByteWriter();
   w.u8(codecVersion);
+  if (command.type === "WithAuth") {
+    w.u8(WITH_AUTH_TAG);
+    writeAuthInfo(w, command.auth);
+    w.raw(encodeCommandUnmapped(command.command));
+    return w.finishExact();
+  }
   w.u8(TAG_OF[command.type]);
   switch (command.type) {
     case "Range":
@@ -197,6 +233,9 @@ function encodeCommandUnmapped(command: KvCommand): Uint8Array {
       break;
     case "LeaseRenewAll":
       w.uvarint(command.request.extendMs ?? 0);
+      break;
+    case "Auth":
+      writeAuthRequest(w, command.request);
       break;
     default:
       assertNever(command, "command");
@@ -326,6 +365,9 @@ function encodeResultUnmapped(result: KvResult): Uint8Array {
       w.uvarint(r.response.events.length);
       for (const event of r.response.events) writeEvent(w, event);
       w.uvarint(r.response.nextRevision);
+      break;
+    case "Auth":
+      writeAuthResponse(w, r.response);
       break;
     default:
       assertNever(r, "response");
@@ -532,6 +574,16 @@ export function decodeCommand(bytes: Uint8Array): KvCommand {
 /** Throws KvError MALFORMED for anything that encodeCommand could not have produced. */
 function decodeCommandUnmapped(bytes: Uint8Array): KvCommand {
   const r: ByteReader = new ByteReader(bytes);
+  if (bytes[1] === WITH_AUTH_TAG) {
+    if (r.u8() !== codecVersion) r.fail("unknown codec version");
+    r.u8();
+    const auth = readAuthInfo(r);
+    const rest = r.take("command", bytes.length - r.offset);
+    if (rest[1] === WITH_AUTH_TAG) r.fail("nested WithAuth"); // checked before recursing
+    const inner = decodeCommandUnmapped(rest);
+    if (inner.type === "WithAuth") r.fail("nested WithAuth");
+    return { type: "WithAuth", auth, command: inner };
+  }
   const type = readVersionAndTag(r);
   let command: KvCommand;
   switch (type) {
@@ -562,6 +614,9 @@ function decodeCommandUnmapped(bytes: Uint8Array): KvCommand {
       break;
     case "LeaseRenewAll":
       command = { type, request: { extendMs: r.uvarint() } };
+      break;
+    case "Auth":
+      command = { type, request: readAuthRequest(r) };
       break;
     default:
       return r.fail(`${type} is not a command`);
@@ -655,6 +710,8 @@ export function decodeResponse(bytes: Uint8Array): KvResponse {
 
 function readResponse(r: ByteReader, type: KvMessageType): KvResponse {
   switch (type) {
+    case "Auth":
+      return { type, response: readAuthResponse(r) };
     case "Range":
       return { type, response: readRangeResponse(r) };
     case "Put":

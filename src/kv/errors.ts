@@ -28,6 +28,23 @@ export const KV_ERROR_CODES = [
   "MALFORMED",
   "CORRUPT_SNAPSHOT",
   "TOO_MANY_LISTENERS",
+  // Authentication and authorization (auth-store.ts), etcd's auth errors.
+  "AUTH_ROOT_USER_NOT_EXIST",
+  "AUTH_ROOT_ROLE_NOT_EXIST",
+  "AUTH_USER_ALREADY_EXIST",
+  "AUTH_USER_EMPTY",
+  "AUTH_USER_NOT_FOUND",
+  "AUTH_ROLE_ALREADY_EXIST",
+  "AUTH_ROLE_NOT_FOUND",
+  "AUTH_ROLE_EMPTY",
+  "AUTH_FAILED",
+  "AUTH_PERMISSION_DENIED",
+  "AUTH_ROLE_NOT_GRANTED",
+  "AUTH_PERMISSION_NOT_GRANTED",
+  "AUTH_NOT_ENABLED",
+  "AUTH_INVALID_TOKEN",
+  "AUTH_INVALID_MGMT",
+  "AUTH_OLD_REVISION",
 ] as const;
 
 export type KvErrorCode = (typeof KV_ERROR_CODES)[number];
@@ -50,7 +67,9 @@ export type GrpcStatus =
   | "NOT_FOUND"
   | "FAILED_PRECONDITION"
   | "DATA_LOSS"
-  | "RESOURCE_EXHAUSTED";
+  | "RESOURCE_EXHAUSTED"
+  | "PERMISSION_DENIED"
+  | "UNAUTHENTICATED";
 
 /** The gRPC status etcd's rpctypes attach to each error. */
 export const GRPC_STATUS_OF: Readonly<Record<KvErrorCode, GrpcStatus>> = {
@@ -72,7 +91,49 @@ export const GRPC_STATUS_OF: Readonly<Record<KvErrorCode, GrpcStatus>> = {
   MALFORMED: "INVALID_ARGUMENT",
   CORRUPT_SNAPSHOT: "DATA_LOSS",
   TOO_MANY_LISTENERS: "RESOURCE_EXHAUSTED",
+  AUTH_ROOT_USER_NOT_EXIST: "FAILED_PRECONDITION",
+  AUTH_ROOT_ROLE_NOT_EXIST: "FAILED_PRECONDITION",
+  AUTH_USER_ALREADY_EXIST: "FAILED_PRECONDITION",
+  AUTH_USER_EMPTY: "INVALID_ARGUMENT",
+  AUTH_USER_NOT_FOUND: "FAILED_PRECONDITION",
+  AUTH_ROLE_ALREADY_EXIST: "FAILED_PRECONDITION",
+  AUTH_ROLE_NOT_FOUND: "FAILED_PRECONDITION",
+  AUTH_ROLE_EMPTY: "INVALID_ARGUMENT",
+  AUTH_FAILED: "INVALID_ARGUMENT",
+  AUTH_PERMISSION_DENIED: "PERMISSION_DENIED",
+  AUTH_ROLE_NOT_GRANTED: "FAILED_PRECONDITION",
+  AUTH_PERMISSION_NOT_GRANTED: "FAILED_PRECONDITION",
+  AUTH_NOT_ENABLED: "FAILED_PRECONDITION",
+  AUTH_INVALID_TOKEN: "UNAUTHENTICATED",
+  AUTH_INVALID_MGMT: "INVALID_ARGUMENT",
+  AUTH_OLD_REVISION: "INVALID_ARGUMENT",
 };
+
+/** etcd's rpctypes messages for the auth errors (api/v3rpc/rpctypes/error.go). */
+export const AUTH_ERROR_MESSAGES = {
+  AUTH_ROOT_USER_NOT_EXIST: "etcdserver: root user does not exist",
+  AUTH_ROOT_ROLE_NOT_EXIST: "etcdserver: root user does not have root role",
+  AUTH_USER_ALREADY_EXIST: "etcdserver: user name already exists",
+  AUTH_USER_EMPTY: "etcdserver: user name is empty",
+  AUTH_USER_NOT_FOUND: "etcdserver: user name not found",
+  AUTH_ROLE_ALREADY_EXIST: "etcdserver: role name already exists",
+  AUTH_ROLE_NOT_FOUND: "etcdserver: role name not found",
+  AUTH_ROLE_EMPTY: "etcdserver: role name is empty",
+  AUTH_FAILED: "etcdserver: authentication failed, invalid user ID or password",
+  AUTH_PERMISSION_DENIED: "etcdserver: permission denied",
+  AUTH_ROLE_NOT_GRANTED: "etcdserver: role is not granted to the user",
+  AUTH_PERMISSION_NOT_GRANTED: "etcdserver: permission is not granted to the role",
+  AUTH_NOT_ENABLED: "etcdserver: authentication is not enabled",
+  AUTH_INVALID_TOKEN: "etcdserver: invalid auth token",
+  AUTH_INVALID_MGMT: "etcdserver: invalid auth management",
+  AUTH_OLD_REVISION: "etcdserver: revision of auth store is old",
+} as const;
+
+export type AuthErrorCode = keyof typeof AUTH_ERROR_MESSAGES;
+
+/** An auth error with etcd's message. */
+export const authError = (code: AuthErrorCode): KvError =>
+  new KvError(code, AUTH_ERROR_MESSAGES[code]);
 
 /**
  * What the gRPC layer sends for an error: etcd's rpctypes prefix the two mvcc errors with

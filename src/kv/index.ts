@@ -2,6 +2,22 @@
 // state machine. KvStore is the typed API (etcd's messages in camelCase); KvStateMachine is the
 // same store behind the runtime's byte-level StateMachine interface, with codec.ts as the
 // format between them.
+export { checkPermitted, checkTxn } from "./auth-apply.js";
+export { AUTH_OPS, type AuthOp, type AuthRequest, type AuthResponse } from "./auth-codec.js";
+export {
+  type AuthInfo,
+  type AuthListener,
+  type AuthRole,
+  AuthStore,
+  type AuthUser,
+  intervalsCover,
+  NO_AUTH_INFO,
+  PERMISSION_TYPES,
+  type Permission,
+  type PermissionType,
+  ROOT_ROLE,
+  ROOT_USER,
+} from "./auth-store.js";
 export {
   decodeCommand,
   decodeQuery,
@@ -18,8 +34,12 @@ export {
   type KvResponse,
   type KvResult,
   kvErrorOf,
+  type PlainKvCommand,
 } from "./codec.js";
 export {
+  AUTH_ERROR_MESSAGES,
+  type AuthErrorCode,
+  authError,
   GRPC_STATUS_OF,
   type GrpcStatus,
   grpcErrorOf,

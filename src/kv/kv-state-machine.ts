@@ -11,6 +11,9 @@
 
 import { assertNever } from "../lib/index.js";
 import type { ApplyContext, StateMachine } from "../rsm/state-machine.js";
+import { checkPermitted, executeAuth } from "./auth-apply.js";
+import { type AuthInfo, NO_AUTH_INFO } from "./auth-store.js";
+import type { PlainKvCommand } from "./codec.js";
 import {
   decodeCommand,
   decodeQuery,
@@ -25,8 +28,24 @@ import { KvError, requestTooLargeError } from "./errors.js";
 import { KvStore } from "./kv-store.js";
 import type { KvLimits } from "./limits.js";
 
-/** Runs one decoded command against the store. Throws KvError for a refused command. */
+/**
+ * Runs one decoded command against the store. Throws KvError for a refused command. A client's
+ * command is first checked against the auth state (auth-apply.ts) with the AuthInfo it carried
+ * (a WithAuth envelope), or with none.
+ */
 export function executeCommand(store: KvStore, command: KvCommand, ctx: ApplyContext): KvResponse {
+  const info: AuthInfo = command.type === "WithAuth" ? command.auth : NO_AUTH_INFO;
+  const plain: PlainKvCommand = command.type === "WithAuth" ? command.command : command;
+  checkPermitted(store, info, plain);
+  return executePlain(store, plain, info, ctx);
+}
+
+function executePlain(
+  store: KvStore,
+  command: PlainKvCommand,
+  info: AuthInfo,
+  ctx: ApplyContext,
+): KvResponse {
   switch (command.type) {
     case "Range":
       return { type: command.type, response: store.range(command.request) };
@@ -48,6 +67,8 @@ export function executeCommand(store: KvStore, command: KvCommand, ctx: ApplyCon
       return { type: command.type, response: store.leaseExpire(command.request, ctx) };
     case "LeaseRenewAll":
       return { type: command.type, response: store.leaseRenewAll(command.request, ctx) };
+    case "Auth":
+      return { type: command.type, response: executeAuth(store, info, command.request, ctx.index) };
     default:
       return assertNever(command, "command");
   }

@@ -24,6 +24,7 @@ import {
   EMPTY_BYTES,
 } from "../lib/index.js";
 import type { ApplyContext } from "../rsm/state-machine.js";
+import { AuthStore } from "./auth-store.js";
 import {
   compactedError,
   futureRevisionError,
@@ -134,6 +135,7 @@ export class KvStore {
     compactRevision: 0,
     index: new KeyIndex(),
     lessor: new Lessor(),
+    auth: new AuthStore(),
   };
   private readonly listeners: EventListener[] = [];
   private listenerErrorCount = 0;
@@ -160,6 +162,23 @@ export class KvStore {
   /** The revision history was compacted at (0: never). Reads below it fail with COMPACTED. */
   get compactRevision(): number {
     return this.state.compactRevision;
+  }
+
+  /** The replicated auth state (users, roles, permissions, the auth revision). */
+  get auth(): AuthStore {
+    return this.state.auth;
+  }
+
+  /** The keys attached to a lease (none for an unknown lease), in key order. */
+  leaseKeys(id: number): Uint8Array[] {
+    const lease = this.state.lessor.get(id);
+    if (lease === undefined) return [];
+    const keys: Uint8Array[] = [];
+    for (const keyId of [...lease.keyIds].sort()) {
+      const history = this.state.index.getById(keyId);
+      if (history !== undefined) keys.push(history.key);
+    }
+    return keys;
   }
 
   /** How many times a listener threw. */
@@ -460,7 +479,10 @@ export class KvStore {
    */
   restore(snapshot: Uint8Array): void {
     this.assertIdle();
+    const previous = this.state.auth;
     this.state = decodeSnapshot(snapshot);
+    this.state.auth.adoptListeners(previous);
+    this.state.auth.forgetTokens();
   }
 
   static fromSnapshot(snapshot: Uint8Array, limits: Partial<KvLimits> = {}): KvStore {

@@ -7,9 +7,12 @@
 //               keyCount { key recordCount { main sub flags [createRevision version lease value] } }
 //               leaseCount { id ttlSeconds expiryMs }
 //   flags    := bit 0: tombstone (then the bracketed fields are absent)
+//   version=2 appends the auth state (auth-store.ts AuthStore.encode); a store whose auth state
+//   is untouched writes version 1, byte for byte what it wrote before auth existed.
 //
 // Decoding checks every invariant the store relies on and fails with CORRUPT_SNAPSHOT.
 import { assert, ByteReader, ByteWriter, compareBytes, copyBytes } from "../lib/index.js";
+import { AuthStore } from "./auth-store.js";
 import { keyIdOf } from "./bytes.js";
 import { kvCodecError } from "./errors.js";
 import { KeyHistory, type KeyRecord, liveRecord, tombstoneRecord } from "./key-history.js";
@@ -23,10 +26,12 @@ export interface MvccState {
   compactRevision: number;
   readonly index: KeyIndex;
   readonly lessor: Lessor;
+  readonly auth: AuthStore;
 }
 
 const magic = [0x4f, 0x4b, 0x56]; // "OKV"
 const formatVersion = 1;
+const formatVersionWithAuth = 2;
 
 export function encodeSnapshot(state: MvccState): Uint8Array {
   try {
@@ -39,7 +44,8 @@ export function encodeSnapshot(state: MvccState): Uint8Array {
 function encodeSnapshotUnmapped(state: MvccState): Uint8Array {
   const w = new ByteWriter(1024);
   for (const b of magic) w.u8(b);
-  w.u8(formatVersion);
+  const withAuth = !state.auth.pristine;
+  w.u8(withAuth ? formatVersionWithAuth : formatVersion);
   w.uvarint(state.revision);
   w.uvarint(state.compactRevision);
   w.uvarint(state.index.size);
@@ -65,6 +71,7 @@ function encodeSnapshotUnmapped(state: MvccState): Uint8Array {
     w.uvarint(lease.ttlSeconds);
     w.uvarint(lease.expiryMs);
   }
+  if (withAuth) state.auth.encode(w);
   return w.finishExact(); // kept: the runtime stores and sends it
 }
 
@@ -81,7 +88,9 @@ function decodeSnapshotUnmapped(bytes: Uint8Array): MvccState {
   const r: ByteReader = new ByteReader(bytes);
   for (const b of magic) if (r.u8() !== b) r.fail("not a kv snapshot");
   const version = r.u8();
-  if (version !== formatVersion) r.fail(`unknown format version ${version}`);
+  if (version !== formatVersion && version !== formatVersionWithAuth) {
+    r.fail(`unknown format version ${version}`);
+  }
   const revision = r.uvarint();
   const compactRevision = r.uvarint();
   if (revision < 1 || compactRevision > revision) r.fail("revisions out of order");
@@ -115,6 +124,7 @@ function decodeSnapshotUnmapped(bytes: Uint8Array): MvccState {
     prevId = id;
     lessor.grant(id, ttlSeconds, expiryMs);
   }
+  const auth = version === formatVersionWithAuth ? AuthStore.decode(r) : new AuthStore();
   r.end();
   for (const history of index.all()) {
     const latest = history.latestLive();
@@ -122,7 +132,7 @@ function decodeSnapshotUnmapped(bytes: Uint8Array): MvccState {
     if (!lessor.has(latest.lease)) r.fail("a key is attached to a missing lease");
     lessor.attach(latest.lease, history.id);
   }
-  return { revision, compactRevision, index, lessor };
+  return { revision, compactRevision, index, lessor, auth };
 }
 
 function readRecord(r: ByteReader): KeyRecord {

@@ -22,13 +22,15 @@ import { createServer, type Server } from "node:http";
 import * as grpc from "@grpc/grpc-js";
 import { etcdProto } from "../api/index.js";
 import {
+  type AuthInfo,
   DEFAULT_KV_LIMITS,
   encodeCommand,
   encodeQuery,
-  type KvCommand,
   KvError,
   type KvQuery,
+  type PlainKvCommand,
 } from "../kv/index.js";
+import { type AuthGate, credentialsOfHttp } from "./auth-gate.js";
 import {
   compactionRequestFromEtcd,
   compactionResponseToEtcd,
@@ -44,6 +46,7 @@ import {
 import { type KvBackend, type ResponseOf, responseOf, statusOf } from "./kv-service.js";
 import { ORDO_RELEASE, ORDO_VERSION } from "./maintenance-service.js";
 import type { ClientMetrics } from "./metrics.js";
+import { tlsCommonNameOf } from "./tls-identity.js";
 
 /** Default largest request body: etcd's default --max-request-bytes, 1.5 MiB. */
 export const HTTP_BODY_BYTES_MAX_DEFAULT = 1.5 * 1024 * 1024;
@@ -338,9 +341,23 @@ export interface HttpGatewayOptions {
   readonly extraRoutes?: (req: IncomingMessage, res: ServerResponse, path: string) => boolean;
   /** Hears every request that ended 500 (a bug or a broken backend), for logging. */
   readonly onInternalError?: (path: string, error: unknown) => void;
+  /**
+   * Authentication and authorization, the same gate as the gRPC services' (auth-gate.ts): the
+   * token is the `Authorization` header, as etcd's gateway takes it.
+   */
+  readonly auth?: AuthGate;
 }
 
-type KvRoute = (body: unknown) => Promise<object>;
+/** A gateway route: the decoded body and who sent it (gatewayAuthInfo). */
+type KvRoute = (body: unknown, auth: AuthInfo | undefined) => Promise<object>;
+
+/** Who an HTTP request is, by the gateway's gate (undefined without auth or credentials). */
+export function gatewayAuthInfo(
+  options: Pick<HttpGatewayOptions, "auth">,
+  req: IncomingMessage,
+): AuthInfo | undefined {
+  return options.auth?.authInfo(credentialsOfHttp(req.headers, tlsCommonNameOf(req)));
+}
 
 function kvRoutes(options: HttpGatewayOptions): ReadonlyMap<string, KvRoute> {
   const { backend } = options;
@@ -351,49 +368,60 @@ function kvRoutes(options: HttpGatewayOptions): ReadonlyMap<string, KvRoute> {
     }
     return bytes;
   };
-  const propose = async <T extends KvCommand["type"]>(
-    command: KvCommand & { type: T },
-  ): Promise<ResponseOf<T>> =>
-    responseOf(await backend.propose(checked(encodeCommand(command))), command.type);
-  const range = async (query: KvQuery & { type: "Range" }): Promise<ResponseOf<"Range">> => {
+  const gate = options.auth;
+  const propose = async <T extends PlainKvCommand["type"]>(
+    command: PlainKvCommand & { type: T },
+    auth: AuthInfo | undefined,
+  ): Promise<ResponseOf<T>> => {
+    const wrapped = gate === undefined ? command : gate.withAuth(command, auth);
+    return responseOf(await backend.propose(checked(encodeCommand(wrapped))), command.type);
+  };
+  const range = async (
+    query: KvQuery & { type: "Range" },
+    auth: AuthInfo | undefined,
+  ): Promise<ResponseOf<"Range">> => {
     const mode = query.request.serializable === true ? "serializable" : "linearizable";
-    return responseOf(await backend.read(checked(encodeQuery(query)), mode), "Range");
+    gate?.checkRange(auth, query.request.key, query.request.rangeEnd);
+    const response = responseOf(await backend.read(checked(encodeQuery(query)), mode), "Range");
+    gate?.checkUnchanged(auth);
+    return response;
   };
   return new Map<string, KvRoute>([
     [
       "/v3/kv/range",
-      async (body) => {
-        const response = await range({ type: "Range", request: rangeRequestFromEtcd(body) });
+      async (body, auth) => {
+        const request = rangeRequestFromEtcd(body);
+        const response = await range({ type: "Range", request }, auth);
         return rangeResponseToEtcd(response, backend.header());
       },
     ],
     [
       "/v3/kv/put",
-      async (body) => {
-        const response = await propose({ type: "Put", request: putRequestFromEtcd(body) });
+      async (body, auth) => {
+        const response = await propose({ type: "Put", request: putRequestFromEtcd(body) }, auth);
         return putResponseToEtcd(response, backend.header());
       },
     ],
     [
       "/v3/kv/deleterange",
-      async (body) => {
+      async (body, auth) => {
         const request = deleteRangeRequestFromEtcd(body);
-        const response = await propose({ type: "DeleteRange", request });
+        const response = await propose({ type: "DeleteRange", request }, auth);
         return deleteRangeResponseToEtcd(response, backend.header());
       },
     ],
     [
       "/v3/kv/txn",
-      async (body) => {
-        const response = await propose({ type: "Txn", request: txnRequestFromEtcd(body) });
+      async (body, auth) => {
+        const response = await propose({ type: "Txn", request: txnRequestFromEtcd(body) }, auth);
         return txnResponseToEtcd(response, backend.header());
       },
     ],
     [
       "/v3/kv/compaction",
-      async (body) => {
+      async (body, auth) => {
         const request = compactionRequestFromEtcd(body);
-        const response = await propose({ type: "Compaction", request });
+        const response = await propose({ type: "Compaction", request }, auth);
         return compactionResponseToEtcd(response, backend.header());
       },
     ],
@@ -512,11 +540,12 @@ export function httpGatewayHandler(
     route: KvRoute,
     path: string,
   ) => {
+    const auth = gatewayAuthInfo(options, req);
     const body = await readBody(req, bodyBytesMax);
     const json = parseJson(body);
     rejectUnknownFields(json, path);
     const message = messageFromGatewayJson(json);
-    sendJson(res, 200, messageToGatewayJson(await route(message)) ?? {});
+    sendJson(res, 200, messageToGatewayJson(await route(message, auth)) ?? {});
   };
 
   const serveHealth = (res: ServerResponse): void => {

@@ -17,6 +17,7 @@
 import * as grpc from "@grpc/grpc-js";
 import { SEQ_METADATA_KEY, SESSION_METADATA_KEY } from "../api/index.js";
 import {
+  type AuthInfo,
   checkDeleteRangeRequest,
   checkPutRequest,
   checkTxnRequest,
@@ -25,7 +26,6 @@ import {
   encodeCommand,
   encodeQuery,
   grpcErrorOf,
-  type KvCommand,
   KvError,
   type KvLimits,
   type KvMessageType,
@@ -33,9 +33,11 @@ import {
   type KvResponse,
   type KvResult,
   kvErrorOf,
+  type PlainKvCommand,
   type RangeRequest,
   type RangeResponse,
 } from "../kv/index.js";
+import { type AuthGate, credentialsOfCall } from "./auth-gate.js";
 import {
   compactionRequestFromEtcd,
   compactionResponseToEtcd,
@@ -137,6 +139,11 @@ export interface KvServiceOptions {
   readonly limits?: KvLimits;
   /** Hears every call that ended INTERNAL (a bug or a broken backend), for logging. */
   readonly onInternalError?: (method: string, error: unknown) => void;
+  /**
+   * Authentication and authorization (auth-gate.ts): who each call is, writes proposed with
+   * it, Range checked here. Without it every call is anonymous and nothing is checked.
+   */
+  readonly auth?: AuthGate;
 }
 
 /** etcd's grpcOverheadBytes: the gRPC receive limit is the request limit plus this. */
@@ -260,13 +267,17 @@ export function responseOf<T extends KvMessageType>(bytes: unknown, type: T): Re
 
 // ---- handlers ---------------------------------------------------------------------------------
 
-type Handle = (request: unknown, session: WriteSession | undefined) => Promise<object>;
+type Handle = (
+  request: unknown,
+  session: WriteSession | undefined,
+  auth: AuthInfo | undefined,
+) => Promise<object>;
 
 /**
  * A unary handler around `handle`: every outcome reaches `callback` exactly once, and nothing
  * escapes (no throw into grpc-js, no unhandled rejection), whatever the request or backend do.
  */
-function unary(
+export function unary(
   method: string,
   handle: Handle,
   options: KvServiceOptions,
@@ -290,7 +301,9 @@ function unary(
     const run = async (): Promise<void> => {
       let response: object;
       try {
-        response = await handle(call.request, sessionOfCall(call));
+        const gate = options.auth;
+        const info = gate === undefined ? undefined : gate.authInfo(credentialsOfCall(call));
+        response = await handle(call.request, sessionOfCall(call), info);
       } catch (e) {
         fail(callback, e);
         return;
@@ -324,11 +337,14 @@ export function kvServiceHandlers(
     }
     return bytes;
   };
-  const propose = async <T extends KvCommand["type"]>(
-    command: KvCommand & { type: T },
-    session?: WriteSession,
+  const gate = options.auth;
+  const propose = async <T extends PlainKvCommand["type"]>(
+    command: PlainKvCommand & { type: T },
+    session: WriteSession | undefined,
+    auth: AuthInfo | undefined,
   ): Promise<ResponseOf<T>> => {
-    const encoded = checkSize(encodeCommand(command));
+    const wrapped = gate === undefined ? command : gate.withAuth(command, auth);
+    const encoded = checkSize(encodeCommand(wrapped));
     return responseOf(await backend.propose(encoded, session), command.type);
   };
   const read = async (
@@ -340,8 +356,9 @@ export function kvServiceHandlers(
   };
 
   const direct = backend.range;
-  const range: Handle = async (message) => {
+  const range: Handle = async (message, _session, auth) => {
     const request = rangeRequestFromEtcd(message);
+    gate?.checkRange(auth, request.key, request.rangeEnd);
     const mode = request.serializable === true ? "serializable" : "linearizable";
     const small =
       request.key.length + (request.rangeEnd?.length ?? 0) + RANGE_QUERY_OVERHEAD_BYTES <=
@@ -350,29 +367,30 @@ export function kvServiceHandlers(
       direct !== undefined && small
         ? await direct(request, mode)
         : await read({ type: "Range", request }, mode);
+    gate?.checkUnchanged(auth);
     return rangeResponseToEtcd(response, backend.header());
   };
-  const put: Handle = async (message, session) => {
+  const put: Handle = async (message, session, auth) => {
     const request = putRequestFromEtcd(message);
     checkPutRequest(request, limits);
-    const response = await propose({ type: "Put", request }, session);
+    const response = await propose({ type: "Put", request }, session, auth);
     return putResponseToEtcd(response, backend.header());
   };
-  const deleteRange: Handle = async (message, session) => {
+  const deleteRange: Handle = async (message, session, auth) => {
     const request = deleteRangeRequestFromEtcd(message);
     checkDeleteRangeRequest(request, limits);
-    const response = await propose({ type: "DeleteRange", request }, session);
+    const response = await propose({ type: "DeleteRange", request }, session, auth);
     return deleteRangeResponseToEtcd(response, backend.header());
   };
-  const txn: Handle = async (message, session) => {
+  const txn: Handle = async (message, session, auth) => {
     const request = txnRequestFromEtcd(message);
     checkTxnRequest(request, limits);
-    const response = await propose({ type: "Txn", request }, session);
+    const response = await propose({ type: "Txn", request }, session, auth);
     return txnResponseToEtcd(response, backend.header());
   };
-  const compact: Handle = async (message) => {
+  const compact: Handle = async (message, _session, auth) => {
     const request = compactionRequestFromEtcd(message);
-    const response = await propose({ type: "Compaction", request });
+    const response = await propose({ type: "Compaction", request }, undefined, auth);
     return compactionResponseToEtcd(response, backend.header());
   };
 

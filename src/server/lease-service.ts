@@ -9,7 +9,15 @@
 // client that floods the stream is slowed by gRPC flow control rather than queued without
 // bound. Nothing a client sends can throw out of a handler.
 import * as grpc from "@grpc/grpc-js";
-import { encodeCommand, encodeQuery, type KvCommand, KvError, type KvQuery } from "../kv/index.js";
+import {
+  type AuthInfo,
+  encodeCommand,
+  encodeQuery,
+  KvError,
+  type KvQuery,
+  type PlainKvCommand,
+} from "../kv/index.js";
+import { type AuthGate, credentialsOfCall } from "./auth-gate.js";
 import { headerToEtcd, int64FromEtcd, int64ToEtcd } from "./etcd-mapping.js";
 import { type KvBackend, type ResponseOf, responseOf, statusOf } from "./kv-service.js";
 
@@ -18,6 +26,12 @@ export interface LeaseServiceOptions {
   readonly now?: () => number;
   /** Hears every call that ended INTERNAL, for logging. */
   readonly onInternalError?: (method: string, error: unknown) => void;
+  /**
+   * Authentication (auth-gate.ts): LeaseGrant and LeaseRevoke carry who sent them into the
+   * log, where a revoke needs write permission on every key of the lease (as etcd 3.4).
+   * Keep-alives, TimeToLive and Leases are not checked (nor are they in etcd 3.4).
+   */
+  readonly auth?: AuthGate;
 }
 
 /** Keep-alive requests a stream may have waiting before it stops reading more. */
@@ -62,20 +76,24 @@ export function leaseServiceHandlers(
     }
   };
   const header = (revision: number) => headerToEtcd({ revision }, backend.header());
-  const propose = async <T extends KvCommand["type"]>(
-    command: KvCommand & { type: T },
-  ): Promise<ResponseOf<T>> =>
-    responseOf(await backend.propose(encodeCommand(command)), command.type);
+  const propose = async <T extends PlainKvCommand["type"]>(
+    command: PlainKvCommand & { type: T },
+    auth?: AuthInfo,
+  ): Promise<ResponseOf<T>> => {
+    const gate = options.auth;
+    const wrapped = gate === undefined ? command : gate.withAuth(command, auth);
+    return responseOf(await backend.propose(encodeCommand(wrapped)), command.type);
+  };
   const read = async <T extends KvQuery["type"]>(
     query: KvQuery & { type: T },
   ): Promise<ResponseOf<T>> =>
     responseOf(await backend.read(encodeQuery(query), "linearizable"), query.type);
 
-  const grant = async (message: unknown): Promise<object> => {
+  const grant = async (message: unknown, auth?: AuthInfo): Promise<object> => {
     const m = messageOf(message);
     const ttl = int64FromEtcd(m.TTL, "TTL");
     const id = int64FromEtcd(m.ID, "ID");
-    const r = await propose({ type: "LeaseGrant", request: { ttl, id } });
+    const r = await propose({ type: "LeaseGrant", request: { ttl, id } }, auth);
     return {
       header: header(r.header.revision),
       ID: int64ToEtcd(r.id, "ID"),
@@ -83,8 +101,8 @@ export function leaseServiceHandlers(
       error: "",
     };
   };
-  const revoke = async (message: unknown): Promise<object> => {
-    const r = await propose({ type: "LeaseRevoke", request: { id: idOf(message) } });
+  const revoke = async (message: unknown, auth?: AuthInfo): Promise<object> => {
+    const r = await propose({ type: "LeaseRevoke", request: { id: idOf(message) } }, auth);
     return { header: header(r.header.revision) };
   };
   const timeToLive = async (message: unknown): Promise<object> => {
@@ -123,9 +141,12 @@ export function leaseServiceHandlers(
   };
 
   const unary =
-    (method: string, handle: (message: unknown) => Promise<object>) =>
+    (method: string, handle: (message: unknown, auth?: AuthInfo) => Promise<object>) =>
     (call: grpc.ServerUnaryCall<unknown, object>, callback: grpc.sendUnaryData<object>): void => {
-      handle(call.request).then(
+      const gate = options.auth;
+      const run = async (): Promise<object> =>
+        handle(call.request, gate?.authInfo(credentialsOfCall(call)));
+      run().then(
         (response) => {
           try {
             callback(null, response);

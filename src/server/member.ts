@@ -35,6 +35,8 @@ import {
   type PeerTls,
   TcpTransport,
 } from "../transport/index.js";
+import { AuthGate } from "./auth-gate.js";
+import { adminOnly, authServiceHandlers } from "./auth-service.js";
 import { type AutoCompaction, AutoCompactor } from "./auto-compaction.js";
 import { ClientListener, type ClientListenerTls } from "./client-listener.js";
 import { type PeerSpec, stableId } from "./cluster-config.js";
@@ -122,6 +124,10 @@ export interface MemberOptions {
   readonly requestBytesMax?: number;
   /** etcd's --auto-compaction-mode/-retention (auto-compaction.ts); undefined: off. */
   readonly autoCompaction?: AutoCompaction;
+  /** etcd's --auth-token-ttl (simple tokens), in seconds; default 300. */
+  readonly authTokenTtlSeconds?: number;
+  /** etcd's --bcrypt-cost for passwords hashed by this member; default 10. */
+  readonly bcryptCost?: number;
   /**
    * "new" (default): bootstrap a cluster of --initial-cluster. "existing": join a running
    * cluster this member was added to (MemberAdd); used only while the data directory is empty.
@@ -551,9 +557,28 @@ export class Member {
         runtime.readWith(unsafeLocalReads ? "serializable" : mode, () => kv.store.range(request)),
       header: () => ({ clusterId, memberId: ownMemberId(), raftTerm: runtime.term }),
     };
+    // Who each client is and what it may do: one gate for every service and the gateway.
+    const authGate = new AuthGate({
+      auth: () => kv.store.auth,
+      ...(options.authTokenTtlSeconds !== undefined
+        ? { tokenTtlSeconds: options.authTokenTtlSeconds }
+        : {}),
+      ...(options.bcryptCost !== undefined ? { bcryptCost: options.bcryptCost } : {}),
+      // etcd: with --client-cert-auth a verified certificate's common name is the user.
+      clientCertAuth: options.clientTls?.clientCertAuth === true,
+    });
+    grpcServer.addService(
+      serviceDefinition("Auth"),
+      authServiceHandlers(backend, authGate, {
+        requestBytesMax,
+        onInternalError: (method, error) =>
+          log("error", "internal error serving a client", { method, error: String(error) }),
+      }),
+    );
     grpcServer.addService(
       kvServiceDefinition(),
       kvServiceHandlers(backend, {
+        auth: authGate,
         requestBytesMax,
         limits: kv.store.limits,
         onInternalError: (method, error) =>
@@ -568,6 +593,7 @@ export class Member {
         header: backend.header,
       },
       {
+        auth: authGate,
         onInternalError: (what, error) =>
           log("error", "internal error serving a watch", { what, error: String(error) }),
       },
@@ -576,61 +602,75 @@ export class Member {
     grpcServer.addService(
       serviceDefinition("Lease"),
       leaseServiceHandlers(backend, {
+        auth: authGate,
         onInternalError: (method, error) =>
           log("error", "internal error serving a client", { method, error: String(error) }),
       }),
     );
     grpcServer.addService(
       serviceDefinition("Cluster"),
-      clusterHandlers(
-        {
-          members: () => cluster.clusterMembers(),
-          header: backend.header,
-          revision: () => kv.store.revision,
-          memberAdd: (peerUrls, o) => cluster.add(peerUrls, o),
-          memberRemove: (id) => cluster.remove(id),
-          memberUpdate: (id, peerUrls) => cluster.update(id, peerUrls),
-          memberPromote: (id) => cluster.promote(id),
-        },
-        {
-          onInternalError: (method, error) =>
-            log("error", "internal error serving a client", { method, error: String(error) }),
-        },
+      adminOnly(
+        clusterHandlers(
+          {
+            members: () => cluster.clusterMembers(),
+            header: backend.header,
+            revision: () => kv.store.revision,
+            memberAdd: (peerUrls, o) => cluster.add(peerUrls, o),
+            memberRemove: (id) => cluster.remove(id),
+            memberUpdate: (id, peerUrls) => cluster.update(id, peerUrls),
+            memberPromote: (id) => cluster.promote(id),
+          },
+          {
+            onInternalError: (method, error) =>
+              log("error", "internal error serving a client", { method, error: String(error) }),
+          },
+        ),
+        ["MemberAdd", "MemberRemove", "MemberUpdate", "MemberPromote"],
+        authGate,
       ),
     );
     const dbSize = new DbSize(() => kv.store.storedBytes);
     grpcServer.addService(
       serviceDefinition("Maintenance"),
-      maintenanceHandlers({
-        defragment: () => dbSize.defragment(),
-        hash: () => kv.hash(),
-        hashKV: (revision) => {
-          const r = kv.store.hashKV({ revision });
-          return { hash: r.hash, compactRevision: r.compactRevision, revision: r.header.revision };
-        },
-        snapshot: () => kv.snapshot(),
-        moveLeader: (targetId) => cluster.moveLeader(targetId),
-        status: () => {
-          const s = runtime.status();
-          const size = dbSize.sample();
-          return {
-            clusterId,
-            memberId: ownMemberId(),
-            leaderId: s.leader === "" ? "0" : memberIdOf(s.leader),
-            raftTerm: s.term,
-            raftIndex: s.commit,
-            raftAppliedIndex: s.applied,
-            revision: kv.store.revision,
-            dbSize: size.size,
-            dbSizeInUse: size.inUse,
-            errors:
-              s.divergence.length > 0
-                ? ["divergence alarm: this replica's state differs from the leader's"]
-                : [],
-            isLearner: s.confState.learners.includes(nodeId),
-          };
-        },
-      }),
+      adminOnly(
+        maintenanceHandlers({
+          defragment: () => dbSize.defragment(),
+          hash: () => kv.hash(),
+          hashKV: (revision) => {
+            const r = kv.store.hashKV({ revision });
+            return {
+              hash: r.hash,
+              compactRevision: r.compactRevision,
+              revision: r.header.revision,
+            };
+          },
+          snapshot: () => kv.snapshot(),
+          moveLeader: (targetId) => cluster.moveLeader(targetId),
+          status: () => {
+            const s = runtime.status();
+            const size = dbSize.sample();
+            return {
+              clusterId,
+              memberId: ownMemberId(),
+              leaderId: s.leader === "" ? "0" : memberIdOf(s.leader),
+              raftTerm: s.term,
+              raftIndex: s.commit,
+              raftAppliedIndex: s.applied,
+              revision: kv.store.revision,
+              dbSize: size.size,
+              dbSizeInUse: size.inUse,
+              errors:
+                s.divergence.length > 0
+                  ? ["divergence alarm: this replica's state differs from the leader's"]
+                  : [],
+              isLearner: s.confState.learners.includes(nodeId),
+            };
+          },
+        }),
+        // etcd 3.4's authMaintenanceServer; Alarm too (etcd 3.4 leaves it unchecked).
+        ["Alarm", "Defragment", "Snapshot", "Hash", "HashKV", "MoveLeader"],
+        authGate,
+      ),
     );
     const tickMs = options.tickMs ?? 100;
     const electionMs = tickMs * (options.electionTicks ?? 10);
@@ -685,6 +725,7 @@ export class Member {
     const httpServer = createHttpGateway({
       extraRoutes: dashboard.handle,
       backend,
+      auth: authGate,
       requestBytesMax,
       // JSON with base64 bytes is larger than the request it encodes.
       ...(options.requestBytesMax !== undefined

@@ -24,6 +24,7 @@
 
 import * as grpc from "@grpc/grpc-js";
 import {
+  authError,
   type EventBatch,
   type EventListener,
   type EventsResponse,
@@ -33,6 +34,7 @@ import {
   type KvEvent,
 } from "../kv/index.js";
 import { bytesEqual, compareBytes, EMPTY_BYTES } from "../lib/index.js";
+import { type AuthGate, credentialsOfCall } from "./auth-gate.js";
 import {
   headerToEtcd,
   int64FromEtcd,
@@ -65,6 +67,12 @@ export interface WatchServiceOptions {
   readonly watchesPerStreamMax?: number;
   /** Hears internal failures (a broken backend, a bug), for logging. */
   readonly onInternalError?: (what: string, error: unknown) => void;
+  /**
+   * Authorization (auth-gate.ts): a watch is created only with read permission on its range
+   * (etcd's isWatchPermitted); otherwise it is answered created and canceled, "permission
+   * denied" (an invalid token too, as in etcd).
+   */
+  readonly auth?: AuthGate;
 }
 
 export interface WatchService {
@@ -267,6 +275,7 @@ class WatchStream {
     private readonly limits: Limits,
     private readonly internalError: (what: string, error: unknown) => void,
     private readonly onClosed: (stream: WatchStream) => void,
+    private readonly authorize?: (key: Uint8Array, rangeEnd: Uint8Array) => void,
   ) {
     call.on("data", (message: unknown) => {
       try {
@@ -348,6 +357,7 @@ class WatchStream {
         throw new KvError("INVALID_ARGUMENT", "mvcc: watcher range is empty");
       }
       if (requestedId < 0) throw new KvError("INVALID_ARGUMENT", "etcdserver: negative watch ID");
+      this.authorize?.(key, rangeEnd);
       if (requestedId !== 0 && this.watchers.has(requestedId)) {
         throw new KvError(
           "INVALID_ARGUMENT",
@@ -704,9 +714,31 @@ export function watchService(
       call.emit("error", { code: grpc.status.UNAVAILABLE, details: "etcdserver: server stopped" });
       return;
     }
+    const gate = options.auth;
+    const authorize =
+      gate === undefined
+        ? undefined
+        : (key: Uint8Array, rangeEnd: Uint8Array): void => {
+            try {
+              gate.checkRange(gate.authInfo(credentialsOfCall(call)), key, rangeEnd);
+            } catch (e) {
+              if (e instanceof KvError && e.code.startsWith("AUTH_")) {
+                throw authError("AUTH_PERMISSION_DENIED");
+              }
+              throw e;
+            }
+          };
     try {
       streams.add(
-        new WatchStream(call, hub, backend, limits, internalError, (s) => streams.delete(s)),
+        new WatchStream(
+          call,
+          hub,
+          backend,
+          limits,
+          internalError,
+          (s) => streams.delete(s),
+          authorize,
+        ),
       );
     } catch (e) {
       internalError("watch stream", e);

@@ -3,8 +3,10 @@
 // flight), the simulated network and a simulated clock. Every promise the runtime awaits is
 // resolved by a simulation event, and the simulation drains microtasks between events, so a
 // run stays a pure function of its seed.
-import type { KvCommand } from "../kv/index.js";
+
+import type { AuthRequest, PlainKvCommand as KvCommand } from "../kv/index.js";
 import { decodeResult, encodeCommand, encodeQuery, KvStateMachine } from "../kv/index.js";
+import { prefixEnd } from "../lib/index.js";
 import {
   asIndex,
   type ConfChange,
@@ -72,6 +74,43 @@ function kvCommandOf(c: SimCommand): KvCommand {
       };
     }
   }
+}
+
+/**
+ * The auth side of the workload: every 3rd write of a session first proposes one auth command,
+ * cycling through setting up root, a user and a role with a permission, enabling auth, taking
+ * it all apart again and disabling auth. Some are sent as the user u1, who is not root: apply
+ * must refuse those alike on every replica (the auth commands carry the auth revision this
+ * member has applied, so some are refused as "old" too). Workload writes carry AuthInfo
+ * {root, a revision no auth change reaches}: with auth on they are checked at apply, but are
+ * never refused as "old". (A refused write would be kept by its session under its seq, and the
+ * simulated client, which retries the same seq, could never complete it; a real client
+ * authenticates again and sends a new request.) The hashes replicas compare, and the snapshots
+ * they install, include the auth state.
+ */
+const FRESH_AUTH_REVISION = Number.MAX_SAFE_INTEGER;
+const AUTH_EVERY_WRITES = 3;
+const SIM_HASH = "$2a$04$sim.not.a.real.bcrypt.hash.made.by.the.simulator"; // no hashing in apply
+
+function authRequestOf(n: number, key: Uint8Array): AuthRequest {
+  const perm = { permType: "READ" as const, key, rangeEnd: prefixEnd(key) };
+  const ops: AuthRequest[] = [
+    { op: "UserAdd", name: "root", passwordHash: SIM_HASH, noPassword: false },
+    { op: "RoleAdd", name: "root" },
+    { op: "UserGrantRole", user: "root", role: "root" },
+    { op: "AuthEnable" },
+    { op: "UserAdd", name: "u1", passwordHash: SIM_HASH, noPassword: false },
+    { op: "RoleAdd", name: "r1" },
+    { op: "RoleGrantPermission", name: "r1", perm },
+    { op: "UserGrantRole", user: "u1", role: "r1" },
+    { op: "UserList" },
+    { op: "RoleRevokePermission", role: "r1", key, rangeEnd: perm.rangeEnd },
+    { op: "UserRevokeRole", name: "u1", role: "r1" },
+    { op: "RoleDelete", role: "r1" },
+    { op: "UserDelete", name: "u1" },
+    { op: "AuthDisable" },
+  ];
+  return ops[n % ops.length] as AuthRequest;
 }
 
 export class RuntimeMember extends SimProcess implements SimMember {
@@ -377,7 +416,29 @@ export class RuntimeMember extends SimProcess implements SimMember {
       case "write": {
         const c = request.command;
         const session = c.session === undefined ? undefined : { clientId: c.session, seq: c.seq };
-        this.node.propose(encodeCommand(kvCommandOf(c)), session).then((bytes) => {
+        const revision = this.kv.store.auth.revision;
+        if (c.seq % AUTH_EVERY_WRITES === 0) {
+          const n = c.seq / AUTH_EVERY_WRITES - 1;
+          const request = authRequestOf(n, utf8.encode(c.key));
+          const username = n % 3 === 2 ? "u1" : "root";
+          const command = encodeCommand({
+            type: "WithAuth",
+            auth: { username, revision },
+            command: { type: "Auth", request },
+          });
+          // Its outcome (often a refusal: no such user, not root, ...) is the replicas' to
+          // agree on, which the hash comparison checks; no client waits for it.
+          this.node.propose(command).then(
+            () => {},
+            () => {},
+          );
+        }
+        const write = encodeCommand({
+          type: "WithAuth",
+          auth: { username: "root", revision: FRESH_AUTH_REVISION },
+          command: kvCommandOf(c),
+        });
+        this.node.propose(write, session).then((bytes) => {
           const res = decodeResult(bytes);
           if (!res.ok) {
             this.env.fail(`${this.id}: write failed: ${JSON.stringify(res.error)}`);
