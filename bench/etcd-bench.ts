@@ -2,6 +2,7 @@
 // etcd's tools/benchmark): a 3-member cluster of each on loopback, data on disk.
 //
 //   npm run bench:etcd [-- --reps 3] [-- --quick] [-- --only put_1,range_lin_1] [-- --no-memory]
+//                      [-- --tls]
 //
 // bench/etcd/install.sh (run by the npm script) installs etcd and builds the tool if missing.
 // For every workload (bench/etcd/workloads.ts: puts at 1 to 1000 clients, a put to the leader
@@ -16,6 +17,13 @@
 // system at a time, put --memory-keys keys of 256 bytes, read every member's VmRSS, compact to
 // the current revision (and defragment) and read it again.
 //
+// --tls runs all of it over TLS: a CA, one certificate per member (SAN 127.0.0.1, server and
+// client use, for both ports) and a client certificate are made in the run's temporary folder;
+// both systems serve https:// client and peer URLs with --cert-file/--key-file/--trusted-ca-file/
+// --client-cert-auth and the --peer-* equivalents (mutual TLS everywhere), the benchmark tool and
+// etcdctl get --cacert/--cert/--key, and /health and /metrics are read over https with the
+// client certificate. Without --tls everything is plaintext, as before.
+//
 // Prints a Markdown table (medians, the QPS range, Ordo/etcd ratio of median QPS); the last line
 // of stdout is one JSON object of ratios and latencies. The raw runs go to
 // bench/results/etcd-<date>.json. Progress goes to stderr. Everything it starts is stopped by PID
@@ -27,7 +35,18 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { stderrProgress } from "../src/cli/progress.js";
-import { Cluster, type Ports, type SystemName, type Tools } from "./etcd/clusters.js";
+import {
+  createCertificateAuthority,
+  createSignedCertificate,
+  writePemFiles,
+} from "../src/server/tls-certs.js";
+import {
+  Cluster,
+  type Ports,
+  type SystemName,
+  type TlsFiles,
+  type Tools,
+} from "./etcd/clusters.js";
 import { cpuSeconds, killAll, liveChildren, rssBytes, runCommand, tail } from "./etcd/processes.js";
 import { markdownTable, opt, type Run, ratio, summarize } from "./etcd/report.js";
 import {
@@ -54,6 +73,10 @@ const USAGE = `usage: node dist/bench/etcd-bench.js [options]
                       measured as the long-running servers they are, not in their first seconds;
                       Node's JIT tiers up over the first thousands of requests, measured here
                       as 142 → 195 → 280 put/s over three back-to-back runs with 0.2; 0 for none)
+  --tls               both systems over mutual TLS on client and peer ports (https:// URLs,
+                      etcd's --cert-file/--key-file/--trusted-ca-file/--client-cert-auth and
+                      --peer-* flags; certificates made in the run's temporary folder; the
+                      benchmark tool gets --cacert/--cert/--key). Default: plaintext
   --run-timeout S     seconds one benchmark run may take (default 180)
   --out FILE          raw results JSON (default bench/results/etcd-<date>.json)
   --progress          a progress line on stderr also when it is not a terminal (runs done
@@ -75,6 +98,7 @@ const { values } = parseArgs({
     out: { type: "string" },
     benchmark: { type: "string" },
     progress: { type: "boolean", default: false },
+    tls: { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
   },
   strict: true,
@@ -174,6 +198,35 @@ function benchParent(): string {
 
 const clusters = new Set<Cluster>();
 let workDir: string | undefined;
+/** With --tls: the certificate files, made under workDir by makeTlsFiles(). */
+let tlsFiles: TlsFiles | undefined;
+
+/** A CA, a certificate per member (both ports, server and client use) and a client's. */
+async function makeTlsFiles(dir: string): Promise<TlsFiles> {
+  const ca = await createCertificateAuthority("ordo bench:etcd CA", 2);
+  const caFile = join(dir, "ca.pem");
+  await writePemFiles(caFile, join(dir, "ca-key.pem"), ca);
+  const members: { cert: string; key: string }[] = [];
+  for (const name of ["n1", "n2", "n3"]) {
+    const pair = await createSignedCertificate(ca, {
+      commonName: name,
+      hosts: ["127.0.0.1", "localhost"],
+      usages: ["server", "client"],
+      days: 2,
+    });
+    const files = { cert: join(dir, `${name}.pem`), key: join(dir, `${name}-key.pem`) };
+    await writePemFiles(files.cert, files.key, pair);
+    members.push(files);
+  }
+  const clientPair = await createSignedCertificate(ca, {
+    commonName: "root",
+    usages: ["client"],
+    days: 2,
+  });
+  const client = { cert: join(dir, "client.pem"), key: join(dir, "client-key.pem") };
+  await writePemFiles(client.cert, client.key, clientPair);
+  return { ca: caFile, members, client };
+}
 
 async function stopCluster(c: Cluster): Promise<void> {
   const t0 = Date.now();
@@ -237,6 +290,7 @@ async function benchmarkRun(
     `--conns=${w.conns}`,
     "--precise",
     "--dial-timeout=10s",
+    ...cluster.clientTlsArgs,
     ...(w.targetLeader ? ["--target-leader"] : []),
     w.command,
     ...w.args(total),
@@ -279,7 +333,7 @@ async function benchmarkRun(
 }
 
 async function startCluster(tools: Tools, system: SystemName, dir: string): Promise<Cluster> {
-  const c = await Cluster.start(system, dir, PORTS[system], tools);
+  const c = await Cluster.start(system, dir, PORTS[system], tools, tlsFiles);
   clusters.add(c);
   return c;
 }
@@ -362,7 +416,7 @@ async function waitConverged(
     for (;;) {
       const r = await runCommand(
         tools.etcdctl,
-        [`--endpoints=${m.endpoint}`, "endpoint", "status", "--write-out=json"],
+        [`--endpoints=${c.url(m)}`, ...c.clientTlsArgs, "endpoint", "status", "--write-out=json"],
         15_000,
       );
       const rev = Number(/"revision":(\d+)/.exec(r.stdout)?.[1] ?? 0);
@@ -387,6 +441,7 @@ async function memoryRun(tools: Tools, system: SystemName): Promise<MemoryResult
         "--conns=10",
         "--precise",
         "--dial-timeout=10s",
+        ...c.clientTlsArgs,
         "put",
         `--key-size=${KEY_BYTES}`,
         `--val-size=${VALUE_BYTES}`,
@@ -458,9 +513,10 @@ function memoryTable(results: readonly MemoryResult[]): string {
 async function main(): Promise<number> {
   const tools = findTools();
   workDir = mkdtempSync(join(benchParent(), "ordo-bench-etcd-"));
+  if (values.tls) tlsFiles = await makeTlsFiles(join(workDir, "tls"));
   const started = new Date();
   log(
-    `${workloads.length} workload(s) × ${reps} rep(s) × 2 systems, scale ${scale}, memory phase ${memoryPhase ? `${memoryKeys} keys` : "off"}; data under ${workDir}; tool ${tools.benchmark}`,
+    `${workloads.length} workload(s) × ${reps} rep(s) × 2 systems, scale ${scale}, memory phase ${memoryPhase ? `${memoryKeys} keys` : "off"}${values.tls ? ", mutual TLS on client and peer ports" : ""}; data under ${workDir}; tool ${tools.benchmark}`,
   );
   const runs: Run[] = [];
   for (const w of workloads) {
@@ -525,7 +581,16 @@ async function main(): Promise<number> {
         machine: { cpus: cpus().length, cpu: cpus()[0]?.model, node: process.version },
         etcd: etcdVersion,
         benchmark: tools.benchmark,
-        config: { reps, scale, warmup, quick, memoryPhase, memoryKeys, ports: PORTS },
+        config: {
+          reps,
+          scale,
+          warmup,
+          quick,
+          memoryPhase,
+          memoryKeys,
+          ports: PORTS,
+          ...(values.tls ? { tls: true } : {}),
+        },
         workloads: workloads.map((w) => ({
           id: w.id,
           label: w.label,
@@ -546,7 +611,7 @@ async function main(): Promise<number> {
   );
 
   const out: string[] = [
-    `## Ordo vs ${etcdVersion} — 3 members each on loopback, data on disk, etcd's benchmark tool`,
+    `## Ordo vs ${etcdVersion} — 3 members each on loopback, data on disk, etcd's benchmark tool${values.tls ? ", mutual TLS on client and peer ports" : ""}`,
     "",
     `${cpus().length} CPUs, ${reps} repetition(s) per system, alternating, after ${warmup > 0 ? `an unrecorded warm-up of ${warmup} × the requests` : "no warm-up"}; keys ${KEY_BYTES} B, values ${VALUE_BYTES} B; medians (QPS with [min–max]). CPU: utime+stime of the 3 members per 1000 requests (watch-latency: per 1000 puts). "1 conn" goes to a follower (endpoints listed leader last). watch-latency's QPS counts watch events received, its latency runs from the put's response to each watcher's event (the tool's definition).`,
     "",

@@ -1,8 +1,12 @@
 // A 3-member cluster of Ordo or of etcd on loopback, data on disk, each member a child process
 // whose PID we hold: started, awaited until every member answers GET /health with 200 (both
 // systems serve it on the client port), asked for its leader and metrics, and stopped by PID.
+// With TlsFiles (bench:etcd --tls) both systems serve https:// client and peer URLs with mutual
+// TLS on both ports (etcd's flags, which Ordo shares), and every call made here (etcdctl,
+// /health, /metrics) presents the client certificate.
 import type { ChildProcess } from "node:child_process";
-import { closeSync, mkdirSync, openSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readFileSync } from "node:fs";
+import { request as httpsRequest } from "node:https";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -13,6 +17,14 @@ export type SystemName = "ordo" | "etcd";
 export interface Ports {
   readonly client: readonly [number, number, number];
   readonly peer: readonly [number, number, number];
+}
+
+/** Certificate files for --tls: one CA, a certificate per member (n1..n3), one client's. */
+export interface TlsFiles {
+  readonly ca: string;
+  /** Per member, used on both ports: SAN 127.0.0.1, server and client extended key usage. */
+  readonly members: readonly { readonly cert: string; readonly key: string }[];
+  readonly client: { readonly cert: string; readonly key: string };
 }
 
 export interface Tools {
@@ -44,6 +56,7 @@ export class Cluster {
     readonly dir: string,
     readonly members: readonly Member[],
     private readonly tools: Tools,
+    readonly tls: TlsFiles | undefined,
   ) {}
 
   /** Starts the three members with empty data under dir and waits until all are healthy. */
@@ -52,16 +65,40 @@ export class Cluster {
     dir: string,
     ports: Ports,
     tools: Tools,
+    tls?: TlsFiles,
     readyTimeoutMs = 30_000,
   ): Promise<Cluster> {
     mkdirSync(dir, { recursive: true });
     for (const port of [...ports.client, ...ports.peer]) {
       if (await portInUse(port)) throw new Error(`${system}: port ${port} is already in use`);
     }
-    const initialCluster = NAMES.map((n, i) => `${n}=http://${HOST}:${ports.peer[i]}`).join(",");
+    const scheme = tls === undefined ? "http" : "https";
+    const initialCluster = NAMES.map((n, i) => `${n}=${scheme}://${HOST}:${ports.peer[i]}`).join(
+      ",",
+    );
     const members: Member[] = [];
     for (const [i, name] of NAMES.entries()) {
-      const clientUrl = `http://${HOST}:${ports.client[i]}`;
+      const clientUrl = `${scheme}://${HOST}:${ports.client[i]}`;
+      const own = tls?.members[i];
+      const tlsArgs =
+        tls === undefined || own === undefined
+          ? []
+          : [
+              "--cert-file",
+              own.cert,
+              "--key-file",
+              own.key,
+              "--trusted-ca-file",
+              tls.ca,
+              "--client-cert-auth",
+              "--peer-cert-file",
+              own.cert,
+              "--peer-key-file",
+              own.key,
+              "--peer-trusted-ca-file",
+              tls.ca,
+              "--peer-client-cert-auth",
+            ];
       const data = join(dir, name);
       const log = join(dir, `${name}.log`);
       const fd = openSync(log, "a");
@@ -84,6 +121,7 @@ export class Cluster {
                 "ordo-bench",
                 "--log-level",
                 "warn",
+                ...tlsArgs,
               ],
             ]
           : [
@@ -98,9 +136,9 @@ export class Cluster {
                 "--advertise-client-urls",
                 clientUrl,
                 "--listen-peer-urls",
-                `http://${HOST}:${ports.peer[i]}`,
+                `${scheme}://${HOST}:${ports.peer[i]}`,
                 "--initial-advertise-peer-urls",
-                `http://${HOST}:${ports.peer[i]}`,
+                `${scheme}://${HOST}:${ports.peer[i]}`,
                 "--initial-cluster",
                 initialCluster,
                 "--initial-cluster-token",
@@ -113,6 +151,7 @@ export class Cluster {
                 "stderr",
                 "--log-level",
                 "warn",
+                ...tlsArgs,
               ],
             ];
       const child = startDaemon(command, args, fd);
@@ -120,7 +159,7 @@ export class Cluster {
       if (child.pid === undefined) throw new Error(`${system} ${name}: could not start ${command}`);
       members.push({ name, endpoint: `${HOST}:${ports.client[i]}`, child, pid: child.pid, log });
     }
-    const cluster = new Cluster(system, dir, members, tools);
+    const cluster = new Cluster(system, dir, members, tools, tls);
     try {
       await cluster.waitHealthy(readyTimeoutMs);
     } catch (error) {
@@ -130,8 +169,22 @@ export class Cluster {
     return cluster;
   }
 
+  /** The client endpoints as etcdctl and the benchmark tool take them (https:// with --tls). */
   get endpoints(): string[] {
-    return this.members.map((m) => m.endpoint);
+    return this.members.map((m) => this.url(m));
+  }
+
+  /** A member's client endpoint: host:port, or https://host:port with --tls. */
+  url(m: Member): string {
+    return this.tls === undefined ? m.endpoint : `https://${m.endpoint}`;
+  }
+
+  /** etcdctl's and the benchmark tool's client certificate flags (none without --tls). */
+  get clientTlsArgs(): string[] {
+    const t = this.tls;
+    return t === undefined
+      ? []
+      : [`--cacert=${t.ca}`, `--cert=${t.client.cert}`, `--key=${t.client.key}`];
   }
 
   get pids(): number[] {
@@ -160,7 +213,7 @@ export class Cluster {
     const pending = new Set(this.members);
     while (pending.size > 0) {
       this.checkAlive();
-      for (const m of [...pending]) if (await healthy(m.endpoint)) pending.delete(m);
+      for (const m of [...pending]) if (await this.healthy(m)) pending.delete(m);
       if (pending.size === 0) break;
       if (Date.now() > deadline) {
         throw new Error(
@@ -177,6 +230,7 @@ export class Cluster {
       this.tools.etcdctl,
       [
         `--endpoints=${this.endpoints.join(",")}`,
+        ...this.clientTlsArgs,
         "--command-timeout=5s",
         "endpoint",
         "status",
@@ -191,7 +245,7 @@ export class Cluster {
     }[];
     for (const s of statuses) {
       if (String(s.Status.header.member_id) === String(s.Status.leader)) {
-        const member = this.members.find((m) => m.endpoint === s.Endpoint);
+        const member = this.members.find((m) => this.url(m) === s.Endpoint);
         if (member !== undefined)
           return { member, revision: Number(s.Status.header.revision ?? 0) };
       }
@@ -202,16 +256,13 @@ export class Cluster {
   /** The endpoints with the leader last (so one connection goes to a follower). */
   async endpointsLeaderLast(): Promise<{ endpoints: string[]; leader: Member }> {
     const { member } = await this.leader();
-    const followers = this.members.filter((m) => m !== member).map((m) => m.endpoint);
-    return { endpoints: [...followers, member.endpoint], leader: member };
+    const followers = this.members.filter((m) => m !== member).map((m) => this.url(m));
+    return { endpoints: [...followers, this.url(member)], leader: member };
   }
 
   /** The sum of one metric's samples (all label sets) from a member's /metrics. */
   async metric(member: Member, name: string, timeoutMs = 10_000): Promise<number | undefined> {
-    const res = await fetch(`http://${member.endpoint}/metrics`, {
-      signal: AbortSignal.timeout(timeoutMs),
-    });
-    const text = await res.text();
+    const { body: text } = await this.get(member, "/metrics", timeoutMs);
     let sum: number | undefined;
     for (const line of text.split("\n")) {
       if (line.startsWith("#")) continue;
@@ -225,13 +276,24 @@ export class Cluster {
   async put(key: string, value: string): Promise<void> {
     await runChecked(
       this.tools.etcdctl,
-      [`--endpoints=${this.endpoints.join(",")}`, "--command-timeout=10s", "put", key, value],
+      [
+        `--endpoints=${this.endpoints.join(",")}`,
+        ...this.clientTlsArgs,
+        "--command-timeout=10s",
+        "put",
+        key,
+        value,
+      ],
       20_000,
     );
   }
 
   async compact(revision: number, physical: boolean): Promise<void> {
-    const args = [`--endpoints=${this.endpoints.join(",")}`, "--command-timeout=120s"];
+    const args = [
+      `--endpoints=${this.endpoints.join(",")}`,
+      ...this.clientTlsArgs,
+      "--command-timeout=120s",
+    ];
     await runChecked(
       this.tools.etcdctl,
       [...args, "compact", String(revision), ...(physical ? ["--physical"] : [])],
@@ -242,7 +304,12 @@ export class Cluster {
   async defrag(): Promise<void> {
     await runChecked(
       this.tools.etcdctl,
-      [`--endpoints=${this.endpoints.join(",")}`, "--command-timeout=120s", "defrag"],
+      [
+        `--endpoints=${this.endpoints.join(",")}`,
+        ...this.clientTlsArgs,
+        "--command-timeout=120s",
+        "defrag",
+      ],
       400_000,
     );
   }
@@ -263,15 +330,44 @@ export class Cluster {
     await Promise.all(this.members.filter((m) => !last.includes(m)).map((m) => stopChild(m.child)));
     await Promise.all(last.map((m) => stopChild(m.child)));
   }
-}
 
-function healthy(endpoint: string): Promise<boolean> {
-  return fetch(`http://${endpoint}/health`, { signal: AbortSignal.timeout(1000) })
-    .then(async (res) => {
-      await res.arrayBuffer();
-      return res.status === 200;
-    })
-    .catch(() => false);
+  private healthy(m: Member): Promise<boolean> {
+    return this.get(m, "/health", 1000)
+      .then((r) => r.status === 200)
+      .catch(() => false);
+  }
+
+  /** GET path on a member's client port: fetch over http, node's https with the client cert. */
+  private async get(
+    m: Member,
+    path: string,
+    timeoutMs: number,
+  ): Promise<{ status: number; body: string }> {
+    const t = this.tls;
+    if (t === undefined) {
+      const res = await fetch(`http://${m.endpoint}${path}`, {
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      return { status: res.status, body: await res.text() };
+    }
+    const [ca, cert, key] = [t.ca, t.client.cert, t.client.key].map((f) => readFileSync(f));
+    return new Promise((resolve, reject) => {
+      const req = httpsRequest(
+        `https://${m.endpoint}${path}`,
+        { ca, cert, key, agent: false, signal: AbortSignal.timeout(timeoutMs) },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (c: Buffer) => chunks.push(c));
+          res.on("end", () =>
+            resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }),
+          );
+          res.on("error", reject);
+        },
+      );
+      req.on("error", reject);
+      req.end();
+    });
+  }
 }
 
 function portInUse(port: number): Promise<boolean> {
