@@ -377,6 +377,33 @@ describe("a 3-member cluster with TLS everywhere (processes)", {
     assert.equal(ok.stdout.trim(), "swapped");
   });
 
+  test("with auth on, a verified certificate's common name is the user (etcd's --client-cert-auth)", async () => {
+    for (const args of [
+      ["role", "add", "root"],
+      ["user", "add", "root:root-password"],
+      ["user", "grant-role", "root", "root"],
+      ["auth", "enable"],
+    ]) {
+      const r = await ctl(args);
+      assert.equal(r.code, 0, `${args.join(" ")}: ${r.stderr}`);
+    }
+    try {
+      // No --user, no token: the client certificate (CN root) says who this is.
+      const put = await ctl(["put", "tls/cn", "by-certificate"]);
+      assert.equal(put.code, 0, put.stderr);
+      assert.equal(put.stdout.trim(), "OK");
+      const get = await ctl(["get", "tls/cn", "--print-value-only"]);
+      assert.equal(get.stdout.trim(), "by-certificate");
+      // A root-only call too (etcd: the common name's user, with its roles).
+      const roles = await ctl(["role", "list"]);
+      assert.equal(roles.code, 0, roles.stderr);
+      assert.match(roles.stdout, /^root$/m);
+    } finally {
+      const off = await ctl(["auth", "disable"]);
+      assert.equal(off.code, 0, off.stderr);
+    }
+  });
+
   test("the npm etcd3 client, Ordo's client and node's https (/health) over TLS", async () => {
     const etcd = new Etcd3({
       hosts: endpoints.split(","),
