@@ -221,15 +221,31 @@ export class ClientMetrics {
       labelNames: ["grpc_type", "grpc_service", "grpc_method", "grpc_code"],
       registers: etcd,
     });
+    // Every call passes here twice: the labelled children are looked up once per method and
+    // code, not hashed from their labels on every call.
+    const startedOf = new Map<string, { inc(): void }>();
+    const handledOf = new Map<string, { inc(): void }>();
     this.grpcObserver = {
       started: (path: string, type: GrpcType) => {
-        const [grpc_service, grpc_method] = serviceAndMethod(path);
-        started.inc({ grpc_type: type, grpc_service, grpc_method });
+        const key = `${type} ${path}`;
+        let child = startedOf.get(key);
+        if (child === undefined) {
+          const [grpc_service, grpc_method] = serviceAndMethod(path);
+          child = started.labels({ grpc_type: type, grpc_service, grpc_method });
+          startedOf.set(key, child);
+        }
+        child.inc();
       },
       handled: (path: string, type: GrpcType, code: number) => {
-        const [grpc_service, grpc_method] = serviceAndMethod(path);
-        const grpc_code = GRPC_CODES[code] ?? `Code(${code})`;
-        handled.inc({ grpc_type: type, grpc_service, grpc_method, grpc_code });
+        const key = `${type} ${path} ${code}`;
+        let child = handledOf.get(key);
+        if (child === undefined) {
+          const [grpc_service, grpc_method] = serviceAndMethod(path);
+          const grpc_code = GRPC_CODES[code] ?? `Code(${code})`;
+          child = handled.labels({ grpc_type: type, grpc_service, grpc_method, grpc_code });
+          handledOf.set(key, child);
+        }
+        child.inc();
       },
     };
     this.etcdMetrics(source, etcd);
