@@ -95,6 +95,11 @@ export class AuthGate {
     this.listen();
   }
 
+  /** Whether auth is on: while it is off every call is anonymous and nothing is read from it. */
+  get enabled(): boolean {
+    return this.store.enabled;
+  }
+
   /** The auth state, making sure the token table hears its changes. */
   get store(): AuthStore {
     this.listen();

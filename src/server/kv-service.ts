@@ -302,7 +302,9 @@ export function unary(
       let response: object;
       try {
         const gate = options.auth;
-        const info = gate === undefined ? undefined : gate.authInfo(credentialsOfCall(call));
+        // Auth off (the common case): no credentials read from the call at all.
+        const info =
+          gate === undefined || !gate.enabled ? undefined : gate.authInfo(credentialsOfCall(call));
         response = await handle(call.request, sessionOfCall(call), info);
       } catch (e) {
         fail(callback, e);
