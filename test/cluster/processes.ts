@@ -183,6 +183,41 @@ export interface ProcessCluster {
  * Starts `size` members and returns once every one of them serves clients and they all agree
  * on a leader.
  */
+/**
+ * Waits until the member list names every member with its client URL: each member publishes
+ * its name and URL through the log once it sees a leader, and until then etcdctl's `--cluster`
+ * forms (which dial the listed client URLs) do not reach it.
+ */
+export async function waitForPublished(
+  clientPorts: readonly number[],
+  boundMs = LEADER_BOUND_MS,
+): Promise<void> {
+  const client = new KvClient(
+    clientPorts.map((p) => `127.0.0.1:${p}`),
+    { timeoutMs: 1000, attempts: 1 },
+  );
+  const deadline = Date.now() + boundMs;
+  let last = "";
+  try {
+    for (;;) {
+      try {
+        const { members } = await client.memberList();
+        last = JSON.stringify(members.map((m) => [m.name, m.clientUrls]));
+        if (members.length === clientPorts.length && members.every((m) => m.clientUrls.length > 0))
+          return;
+      } catch (e) {
+        last = String(e);
+      }
+      if (Date.now() > deadline)
+        throw new Error(`not every member published its client URL within ${boundMs} ms: ${last}`);
+      // Between two polls of a signal (not a wait for time to pass): a tenth of an election.
+      await new Promise((r) => setTimeout(r, TEST_TICK_MS));
+    }
+  } finally {
+    client.close();
+  }
+}
+
 export async function startProcessCluster(
   size = 3,
   extraArgs: string[] = [],
@@ -223,6 +258,7 @@ export async function startProcessCluster(
   try {
     await Promise.all(members.map((m) => m.ready));
     await waitForLeader(clientPorts);
+    await waitForPublished(clientPorts);
   } catch (e) {
     cluster.stop();
     throw e;
