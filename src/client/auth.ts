@@ -11,7 +11,7 @@
 import * as grpc from "@grpc/grpc-js";
 import { serviceClient } from "../api/index.js";
 import { KvClientError } from "./errors.js";
-import { type ClientTlsOptions, channelCredentials } from "./tls.js";
+import { type ClientTlsOptions, channelsOf } from "./tls.js";
 
 export interface AuthOptions {
   readonly username: string;
@@ -157,14 +157,7 @@ export class AuthClient {
     } = {},
   ) {
     if (endpoints.length === 0) throw new Error("no endpoints");
-    this.channels = endpoints.map(
-      (e) =>
-        new grpc.Channel(
-          e.replace(/^https?:\/\//, "").replace(/\/$/, ""),
-          channelCredentials(e, options.tls),
-          {},
-        ),
-    );
+    this.channels = channelsOf(endpoints, options.tls);
     this.authenticator =
       options.auth === undefined
         ? undefined

@@ -35,7 +35,7 @@ import {
 } from "../api/index.js";
 import { Authenticator, type AuthOptions, needsReauthentication } from "./auth.js";
 import { KvClientError } from "./errors.js";
-import { type ClientTlsOptions, channelCredentials } from "./tls.js";
+import { type ClientTlsOptions, channelsOf } from "./tls.js";
 import {
   deleteRequest,
   putRequest,
@@ -249,14 +249,7 @@ export class KvClient {
     private readonly options: KvClientOptions = {},
   ) {
     if (endpoints.length === 0) throw new Error("no endpoints");
-    this.channels = endpoints.map(
-      (e) =>
-        new grpc.Channel(
-          e.replace(/^https?:\/\//, "").replace(/\/$/, ""),
-          channelCredentials(e, options.tls),
-          {},
-        ),
-    );
+    this.channels = channelsOf(endpoints, options.tls);
     this.authenticator =
       options.auth === undefined
         ? undefined

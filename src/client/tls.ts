@@ -43,7 +43,7 @@ export function channelCredentials(
   endpoint: string,
   o: ClientTlsOptions | undefined,
 ): grpc.ChannelCredentials {
-  if (!/^https:\/\//i.test(endpoint) && !wantsTls(o)) return grpc.credentials.createInsecure();
+  if (!usesTls(endpoint, o)) return grpc.credentials.createInsecure();
   if ((o?.certFile === undefined) !== (o?.keyFile === undefined))
     throw new Error("a client certificate needs both --cert and --key");
   const ca = o?.caFile !== undefined ? read(o.caFile, "CA file") : null;
@@ -57,4 +57,25 @@ export function channelCredentials(
       ? { rejectUnauthorized: false, checkServerIdentity: () => undefined }
       : {},
   );
+}
+
+/** An https:// endpoint, or any endpoint when TLS files or options are given. */
+const usesTls = (endpoint: string, o: ClientTlsOptions | undefined): boolean =>
+  /^https:\/\//i.test(endpoint) || wantsTls(o);
+
+/**
+ * One gRPC channel per endpoint ("host:port" or an http(s):// URL), for every client: TLS where
+ * channelCredentials says so. The certificate files are read once for all of them.
+ */
+export function channelsOf(
+  endpoints: readonly string[],
+  o: ClientTlsOptions | undefined,
+): grpc.Channel[] {
+  let secure: grpc.ChannelCredentials | undefined;
+  return endpoints.map((e) => {
+    const credentials = usesTls(e, o)
+      ? (secure ??= channelCredentials(e, o))
+      : grpc.credentials.createInsecure();
+    return new grpc.Channel(e.replace(/^https?:\/\//, "").replace(/\/$/, ""), credentials, {});
+  });
 }
