@@ -25,5 +25,6 @@ export {
   RsmNode,
   type RsmNodeOptions,
   type Transport,
+  zeroMetrics,
 } from "./node.js";
 export type { ApplyContext, DeterministicRandom, StateMachine } from "./state-machine.js";

@@ -171,6 +171,26 @@ export interface RsmMetrics {
   divergenceAlarms: number;
 }
 
+/** Every counter at zero: a new node's metrics (and a stand-in for one in tests). */
+export function zeroMetrics(): RsmMetrics {
+  return {
+    proposals: 0,
+    proposalsFailed: 0,
+    commits: 0,
+    applies: 0,
+    applySecondsTotal: 0,
+    fsyncs: 0,
+    fsyncSecondsTotal: 0,
+    linearizableReads: 0,
+    readIndexRounds: 0,
+    leaderChanges: 0,
+    snapshotsTaken: 0,
+    snapshotsInstalled: 0,
+    membershipChanges: 0,
+    divergenceAlarms: 0,
+  };
+}
+
 export interface NodeStatus extends RaftStatus {
   readonly applied: Index;
   readonly sessions: number;
@@ -228,22 +248,7 @@ const TICK_CATCH_UP_MAX = 1000;
 
 export class RsmNode {
   readonly id: NodeId;
-  readonly metrics: RsmMetrics = {
-    proposals: 0,
-    proposalsFailed: 0,
-    commits: 0,
-    applies: 0,
-    applySecondsTotal: 0,
-    fsyncs: 0,
-    fsyncSecondsTotal: 0,
-    linearizableReads: 0,
-    readIndexRounds: 0,
-    leaderChanges: 0,
-    snapshotsTaken: 0,
-    snapshotsInstalled: 0,
-    membershipChanges: 0,
-    divergenceAlarms: 0,
-  };
+  readonly metrics: RsmMetrics = zeroMetrics();
   private readonly raft: Raft;
   private readonly options: RsmNodeOptions;
   private readonly clock: Clock;

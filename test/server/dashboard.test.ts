@@ -8,7 +8,7 @@ import { createServer, get, type IncomingMessage, type Server } from "node:http"
 import type { AddressInfo } from "node:net";
 import { describe, test } from "node:test";
 import type { EventBatch, KeyValue, RangeRequest, RangeResponse } from "../../src/kv/index.js";
-import type { RsmMetrics } from "../../src/rsm/index.js";
+import { type RsmMetrics, zeroMetrics } from "../../src/rsm/index.js";
 import {
   clusterVerdict,
   Dashboard,
@@ -184,22 +184,7 @@ async function startFake(t: { after(fn: () => unknown): void }, sseClientsMax = 
   const deadPort = await freePort(); // nobody listens: the peer n2 is unreachable
   let listeners: ((b: EventBatch) => void)[] = [];
   const ranges: RangeRequest[] = [];
-  const metrics: RsmMetrics = {
-    proposals: 0,
-    proposalsFailed: 0,
-    commits: 0,
-    applies: 0,
-    applySecondsTotal: 0,
-    fsyncs: 0,
-    fsyncSecondsTotal: 0,
-    linearizableReads: 0,
-    readIndexRounds: 0,
-    leaderChanges: 0,
-    snapshotsTaken: 0,
-    snapshotsInstalled: 0,
-    membershipChanges: 0,
-    divergenceAlarms: 0,
-  };
+  const metrics: RsmMetrics = zeroMetrics();
   const source: DashboardSource = {
     nodeId: "n1",
     status: () => ({
