@@ -35,6 +35,26 @@ function splitCommand(args: readonly string[]): { own: string[]; command: string
 }
 
 /** Resolves on Ctrl-C or SIGTERM; the handlers go with `off`. */
+/**
+ * Holds what the session holds until Ctrl-C, then gives it up (`release`) and exits 0; if the
+ * session ends first (its lease lost), says why and exits 1, as etcdctl does.
+ */
+async function holdUntilInterrupted(
+  stop: { done: Promise<void> },
+  session: Session,
+  out: Output,
+  command: string,
+  release: () => Promise<unknown>,
+): Promise<number> {
+  const why = await Promise.race([stop.done.then(() => undefined), session.done]);
+  if (why !== undefined) {
+    out.stderr(`ordo ${command}: ${why}\n`);
+    return 1;
+  }
+  await release();
+  return 0;
+}
+
 function signalled(): { done: Promise<void>; off: () => void } {
   let onSignal: () => void = () => {};
   const done = new Promise<void>((resolve) => {
@@ -102,13 +122,7 @@ export async function runLock(args: string[], out: Output): Promise<number> {
     const kv = held.kvs[0];
     if (kv === undefined) throw new Error("lock lost on init");
     printKv(out, kv);
-    const why = await Promise.race([stop.done.then(() => undefined), session.done]);
-    if (why !== undefined) {
-      out.stderr(`ordo lock: ${why}\n`);
-      return 1;
-    }
-    await mutex.unlock();
-    return 0;
+    return await holdUntilInterrupted(stop, session, out, "lock", () => mutex.unlock());
   } finally {
     stop.off();
     await session?.close();
@@ -154,13 +168,7 @@ export async function runElect(args: string[], out: Output): Promise<number> {
     }
     const leader = (await c.get(election.key)).kvs[0];
     if (leader !== undefined) printKv(out, leader);
-    const why = await Promise.race([stop.done.then(() => undefined), session.done]);
-    if (why !== undefined) {
-      out.stderr(`ordo elect: ${why}\n`);
-      return 1;
-    }
-    await election.resign();
-    return 0;
+    return await holdUntilInterrupted(stop, session, out, "elect", () => election.resign());
   } finally {
     stop.off();
     await session?.close();
