@@ -71,11 +71,11 @@ export function channelsOf(
   endpoints: readonly string[],
   o: ClientTlsOptions | undefined,
 ): grpc.Channel[] {
-  let secure: grpc.ChannelCredentials | undefined;
+  const tlsEndpoint = endpoints.find((e) => usesTls(e, o));
+  const secure = tlsEndpoint === undefined ? undefined : channelCredentials(tlsEndpoint, o);
   return endpoints.map((e) => {
-    const credentials = usesTls(e, o)
-      ? (secure ??= channelCredentials(e, o))
-      : grpc.credentials.createInsecure();
+    const credentials =
+      secure !== undefined && usesTls(e, o) ? secure : grpc.credentials.createInsecure();
     return new grpc.Channel(e.replace(/^https?:\/\//, "").replace(/\/$/, ""), credentials, {});
   });
 }
