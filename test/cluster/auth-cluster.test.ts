@@ -5,8 +5,6 @@
 // refused, a wrong password refused, a garbage token refused while the member keeps serving,
 // `auth disable`.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 import * as grpc from "@grpc/grpc-js";
 import { Etcd3 } from "etcd3";
@@ -14,57 +12,22 @@ import { serviceClient } from "../../src/api/index.js";
 import { run } from "../../src/cli/main.js";
 import { capturedOutput } from "../../src/cli/output.js";
 import { KvClient } from "../../src/client/index.js";
+import { etcdctlMissing, etcdctlOk, etcdctlRefused, etcdctl as etcdctlRun } from "./etcdctl.js";
 import { type ProcessCluster, startProcessCluster } from "./processes.js";
 
-const ETCDCTL = "/usr/bin/etcdctl";
-
-interface Run {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function etcdctl(endpoints: string, args: string[], input?: string): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(ETCDCTL, [`--endpoints=${endpoints}`, "--command-timeout=5s", ...args], {
-      env: { ...process.env, ETCDCTL_API: "3" },
-      stdio: ["pipe", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c: Buffer) => {
-      stdout += c.toString();
-    });
-    child.stderr.on("data", (c: Buffer) => {
-      stderr += c.toString();
-    });
-    // A watch that is not refused would run on: bound it.
-    const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
-    child.stdin.end(input ?? "");
-    child.on("exit", (code) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? -1, stdout, stderr });
-    });
-  });
-}
-
-async function ok(endpoints: string, args: string[], input?: string): Promise<string> {
-  const r = await etcdctl(endpoints, args, input);
-  assert.equal(r.code, 0, `etcdctl ${args.join(" ")}: ${r.stderr}`);
-  return r.stdout;
-}
-
-async function refused(endpoints: string, args: string[], message: RegExp, input?: string) {
-  const r = await etcdctl(endpoints, args, input);
-  assert.notEqual(r.code, 0, `etcdctl ${args.join(" ")} should fail: ${r.stdout}`);
-  assert.match(r.stderr + r.stdout, message);
-}
+// A watch that is not refused would run on: 15 s bounds every run.
+const etcdctl = (endpoints: string, args: string[]) =>
+  etcdctlRun(endpoints, args, { killAfterMs: 15_000 });
+const ok = (endpoints: string, args: string[], input?: string) =>
+  etcdctlOk(endpoints, args, { input, killAfterMs: 15_000 });
+const refused = (endpoints: string, args: string[], message: RegExp, input?: string) =>
+  etcdctlRefused(endpoints, args, message, { input, killAfterMs: 15_000 });
 
 const DENIED = /etcdserver: permission denied/;
 
 describe("auth on a real 3-member cluster", {
   timeout: 120_000,
-  skip: existsSync(ETCDCTL) ? false : `${ETCDCTL} not installed`,
+  skip: etcdctlMissing,
 }, () => {
   let cluster: ProcessCluster;
   let all: string;

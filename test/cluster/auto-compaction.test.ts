@@ -2,36 +2,13 @@
 // Compaction goes through the log, so every member compacts. Observed with etcdctl: reads of
 // an old revision become "compacted", and every member's hashkv reports a compact revision.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
 import { test } from "node:test";
+import { etcdctl, etcdctlMissing } from "./etcdctl.js";
 import { startProcessCluster } from "./processes.js";
-
-const ETCDCTL = "/usr/bin/etcdctl";
-
-function etcdctl(
-  endpoints: string,
-  args: readonly string[],
-): Promise<{ code: number; out: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(ETCDCTL, [`--endpoints=${endpoints}`, "--command-timeout=5s", ...args], {
-      env: { ...process.env, ETCDCTL_API: "3" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let out = "";
-    child.stdout.on("data", (c: Buffer) => {
-      out += c.toString();
-    });
-    child.stderr.on("data", (c: Buffer) => {
-      out += c.toString();
-    });
-    child.on("close", (code) => resolve({ code: code ?? -1, out }));
-  });
-}
 
 test("--auto-compaction-mode periodic --auto-compaction-retention 2s: every member compacts", {
   timeout: 120_000,
-  skip: existsSync(ETCDCTL) ? false : `${ETCDCTL} not installed`,
+  skip: etcdctlMissing,
 }, async () => {
   const cluster = await startProcessCluster(3, [
     "--auto-compaction-mode",

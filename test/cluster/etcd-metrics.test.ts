@@ -2,37 +2,18 @@
 // real member process after real etcdctl traffic; and `etcdctl check datascale --load=s`, which
 // reads process_resident_memory_bytes from /metrics (a `member` label there broke it).
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
 import { test } from "node:test";
 import parsePrometheusTextFormat from "parse-prometheus-text-format";
+import { etcdctlMissing, etcdctl as etcdctlRun } from "./etcdctl.js";
 import { startProcessCluster } from "./processes.js";
 
-const ETCDCTL = "/usr/bin/etcdctl";
-
-function etcdctl(
-  endpoint: string,
-  args: readonly string[],
-): Promise<{ code: number; out: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(ETCDCTL, [`--endpoints=${endpoint}`, ...args], {
-      env: { ...process.env, ETCDCTL_API: "3" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let out = "";
-    child.stdout.on("data", (c: Buffer) => {
-      out += c.toString();
-    });
-    child.stderr.on("data", (c: Buffer) => {
-      out += c.toString();
-    });
-    child.on("close", (code) => resolve({ code: code ?? -1, out }));
-  });
-}
+// check datascale runs longer than one command timeout: no --command-timeout here.
+const etcdctl = (endpoint: string, args: readonly string[]) =>
+  etcdctlRun(endpoint, args, { global: [], killAfterMs: 150_000 });
 
 test("/metrics: etcd's names and types beside Ordo's; etcdctl check datascale passes", {
   timeout: 180_000,
-  skip: existsSync(ETCDCTL) ? false : `${ETCDCTL} not installed`,
+  skip: etcdctlMissing,
 }, async () => {
   const cluster = await startProcessCluster(1);
   try {

@@ -3,34 +3,10 @@
 // `:authority: http://127.0.0.1:PORT`, which nghttp2 resets (PROTOCOL_ERROR) unless the server
 // rewrites it (src/server/grpc/authority.ts). Every command here failed before that.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
 import { test } from "node:test";
 import parsePrometheusTextFormat from "parse-prometheus-text-format";
+import { etcdctl, etcdctlMissing } from "./etcdctl.js";
 import { startProcessCluster } from "./processes.js";
-
-const ETCDCTL = "/usr/bin/etcdctl";
-
-function etcdctl(
-  endpoints: string,
-  args: readonly string[],
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(ETCDCTL, [`--endpoints=${endpoints}`, "--command-timeout=5s", ...args], {
-      env: { ...process.env, ETCDCTL_API: "3" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c: Buffer) => {
-      stdout += c.toString();
-    });
-    child.stderr.on("data", (c: Buffer) => {
-      stderr += c.toString();
-    });
-    child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
 
 async function ok(endpoints: string, args: readonly string[]): Promise<string> {
   const r = await etcdctl(endpoints, args);
@@ -56,7 +32,7 @@ const statusOf = async (endpoint: string): Promise<StatusRow["Status"]> =>
 
 test("etcdctl 3.4 over http:// endpoints and --cluster: endpoint status (version, DB size)/hashkv, compact, defrag, move-leader, put/get", {
   timeout: 120_000,
-  skip: existsSync(ETCDCTL) ? false : `${ETCDCTL} not installed`,
+  skip: etcdctlMissing,
 }, async () => {
   const cluster = await startProcessCluster(3);
   try {
@@ -115,17 +91,24 @@ test("etcdctl 3.4 over http:// endpoints and --cluster: endpoint status (version
     // The leader's peer round trips: a histogram per follower (metrics.ts, on heartbeats).
     const leaderUrl = status.find((r) => BigInt(r.Status.header.member_id).toString(16) === target)
       ?.Endpoint as string;
-    const text = await (await fetch(`${leaderUrl}/metrics`)).text();
+    // A new leader has a series for a follower once a heartbeat to it has come back: poll
+    // /metrics for that (bounded), as a scrape after the transfer may come before it.
+    const rttCounts = (text: string) =>
+      text
+        .split("\n")
+        .filter((l) => l.startsWith("etcd_network_peer_round_trip_time_seconds_count{"))
+        .map((l) => Number(l.slice(l.lastIndexOf(" ") + 1)));
+    const deadline = Date.now() + 10_000;
+    let text = await (await fetch(`${leaderUrl}/metrics`)).text();
+    while (rttCounts(text).length < 2 && Date.now() < deadline)
+      text = await (await fetch(`${leaderUrl}/metrics`)).text();
     const rtt = parsePrometheusTextFormat(text).find(
       (f) => f.name === "etcd_network_peer_round_trip_time_seconds",
     );
     assert.equal(rtt?.type, "HISTOGRAM");
     // The parser folds a labelled histogram's series into one (and drops _count): the series'
     // counts are read from their sample lines, `name{labels} value`.
-    const counts = text
-      .split("\n")
-      .filter((l) => l.startsWith("etcd_network_peer_round_trip_time_seconds_count{"))
-      .map((l) => Number(l.slice(l.lastIndexOf(" ") + 1)));
+    const counts = rttCounts(text);
     assert.equal(counts.length, 2, "one series per follower");
     for (const n of counts) assert.ok(n > 0, text);
   } finally {
