@@ -59,8 +59,21 @@ export function parseInitialCluster(
   return peers;
 }
 
-/** A stable 52-bit id from text (member ids, cluster id). */
+/**
+ * A stable 52-bit id from text: the cluster id and the ids of the members named in
+ * --initial-cluster, which every member recomputes from their names at each start (so the
+ * function cannot change without changing every existing cluster's ids).
+ */
 export function stableId(text: string): string {
   const digest = createHash("sha256").update(text).digest();
   return String(digest.readUIntBE(0, 6) * 16 + ((digest[6] as number) % 16));
+}
+
+/**
+ * A stable 64-bit id from text, for ids decided once and recorded (MemberAdd's): as wide as
+ * etcd's, so etcdctl prints them as it prints etcd's (`%16x`, no padding), never 0.
+ */
+export function stableId64(text: string): string {
+  const id = createHash("sha256").update(text).digest().readBigUInt64BE(0);
+  return String(id === 0n ? 1n : id);
 }

@@ -35,8 +35,6 @@ export interface MemberAddOptions {
 export interface ClusterBackend {
   members(): readonly ClusterMember[];
   header(): MemberHeader;
-  /** The store's revision for the response header; 0 when absent (etcd's MemberList sends 0). */
-  revision?(): number;
   memberAdd?(
     peerUrls: readonly string[],
     options: MemberAddOptions,
@@ -179,8 +177,8 @@ export function clusterHandlers(
   backend: ClusterBackend,
   options: { onInternalError?: (method: string, error: unknown) => void } = {},
 ): grpc.UntypedServiceImplementation {
-  const header = (): object =>
-    headerToEtcd({ revision: backend.revision?.() ?? 0 }, backend.header());
+  // etcd's ClusterServer header has no revision (cluster id, member id, Raft term only).
+  const header = (): object => headerToEtcd({ revision: 0 }, backend.header());
   /** A unary handler: every outcome reaches the callback once; nothing escapes into grpc-js. */
   const unary =
     (method: string, answer: (call: grpc.ServerUnaryCall<unknown, unknown>) => Promise<object>) =>

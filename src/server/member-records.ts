@@ -14,7 +14,7 @@
 // Node ids: a member added with a name has that name as its Raft node id; one added by etcd's
 // MemberAdd (peer URLs only) gets "m" + its generated member id in hexadecimal.
 import { asNodeId, type ConfState, type NodeId } from "../raft/index.js";
-import { parseHostPort, stableId } from "./cluster-config.js";
+import { parseHostPort, stableId, stableId64 } from "./cluster-config.js";
 
 export interface MemberRecord {
   /** etcd's member id: a decimal uint64. */
@@ -149,7 +149,7 @@ export function generateMemberId(
   nonce: () => string,
 ): string {
   for (let attempt = 0; attempt < 16; attempt++) {
-    const id = stableId(`${clusterId}/${[...peerURLs].sort().join(",")}/${index}/${nonce()}`);
+    const id = stableId64(`${clusterId}/${[...peerURLs].sort().join(",")}/${index}/${nonce()}`);
     if (id !== "0" && !taken(id)) return id;
   }
   throw new Error("could not draw an unused member id");

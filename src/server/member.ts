@@ -614,7 +614,6 @@ export class Member {
           {
             members: () => cluster.clusterMembers(),
             header: backend.header,
-            revision: () => kv.store.revision,
             memberAdd: (peerUrls, o) => cluster.add(peerUrls, o),
             memberRemove: (id) => cluster.remove(id),
             memberUpdate: (id, peerUrls) => cluster.update(id, peerUrls),

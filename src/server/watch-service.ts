@@ -400,7 +400,7 @@ class WatchStream {
         ...this.base(INVALID_WATCH_ID),
         created: true,
         canceled: true,
-        cancel_reason: statusOf(e).details,
+        cancel_reason: createRefusalReason(e),
       });
       return;
     }
@@ -753,4 +753,17 @@ export function watchService(
     },
     watchCount: () => hub.size,
   };
+}
+
+/**
+ * A refused watch creation's cancel_reason, as etcd 3.4's watch server words it: a permission
+ * refusal is the gRPC status error's string (`rpctypes.ErrGRPCPermissionDenied.Error()`:
+ * "rpc error: code = PermissionDenied desc = etcdserver: permission denied"), any other the
+ * plain error ("mvcc: watcher range is empty").
+ */
+function createRefusalReason(error: unknown): string {
+  const status = statusOf(error);
+  return status.code === grpc.status.PERMISSION_DENIED
+    ? `rpc error: code = PermissionDenied desc = ${status.details}`
+    : status.details;
 }

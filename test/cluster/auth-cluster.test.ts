@@ -100,7 +100,8 @@ describe("auth on a real 3-member cluster", {
     assert.notEqual(watch.code, 0);
     assert.match(
       watch.stdout + watch.stderr,
-      /watch was canceled \(etcdserver: permission denied\)/,
+      // etcd 3.4's words: the gRPC status error's string (npm run parity:etcd found it)
+      /watch was canceled \(rpc error: code = PermissionDenied desc = etcdserver: permission denied\)/,
     );
     // Wrong password, unknown user.
     await refused(all, ["--user", "alice:wrong", "get", "/app/a"], /authentication failed/);
