@@ -3,6 +3,7 @@
 // (main, sub). A key's life ("generation") starts with a put (version 1) and ends with a
 // tombstone; the next put starts a new one.
 import { assert, EMPTY_BYTES } from "../lib/index.js";
+import { addDigest, hashRecord, type RecordDigest } from "./record-digest.js";
 import type { KeyValue } from "./types.js";
 
 export interface KeyRecord {
@@ -53,8 +54,11 @@ export function compareRevisions(a: KeyRecord, b: KeyRecord): number {
  */
 export const RECORD_OVERHEAD_BYTES = 24;
 
-/** A running total of stored bytes, shared by the histories of one index. */
-export interface SizeAccount {
+/**
+ * Running totals shared by the histories of one index: stored bytes, and the sums of every
+ * record's hashes (record-digest.ts), kept as records come and go.
+ */
+export interface SizeAccount extends RecordDigest {
   bytes: number;
 }
 
@@ -63,6 +67,8 @@ export class KeyHistory {
   readonly records: KeyRecord[] = [];
   /** This key's records' share of the store's size (RECORD_OVERHEAD_BYTES). */
   private ownBytes = 0;
+  /** This key's records' share of the store's digest. */
+  private readonly own: RecordDigest = { crc: 0, fnv: 0 };
   private account: SizeAccount | undefined;
 
   constructor(
@@ -80,15 +86,23 @@ export class KeyHistory {
   attach(account: SizeAccount): void {
     this.account = account;
     account.bytes += this.ownBytes;
+    addDigest(account, this.own, 1);
   }
 
   private recordBytes(r: KeyRecord): number {
     return this.key.length + r.value.length + RECORD_OVERHEAD_BYTES;
   }
 
-  private count(delta: number): void {
+  /** Counts a record in (sign 1) or out (-1): its bytes and its hashes. */
+  private count(r: KeyRecord, sign: 1 | -1): void {
+    const delta = sign * this.recordBytes(r);
+    const h = hashRecord(this.key, r);
     this.ownBytes += delta;
-    if (this.account !== undefined) this.account.bytes += delta;
+    addDigest(this.own, h, sign);
+    if (this.account !== undefined) {
+      this.account.bytes += delta;
+      addDigest(this.account, h, sign);
+    }
   }
 
   latest(): KeyRecord | undefined {
@@ -129,7 +143,7 @@ export class KeyHistory {
     assert(last === undefined || compareRevisions(last, record) < 0, "kv: record out of order");
     assert(!(record.tombstone && last?.tombstone === true), "kv: delete of a deleted key");
     this.records.push(record);
-    this.count(this.recordBytes(record));
+    this.count(record, 1);
   }
 
   /**
@@ -144,9 +158,7 @@ export class KeyHistory {
       const r = this.records[i]!;
       const dropThrough = r.tombstone && r.main < revision ? i : i - 1;
       if (dropThrough >= 0) {
-        let dropped = 0;
-        for (const d of this.records.splice(0, dropThrough + 1)) dropped += this.recordBytes(d);
-        this.count(-dropped);
+        for (const d of this.records.splice(0, dropThrough + 1)) this.count(d, -1);
       }
     }
     return this.records.length > 0;

@@ -6,6 +6,7 @@ import BTreeModule from "sorted-btree";
 import { assert, compareBytes, copyBytes } from "../lib/index.js";
 import { keyIdOf } from "./bytes.js";
 import { KeyHistory, type SizeAccount } from "./key-history.js";
+import type { RecordDigest } from "./record-digest.js";
 
 /**
  * Which keys a request names, after etcd's range_end conventions: an empty range_end is the key
@@ -36,12 +37,17 @@ const BTree = BTreeModule.default;
 export class KeyIndex {
   private readonly tree = new BTree<Uint8Array, KeyHistory>(undefined, compareBytes);
   private readonly byId = new Map<string, KeyHistory>();
-  /** Every history's bytes (KeyHistory.bytes), kept as they change. */
-  private readonly account: SizeAccount = { bytes: 0 };
+  /** Every history's bytes (KeyHistory.bytes) and record hashes, kept as they change. */
+  private readonly account: SizeAccount = { bytes: 0, crc: 0, fnv: 0 };
 
   /** Stored bytes of every record history holds (RECORD_OVERHEAD_BYTES). */
   get storedBytes(): number {
     return this.account.bytes;
+  }
+
+  /** The sums of every record's hashes (record-digest.ts): equal record sets, equal sums. */
+  get recordDigest(): Readonly<RecordDigest> {
+    return this.account;
   }
 
   get size(): number {

@@ -142,6 +142,11 @@ export class KvStateMachine implements StateMachine {
     this.store.restore(snapshot);
   }
 
+  /** For the runtime's divergence checks: O(1) in the key count (KvStore.digest). */
+  digest(): Uint8Array {
+    return this.store.digest();
+  }
+
   /** The replica-divergence digest (see KvStore.hash). */
   hash(): number {
     return this.store.hash();

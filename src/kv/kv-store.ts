@@ -55,6 +55,7 @@ import {
   checkTxnRequest,
 } from "./request-check.js";
 import { decodeSnapshot, encodeSnapshot, type MvccState } from "./snapshot-codec.js";
+import { encodeStateDigest } from "./state-digest.js";
 import { compareHoldsForAll } from "./txn-compare.js";
 import type {
   CompactionRequest,
@@ -464,6 +465,16 @@ export class KvStore {
       compactRevision: this.state.compactRevision,
       hashRevision: revision,
     };
+  }
+
+  /**
+   * A digest of the whole state (state-digest.ts): stores that applied the same log agree, and
+   * a store whose records, leases, revisions or auth state differ does not. O(leases), not
+   * O(records): the runtime's divergence checks call it (StateMachine.digest).
+   */
+  digest(): Uint8Array {
+    assert(this.writing === null, "kv: digest during a write");
+    return encodeStateDigest(this.state);
   }
 
   /** The whole state, deterministically encoded: stores that applied the same log agree. */

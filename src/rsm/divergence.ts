@@ -48,6 +48,9 @@ export class DivergenceDetector {
   compare(index: number, leaders: string): DivergenceAlarm | undefined {
     const ours = this.hashes.get(index);
     if (ours === undefined || ours === leaders) return undefined;
+    // A digest's hash ("d:…") and a snapshot's are not comparable (a member of another
+    // version, or a state machine that gained a digest): nothing is known.
+    if (ours.startsWith("d:") !== leaders.startsWith("d:")) return undefined;
     const alarm = { index, ours, leaders };
     this.alarmList.push(alarm);
     if (this.alarmList.length > ALARMS_KEPT) this.alarmList.shift();

@@ -1127,8 +1127,21 @@ export class RsmNode {
 
   // ───────────────────────────── divergence detection ─────────────────────────────
 
+  /**
+   * What divergence checks compare: the runtime's own state (sessions, members) with the state
+   * machine's digest when it offers one, else its snapshot. The "d:" prefix names the first
+   * kind: a hash of one kind compares nothing with one of the other (DivergenceDetector).
+   */
   private stateHash(): string {
-    return createHash("sha256").update(this.encodeSnapshot()).digest("hex").slice(0, 32);
+    const digest = this.sm.digest?.();
+    const state = encodeRuntimeSnapshot(
+      this.lastTimestampMs,
+      this.sessions,
+      this.members,
+      digest ?? this.sm.snapshot(),
+    );
+    const hash = createHash("sha256").update(state).digest("hex").slice(0, 32);
+    return digest === undefined ? hash : `d:${hash}`;
   }
 
   private maybeCheckHashes(): void {
@@ -1181,6 +1194,11 @@ export class RsmNode {
    * well-formed; member contexts only for members, and no member among the removed ids.
    * Throws an Error naming the first broken rule (the node then stops: failFatally).
    */
+  /** The divergence alarms raised so far (status().divergence, without building a status). */
+  get divergenceAlarms(): readonly DivergenceAlarm[] {
+    return this.divergence.alarms;
+  }
+
   checkInvariants(): void {
     const fail = (message: string): never => {
       throw new Error(`runtime invariant broken on ${this.id}: ${message}`);

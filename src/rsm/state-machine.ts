@@ -34,4 +34,11 @@ export interface StateMachine {
   snapshot(): Uint8Array;
   /** Replaces the whole state with a snapshot's. */
   restore(snapshot: Uint8Array): void;
+  /**
+   * Optional: a short digest of the whole state (at the last applied index), equal on replicas
+   * with equal states and different when they differ, and cheaper than snapshot(). The
+   * runtime's divergence checks hash it instead of a snapshot when it is there: a check then
+   * costs what the digest costs, not a full encoding of the state at every check.
+   */
+  digest?(): Uint8Array;
 }

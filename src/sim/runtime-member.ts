@@ -253,7 +253,17 @@ export class RuntimeMember extends SimProcess implements SimMember {
         // The runtime's own invariants (and the core's) after every Ready round.
         afterRound: () => {
           const node = this.node;
-          if (node !== undefined) this.env.observeCore(this.id, () => node.checkInvariants());
+          if (node === undefined) return;
+          this.env.observeCore(this.id, () => {
+            node.checkInvariants();
+            // Every state machine here is deterministic: a divergence alarm is a false one
+            // (a digest or hash that replicas with equal states compute differently).
+            const alarm = node.divergenceAlarms[0];
+            if (alarm !== undefined)
+              throw new Error(
+                `divergence alarm at ${alarm.index}: ${alarm.ours} ≠ ${alarm.leaders}`,
+              );
+          });
         },
       },
     }).then((node) => {

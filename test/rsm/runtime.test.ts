@@ -239,6 +239,20 @@ class DivergingMachine implements StateMachine {
   }
 }
 
+/** DivergingMachine with a digest; counts the snapshots taken of it. */
+class DigestingMachine extends DivergingMachine {
+  snapshots = 0;
+  digests = 0;
+  digest(): Uint8Array {
+    this.digests++;
+    return new TextEncoder().encode(`digest ${this.query().join(",")}`);
+  }
+  override snapshot(): Uint8Array {
+    this.snapshots++;
+    return super.snapshot();
+  }
+}
+
 describe("determinism enforcement", () => {
   test("a state machine that reads the clock in apply is stopped at the offending call", async () => {
     const c = await startCluster(3, () => new ClockReadingMachine());
@@ -268,6 +282,31 @@ describe("determinism enforcement", () => {
           .length,
         0,
       );
+    }
+  });
+
+  test("with StateMachine.digest, divergence checks hash the digest, never a snapshot", async () => {
+    const machines = new Map<string, DigestingMachine>();
+    const c = await startCluster(
+      3,
+      (id) => {
+        const m = new DigestingMachine(id === "n3" ? 1 : 0);
+        machines.set(id, m);
+        return m;
+      },
+      { hashCheckEntries: 5 },
+    );
+    clusters.push(c);
+    const leader = await c.waitForLeader();
+    for (let i = 0; i < 12; i++) await leader.propose(new Uint8Array([1, 2, 3]));
+    const n3 = c.node("n3");
+    const alarmed = leader === n3 ? c.node("n1") : n3;
+    await waitFor(() => alarmed.status().divergence.length > 0, 5000, "the alarm");
+    const alarm = alarmed.status().divergence[0];
+    assert.match(alarm?.ours ?? "", /^d:[0-9a-f]{32}$/);
+    for (const [id, m] of machines) {
+      assert.ok(m.digests > 0, `${id} hashed its digest`);
+      assert.equal(m.snapshots, 0, `${id} encoded no snapshot for a check`);
     }
   });
 });
