@@ -140,7 +140,7 @@ export async function runClusterCommand(args: string[], out: Output): Promise<nu
         ...(tls === undefined ? [] : tlsServeArgs(tls, name)),
         ...(values["quota-backend-bytes"] === undefined
           ? []
-          : ["--quota-backend-bytes", values["quota-backend-bytes"] as string]),
+          : [`--quota-backend-bytes=${values["quota-backend-bytes"] as string}`]),
       ],
     })),
   });

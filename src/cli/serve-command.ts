@@ -51,7 +51,7 @@ export const SERVE_USAGE = `usage: ordo serve --name NAME --data-dir DIR --initi
   --max-request-bytes N          largest client request (default 1572864); the same on every member
   --quota-backend-bytes N        space quota (etcd's): a write that would take the store's size
                                  (dbSize) past N is refused and raises the NOSPACE alarm;
-                                 0 (default): 2 GiB, negative: no quota
+                                 0 (default): 2 GiB, negative (--quota-backend-bytes=-1): none
   --auto-compaction-mode MODE    periodic (default) or revision, as etcd 3.4
   --auto-compaction-retention R  0 (default): off; periodic: history to keep, a duration (1h, 30m,
                                  90s) or hours (72); revision: revisions to keep (the leader
