@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { test } from "node:test";
+import parsePrometheusTextFormat from "parse-prometheus-text-format";
 import { etcdctl, etcdctlMissing, etcdctlOk, etcdctlRefused } from "./etcdctl.js";
 import { launchMember, startProcessCluster, TEST_TICK_MS, waitForLeader } from "./processes.js";
 
@@ -67,6 +68,13 @@ test("--quota-backend-bytes: NOSPACE on every member, reads and deletes work, di
       (statusPage.alarms ?? []).some((a) => a.alarm === "NOSPACE"),
       JSON.stringify(statusPage),
     );
+
+    const metrics = parsePrometheusTextFormat(
+      await (await fetch(`http://${cluster.endpoints[0]}/metrics`)).text(),
+    );
+    const quotaGauge = metrics.find((f) => f.name === "etcd_server_quota_backend_bytes");
+    assert.equal(quotaGauge?.type, "GAUGE");
+    assert.equal(Number(quotaGauge?.metrics[0]?.value), QUOTA_BYTES);
 
     // Reads and deletes still work; a put is refused on every member, even a tiny one.
     assert.match(await etcdctlOk(all, ["get", "fill/0"]), /^fill\/0$/m);
