@@ -587,8 +587,8 @@ export class Member {
         log("warn", "cannot raise the NOSPACE alarm", { error: String(error) }),
     });
     // etcd's quotaApplierV3: a write applied here that leaves this member over its quota raises
-    // the alarm; proposed after apply, never from inside it.
-    kv.store.subscribe(() => setImmediate(() => quota.afterWrite()));
+    // the alarm; proposed after apply, never from inside it (one check per turn, not per write).
+    if (quota.quotaBytes !== undefined) kv.store.subscribe(() => quota.afterWriteSoon());
     // Who each client is and what it may do: one gate for every service and the gateway.
     const authGate = new AuthGate({
       auth: () => kv.store.auth,

@@ -38,6 +38,7 @@ export interface SpaceQuotaParts {
 
 export class SpaceQuota {
   private raising: Promise<void> | undefined;
+  private checkPending = false;
 
   constructor(private readonly parts: SpaceQuotaParts) {}
 
@@ -67,6 +68,16 @@ export class SpaceQuota {
     const quota = this.parts.quotaBytes;
     if (quota === undefined || quotaAvailable(this.parts.dbSize(), 0, quota)) return;
     void this.raise();
+  }
+
+  /** afterWrite() on the next turn of the event loop, once however many writes ask for it. */
+  afterWriteSoon(): void {
+    if (this.checkPending) return;
+    this.checkPending = true;
+    setImmediate(() => {
+      this.checkPending = false;
+      this.afterWrite();
+    });
   }
 
   /** One alarm proposal at a time; none when this member's NOSPACE is already raised. */

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { after, before, beforeEach, describe, test } from "node:test";
 import * as grpc from "@grpc/grpc-js";
 import { serviceClient, serviceDefinition } from "../../src/api/index.js";
-import { decodeCommand, KvStateMachine } from "../../src/kv/index.js";
+import { decodeCommand, encodeCommand, KvStateMachine } from "../../src/kv/index.js";
 import { kvServiceDefinition } from "../../src/server/etcd-wire.js";
 import { GrpcServer } from "../../src/server/grpc/server.js";
 import { kvServiceHandlers } from "../../src/server/kv-service.js";
@@ -245,5 +245,41 @@ describe("space quota: re-raised, disabled", () => {
     for (let i = 0; i < 3; i++) await t.kv.call("Put", put(`big${i}`, QUOTA_BYTES));
     assert.deepEqual(t.backend.sm.store.alarms.get(), []);
     assert.deepEqual(t.backend.proposed, ["Put", "Put", "Put"]);
+  });
+});
+
+describe("space quota after apply (etcd's quotaApplierV3)", () => {
+  test("a write applied here that leaves the member over quota raises NOSPACE, once", async () => {
+    const backend = new RecordingBackend(new KvStateMachine());
+    const store = backend.sm.store;
+    const raised: string[] = [];
+    const quota = new SpaceQuota({
+      quotaBytes: QUOTA_BYTES,
+      dbSize: () => store.storedBytes,
+      alarms: () => store.alarms,
+      memberId: () => MEMBER_ID,
+      raiseNoSpace: async (memberId) => {
+        raised.push(memberId);
+        await proposeAlarm((c) => backend.propose(c), {
+          action: "ACTIVATE",
+          memberId,
+          alarm: "NOSPACE",
+        });
+      },
+    });
+    quota.afterWrite();
+    assert.deepEqual(raised, []);
+    // Another member's proposal (no check here) takes this store over the quota.
+    await backend.propose(
+      encodeCommand({ type: "Put", request: { key: b("big"), value: Buffer.alloc(QUOTA_BYTES) } }),
+    );
+    quota.afterWrite();
+    quota.afterWrite(); // while the first proposal is in flight: not again
+    await quota.check({ type: "DeleteRange", request: { key: b("big") } }); // not covered: passes
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(raised, [MEMBER_ID]);
+    assert.deepEqual(store.alarms.get(), [{ memberId: MEMBER_ID, alarm: "NOSPACE" }]);
+    quota.afterWrite(); // raised already: nothing proposed
+    assert.deepEqual(raised, [MEMBER_ID]);
   });
 });
