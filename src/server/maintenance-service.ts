@@ -2,8 +2,8 @@
 // digest), HashKV (the MVCC history's digest at a revision), Snapshot (the state machine's
 // snapshot bytes, streamed), Alarm (the replicated NOSPACE alarms, raised and cleared through
 // the log, and this member's divergence alarm as CORRUPT), Defragment (dbSize back down to what
-// is in use: Ordo's store lives in memory) and MoveLeader (leadership transfer; the receiving member must lead, as in
-// etcd). Downgrade answers UNIMPLEMENTED.
+// is in use: Ordo's store lives in memory) and MoveLeader (leadership transfer; the receiving
+// member must lead, as in etcd). Downgrade answers UNIMPLEMENTED.
 //
 // Snapshot follows etcd 3.4's server: the data (api/snapshot-file.ts: snapshotStreamData) in
 // chunks of SNAPSHOT_CHUNK_BYTES, each with the bytes still to come in remaining_bytes, then one
@@ -43,8 +43,8 @@ export interface MemberStatus {
   readonly dbSize: number;
   readonly dbSizeInUse?: number;
   /**
-   * Active alarms, as text (today only the divergence alarm). Every entry is also reported
-   * by Alarm as this member's CORRUPT alarm.
+   * This member's own alarms, as text (the divergence alarm). Any entry is also reported by
+   * Alarm as this member's CORRUPT alarm; the replicated ones are `alarms`.
    */
   readonly errors: readonly string[];
   /**
