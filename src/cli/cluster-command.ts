@@ -29,7 +29,7 @@ import {
 
 export const CLUSTER_USAGE = `usage: ordo cluster [--data-dir DIR] [--client-ports A,B,C] [--peer-ports A,B,C] [--host H]
                     [--read-mode index|lease] [--log-level error|warn|info|debug]
-                    [--no-restart] [--restart-backoff-ms N] [--tls]
+                    [--no-restart] [--restart-backoff-ms N] [--tls] [--quota-backend-bytes N]
   starts a local 3-member cluster (default data ./data, client ports 2379,22379,32379, peer ports
   2380,22380,32380) and supervises it: a member that exits is reported and restarted after a
   backoff (--restart-backoff-ms, default 500, doubling to 10 s) while the others keep serving;
@@ -40,6 +40,7 @@ export const CLUSTER_USAGE = `usage: ordo cluster [--data-dir DIR] [--client-por
   between members and client-cert-auth on the client ports; prints the etcdctl flags to use.
   --log-level (default warn): the members' JSON log lines at that level and above are shown,
   prefixed by the member's name; info adds the start-up and leadership lines.
+  --quota-backend-bytes N is given to every member's ordo serve (etcd's space quota).
 
 usage: ordo cluster status|stop NAME|start NAME|restart NAME [--data-dir DIR] [--json]
   controls the running supervisor of DIR (default ./data) through DIR/${CONTROL_FILE}:
@@ -71,6 +72,7 @@ export async function runClusterCommand(args: string[], out: Output): Promise<nu
       "no-restart": { type: "boolean", default: false },
       "restart-backoff-ms": { type: "string", default: "500" },
       tls: { type: "boolean", default: false },
+      "quota-backend-bytes": { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
     strict: true,
@@ -136,6 +138,9 @@ export async function runClusterCommand(args: string[], out: Output): Promise<nu
         "--read-mode",
         values["read-mode"] as string,
         ...(tls === undefined ? [] : tlsServeArgs(tls, name)),
+        ...(values["quota-backend-bytes"] === undefined
+          ? []
+          : [`--quota-backend-bytes=${values["quota-backend-bytes"] as string}`]),
       ],
     })),
   });

@@ -49,6 +49,9 @@ export const SERVE_USAGE = `usage: ordo serve --name NAME --data-dir DIR --initi
   --lease-clock-drift F          lease mode: the largest relative clock-rate difference between
                                  members it tolerates (default 0.1)
   --max-request-bytes N          largest client request (default 1572864); the same on every member
+  --quota-backend-bytes N        space quota (etcd's): a write that would take the store's size
+                                 (dbSize) past N is refused and raises the NOSPACE alarm;
+                                 0 (default): 2 GiB, negative (--quota-backend-bytes=-1): none
   --auto-compaction-mode MODE    periodic (default) or revision, as etcd 3.4
   --auto-compaction-retention R  0 (default): off; periodic: history to keep, a duration (1h, 30m,
                                  90s) or hours (72); revision: revisions to keep (the leader
@@ -76,6 +79,15 @@ function positiveInt(text: string | undefined, flag: string, fallback: number): 
   const n = Number(text);
   if (!Number.isSafeInteger(n) || n <= 0)
     throw new Error(`${flag} must be a positive integer, not "${text}"`);
+  return n;
+}
+
+/** An integer flag that may be 0 or negative (etcd's int64 flags). */
+function anyInt(text: string | undefined, flag: string, fallback: number): number {
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (text.trim() === "" || !Number.isSafeInteger(n))
+    throw new Error(`${flag} must be an integer, not "${text}"`);
   return n;
 }
 
@@ -200,6 +212,7 @@ export async function runServeCommand(args: string[], out: Output): Promise<numb
       "read-mode": { type: "string", default: "index" },
       "lease-clock-drift": { type: "string" },
       "max-request-bytes": { type: "string" },
+      "quota-backend-bytes": { type: "string" },
       "auth-token-ttl": { type: "string" },
       "bcrypt-cost": { type: "string" },
       "log-level": { type: "string", default: "info" },
@@ -331,6 +344,7 @@ export async function runServeCommand(args: string[], out: Output): Promise<numb
       "--max-request-bytes",
       1.5 * 1024 * 1024,
     ),
+    quotaBackendBytes: anyInt(values["quota-backend-bytes"], "--quota-backend-bytes", 0),
     authTokenTtlSeconds: positiveInt(values["auth-token-ttl"], "--auth-token-ttl", 300),
     bcryptCost: positiveInt(values["bcrypt-cost"], "--bcrypt-cost", 10),
     logger,

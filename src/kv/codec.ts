@@ -3,7 +3,7 @@
 // primitives are src/codec's), decoded strictly: a malformed input is a KvError MALFORMED,
 // never an exception of another kind, so apply() can turn it into an error result.
 //
-//   command := version=1 tag body           tags 1-10 (Range may go through the log too)
+//   command := version=1 tag body           tags 1-10, 16, 18 (Range may go through the log too)
 //   query   := version=1 tag body           tags 1, 11-15
 //   result  := version=1 0 tag response     (success: the response of the same tag)
 //            | version=1 1 code message compactRevision
@@ -14,6 +14,14 @@
 // recurse, bounded by TXN_DEPTH_CODEC_MAX.
 
 import { assertNever, ByteReader, ByteWriter, decodeUtf8, EMPTY_BYTES } from "../lib/index.js";
+import {
+  ALARM_ACTIONS,
+  ALARM_TYPES,
+  type AlarmMember,
+  type AlarmRequest,
+  type AlarmResponse,
+  isMemberId,
+} from "./alarm-store.js";
 import {
   type AuthRequest,
   type AuthResponse,
@@ -91,6 +99,8 @@ export type KvCommand =
   | { readonly type: "LeaseExpire"; readonly request: LeaseExpireRequest }
   | { readonly type: "LeaseRenewAll"; readonly request: LeaseRenewAllRequest }
   | { readonly type: "Auth"; readonly request: AuthRequest }
+  /** etcd's Maintenance.Alarm: raise, clear or list the replicated alarms (alarm-store.ts). */
+  | { readonly type: "Alarm"; readonly request: AlarmRequest }
   /**
    * A client's command with who sent it (etcd's RequestHeader username and auth revision):
    * apply checks the permissions against the auth state first. Its result is the inner
@@ -127,7 +137,8 @@ export type KvResponse =
   | { readonly type: "HashKV"; readonly response: HashKVResponse }
   | { readonly type: "Status"; readonly response: StatusResponse }
   | { readonly type: "Events"; readonly response: EventsResponse }
-  | { readonly type: "Auth"; readonly response: AuthResponse };
+  | { readonly type: "Auth"; readonly response: AuthResponse }
+  | { readonly type: "Alarm"; readonly response: AlarmResponse };
 
 export type KvMessageType = KvResponse["type"];
 
@@ -163,6 +174,7 @@ const TAG_OF: Readonly<Record<KvMessageType, number>> = {
   Status: 14,
   Events: 15,
   Auth: 16,
+  Alarm: 18,
 };
 
 /** The tag of the WithAuth envelope (a command only, never a response). */
@@ -236,6 +248,14 @@ function encodeCommandUnmapped(command: KvCommand): Uint8Array {
       break;
     case "Auth":
       writeAuthRequest(w, command.request);
+      break;
+    case "Alarm":
+      w.u8(enumIndex(ALARM_ACTIONS, command.request.action, "alarm action"));
+      if (!isMemberId(command.request.memberId)) {
+        throw invalidArgumentError(`alarm member id ${command.request.memberId} is not a uint64`);
+      }
+      w.stringVarint(command.request.memberId);
+      w.u8(enumIndex(ALARM_TYPES, command.request.alarm, "alarm type"));
       break;
     default:
       assertNever(command, "command");
@@ -368,6 +388,11 @@ function encodeResultUnmapped(result: KvResult): Uint8Array {
       break;
     case "Auth":
       writeAuthResponse(w, r.response);
+      break;
+    case "Alarm":
+      writeHeader(w, r.response.header);
+      w.uvarint(r.response.alarms.length);
+      for (const a of r.response.alarms) writeAlarmMember(w, a);
       break;
     default:
       assertNever(r, "response");
@@ -546,6 +571,14 @@ function writeTxnResponse(w: ByteWriter, r: TxnResponse, depth: number): void {
   }
 }
 
+function writeAlarmMember(w: ByteWriter, a: AlarmMember): void {
+  if (!isMemberId(a.memberId)) {
+    throw invalidArgumentError(`alarm member id ${a.memberId} is not a uint64`);
+  }
+  w.stringVarint(a.memberId);
+  w.u8(enumIndex(ALARM_TYPES, a.alarm, "alarm type"));
+}
+
 function writeEvent(w: ByteWriter, event: KvEvent): void {
   w.u8(enumIndex(EVENT_TYPES, event.type, "event type"));
   writeKeyValue(w, event.kv);
@@ -617,6 +650,9 @@ function decodeCommandUnmapped(bytes: Uint8Array): KvCommand {
       break;
     case "Auth":
       command = { type, request: readAuthRequest(r) };
+      break;
+    case "Alarm":
+      command = { type, request: readAlarmRequest(r) };
       break;
     default:
       return r.fail(`${type} is not a command`);
@@ -712,6 +748,10 @@ function readResponse(r: ByteReader, type: KvMessageType): KvResponse {
   switch (type) {
     case "Auth":
       return { type, response: readAuthResponse(r) };
+    case "Alarm": {
+      const header = readHeader(r);
+      return { type, response: { header, alarms: readList(r, 3, () => readAlarmMember(r)) } };
+    }
     case "Range":
       return { type, response: readRangeResponse(r) };
     case "Put":
@@ -933,6 +973,24 @@ function readTxnResponse(r: ByteReader, depth: number): TxnResponse {
     }
   });
   return { header, succeeded, responses };
+}
+
+/** An etcd member id as a canonical decimal uint64 (at most 20 digits). */
+function readMemberId(r: ByteReader): string {
+  const id = r.stringVarint("alarm member id", 20);
+  if (!isMemberId(id)) r.fail(`alarm member id ${JSON.stringify(id)} is not a uint64`);
+  return id;
+}
+
+function readAlarmRequest(r: ByteReader): AlarmRequest {
+  const action = r.oneOf(ALARM_ACTIONS, "alarm action");
+  const memberId = readMemberId(r);
+  return { action, memberId, alarm: r.oneOf(ALARM_TYPES, "alarm type") };
+}
+
+function readAlarmMember(r: ByteReader): AlarmMember {
+  const memberId = readMemberId(r);
+  return { memberId, alarm: r.oneOf(ALARM_TYPES, "alarm type") };
 }
 
 function readEvent(r: ByteReader): KvEvent {

@@ -45,6 +45,8 @@ export const KV_ERROR_CODES = [
   "AUTH_INVALID_TOKEN",
   "AUTH_INVALID_MGMT",
   "AUTH_OLD_REVISION",
+  // The space quota (quota.ts): etcd's ErrNoSpace.
+  "NO_SPACE",
 ] as const;
 
 export type KvErrorCode = (typeof KV_ERROR_CODES)[number];
@@ -107,6 +109,7 @@ export const GRPC_STATUS_OF: Readonly<Record<KvErrorCode, GrpcStatus>> = {
   AUTH_INVALID_TOKEN: "UNAUTHENTICATED",
   AUTH_INVALID_MGMT: "INVALID_ARGUMENT",
   AUTH_OLD_REVISION: "INVALID_ARGUMENT",
+  NO_SPACE: "RESOURCE_EXHAUSTED",
 };
 
 /** etcd's rpctypes messages for the auth errors (api/v3rpc/rpctypes/error.go). */
@@ -136,12 +139,13 @@ export const authError = (code: AuthErrorCode): KvError =>
   new KvError(code, AUTH_ERROR_MESSAGES[code]);
 
 /**
- * What the gRPC layer sends for an error: etcd's rpctypes prefix the two mvcc errors with
- * "etcdserver: " ("etcdserver: mvcc: required revision has been compacted"); the rest already
- * carry etcd's wording.
+ * What the gRPC layer sends for an error: etcd's rpctypes prefix the three mvcc errors with
+ * "etcdserver: " ("etcdserver: mvcc: required revision has been compacted", "etcdserver: mvcc:
+ * database space exceeded"); the rest already carry etcd's wording.
  */
 export function grpcErrorOf(error: KvError): { status: GrpcStatus; message: string } {
-  const prefixed = error.code === "COMPACTED" || error.code === "FUTURE_REVISION";
+  const prefixed =
+    error.code === "COMPACTED" || error.code === "FUTURE_REVISION" || error.code === "NO_SPACE";
   return {
     status: GRPC_STATUS_OF[error.code],
     message: prefixed ? `etcdserver: ${error.message}` : error.message,

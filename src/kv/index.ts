@@ -2,6 +2,17 @@
 // state machine. KvStore is the typed API (etcd's messages in camelCase); KvStateMachine is the
 // same store behind the runtime's byte-level StateMachine interface, with codec.ts as the
 // format between them.
+export {
+  ALARM_ACTIONS,
+  ALARM_TYPES,
+  type AlarmAction,
+  type AlarmMember,
+  type AlarmRequest,
+  type AlarmResponse,
+  AlarmStore,
+  type AlarmType,
+  isMemberId,
+} from "./alarm-store.js";
 export { checkPermitted, checkTxn } from "./auth-apply.js";
 export { AUTH_OPS, type AuthOp, type AuthRequest, type AuthResponse } from "./auth-codec.js";
 export {
@@ -62,6 +73,19 @@ export {
   TIMESTAMP_MAX_MS,
   TXN_DEPTH_CODEC_MAX,
 } from "./limits.js";
+export {
+  costPut,
+  costTxn,
+  DEFAULT_QUOTA_BYTES,
+  KV_OVERHEAD_BYTES,
+  LEASE_OVERHEAD_BYTES,
+  MAX_QUOTA_BYTES,
+  noSpaceError,
+  quotaAvailable,
+  quotaBytesOf,
+  quotaCostOf,
+  refusedWhenCapped,
+} from "./quota.js";
 export {
   checkDeleteRangeRequest,
   checkPutRequest,

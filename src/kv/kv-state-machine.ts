@@ -27,6 +27,7 @@ import {
 import { KvError, requestTooLargeError } from "./errors.js";
 import { KvStore } from "./kv-store.js";
 import type { KvLimits } from "./limits.js";
+import { noSpaceError, refusedWhenCapped } from "./quota.js";
 
 /**
  * Runs one decoded command against the store. Throws KvError for a refused command. A client's
@@ -37,6 +38,9 @@ export function executeCommand(store: KvStore, command: KvCommand, ctx: ApplyCon
   const info: AuthInfo = command.type === "WithAuth" ? command.auth : NO_AUTH_INFO;
   const plain: PlainKvCommand = command.type === "WithAuth" ? command.command : command;
   checkPermitted(store, info, plain);
+  // etcd's applierV3Capped: while NOSPACE is raised, what would grow the store is refused. The
+  // alarm is in the log, so every replica refuses the same commands.
+  if (refusedWhenCapped(plain) && store.alarms.has("NOSPACE")) throw noSpaceError();
   return executePlain(store, plain, info, ctx);
 }
 
@@ -69,6 +73,8 @@ function executePlain(
       return { type: command.type, response: store.leaseRenewAll(command.request, ctx) };
     case "Auth":
       return { type: command.type, response: executeAuth(store, info, command.request, ctx.index) };
+    case "Alarm":
+      return { type: command.type, response: store.alarm(command.request) };
     default:
       return assertNever(command, "command");
   }

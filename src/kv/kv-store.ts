@@ -16,6 +16,7 @@
 import {
   AssertionError,
   assert,
+  assertNever,
   ByteWriter,
   CRC32C_INIT,
   copyBytes,
@@ -24,6 +25,7 @@ import {
   EMPTY_BYTES,
 } from "../lib/index.js";
 import type { ApplyContext } from "../rsm/state-machine.js";
+import { type AlarmRequest, type AlarmResponse, AlarmStore } from "./alarm-store.js";
 import { AuthStore } from "./auth-store.js";
 import {
   compactedError,
@@ -137,6 +139,7 @@ export class KvStore {
     index: new KeyIndex(),
     lessor: new Lessor(),
     auth: new AuthStore(),
+    alarms: new AlarmStore(),
   };
   private readonly listeners: EventListener[] = [];
   private listenerErrorCount = 0;
@@ -168,6 +171,11 @@ export class KvStore {
   /** The replicated auth state (users, roles, permissions, the auth revision). */
   get auth(): AuthStore {
     return this.state.auth;
+  }
+
+  /** The replicated alarms (NOSPACE), as every replica holds them. */
+  get alarms(): AlarmStore {
+    return this.state.alarms;
   }
 
   /** The keys attached to a lease (none for an unknown lease), in key order. */
@@ -359,6 +367,38 @@ export class KvStore {
     return this.state.lessor.expired(nowMs, limit).map((lease) => lease.id);
   }
 
+  // ---- alarms ---------------------------------------------------------------------------
+
+  /**
+   * etcd's applierV3backend.Alarm: GET lists the alarms of a type (NONE: all), ACTIVATE raises
+   * one and answers it, DEACTIVATE clears one and answers it (nothing when it was not raised).
+   * Only NOSPACE is raised through the log: Ordo's CORRUPT alarm is the runtime's divergence
+   * check, so a request to raise it is refused and one to clear it finds nothing here.
+   */
+  alarm(req: AlarmRequest): AlarmResponse {
+    this.assertIdle();
+    const header = { revision: this.state.revision };
+    const alarms = this.state.alarms;
+    switch (req.action) {
+      case "GET":
+        return { header, alarms: alarms.get(req.alarm) };
+      case "ACTIVATE":
+        if (req.alarm !== "NOSPACE") {
+          throw invalidArgumentError(
+            `only NOSPACE is raised through the log, not ${req.alarm} (ordo raises CORRUPT from its divergence check)`,
+          );
+        }
+        return { header, alarms: [alarms.activate(req.memberId, req.alarm)] };
+      case "DEACTIVATE": {
+        if (req.alarm === "NONE") return { header, alarms: [] };
+        const cleared = alarms.deactivate(req.memberId, req.alarm);
+        return { header, alarms: cleared === undefined ? [] : [cleared] };
+      }
+      default:
+        return assertNever(req.action, "alarm action");
+    }
+  }
+
   // ---- watch support --------------------------------------------------------------------
 
   /**
@@ -492,6 +532,8 @@ export class KvStore {
     this.assertIdle();
     const previous = this.state.auth;
     this.state = decodeSnapshot(snapshot);
+    // Alarms came with the snapshot: a member restored from one raised while it was away
+    // refuses writes as the others do.
     this.state.auth.adoptListeners(previous);
     this.state.auth.forgetTokens();
   }

@@ -9,9 +9,13 @@
 //   flags    := bit 0: tombstone (then the bracketed fields are absent)
 //   version=2 appends the auth state (auth-store.ts AuthStore.encode); a store whose auth state
 //   is untouched writes version 1, byte for byte what it wrote before auth existed.
+//   version=3 appends the auth state (always) and then the replicated alarms (alarm-store.ts
+//   AlarmStore.encode); written only while an alarm is raised, so a store without alarms
+//   writes what it wrote before alarms existed, and versions 1 and 2 still load (no alarms).
 //
 // Decoding checks every invariant the store relies on and fails with CORRUPT_SNAPSHOT.
 import { assert, ByteReader, ByteWriter, compareBytes, copyBytes } from "../lib/index.js";
+import { AlarmStore } from "./alarm-store.js";
 import { AuthStore } from "./auth-store.js";
 import { keyIdOf } from "./bytes.js";
 import { kvCodecError } from "./errors.js";
@@ -27,11 +31,13 @@ export interface MvccState {
   readonly index: KeyIndex;
   readonly lessor: Lessor;
   readonly auth: AuthStore;
+  readonly alarms: AlarmStore;
 }
 
 const magic = [0x4f, 0x4b, 0x56]; // "OKV"
 const formatVersion = 1;
 const formatVersionWithAuth = 2;
+const formatVersionWithAlarms = 3;
 
 export function encodeSnapshot(state: MvccState): Uint8Array {
   try {
@@ -44,8 +50,9 @@ export function encodeSnapshot(state: MvccState): Uint8Array {
 function encodeSnapshotUnmapped(state: MvccState): Uint8Array {
   const w = new ByteWriter(1024);
   for (const b of magic) w.u8(b);
-  const withAuth = !state.auth.pristine;
-  w.u8(withAuth ? formatVersionWithAuth : formatVersion);
+  const withAlarms = !state.alarms.pristine;
+  const withAuth = withAlarms || !state.auth.pristine;
+  w.u8(withAlarms ? formatVersionWithAlarms : withAuth ? formatVersionWithAuth : formatVersion);
   w.uvarint(state.revision);
   w.uvarint(state.compactRevision);
   w.uvarint(state.index.size);
@@ -72,6 +79,7 @@ function encodeSnapshotUnmapped(state: MvccState): Uint8Array {
     w.uvarint(lease.expiryMs);
   }
   if (withAuth) state.auth.encode(w);
+  if (withAlarms) state.alarms.encode(w);
   return w.finishExact(); // kept: the runtime stores and sends it
 }
 
@@ -88,7 +96,11 @@ function decodeSnapshotUnmapped(bytes: Uint8Array): MvccState {
   const r: ByteReader = new ByteReader(bytes);
   for (const b of magic) if (r.u8() !== b) r.fail("not a kv snapshot");
   const version = r.u8();
-  if (version !== formatVersion && version !== formatVersionWithAuth) {
+  if (
+    version !== formatVersion &&
+    version !== formatVersionWithAuth &&
+    version !== formatVersionWithAlarms
+  ) {
     r.fail(`unknown format version ${version}`);
   }
   const revision = r.uvarint();
@@ -124,7 +136,9 @@ function decodeSnapshotUnmapped(bytes: Uint8Array): MvccState {
     prevId = id;
     lessor.grant(id, ttlSeconds, expiryMs);
   }
-  const auth = version === formatVersionWithAuth ? AuthStore.decode(r) : new AuthStore();
+  const auth = version >= formatVersionWithAuth ? AuthStore.decode(r) : new AuthStore();
+  const alarms = version >= formatVersionWithAlarms ? AlarmStore.decode(r) : new AlarmStore();
+  if (version === formatVersionWithAlarms && alarms.pristine) r.fail("version 3 without alarms");
   r.end();
   for (const history of index.all()) {
     const latest = history.latestLive();
@@ -132,7 +146,7 @@ function decodeSnapshotUnmapped(bytes: Uint8Array): MvccState {
     if (!lessor.has(latest.lease)) r.fail("a key is attached to a missing lease");
     lessor.attach(latest.lease, history.id);
   }
-  return { revision, compactRevision, index, lessor, auth };
+  return { revision, compactRevision, index, lessor, auth, alarms };
 }
 
 function readRecord(r: ByteReader): KeyRecord {

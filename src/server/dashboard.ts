@@ -24,6 +24,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import {
+  type AlarmMember,
   type EventBatch,
   type KeyValue,
   KvError,
@@ -69,6 +70,8 @@ export interface StatusDetailsInput {
   readonly fsync: LatencyWindow;
   /** Node id → member name, for the leader's name. */
   readonly nameOf: (nodeId: string) => string;
+  /** The replicated alarms (KvStore.alarms): NOSPACE raised by any member. */
+  readonly alarms?: readonly AlarmMember[];
 }
 
 export interface Alarm {
@@ -90,6 +93,13 @@ export function statusDetails(d: StatusDetailsInput): Record<string, unknown> {
   }));
   if (s.fatal !== undefined && /ENOSPC|no space/i.test(s.fatal))
     alarms.push({ alarm: "NOSPACE", reason: s.fatal });
+  for (const a of d.alarms ?? []) {
+    if (a.alarm !== "NOSPACE") continue;
+    alarms.push({
+      alarm: "NOSPACE",
+      reason: `space quota exceeded (raised by member ${a.memberId}): writes are refused until compact, defrag and alarm disarm`,
+    });
+  }
   return {
     nodeId: d.nodeId,
     leaderName: s.leader === "" ? "" : d.nameOf(s.leader),
@@ -891,6 +901,7 @@ export function memberDashboard(p: MemberDashboardParts): {
       wal: p.storage.stats(),
       fsync: p.storage.syncLatency,
       nameOf,
+      alarms: p.kv.store.alarms.get(),
     }),
   });
   const dashboard = new Dashboard(

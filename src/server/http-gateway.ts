@@ -119,6 +119,8 @@ export interface HealthInput {
   readonly stopped: boolean;
   readonly fatal: string | undefined;
   readonly divergenceAlarms: number;
+  /** NOSPACE alarms raised (replicated: the same on every member); absent: none. */
+  readonly spaceAlarms?: number;
 }
 
 export interface HealthThresholds {
@@ -132,6 +134,7 @@ export const VERDICT_HEALTHY = "healthy";
 export const VERDICT_SLOW = "quorum — slow";
 export const VERDICT_NO_QUORUM = "no quorum — stopped, refusing writes";
 export const VERDICT_DIVERGED = "alarm — state diverged from the leader's";
+export const VERDICT_NOSPACE = "alarm — database space exceeded, refusing writes";
 
 export interface HealthAssessment {
   /** This member sees a leader and a quorum, and raises no alarm. */
@@ -188,6 +191,14 @@ export function assessHealth(h: HealthInput, t: HealthThresholds = {}): HealthAs
   }
   const alarm = h.divergenceAlarms > 0;
   if (alarm) down.push("divergence alarm: this replica's state differs from the leader's");
+  // etcd's /health is false while any alarm is raised; NOSPACE refuses writes everywhere.
+  const noSpace = (h.spaceAlarms ?? 0) > 0;
+  if (noSpace) {
+    down.push(
+      "NOSPACE alarm: database space exceeded (etcdserver: mvcc: database space exceeded); compact, defrag and disarm",
+    );
+  }
+  const alarms = (alarm ? 1 : 0) + (noSpace ? 1 : 0);
   const applyLag = Math.max(0, h.commit - h.applied);
   const commitLag = Math.max(0, h.lastIndex - h.commit);
   const slow: string[] = [];
@@ -196,7 +207,7 @@ export function assessHealth(h: HealthInput, t: HealthThresholds = {}): HealthAs
   if (applyLag > applyLagMax) slow.push(`apply lag ${applyLag} entries (> ${applyLagMax})`);
   if (commitLag > commitLagMax) slow.push(`commit lag ${commitLag} entries (> ${commitLagMax})`);
   let verdict = VERDICT_HEALTHY;
-  if (alarm && down.length === 1) verdict = VERDICT_DIVERGED;
+  if (alarms > 0 && down.length === alarms) verdict = alarm ? VERDICT_DIVERGED : VERDICT_NOSPACE;
   else if (down.length > 0) verdict = VERDICT_NO_QUORUM;
   else if (slow.length > 0) verdict = VERDICT_SLOW;
   return {

@@ -51,6 +51,7 @@ import {
   txnRequestFromEtcd,
   txnResponseToEtcd,
 } from "./etcd-mapping.js";
+import type { SpaceQuota } from "./space-quota.js";
 
 /**
  * Ordo's exactly-once writes over etcd's API (Raft thesis §6.3): a client registers a session
@@ -144,6 +145,11 @@ export interface KvServiceOptions {
    * it, Range checked here. Without it every call is anonymous and nothing is checked.
    */
   readonly auth?: AuthGate;
+  /**
+   * The space quota (space-quota.ts, etcd's quotaKVServer): Put and Txn are checked before they
+   * are proposed. Without it nothing is checked here (apply still honours a NOSPACE alarm).
+   */
+  readonly quota?: Pick<SpaceQuota, "check">;
 }
 
 /** etcd's grpcOverheadBytes: the gRPC receive limit is the request limit plus this. */
@@ -347,6 +353,7 @@ export function kvServiceHandlers(
   ): Promise<ResponseOf<T>> => {
     const wrapped = gate === undefined ? command : gate.withAuth(command, auth);
     const encoded = checkSize(encodeCommand(wrapped));
+    await options.quota?.check(command);
     return responseOf(await backend.propose(encoded, session), command.type);
   };
   const read = async (

@@ -20,6 +20,7 @@ import {
 import { type AuthGate, credentialsOfCall } from "./auth-gate.js";
 import { headerToEtcd, int64FromEtcd, int64ToEtcd } from "./etcd-mapping.js";
 import { type KvBackend, type ResponseOf, responseOf, statusOf } from "./kv-service.js";
+import type { SpaceQuota } from "./space-quota.js";
 
 export interface LeaseServiceOptions {
   /** The member's clock (Unix ms) for TimeToLive's remaining TTL. Default Date.now. */
@@ -32,6 +33,8 @@ export interface LeaseServiceOptions {
    * Keep-alives, TimeToLive and Leases are not checked (nor are they in etcd 3.4).
    */
   readonly auth?: AuthGate;
+  /** The space quota (space-quota.ts, etcd's quotaLeaseServer): LeaseGrant is checked first. */
+  readonly quota?: Pick<SpaceQuota, "check">;
 }
 
 /** Keep-alive requests a stream may have waiting before it stops reading more. */
@@ -82,7 +85,9 @@ export function leaseServiceHandlers(
   ): Promise<ResponseOf<T>> => {
     const gate = options.auth;
     const wrapped = gate === undefined ? command : gate.withAuth(command, auth);
-    return responseOf(await backend.propose(encodeCommand(wrapped)), command.type);
+    const encoded = encodeCommand(wrapped);
+    await options.quota?.check(command);
+    return responseOf(await backend.propose(encoded), command.type);
   };
   const read = async <T extends KvQuery["type"]>(
     query: KvQuery & { type: T },

@@ -1,8 +1,9 @@
 // etcd's Maintenance service: Status (who leads, term, indexes, alarms), Hash (the whole state's
 // digest), HashKV (the MVCC history's digest at a revision), Snapshot (the state machine's
-// snapshot bytes, streamed), Alarm (the divergence alarm), Defragment (a no-op: Ordo's store
-// lives in memory) and MoveLeader (leadership transfer; the receiving member must lead, as in
-// etcd). Downgrade answers UNIMPLEMENTED.
+// snapshot bytes, streamed), Alarm (the replicated NOSPACE alarms, raised and cleared through
+// the log, and this member's divergence alarm as CORRUPT), Defragment (dbSize back down to what
+// is in use: Ordo's store lives in memory) and MoveLeader (leadership transfer; the receiving
+// member must lead, as in etcd). Downgrade answers UNIMPLEMENTED.
 //
 // Snapshot follows etcd 3.4's server: the data (api/snapshot-file.ts: snapshotStreamData) in
 // chunks of SNAPSHOT_CHUNK_BYTES, each with the bytes still to come in remaining_bytes, then one
@@ -10,7 +11,17 @@
 import { createHash } from "node:crypto";
 import * as grpc from "@grpc/grpc-js";
 import { snapshotStreamData } from "../api/index.js";
-import { KvError } from "../kv/index.js";
+import {
+  ALARM_ACTIONS,
+  ALARM_TYPES,
+  type AlarmAction,
+  type AlarmMember,
+  type AlarmRequest,
+  type AlarmResponse,
+  type AlarmType,
+  isMemberId,
+  KvError,
+} from "../kv/index.js";
 import { clusterStatusOf, EtcdError, memberIdOf } from "./cluster-service.js";
 import { headerToEtcd, type MemberHeader } from "./etcd-mapping.js";
 import { statusOf } from "./kv-service.js";
@@ -32,10 +43,15 @@ export interface MemberStatus {
   readonly dbSize: number;
   readonly dbSizeInUse?: number;
   /**
-   * Active alarms, as text (today only the divergence alarm). Every entry is also reported
-   * by Alarm as this member's CORRUPT alarm.
+   * This member's own alarms, as text (the divergence alarm). Any entry is also reported by
+   * Alarm as this member's CORRUPT alarm; the replicated ones are `alarms`.
    */
   readonly errors: readonly string[];
+  /**
+   * The replicated alarms (KvStore.alarms: NOSPACE), every member's. Status lists each in
+   * `errors` as etcd does ("memberID:… alarm:NOSPACE "), Alarm lists them beside CORRUPT.
+   */
+  readonly alarms?: readonly AlarmMember[];
   /** Whether this member is a learner (etcd's Status isLearner). */
   readonly isLearner?: boolean;
 }
@@ -67,6 +83,12 @@ export interface MaintenanceBackend {
   moveLeader?(targetId: string): Promise<void>;
   /** Maintenance.Defragment: this member's dbSize comes down to dbSizeInUse (DbSize). */
   defragment?(): void;
+  /**
+   * Proposes an Alarm command (ACTIVATE or DEACTIVATE) through the log and resolves with its
+   * response once applied here (etcd 3.4's EtcdServer.Alarm: raftRequestOnce). Missing: those
+   * actions answer UNIMPLEMENTED.
+   */
+  alarm?(request: AlarmRequest): Promise<AlarmResponse>;
 }
 
 /**
@@ -121,6 +143,50 @@ function failure(e: unknown): Partial<grpc.StatusObject> {
   const { code, details } = statusOf(e);
   return { code, details };
 }
+
+/** etcd's rpc.proto names (proto-loader hands enums over by name), in protobuf order. */
+const ALARM_ACTION_NAMES = ["Get", "Activate", "Deactivate"] as const;
+const ALARM_TYPE_NAMES = ["None", "Nospace", "Corrupt"] as const;
+
+/** An enum field given by number, by rpc.proto's name or by etcd's upper-case name. */
+function enumOf<T>(raw: unknown, names: readonly string[], values: readonly T[], what: string): T {
+  if (raw === undefined || raw === null) return values[0] as T;
+  const i =
+    typeof raw === "number"
+      ? raw
+      : typeof raw === "string"
+        ? names.findIndex((n) => n.toUpperCase() === raw.toUpperCase())
+        : -1;
+  const value = Number.isInteger(i) ? values[i] : undefined;
+  if (value === undefined) {
+    throw new KvError("INVALID_ARGUMENT", `etcdserver: unknown ${what} ${String(raw)}`);
+  }
+  return value;
+}
+
+/** An AlarmRequest as etcd's clients send it (memberID a decimal string, 0: any member). */
+export function alarmRequestOf(request: unknown): AlarmRequest {
+  const m =
+    typeof request === "object" && request !== null ? (request as Record<string, unknown>) : {};
+  const action: AlarmAction = enumOf(m.action, ALARM_ACTION_NAMES, ALARM_ACTIONS, "alarm action");
+  const alarm: AlarmType = enumOf(m.alarm, ALARM_TYPE_NAMES, ALARM_TYPES, "alarm type");
+  const raw = m.memberID;
+  const memberId = raw === undefined || raw === null || raw === "" ? "0" : String(raw);
+  if (!isMemberId(memberId)) {
+    throw new KvError("INVALID_ARGUMENT", `etcdserver: member id ${memberId} is not a uint64`);
+  }
+  return { action, memberId, alarm };
+}
+
+/** An alarm as the wire carries it (rpc.proto's enum name). */
+const alarmToEtcd = (a: AlarmMember): object => ({
+  memberID: a.memberId,
+  alarm: ALARM_TYPE_NAMES[ALARM_TYPES.indexOf(a.alarm)],
+});
+
+/** etcd's Status errors entry for an alarm: the AlarmMember's protobuf text (a.String()). */
+export const alarmErrorText = (a: AlarmMember): string =>
+  `memberID:${a.memberId} alarm:${a.alarm} `;
 
 /** A request's int64 field (a decimal string with longs: String) as a safe integer. */
 function revisionOf(request: unknown): number {
@@ -200,7 +266,7 @@ export function maintenanceHandlers(
         raftIndex: String(s.raftIndex),
         raftTerm: String(s.raftTerm),
         raftAppliedIndex: String(s.raftAppliedIndex),
-        errors: [...s.errors],
+        errors: [...s.errors, ...(s.alarms ?? []).map(alarmErrorText)],
         dbSizeInUse: String(s.dbSizeInUse ?? s.dbSize),
         isLearner: s.isLearner === true,
       };
@@ -222,23 +288,38 @@ export function maintenanceHandlers(
         compact_revision: String(r.compactRevision),
       };
     }),
-    Alarm: unary((request) => {
-      const action =
-        typeof request === "object" && request !== null
-          ? (request as Record<string, unknown>).action
-          : undefined;
-      if (action !== undefined && action !== "Get" && action !== 0) {
-        throw new KvError(
-          "INVALID_ARGUMENT",
-          "etcdserver: ordo does not support activating or deactivating alarms",
-        );
-      }
-      const s = backend.status();
-      return {
-        header: headerOf(s),
-        alarms: s.errors.length > 0 ? [{ memberID: s.memberId, alarm: "Corrupt" }] : [],
+    // GET answers from this member's applied state: the replicated alarms of the asked type
+    // (NONE: all) and, as CORRUPT, this member's divergence alarm. ACTIVATE and DEACTIVATE go
+    // through the log (only NOSPACE lives there; clearing CORRUPT finds nothing: the runtime
+    // owns it), so every member applies them in order.
+    Alarm: (
+      call: grpc.ServerUnaryCall<unknown, unknown>,
+      callback: grpc.sendUnaryData<unknown>,
+    ) => {
+      const run = async (): Promise<object> => {
+        const request = alarmRequestOf(call.request);
+        if (request.action === "GET") {
+          const s = backend.status();
+          const wanted = (a: AlarmType): boolean => request.alarm === "NONE" || request.alarm === a;
+          const replicated = (s.alarms ?? []).filter((a) => wanted(a.alarm));
+          const corrupt: AlarmMember[] =
+            s.errors.length > 0 && wanted("CORRUPT")
+              ? [{ memberId: s.memberId, alarm: "CORRUPT" }]
+              : [];
+          return { header: headerOf(s), alarms: [...replicated, ...corrupt].map(alarmToEtcd) };
+        }
+        if (backend.alarm === undefined) throw new UnimplementedError();
+        const r = await backend.alarm(request);
+        return {
+          header: headerOf({ ...backend.status(), revision: r.header.revision }),
+          alarms: r.alarms.map(alarmToEtcd),
+        };
       };
-    }),
+      run().then(
+        (response) => callback(null, response),
+        (e: unknown) => callback(failure(e)),
+      );
+    },
     // Ordo's store lives in memory, with nothing to move: defragmenting brings dbSize down to
     // what is in use (DbSize).
     Defragment: unary(() => {

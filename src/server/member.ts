@@ -19,7 +19,13 @@ import { createServer } from "node:net";
 import { join } from "node:path";
 import type { SecureContextOptions } from "node:tls";
 import { serviceDefinition } from "../api/index.js";
-import { decodeResult, encodeCommand, KvStateMachine, kvErrorOf } from "../kv/index.js";
+import {
+  decodeResult,
+  encodeCommand,
+  KvStateMachine,
+  kvErrorOf,
+  quotaBytesOf,
+} from "../kv/index.js";
 import type { NodeId } from "../raft/index.js";
 import { type Logger, type Membership, RsmNode } from "../rsm/index.js";
 import {
@@ -71,6 +77,7 @@ import {
 } from "./member-records.js";
 import { ClusterMembership } from "./membership.js";
 import { ClientMetrics } from "./metrics.js";
+import { proposeAlarm, SpaceQuota } from "./space-quota.js";
 import type { TlsMaterial } from "./tls-files.js";
 import { type WatchService, watchService } from "./watch-service.js";
 
@@ -122,6 +129,11 @@ export interface MemberOptions {
   readonly leaseClockDrift?: number;
   /** Largest client request (etcd's --max-request-bytes). Default 1.5 MiB. */
   readonly requestBytesMax?: number;
+  /**
+   * etcd's --quota-backend-bytes (space-quota.ts): negative disables the quota, 0 (default) is
+   * etcd's 2 GiB, anything else the quota in bytes of dbSize.
+   */
+  readonly quotaBackendBytes?: number;
   /** etcd's --auto-compaction-mode/-retention (auto-compaction.ts); undefined: off. */
   readonly autoCompaction?: AutoCompaction;
   /** etcd's --auth-token-ttl (simple tokens), in seconds; default 300. */
@@ -557,6 +569,26 @@ export class Member {
         runtime.readWith(unsafeLocalReads ? "serializable" : mode, () => kv.store.range(request)),
       header: () => ({ clusterId, memberId: ownMemberId(), raftTerm: runtime.term }),
     };
+    const dbSize = new DbSize(() => kv.store.storedBytes);
+    const quota = new SpaceQuota({
+      quotaBytes: quotaBytesOf(options.quotaBackendBytes ?? 0),
+      dbSize: () => dbSize.sample().size,
+      alarms: () => kv.store.alarms,
+      memberId: () => ownMemberId(),
+      raiseNoSpace: async (memberId) => {
+        log("warn", "space quota exceeded; raising the NOSPACE alarm", { memberId });
+        await proposeAlarm((c) => runtime.propose(c), {
+          action: "ACTIVATE",
+          memberId,
+          alarm: "NOSPACE",
+        });
+      },
+      onRaiseError: (error) =>
+        log("warn", "cannot raise the NOSPACE alarm", { error: String(error) }),
+    });
+    // etcd's quotaApplierV3: a write applied here that leaves this member over its quota raises
+    // the alarm; proposed after apply, never from inside it (one check per turn, not per write).
+    if (quota.quotaBytes !== undefined) kv.store.subscribe(() => quota.afterWriteSoon());
     // Who each client is and what it may do: one gate for every service and the gateway.
     const authGate = new AuthGate({
       auth: () => kv.store.auth,
@@ -581,6 +613,7 @@ export class Member {
         auth: authGate,
         requestBytesMax,
         limits: kv.store.limits,
+        quota,
         onInternalError: (method, error) =>
           log("error", "internal error serving a client", { method, error: String(error) }),
       }),
@@ -603,6 +636,7 @@ export class Member {
       serviceDefinition("Lease"),
       leaseServiceHandlers(backend, {
         auth: authGate,
+        quota,
         onInternalError: (method, error) =>
           log("error", "internal error serving a client", { method, error: String(error) }),
       }),
@@ -628,12 +662,12 @@ export class Member {
         authGate,
       ),
     );
-    const dbSize = new DbSize(() => kv.store.storedBytes);
     grpcServer.addService(
       serviceDefinition("Maintenance"),
       adminOnly(
         maintenanceHandlers({
           defragment: () => dbSize.defragment(),
+          alarm: (request) => proposeAlarm((c) => runtime.propose(c), request),
           hash: () => kv.hash(),
           hashKV: (revision) => {
             const r = kv.store.hashKV({ revision });
@@ -663,6 +697,7 @@ export class Member {
                   ? ["divergence alarm: this replica's state differs from the leader's"]
                   : [],
               isLearner: s.confState.learners.includes(nodeId),
+              alarms: kv.store.alarms.get(),
             };
           },
         }),
@@ -695,6 +730,7 @@ export class Member {
         stopped: s.stopped,
         fatal: s.fatal,
         divergenceAlarms: s.divergence.length,
+        spaceAlarms: kv.store.alarms.get("NOSPACE").length,
       };
     };
     const metrics = new ClientMetrics(
@@ -705,6 +741,7 @@ export class Member {
         incarnationRefusals: () => transport.transportCounters().incarnationRefusals,
         peerTlsHandshakeFailures: () => transport.transportCounters().tlsHandshakesRefused,
         dbSize: () => dbSize.sample(),
+        quotaBackendBytes: quota.quotaBytes ?? options.quotaBackendBytes ?? 0,
         keys: () => kv.store.status().keys,
         pendingProposals: () => runtime.pendingProposals,
       },

@@ -48,6 +48,11 @@ export interface MetricsSource {
   readonly dbSize?: () => { readonly size: number; readonly inUse: number };
   /** Keys that exist now. */
   readonly keys?: () => number;
+  /**
+   * etcd's etcd_server_quota_backend_bytes: the space quota in bytes (the default when the
+   * setting is 0; a negative setting, which disables the quota, as given).
+   */
+  readonly quotaBackendBytes?: number;
   /** Proposals accepted and not yet answered. */
   readonly pendingProposals?: () => number;
 }
@@ -412,6 +417,14 @@ export class ClientMetrics {
         "etcd_mvcc_db_total_size_in_use_in_bytes",
         "Total size of the underlying database logically in use in bytes.",
         () => dbSize().inUse,
+      );
+    }
+    const quotaBytes = source.quotaBackendBytes;
+    if (quotaBytes !== undefined) {
+      gauge(
+        "etcd_server_quota_backend_bytes",
+        "Current backend storage quota size in bytes.",
+        () => quotaBytes,
       );
     }
     const keys = source.keys;

@@ -40,6 +40,8 @@ test("/metrics: etcd's names and types beside Ordo's; etcdctl check datascale pa
     assert.equal(value("etcd_server_proposals_pending", "GAUGE"), 0);
     assert.equal(value("etcd_server_proposals_failed_total", "COUNTER"), 0);
     assert.ok(value("etcd_mvcc_db_total_size_in_bytes", "GAUGE") > 0);
+    // No --quota-backend-bytes: etcd's default quota, 2 GiB.
+    assert.equal(value("etcd_server_quota_backend_bytes", "GAUGE"), 2 * 1024 ** 3);
     assert.equal(value("etcd_debugging_mvcc_keys_total", "GAUGE"), puts);
     for (const name of [
       "etcd_disk_wal_fsync_duration_seconds",

@@ -15,6 +15,7 @@ import {
   VERDICT_DIVERGED,
   VERDICT_HEALTHY,
   VERDICT_NO_QUORUM,
+  VERDICT_NOSPACE,
   VERDICT_SLOW,
 } from "../../src/server/http-gateway.js";
 
@@ -235,6 +236,18 @@ describe("assessHealth", () => {
   it("a divergence alarm or a stopped member is unhealthy", () => {
     assert.equal(assessHealth({ ...base, divergenceAlarms: 1 }).verdict, VERDICT_DIVERGED);
     assert.equal(assessHealth({ ...base, stopped: true }).verdict, VERDICT_NO_QUORUM);
+  });
+
+  it("a NOSPACE alarm is unhealthy with its own verdict (etcd's /health is false too)", () => {
+    const a = assessHealth({ ...base, spaceAlarms: 1 });
+    assert.equal(a.healthy, false);
+    assert.equal(a.verdict, VERDICT_NOSPACE);
+    assert.match(a.reasons.join(), /NOSPACE alarm: database space exceeded/);
+    const both = assessHealth({ ...base, spaceAlarms: 1, divergenceAlarms: 1 });
+    assert.equal(both.verdict, VERDICT_DIVERGED);
+    assert.equal(both.reasons.length, 2);
+    const down = assessHealth({ ...base, spaceAlarms: 2, stopped: true });
+    assert.equal(down.verdict, VERDICT_NO_QUORUM);
   });
 });
 
