@@ -27,7 +27,7 @@ for (const seed of [1, 2, 3]) {
   });
 }
 
-test("the digest differs when a value, a lease, a revision or the auth state differs", () => {
+test("the digest differs when a value, a lease, a revision, the auth state or an alarm differs", () => {
   const build = (value: string, lease: boolean, extraRevision: boolean, auth: boolean) => {
     const kv = new KvStore();
     if (lease) kv.leaseGrant({ id: 7, ttl: 60 }, ctx());
@@ -42,6 +42,10 @@ test("the digest differs when a value, a lease, a revision or the auth state dif
   assert.notEqual(build("v", true, false, false), base, "a lease");
   assert.notEqual(build("v", false, true, false), base, "a revision");
   assert.notEqual(build("v", false, false, true), base, "the auth state");
+  const alarmed = new KvStore();
+  alarmed.put({ key: b("k"), value: b("v") });
+  alarmed.alarm({ action: "ACTIVATE", memberId: "7", alarm: "NOSPACE" });
+  assert.notEqual(hex(alarmed.digest()), base, "an alarm");
 });
 
 test("records that came in another order give the same digest; compaction is counted out", () => {
