@@ -191,52 +191,103 @@ async function tlsOf(
   );
 }
 
+const SERVE_OPTIONS = {
+  name: { type: "string" },
+  "data-dir": { type: "string" },
+  "listen-client-urls": { type: "string", default: "http://127.0.0.1:2379" },
+  "initial-cluster": { type: "string" },
+  "listen-peer-urls": { type: "string" },
+  "unsafe-testing-fault": { type: "string" },
+  peers: { type: "string" },
+  "initial-cluster-token": { type: "string", default: "ordo-cluster" },
+  "initial-cluster-state": { type: "string", default: "new" },
+  "tick-ms": { type: "string" },
+  "election-ticks": { type: "string" },
+  "snapshot-count": { type: "string" },
+  "auto-compaction-mode": { type: "string" },
+  "auto-compaction-retention": { type: "string" },
+  "read-mode": { type: "string", default: "index" },
+  "lease-clock-drift": { type: "string" },
+  "max-request-bytes": { type: "string" },
+  "quota-backend-bytes": { type: "string" },
+  "auth-token-ttl": { type: "string" },
+  "bcrypt-cost": { type: "string" },
+  "log-level": { type: "string", default: "info" },
+  "cert-file": { type: "string" },
+  "key-file": { type: "string" },
+  "trusted-ca-file": { type: "string" },
+  "client-cert-auth": { type: "boolean", default: false },
+  "auto-tls": { type: "boolean", default: false },
+  "peer-cert-file": { type: "string" },
+  "peer-key-file": { type: "string" },
+  "peer-trusted-ca-file": { type: "string" },
+  "peer-client-cert-auth": { type: "boolean", default: false },
+  "peer-auto-tls": { type: "boolean", default: false },
+  help: { type: "boolean", short: "h", default: false },
+} as const;
+
+type ServeValues = ReturnType<typeof parseServeArgs>;
+
+function parseServeArgs(args: string[]) {
+  return parseArgs({ args, options: SERVE_OPTIONS, strict: true }).values;
+}
+
 export async function runServeCommand(args: string[], out: Output): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      name: { type: "string" },
-      "data-dir": { type: "string" },
-      "listen-client-urls": { type: "string", default: "http://127.0.0.1:2379" },
-      "initial-cluster": { type: "string" },
-      "listen-peer-urls": { type: "string" },
-      "unsafe-testing-fault": { type: "string" },
-      peers: { type: "string" },
-      "initial-cluster-token": { type: "string", default: "ordo-cluster" },
-      "initial-cluster-state": { type: "string", default: "new" },
-      "tick-ms": { type: "string" },
-      "election-ticks": { type: "string" },
-      "snapshot-count": { type: "string" },
-      "auto-compaction-mode": { type: "string" },
-      "auto-compaction-retention": { type: "string" },
-      "read-mode": { type: "string", default: "index" },
-      "lease-clock-drift": { type: "string" },
-      "max-request-bytes": { type: "string" },
-      "quota-backend-bytes": { type: "string" },
-      "auth-token-ttl": { type: "string" },
-      "bcrypt-cost": { type: "string" },
-      "log-level": { type: "string", default: "info" },
-      "cert-file": { type: "string" },
-      "key-file": { type: "string" },
-      "trusted-ca-file": { type: "string" },
-      "client-cert-auth": { type: "boolean", default: false },
-      "auto-tls": { type: "boolean", default: false },
-      "peer-cert-file": { type: "string" },
-      "peer-key-file": { type: "string" },
-      "peer-trusted-ca-file": { type: "string" },
-      "peer-client-cert-auth": { type: "boolean", default: false },
-      "peer-auto-tls": { type: "boolean", default: false },
-      help: { type: "boolean", short: "h", default: false },
-    },
-    strict: true,
-  });
+  const values = parseServeArgs(args);
   if (values.help) {
     out.stdout(`${SERVE_USAGE}\n`);
     return 0;
   }
+  const f = serveFlags(values);
+  const logger = createLogger(f.name, f.level);
+  if (f.unsafeTestingFault !== undefined)
+    logger("warn", "UNSAFE TESTING FAULT ENABLED: this member breaks its guarantees on purpose", {
+      fault: f.unsafeTestingFault,
+    });
+  const initialCluster = parseInitialCluster(f.clusterText, {
+    skipUnnamed: f.state === "existing",
+  });
+  const { clientTls, peerTls } = await serveTls(values, f, initialCluster, logger);
+  const member = await Member.start({
+    name: f.name,
+    dataDir: f.dataDir,
+    ...(clientTls !== undefined ? { clientTls } : {}),
+    ...(peerTls !== undefined ? { peerTls } : {}),
+    clientHost: f.client.host,
+    clientPort: f.client.port,
+    ...(f.listenPeer !== undefined ? { listenPeer: f.listenPeer } : {}),
+    ...(f.unsafeTestingFault !== undefined ? { unsafeTestingFault: f.unsafeTestingFault } : {}),
+    initialCluster,
+    clusterToken: values["initial-cluster-token"] as string,
+    initialClusterState: f.state,
+    tickMs: positiveInt(values["tick-ms"], "--tick-ms", 100),
+    electionTicks: positiveInt(values["election-ticks"], "--election-ticks", 10),
+    snapshotEntries: positiveInt(values["snapshot-count"], "--snapshot-count", 100_000),
+    ...(f.autoCompaction !== undefined ? { autoCompaction: f.autoCompaction } : {}),
+    readMode: f.readMode,
+    ...(f.leaseClockDrift !== undefined ? { leaseClockDrift: f.leaseClockDrift } : {}),
+    requestBytesMax: positiveInt(
+      values["max-request-bytes"],
+      "--max-request-bytes",
+      1.5 * 1024 * 1024,
+    ),
+    quotaBackendBytes: anyInt(values["quota-backend-bytes"], "--quota-backend-bytes", 0),
+    authTokenTtlSeconds: positiveInt(values["auth-token-ttl"], "--auth-token-ttl", 300),
+    bcryptCost: positiveInt(values["bcrypt-cost"], "--bcrypt-cost", 10),
+    logger,
+  });
+  const where = `${f.client.host}:${member.clientPort}`;
+  out.stdout(
+    `ordo member ${f.name} serving clients on ${where}${clientTls !== undefined ? " (TLS)" : ""}, data in ${f.dataDir}\n`,
+  );
+  logger("info", "ready to serve client requests", { client: where, dataDir: f.dataDir });
+  return serveUntilStopped(member, f.name, logger, out);
+}
+
+/** The flags that need checking before anything starts, checked: each mistake one clear line. */
+function serveFlags(values: ServeValues) {
   const name = values.name;
   if (name === undefined) throw new Error("--name is required");
-  const dataDir = values["data-dir"] ?? `${name}.ordo`;
   const clusterText = values["initial-cluster"] ?? values.peers;
   if (clusterText === undefined) throw new Error("--initial-cluster (or --peers) is required");
   const level = values["log-level"] as LogLevel;
@@ -252,35 +303,51 @@ export async function runServeCommand(args: string[], out: Output): Promise<numb
   const leaseClockDrift = driftText === undefined ? undefined : Number(driftText);
   if (leaseClockDrift !== undefined && !(leaseClockDrift >= 0 && leaseClockDrift < 1))
     throw new Error(`--lease-clock-drift must be a fraction in [0, 1), not "${driftText}"`);
-  const autoCompaction = parseAutoCompaction(
-    values["auto-compaction-mode"],
-    values["auto-compaction-retention"],
-  );
-  const client = parseHostPort(values["listen-client-urls"] as string, "--listen-client-urls");
   const listenPeerText = values["listen-peer-urls"];
-  const listenPeer =
-    listenPeerText === undefined ? undefined : parseHostPort(listenPeerText, "--listen-peer-urls");
-  const unsafeTestingFault = parseUnsafeTestingFault(values["unsafe-testing-fault"]);
-  const logger = createLogger(name, level);
-  if (unsafeTestingFault !== undefined)
-    logger("warn", "UNSAFE TESTING FAULT ENABLED: this member breaks its guarantees on purpose", {
-      fault: unsafeTestingFault,
-    });
-  const initialCluster = parseInitialCluster(clusterText, { skipUnnamed: state === "existing" });
-  const self = initialCluster.find((p) => p.name === name);
-  const peerUrls = [
-    ...(state === "existing" && self === undefined
+  return {
+    name,
+    dataDir: values["data-dir"] ?? `${name}.ordo`,
+    clusterText,
+    level,
+    state: state as "new" | "existing",
+    readMode: readMode as "index" | "lease",
+    leaseClockDrift,
+    autoCompaction: parseAutoCompaction(
+      values["auto-compaction-mode"],
+      values["auto-compaction-retention"],
+    ),
+    clientUrl: values["listen-client-urls"] as string,
+    client: parseHostPort(values["listen-client-urls"] as string, "--listen-client-urls"),
+    listenPeerText,
+    listenPeer:
+      listenPeerText === undefined
+        ? undefined
+        : parseHostPort(listenPeerText, "--listen-peer-urls"),
+    unsafeTestingFault: parseUnsafeTestingFault(values["unsafe-testing-fault"]),
+  };
+}
+
+/** Client and peer TLS from etcd's flags, after checking the URLs agree on one scheme. */
+async function serveTls(
+  values: ServeValues,
+  f: ReturnType<typeof serveFlags>,
+  initialCluster: ReturnType<typeof parseInitialCluster>,
+  logger: ReturnType<typeof createLogger>,
+) {
+  const self = initialCluster.find((p) => p.name === f.name);
+  const peerSchemes = [
+    ...(f.state === "existing" && self === undefined
       ? []
       : initialCluster.map((p) => p.scheme ?? "http")),
-    ...(listenPeerText !== undefined ? [schemeOf(listenPeerText)] : []),
+    ...(f.listenPeerText !== undefined ? [schemeOf(f.listenPeerText)] : []),
   ];
-  if (new Set(peerUrls).size > 1)
+  if (new Set(peerSchemes).size > 1)
     throw new Error(
       "--initial-cluster and --listen-peer-urls mix http:// and https:// peer URLs: every member of a cluster speaks one of them",
     );
   const clientTls = await tlsOf(
     {
-      scheme: schemeOf(values["listen-client-urls"] as string),
+      scheme: schemeOf(f.clientUrl),
       what: "--listen-client-urls",
       certFile: values["cert-file"],
       keyFile: values["key-file"],
@@ -288,16 +355,16 @@ export async function runServeCommand(args: string[], out: Output): Promise<numb
       clientCertAuth: values["client-cert-auth"] as boolean,
       autoTls: values["auto-tls"] as boolean,
       flags: ["--cert-file", "--key-file", "--trusted-ca-file", "--client-cert-auth", "--auto-tls"],
-      dataDir,
+      dataDir: f.dataDir,
       which: "client",
-      hosts: [client.host],
-      name,
+      hosts: [f.client.host],
+      name: f.name,
     },
     logger,
   );
   const peerTls = await tlsOf(
     {
-      scheme: peerUrls[0] ?? "http",
+      scheme: peerSchemes[0] ?? "http",
       what: "peer URLs (--initial-cluster, --listen-peer-urls)",
       certFile: values["peer-cert-file"],
       keyFile: values["peer-key-file"],
@@ -311,51 +378,29 @@ export async function runServeCommand(args: string[], out: Output): Promise<numb
         "--peer-client-cert-auth",
         "--peer-auto-tls",
       ],
-      dataDir,
+      dataDir: f.dataDir,
       which: "peer",
       hosts: [
         ...(self !== undefined ? [self.host] : []),
-        ...(listenPeer !== undefined ? [listenPeer.host] : []),
+        ...(f.listenPeer !== undefined ? [f.listenPeer.host] : []),
       ],
-      name,
+      name: f.name,
     },
     logger,
   );
-  const member = await Member.start({
-    name,
-    dataDir,
-    ...(clientTls !== undefined ? { clientTls } : {}),
-    ...(peerTls !== undefined ? { peerTls } : {}),
-    clientHost: client.host,
-    clientPort: client.port,
-    ...(listenPeer !== undefined ? { listenPeer } : {}),
-    ...(unsafeTestingFault !== undefined ? { unsafeTestingFault } : {}),
-    initialCluster,
-    clusterToken: values["initial-cluster-token"] as string,
-    initialClusterState: state,
-    tickMs: positiveInt(values["tick-ms"], "--tick-ms", 100),
-    electionTicks: positiveInt(values["election-ticks"], "--election-ticks", 10),
-    snapshotEntries: positiveInt(values["snapshot-count"], "--snapshot-count", 100_000),
-    ...(autoCompaction !== undefined ? { autoCompaction } : {}),
-    readMode,
-    ...(leaseClockDrift !== undefined ? { leaseClockDrift } : {}),
-    requestBytesMax: positiveInt(
-      values["max-request-bytes"],
-      "--max-request-bytes",
-      1.5 * 1024 * 1024,
-    ),
-    quotaBackendBytes: anyInt(values["quota-backend-bytes"], "--quota-backend-bytes", 0),
-    authTokenTtlSeconds: positiveInt(values["auth-token-ttl"], "--auth-token-ttl", 300),
-    bcryptCost: positiveInt(values["bcrypt-cost"], "--bcrypt-cost", 10),
-    logger,
-  });
-  out.stdout(
-    `ordo member ${name} serving clients on ${client.host}:${member.clientPort}${clientTls !== undefined ? " (TLS)" : ""}, data in ${dataDir}\n`,
-  );
-  logger("info", "ready to serve client requests", {
-    client: `${client.host}:${member.clientPort}`,
-    dataDir,
-  });
+  return { clientTls, peerTls };
+}
+
+/**
+ * Serves until a signal (or the supervisor's IPC channel closing), the member's removal from
+ * the cluster, or the cluster's refusal of its data directory; the exit code for each.
+ */
+async function serveUntilStopped(
+  member: Member,
+  name: string,
+  logger: ReturnType<typeof createLogger>,
+  out: Output,
+): Promise<number> {
   let onSignal: () => void = () => {};
   const signalled = new Promise<"signal">((resolve) => {
     onSignal = () => resolve("signal");
