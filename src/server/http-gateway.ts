@@ -1,11 +1,23 @@
 // The member's HTTP/1.1 endpoints, served on the client port next to gRPC (client-listener.ts):
 //
-//   POST /v3/kv/range | put | deleterange | txn | compaction
-//        etcd's JSON gateway (grpc-gateway) for curl users: the request body is the etcd message
-//        in protobuf's JSON form with etcd's field names (snake_case; camelCase accepted too),
-//        bytes in base64, int64 as strings (numbers accepted); the response likewise, fields
-//        with their zero value left out as etcd's gateway leaves them out. Errors as the
-//        gateway's: HTTP status from the gRPC code, body {"error", "message", "code"}.
+//   POST /v3/...   etcd 3.4's JSON gateway (grpc-gateway) for curl users, every v3 service:
+//        KV          /v3/kv/range | put | deleterange | txn | compaction
+//        Watch       /v3/watch (bidi stream)
+//        Lease       /v3/lease/grant | revoke | keepalive (bidi stream) | timetolive | leases,
+//                    and /v3/kv/lease/revoke | timetolive | leases
+//        Cluster     /v3/cluster/member/add | remove | update | list | promote
+//        Maintenance /v3/maintenance/alarm | status | defragment | hash | hashkv |
+//                    snapshot (server stream) | transfer-leadership
+//        Auth        /v3/auth/enable | disable | authenticate,
+//                    /v3/auth/user/add | get | list | delete | changepw | grant | revoke,
+//                    /v3/auth/role/add | get | list | delete | grant | revoke
+//        The request body is the etcd message in protobuf's JSON form with etcd's field names
+//        (snake_case; camelCase accepted too), bytes in base64, int64 as strings (numbers
+//        accepted); the response likewise, fields with their zero value left out as etcd's
+//        gateway leaves them out. Errors as the gateway's: HTTP status from the gRPC code, body
+//        {"error", "message", "code"}. Streams answer chunked, one {"result": ...} line per
+//        message, an error as {"error": {...}} (gateway/streams.ts). The token is the
+//        `Authorization` header, as etcd's gateway takes it.
 //   GET  /health   200 {"health":"true"} while this member sees a leader and a quorum, else 503
 //                  {"health":"false","reason":...}
 //   GET  /status   {name, role, term, leader, commit, applied, verdict, ...}: verdict tells
@@ -15,8 +27,10 @@
 //   GET  /dashboard...  the live dashboard (dashboard.ts, through extraRoutes)
 //
 // The KV endpoints reuse the gRPC service's pieces: etcd-mapping.ts for the messages, the same
-// KvBackend, statusOf for errors, the same request size limit. A handler never throws: every
-// request ends in exactly one response, whatever the body or the backend do.
+// KvBackend, statusOf for errors, the same request size limit. The other services' routes
+// (gateway/routes.ts) call the gRPC server's own handlers through an adapter (gateway/rpc.ts,
+// gateway/call.ts), so auth and limits are the gRPC calls' exactly. A handler never throws:
+// every request ends in exactly one response, whatever the body or the backend do.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createServer, type Server } from "node:http";
 import * as grpc from "@grpc/grpc-js";
@@ -43,6 +57,19 @@ import {
   txnRequestFromEtcd,
   txnResponseToEtcd,
 } from "./etcd-mapping.js";
+import {
+  errorBody,
+  HttpError,
+  httpStatusOfGrpc,
+  parseJson,
+  readBody,
+  send,
+  sendJson,
+} from "./gateway/http-io.js";
+import { JSON_DEPTH_MAX } from "./gateway/json-codec.js";
+import { GATEWAY_ROUTES } from "./gateway/routes.js";
+import { serveRpc } from "./gateway/rpc.js";
+import type { GrpcRoute } from "./grpc/server.js";
 import { type KvBackend, type ResponseOf, responseOf, statusOf } from "./kv-service.js";
 import { ORDO_RELEASE, ORDO_VERSION } from "./maintenance-service.js";
 import type { ClientMetrics } from "./metrics.js";
@@ -50,8 +77,7 @@ import { tlsCommonNameOf } from "./tls-identity.js";
 
 /** Default largest request body: etcd's default --max-request-bytes, 1.5 MiB. */
 export const HTTP_BODY_BYTES_MAX_DEFAULT = 1.5 * 1024 * 1024;
-/** Nesting of a request body's JSON beyond which it is refused (a txn nests 4 levels per txn). */
-const JSON_DEPTH_MAX = 64;
+export { httpStatusOfGrpc };
 
 // ---- health -----------------------------------------------------------------------------------
 
@@ -271,55 +297,6 @@ export function messageToGatewayJson(value: unknown): unknown {
 
 // ---- errors -----------------------------------------------------------------------------------
 
-/** grpc-gateway's HTTPStatusFromCode. */
-export function httpStatusOfGrpc(code: number): number {
-  switch (code) {
-    case grpc.status.OK:
-      return 200;
-    case grpc.status.CANCELLED:
-      return 499;
-    case grpc.status.INVALID_ARGUMENT:
-    case grpc.status.FAILED_PRECONDITION:
-    case grpc.status.OUT_OF_RANGE:
-      return 400;
-    case grpc.status.DEADLINE_EXCEEDED:
-      return 504;
-    case grpc.status.NOT_FOUND:
-      return 404;
-    case grpc.status.ALREADY_EXISTS:
-    case grpc.status.ABORTED:
-      return 409;
-    case grpc.status.PERMISSION_DENIED:
-      return 403;
-    case grpc.status.UNAUTHENTICATED:
-      return 401;
-    case grpc.status.RESOURCE_EXHAUSTED:
-      return 429;
-    case grpc.status.UNIMPLEMENTED:
-      return 501;
-    case grpc.status.UNAVAILABLE:
-      return 503;
-    default:
-      return 500;
-  }
-}
-
-/** An error with the HTTP status and gateway body it ends as. */
-class HttpError extends Error {
-  override readonly name = "HttpError";
-  constructor(
-    readonly httpStatus: number,
-    readonly grpcCode: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-function errorBody(grpcCode: number, message: string): object {
-  return { error: message, message, code: grpcCode };
-}
-
 // ---- the gateway ------------------------------------------------------------------------------
 
 export interface HttpGatewayOptions {
@@ -346,6 +323,11 @@ export interface HttpGatewayOptions {
    * token is the `Authorization` header, as etcd's gateway takes it.
    */
   readonly auth?: AuthGate;
+  /**
+   * The gRPC server's methods (GrpcServer.route): the Watch, Lease, Cluster, Maintenance and
+   * Auth routes call their handlers. Without it those routes answer 501.
+   */
+  readonly grpc?: (grpcPath: string) => GrpcRoute | undefined;
 }
 
 /** A gateway route: the decoded body and who sent it (gatewayAuthInfo). */
@@ -428,63 +410,6 @@ function kvRoutes(options: HttpGatewayOptions): ReadonlyMap<string, KvRoute> {
   ]);
 }
 
-/** Reads the whole body, refusing (413) one larger than `max` bytes. */
-function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
-  return new Promise<Buffer>((resolve, reject) => {
-    const declared = Number(req.headers["content-length"]);
-    const tooLarge = (): HttpError =>
-      new HttpError(
-        413,
-        grpc.status.INVALID_ARGUMENT,
-        `etcdserver: request is too large (the body exceeds ${max} bytes)`,
-      );
-    if (Number.isFinite(declared) && declared > max) {
-      reject(tooLarge());
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let over = false;
-    req.on("data", (chunk: Buffer) => {
-      if (over) return; // drained, not kept
-      size += chunk.length;
-      if (size > max) {
-        over = true;
-        chunks.length = 0;
-        reject(tooLarge());
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.once("end", () => resolve(Buffer.concat(chunks)));
-    req.once("error", reject);
-    req.once("close", () => reject(new Error("the request was closed before its body ended")));
-  });
-}
-
-function parseJson(body: Buffer): unknown {
-  if (body.length === 0) return {};
-  try {
-    return JSON.parse(body.toString("utf8"));
-  } catch (e) {
-    const detail = e instanceof Error ? e.message : String(e);
-    throw new HttpError(400, grpc.status.INVALID_ARGUMENT, `malformed JSON body: ${detail}`);
-  }
-}
-
-function send(res: ServerResponse, status: number, body: string, contentType: string): void {
-  if (res.headersSent || res.destroyed) return;
-  res.writeHead(status, {
-    "content-type": contentType,
-    "content-length": Buffer.byteLength(body),
-  });
-  res.end(body);
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  send(res, status, `${JSON.stringify(body)}\n`, "application/json");
-}
-
 /** GET /status's body (also what the dashboard shows of this member). */
 export function statusBody(
   options: Pick<HttpGatewayOptions, "health" | "thresholds" | "statusExtra">,
@@ -517,8 +442,24 @@ export function httpGatewayHandler(
     throw new RangeError("http-gateway: bodyBytesMax must be a positive integer");
   }
   const routes = kvRoutes(options);
+  const rpcContext = {
+    lookup: options.grpc ?? (() => undefined),
+    bodyBytesMax,
+    onInternalError: (path: string, error: unknown) => {
+      try {
+        options.onInternalError?.(path, error);
+      } catch {
+        // A logger's failure must not turn into the caller's.
+      }
+    },
+  };
 
   const fail = (res: ServerResponse, path: string, error: unknown): void => {
+    if (res.headersSent) {
+      // A stream that failed after its head went out: end it, there is no other answer left.
+      if (!res.writableEnded) res.end();
+      return;
+    }
     if (error instanceof HttpError) {
       sendJson(res, error.httpStatus, errorBody(error.grpcCode, error.message));
       return;
@@ -601,6 +542,15 @@ export function httpGatewayHandler(
       await serveKv(req, res, kv, path);
       return;
     }
+    const rpc = GATEWAY_ROUTES.get(path);
+    if (rpc !== undefined) {
+      if (req.method !== "POST") {
+        res.setHeader("allow", "POST");
+        throw new HttpError(405, grpc.status.UNIMPLEMENTED, `${path} takes POST`);
+      }
+      await serveRpc(req, res, path, rpc, rpcContext);
+      return;
+    }
     const get = getRoutes.get(path);
     if (get !== undefined) {
       if (req.method !== "GET" && req.method !== "HEAD") {
@@ -622,8 +572,9 @@ export function httpGatewayHandler(
       .catch((error: unknown) => fail(res, path, error))
       .catch(() => res.destroy())
       .finally(() => {
-        // A body we did not read (an early 404, 405 or 413) is drained, not kept.
-        if (!req.complete) req.resume();
+        // A body we did not read (an early 404, 405 or 413) is drained, not kept; a stream
+        // still being answered reads its own body.
+        if (!req.complete && res.writableEnded) req.resume();
       });
   };
 }

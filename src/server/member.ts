@@ -726,6 +726,8 @@ export class Member {
       extraRoutes: dashboard.handle,
       backend,
       auth: authGate,
+      // The JSON gateway's Watch, Lease, Cluster, Maintenance and Auth routes run these handlers.
+      grpc: (path) => grpcServer.method(path),
       requestBytesMax,
       // JSON with base64 bytes is larger than the request it encodes.
       ...(options.requestBytesMax !== undefined
@@ -859,6 +861,11 @@ export class Member {
       .finally(() => {
         this.publishing = false;
       });
+  }
+
+  /** Open watches over every stream, gRPC and gateway alike (tests, leak checks). */
+  get watchCount(): number {
+    return this.watch?.watchCount() ?? 0;
   }
 
   /** Stops serving and the node. Idempotent: later calls wait for the first. */

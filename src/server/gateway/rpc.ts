@@ -1,0 +1,143 @@
+// One gateway request for a route of routes.ts: the JSON body becomes the request message the
+// gRPC handler would decode (json-codec.ts → proto-loader's encoding → the served method's own
+// decoder), the handler runs with a GatewayCall (call.ts), and what it answers goes back as
+// etcd's gateway writes it (streams.ts). Unary and server-streaming RPCs read the whole body
+// first (bounded); a bidi stream reads it as it comes, one message at a time, while responses
+// flow, and stays open until the handler ends it or the client goes away (etcd's Watch keeps
+// serving after the request body ends; LeaseKeepAlive answers what it got and ends).
+import type { IncomingMessage, ServerResponse } from "node:http";
+import * as grpc from "@grpc/grpc-js";
+import { serviceDefinition } from "../../api/index.js";
+import { credentialsOfHttp } from "../auth-gate.js";
+import type { GrpcRoute } from "../grpc/server.js";
+import { statusOf } from "../kv-service.js";
+import { tlsCommonNameOf } from "../tls-identity.js";
+import { type CallSink, GatewayCall } from "./call.js";
+import { HttpError, parseJson, readBody } from "./http-io.js";
+import { JSON_DEPTH_MAX, messageFromJson, messageToJson } from "./json-codec.js";
+import { type GatewayRoute, grpcPathOf } from "./routes.js";
+import { JsonSplitter, streamSink, unarySink } from "./streams.js";
+
+export interface RpcContext {
+  /** The gRPC server's method at a path (GrpcServer.route). */
+  readonly lookup: (grpcPath: string) => GrpcRoute | undefined;
+  /** Largest body (unary) or message (bidi stream), in bytes. */
+  readonly bodyBytesMax: number;
+  /** Hears failures that are the server's fault (a response that does not convert). */
+  readonly onInternalError: (path: string, error: unknown) => void;
+}
+
+/** The conversions of one route: JSON → handler request, handler response → JSON. */
+interface Codec {
+  readonly request: (json: unknown) => unknown;
+  readonly response: (message: unknown) => object;
+}
+
+function codecOf(route: GatewayRoute, served: GrpcRoute): Codec {
+  // proto-loader's definition is the JSON side's codec; the served method's is the handler's.
+  const reference = serviceDefinition(route.service)[route.method];
+  if (reference === undefined) throw new Error(`gateway: no RPC ${route.service}.${route.method}`);
+  return {
+    request: (json) =>
+      served.method.requestDeserialize(
+        reference.requestSerialize(messageFromJson(route.request, json)),
+      ),
+    response: (message) =>
+      messageToJson(
+        route.response,
+        reference.responseDeserialize(served.method.responseSerialize(message)),
+      ),
+  };
+}
+
+/** Serves `req` with the handler behind `route`; resolves once the handler has been started. */
+export async function serveRpc(
+  req: IncomingMessage,
+  res: ServerResponse,
+  path: string,
+  route: GatewayRoute,
+  context: RpcContext,
+): Promise<void> {
+  const served = context.lookup(grpcPathOf(route));
+  if (served === undefined) {
+    throw new HttpError(501, grpc.status.UNIMPLEMENTED, `${path} is not served by this member`);
+  }
+  const codec = codecOf(route, served);
+  const streaming = served.method.responseStream || served.method.requestStream;
+  let call: GatewayCall | undefined;
+  const toJson = (message: unknown): object => {
+    try {
+      return codec.response(message);
+    } catch (e) {
+      context.onInternalError(path, e);
+      throw e;
+    }
+  };
+  const sink = streaming ? streamSink(res, toJson) : unarySink(res, toJson);
+  const guarded: CallSink = {
+    write: (message) => {
+      try {
+        return sink.write(message);
+      } catch (e) {
+        call?.abort({ code: grpc.status.INTERNAL, details: `Failed to serialize response: ${e}` });
+        return false;
+      }
+    },
+    settle: (status) => sink.settle(status),
+  };
+  const { token } = credentialsOfHttp(req.headers);
+  call = new GatewayCall(grpcPathOf(route), token, tlsCommonNameOf(req), guarded, {
+    pause: () => req.pause(),
+    resume: () => req.resume(),
+  });
+  const started = call;
+  res.once("close", () => started.closed());
+  if (served.method.requestStream) {
+    runHandler(served, started, context, path);
+    pumpBody(req, started, codec, context.bodyBytesMax);
+    return;
+  }
+  const json = parseJson(await readBody(req, context.bodyBytesMax));
+  started.request = codec.request(json);
+  runHandler(served, started, context, path);
+}
+
+function runHandler(served: GrpcRoute, call: GatewayCall, context: RpcContext, path: string) {
+  try {
+    if (served.method.responseStream || served.method.requestStream) served.handler(call);
+    else served.handler(call, call.unaryCallback);
+  } catch (e) {
+    context.onInternalError(path, e);
+    call.abort({ code: grpc.status.INTERNAL, details: `The ${path} handler failed: ${e}` });
+  }
+}
+
+/** Feeds a bidi stream's body to the call, one JSON object per request message. */
+function pumpBody(req: IncomingMessage, call: GatewayCall, codec: Codec, bytesMax: number): void {
+  const splitter = new JsonSplitter(bytesMax, JSON_DEPTH_MAX);
+  const onObject = (text: string): void => {
+    if (call.isSettled) return;
+    try {
+      call.push(codec.request(JSON.parse(text)));
+    } catch (e) {
+      const status = e instanceof SyntaxError ? malformedStatus(e) : statusOf(e);
+      call.abort({ code: status.code, details: status.details });
+    }
+  };
+  req.on("data", (chunk: Buffer) => {
+    if (call.isSettled) return; // read and dropped: the call is over
+    const error = splitter.push(chunk, onObject);
+    if (error !== undefined) call.abort(error);
+  });
+  req.once("end", () => {
+    if (splitter.midObject) {
+      call.abort(malformedStatus(new SyntaxError("the body ended inside a message")));
+      return;
+    }
+    call.halfClose();
+  });
+}
+
+function malformedStatus(e: SyntaxError): { code: number; details: string } {
+  return { code: grpc.status.INVALID_ARGUMENT, details: `malformed JSON body: ${e.message}` };
+}
