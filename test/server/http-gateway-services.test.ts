@@ -164,7 +164,7 @@ describe("JSON gateway: Watch, Lease, Cluster, Maintenance, Auth", () => {
       (o) => (o.result as { events?: { type?: string }[] })?.events?.[0]?.type === "DELETE",
     );
     const del = (deleted.result as { events: Record<string, unknown>[] }).events[0];
-    assert.equal(unb64((del?.prev_kv as Record<string, unknown>).value), "1");
+    assert.equal(unb64((del?.prev_kv as Record<string, unknown> | undefined)?.value), "1");
 
     w.close();
     await settlesTo(() => m.member.watchCount, 0);
@@ -181,7 +181,7 @@ describe("JSON gateway: Watch, Lease, Cluster, Maintenance, Auth", () => {
     await w.ended();
     const results = w.objects.filter((o) => o.result !== undefined);
     assert.equal(results.length, 2);
-    assert.equal((results[1]?.result as Record<string, unknown>).watch_id, "1");
+    assert.equal((results[1]?.result as Record<string, unknown> | undefined)?.watch_id, "1");
     assert.deepEqual(w.objects[2], {
       error: {
         grpc_code: 3,
@@ -385,7 +385,10 @@ describe("JSON gateway: Watch, Lease, Cluster, Maintenance, Auth", () => {
     );
     assert.equal(bigWatch.status, 413);
     await bigWatch.ended();
-    assert.equal((bigWatch.objects[0]?.error as Record<string, unknown>).http_code, 413);
+    assert.equal(
+      (bigWatch.objects[0]?.error as { http_code?: number } | undefined)?.http_code,
+      413,
+    );
 
     const status = await post(m.base, "/v3/maintenance/status", {});
     assert.equal(status.status, 200, "the member still serves");

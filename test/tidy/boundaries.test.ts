@@ -9,8 +9,8 @@
 // one that no longer exists, so the list only shrinks.
 import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { describe, test } from "node:test";
 import { posix } from "node:path";
+import { describe, test } from "node:test";
 import { pathToFileURL } from "node:url";
 import { codeOf, importsOf, NONDETERMINISTIC_APIS } from "./rules.js";
 
