@@ -4,7 +4,9 @@
 // stream), Auth (a token in `Authorization` is the caller; without it the call is refused as
 // over gRPC), and the errors of bad requests, each answered as etcd 3.4's gateway answers.
 import assert from "node:assert/strict";
+import { once } from "node:events";
 import { readFileSync } from "node:fs";
+import { connect } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { GATEWAY_ROUTES } from "../../src/server/gateway/routes.js";
 import { openStream, settlesTo } from "./gateway-stream.js";
@@ -203,6 +205,33 @@ describe("JSON gateway: Watch, Lease, Cluster, Maintenance, Auth", () => {
     await settlesTo(() => m.member.watchCount, 0);
   });
 
+  it("watch: a client that stops reading gets every event once it reads again (drain)", async () => {
+    const body = JSON.stringify({ create_request: { key: b64("bp") } });
+    const socket = connect(m.member.clientPort, "127.0.0.1");
+    await once(socket, "connect");
+    let text = "";
+    const count = (): number => (text.match(/"mod_revision"/g) ?? []).length;
+    try {
+      socket.write(
+        `POST /v3/watch HTTP/1.1\r\nhost: t\r\ncontent-length: ${body.length}\r\n\r\n${body}`,
+      );
+      socket.on("data", (c: Buffer) => {
+        text += c.toString("latin1");
+      });
+      await settlesTo(() => text.includes('"created":true'), true);
+      socket.pause(); // the client stops reading: the member's writes fill the socket
+      const value = b64("v".repeat(60_000));
+      for (let i = 0; i < 100; i++) {
+        await postJson(m.base, "/v3/kv/put", { key: b64("bp"), value });
+      }
+      socket.resume();
+      await settlesTo(count, 100, 10_000);
+    } finally {
+      socket.destroy();
+    }
+    await settlesTo(() => m.member.watchCount, 0);
+  });
+
   it("cluster: member/list and the errors of member/remove and member/update", async () => {
     const list = await post(m.base, "/v3/cluster/member/list", {});
     assert.equal(list.status, 200);
@@ -393,5 +422,24 @@ describe("JSON gateway: Watch, Lease, Cluster, Maintenance, Auth", () => {
     const status = await post(m.base, "/v3/maintenance/status", {});
     assert.equal(status.status, 200, "the member still serves");
     await settlesTo(() => m.member.watchCount, 0);
+  });
+});
+
+describe("JSON gateway streams when the member stops", () => {
+  it("an open watch stream ends (the response completes) and the member stops promptly", async () => {
+    const m = await startSingleMember("n9");
+    try {
+      const w = await openStream(
+        `${m.base}/v3/watch`,
+        JSON.stringify({ create_request: { key: b64("s") } }),
+      );
+      await w.next((o) => (o.result as { created?: boolean } | undefined)?.created === true);
+      const started = Date.now();
+      await m.member.stop();
+      await w.ended(5_000);
+      assert.ok(Date.now() - started < 5_000, "the stream did not hold the stop");
+    } finally {
+      await m.close();
+    }
   });
 });

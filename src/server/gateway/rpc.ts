@@ -92,6 +92,8 @@ export async function serveRpc(
   });
   const started = call;
   res.once("close", () => started.closed());
+  // A handler whose write() returned false waits for this before it writes again.
+  res.on("drain", () => started.emit("drain"));
   if (served.method.requestStream) {
     runHandler(served, started, context, path);
     pumpBody(req, started, codec, context.bodyBytesMax);
