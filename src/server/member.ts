@@ -725,10 +725,8 @@ export class Member {
     const httpServer = createHttpGateway({
       extraRoutes: dashboard.handle,
       backend,
-      auth: authGate,
-      // The JSON gateway's Watch, Lease, Cluster, Maintenance and Auth routes run these handlers.
+      // The JSON gateway's /v3/ routes run the gRPC handlers (their auth checks and limits).
       grpc: (path) => grpcServer.method(path),
-      requestBytesMax,
       // JSON with base64 bytes is larger than the request it encodes.
       ...(options.requestBytesMax !== undefined
         ? { bodyBytesMax: Math.ceil(requestBytesMax * 1.5) + 64 * 1024 }

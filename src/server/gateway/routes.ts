@@ -1,8 +1,6 @@
-// The JSON gateway's routes beyond KV: each HTTP path of etcd 3.4's gateway (the
-// google.api.http annotations of etcd's etcdserver/etcdserverpb/rpc.proto, release-3.4) and
-// the gRPC method it calls. Every route takes POST with the request message as the body
-// ("body: *"). The KV routes (/v3/kv/range|put|deleterange|txn|compaction) are served by
-// http-gateway.ts itself, through etcd-mapping.ts.
+// The JSON gateway's routes: each HTTP path of etcd 3.4's gateway (the google.api.http
+// annotations of etcd's etcdserver/etcdserverpb/rpc.proto, release-3.4) and the gRPC method it
+// calls. Every route takes POST with the request message as the body ("body: *").
 //
 // Where 3.4 differs from the vendored rpc.proto (a 3.5 copy):
 // - etcd 3.4 annotates HashKV with "/v3/maintenance/hash", Hash's path; grpc-gateway v1 serves
@@ -11,7 +9,7 @@
 // - AuthStatus (/v3/auth/status) and Downgrade (/v3/maintenance/downgrade) are 3.5's; etcd
 //   3.4 has no such RPCs, and neither route is served.
 
-export type GatewayService = "Watch" | "Lease" | "Cluster" | "Maintenance" | "Auth";
+export type GatewayService = "KV" | "Watch" | "Lease" | "Cluster" | "Maintenance" | "Auth";
 
 export interface GatewayRoute {
   readonly service: GatewayService;
@@ -40,6 +38,12 @@ const auth = (method: string, message: string): GatewayRoute =>
 
 /** HTTP path → the RPC it calls. */
 export const GATEWAY_ROUTES: ReadonlyMap<string, GatewayRoute> = new Map([
+  ["/v3/kv/range", route("KV", "Range", "RangeRequest")],
+  ["/v3/kv/put", route("KV", "Put", "PutRequest")],
+  ["/v3/kv/deleterange", route("KV", "DeleteRange", "DeleteRangeRequest")],
+  ["/v3/kv/txn", route("KV", "Txn", "TxnRequest")],
+  ["/v3/kv/compaction", route("KV", "Compact", "CompactionRequest")],
+
   ["/v3/watch", route("Watch", "Watch", "WatchRequest")],
 
   ["/v3/lease/grant", route("Lease", "LeaseGrant", "LeaseGrantRequest")],

@@ -38,9 +38,10 @@ function codecOf(route: GatewayRoute, served: GrpcRoute): Codec {
   const reference = serviceDefinition(route.service)[route.method];
   if (reference === undefined) throw new Error(`gateway: no RPC ${route.service}.${route.method}`);
   return {
+    // jsonpb reads a body of `null` as the empty message.
     request: (json) =>
       served.method.requestDeserialize(
-        reference.requestSerialize(messageFromJson(route.request, json)),
+        reference.requestSerialize(messageFromJson(route.request, json ?? {})),
       ),
     response: (message) =>
       messageToJson(
