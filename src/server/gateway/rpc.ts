@@ -64,45 +64,58 @@ export async function serveRpc(
     throw new HttpError(501, grpc.status.UNIMPLEMENTED, `${path} is not served by this member`);
   }
   const codec = codecOf(route, served);
-  const streaming = served.method.responseStream || served.method.requestStream;
-  let call: GatewayCall | undefined;
-  const toJson = (message: unknown): object => {
-    try {
-      return codec.response(message);
-    } catch (e) {
-      context.onInternalError(path, e);
-      throw e;
-    }
-  };
-  const sink = streaming ? streamSink(res, toJson) : unarySink(res, toJson);
-  const guarded: CallSink = {
-    write: (message) => {
-      try {
-        return sink.write(message);
-      } catch (e) {
-        call?.abort({ code: grpc.status.INTERNAL, details: `Failed to serialize response: ${e}` });
-        return false;
-      }
-    },
-    settle: (status) => sink.settle(status),
-  };
   const { token } = credentialsOfHttp(req.headers);
-  call = new GatewayCall(grpcPathOf(route), token, tlsCommonNameOf(req), guarded, {
-    pause: () => req.pause(),
-    resume: () => req.resume(),
-  });
-  const started = call;
-  res.once("close", () => started.closed());
+  const call = new GatewayCall(
+    grpcPathOf(route),
+    token,
+    tlsCommonNameOf(req),
+    sinkOf(res, served, (message) => {
+      try {
+        return codec.response(message);
+      } catch (e) {
+        context.onInternalError(path, e);
+        throw e;
+      }
+    }),
+    { pause: () => req.pause(), resume: () => req.resume() },
+  );
+  res.once("close", () => call.closed());
   // A handler whose write() returned false waits for this before it writes again.
-  res.on("drain", () => started.emit("drain"));
+  res.on("drain", () => call.emit("drain"));
   if (served.method.requestStream) {
-    runHandler(served, started, context, path);
-    pumpBody(req, started, codec, context.bodyBytesMax);
+    runHandler(served, call, context, path);
+    pumpBody(req, call, codec, context.bodyBytesMax);
     return;
   }
   const json = parseJson(await readBody(req, context.bodyBytesMax));
-  started.request = codec.request(json);
-  runHandler(served, started, context, path);
+  call.request = codec.request(json);
+  runHandler(served, call, context, path);
+}
+
+/**
+ * Where the call's answers go: one JSON body, or a chunked stream for a streaming RPC. A
+ * response that does not convert (a bug) ends the call INTERNAL instead of throwing into the
+ * handler's write().
+ */
+function sinkOf(res: ServerResponse, served: GrpcRoute, toJson: (m: unknown) => object): CallSink {
+  const streaming = served.method.responseStream || served.method.requestStream;
+  const sink = streaming ? streamSink(res, toJson) : unarySink(res, toJson);
+  let broken = false;
+  return {
+    write: (message) => {
+      if (broken) return false;
+      try {
+        return sink.write(message);
+      } catch (e) {
+        broken = true;
+        sink.settle({ code: grpc.status.INTERNAL, details: `Failed to serialize response: ${e}` });
+        return false;
+      }
+    },
+    settle: (status) => {
+      if (!broken) sink.settle(status);
+    },
+  };
 }
 
 function runHandler(served: GrpcRoute, call: GatewayCall, context: RpcContext, path: string) {
