@@ -122,6 +122,36 @@ describe("JSON gateway: Watch, Lease, Cluster, Maintenance, Auth", () => {
     });
   });
 
+  it("keepalive is a true bidi stream: each request sent on an open body is answered at once", async () => {
+    const grant = await post(m.base, "/v3/lease/grant", { TTL: 30 });
+    const id = String(grant.body.ID);
+    const socket = connect(m.member.clientPort, "127.0.0.1");
+    await once(socket, "connect");
+    let text = "";
+    socket.on("data", (c: Buffer) => {
+      text += c.toString("latin1");
+    });
+    const chunk = (body: string): string =>
+      `${Buffer.byteLength(body).toString(16)}\r\n${body}\r\n`;
+    const answers = (): number => (text.match(/"result"/g) ?? []).length;
+    try {
+      // A chunked body that stays open: the second request goes only after the first answer.
+      socket.write(
+        "POST /v3/lease/keepalive HTTP/1.1\r\nhost: t\r\ntransfer-encoding: chunked\r\n\r\n",
+      );
+      socket.write(chunk(`${JSON.stringify({ ID: id })}\n`));
+      await settlesTo(answers, 1);
+      socket.write(chunk(JSON.stringify({ ID: id })));
+      await settlesTo(answers, 2);
+      assert.match(text, /^HTTP\/1\.1 200 /);
+      assert.match(text, /"TTL":"30"/);
+    } finally {
+      socket.destroy(); // hangs up mid-stream
+    }
+    const ttl = await post(m.base, "/v3/lease/timetolive", { ID: id });
+    assert.equal(ttl.body.grantedTTL, "30", "the member serves on");
+  });
+
   it("keepalive of an unknown lease answers TTL 0 (left out), as etcd does", async () => {
     const ka = await openStream(`${m.base}/v3/lease/keepalive`, JSON.stringify({ ID: "12345" }));
     await ka.ended();
