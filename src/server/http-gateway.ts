@@ -37,6 +37,7 @@ import * as grpc from "@grpc/grpc-js";
 import { errorBody, HttpError, httpStatusOfGrpc, send, sendJson } from "./gateway/http-io.js";
 import { GATEWAY_ROUTES } from "./gateway/routes.js";
 import { serveRpc } from "./gateway/rpc.js";
+import type { CallObserver } from "./grpc/call.js";
 import type { GrpcRoute } from "./grpc/server.js";
 import { type KvBackend, statusOf } from "./kv-service.js";
 import { ORDO_RELEASE, ORDO_VERSION } from "./maintenance-service.js";
@@ -181,6 +182,8 @@ export interface HttpGatewayOptions {
    * calls reach, with its auth checks and limits (gateway/rpc.ts).
    */
   readonly grpc: (grpcPath: string) => GrpcRoute | undefined;
+  /** Hears each /v3/ call's start and end, counted with the gRPC calls (grpc_server_*). */
+  readonly grpcObserver?: CallObserver;
 }
 
 /** GET /status's body (also what the dashboard shows of this member). */
@@ -217,6 +220,7 @@ export function httpGatewayHandler(
   const rpcContext = {
     lookup: options.grpc,
     bodyBytesMax,
+    ...(options.grpcObserver !== undefined ? { observer: options.grpcObserver } : {}),
     onInternalError: (path: string, error: unknown) => {
       try {
         options.onInternalError?.(path, error);

@@ -727,6 +727,7 @@ export class Member {
       backend,
       // The JSON gateway's /v3/ routes run the gRPC handlers (their auth checks and limits).
       grpc: (path) => grpcServer.method(path),
+      grpcObserver: metrics.grpcObserver,
       // JSON with base64 bytes is larger than the request it encodes.
       ...(options.requestBytesMax !== undefined
         ? { bodyBytesMax: Math.ceil(requestBytesMax * 1.5) + 64 * 1024 }

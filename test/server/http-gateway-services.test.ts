@@ -393,6 +393,32 @@ describe("JSON gateway: Watch, Lease, Cluster, Maintenance, Auth", () => {
     assert.equal((await post(m.base, "/v3/auth/user/list", {})).status, 200);
   });
 
+  it("gateway calls count in grpc_server_*_total as gRPC calls do; a refused body does not", async () => {
+    const handled = async (code: string): Promise<number> => {
+      const text = await (await fetch(`${m.base}/metrics`)).text();
+      const line = text
+        .split("\n")
+        .find(
+          (l) =>
+            l.startsWith("grpc_server_handled_total{") &&
+            l.includes('grpc_method="LeaseGrant"') &&
+            l.includes(`grpc_code="${code}"`),
+        );
+      return line === undefined ? 0 : Number(line.split(" ").at(-1));
+    };
+    const ok = await handled("OK");
+    const invalid = await handled("InvalidArgument");
+    assert.equal((await post(m.base, "/v3/lease/grant", { TTL: 5 })).status, 200);
+    assert.equal((await post(m.base, "/v3/lease/grant", "{bad")).status, 400);
+    assert.equal((await post(m.base, "/v3/lease/grant", { TTL: 5, ID: "-5" })).status, 400);
+    assert.equal(await handled("OK"), ok + 1);
+    assert.equal(
+      await handled("InvalidArgument"),
+      invalid + 1,
+      "only the call the handler refused",
+    );
+  });
+
   it("bad requests on the new routes get clear errors and the member keeps serving", async () => {
     const malformed = await post(m.base, "/v3/lease/grant", "{not json");
     assert.equal(malformed.status, 400);

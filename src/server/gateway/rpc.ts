@@ -9,6 +9,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import * as grpc from "@grpc/grpc-js";
 import { serviceDefinition } from "../../api/index.js";
 import { credentialsOfHttp } from "../auth-gate.js";
+import type { CallObserver, GrpcType } from "../grpc/call.js";
 import type { GrpcRoute } from "../grpc/server.js";
 import { statusOf } from "../kv-service.js";
 import { tlsCommonNameOf } from "../tls-identity.js";
@@ -25,6 +26,11 @@ export interface RpcContext {
   readonly bodyBytesMax: number;
   /** Hears failures that are the server's fault (a response that does not convert). */
   readonly onInternalError: (path: string, error: unknown) => void;
+  /**
+   * Hears each call's start and end, as the gRPC server's observer does (etcd's gateway is a
+   * gRPC client of its own member, so its calls count in grpc_server_*_total). Must not throw.
+   */
+  readonly observer?: CallObserver;
 }
 
 /** The conversions of one route: JSON → handler request, handler response → JSON. */
@@ -65,30 +71,41 @@ export async function serveRpc(
   }
   const codec = codecOf(route, served);
   const { token } = credentialsOfHttp(req.headers);
+  const observed = observe(context.observer, grpcPathOf(route), served);
+  const sink = sinkOf(res, served, (message) => {
+    try {
+      return codec.response(message);
+    } catch (e) {
+      context.onInternalError(path, e);
+      throw e;
+    }
+  });
   const call = new GatewayCall(
     grpcPathOf(route),
     token,
     tlsCommonNameOf(req),
-    sinkOf(res, served, (message) => {
-      try {
-        return codec.response(message);
-      } catch (e) {
-        context.onInternalError(path, e);
-        throw e;
-      }
-    }),
+    {
+      write: (message) => sink.write(message),
+      settle: (status) => {
+        observed.handled(status.code);
+        sink.settle(status);
+      },
+    },
     { pause: () => req.pause(), resume: () => req.resume() },
   );
+  call.once("cancelled", () => observed.handled(grpc.status.CANCELLED));
   res.once("close", () => call.closed());
   // A handler whose write() returned false waits for this before it writes again.
   res.on("drain", () => call.emit("drain"));
   if (served.method.requestStream) {
+    observed.started();
     runHandler(served, call, context, path);
     pumpBody(req, call, codec, context.bodyBytesMax);
     return;
   }
   const json = parseJson(await readBody(req, context.bodyBytesMax));
   call.request = codec.request(json);
+  observed.started();
   runHandler(served, call, context, path);
 }
 
@@ -114,6 +131,34 @@ function sinkOf(res: ServerResponse, served: GrpcRoute, toJson: (m: unknown) => 
     },
     settle: (status) => {
       if (!broken) sink.settle(status);
+    },
+  };
+}
+
+/**
+ * The observer's two reports for one call: start (when the handler runs; a body refused before
+ * is no gRPC call, as in etcd, whose gateway decodes before it calls) and end, once.
+ */
+function observe(observer: CallObserver | undefined, grpcPath: string, served: GrpcRoute) {
+  const m = served.method;
+  const type: GrpcType = m.requestStream
+    ? m.responseStream
+      ? "bidi_stream"
+      : "client_stream"
+    : m.responseStream
+      ? "server_stream"
+      : "unary";
+  let state: "idle" | "started" | "done" = "idle";
+  return {
+    started: (): void => {
+      if (state !== "idle") return;
+      state = "started";
+      observer?.started(grpcPath, type);
+    },
+    handled: (code: number): void => {
+      if (state !== "started") return;
+      state = "done";
+      observer?.handled(grpcPath, type, code);
     },
   };
 }
