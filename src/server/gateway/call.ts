@@ -140,6 +140,9 @@ export class GatewayCall extends EventEmitter {
     if (this.settled) return;
     this.settled = true;
     this.inbox.length = 0;
+    // From now on whatever the client still sends is read and dropped, never held.
+    this.paused = false;
+    this.flow.resume();
     this.sink.settle(status);
   }
 
