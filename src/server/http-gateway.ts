@@ -17,7 +17,8 @@
 //        gateway leaves them out. Errors as the gateway's: HTTP status from the gRPC code, body
 //        {"error", "message", "code"}. Streams answer chunked, one {"result": ...} line per
 //        message, an error as {"error": {...}} (gateway/streams.ts). The token is the
-//        `Authorization` header, as etcd's gateway takes it.
+//        `Authorization` header, as etcd's gateway takes it. 3.4's deprecated /v3beta/ prefix
+//        is served too.
 //   GET  /health   200 {"health":"true"} while this member sees a leader and a quorum, else 503
 //                  {"health":"false","reason":...}
 //   GET  /status   {name, role, term, leader, commit, applied, verdict, ...}: verdict tells
@@ -35,7 +36,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { createServer, type Server } from "node:http";
 import * as grpc from "@grpc/grpc-js";
 import { errorBody, HttpError, httpStatusOfGrpc, send, sendJson } from "./gateway/http-io.js";
-import { GATEWAY_ROUTES } from "./gateway/routes.js";
+import { gatewayRouteOf } from "./gateway/routes.js";
 import { serveRpc } from "./gateway/rpc.js";
 import type { CallObserver } from "./grpc/call.js";
 import type { GrpcRoute } from "./grpc/server.js";
@@ -295,7 +296,7 @@ export function httpGatewayHandler(
       sendJson(res, 200, { id: await register.call(options.backend) });
       return;
     }
-    const rpc = GATEWAY_ROUTES.get(path);
+    const rpc = gatewayRouteOf(path);
     if (rpc !== undefined) {
       if (req.method !== "POST") {
         res.setHeader("allow", "POST");

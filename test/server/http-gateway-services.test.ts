@@ -419,6 +419,16 @@ describe("JSON gateway: Watch, Lease, Cluster, Maintenance, Auth", () => {
     );
   });
 
+  it("etcd 3.4's deprecated /v3beta/ prefix reaches the same routes", async () => {
+    const put = await post(m.base, "/v3beta/kv/put", { key: b64("beta"), value: b64("v") });
+    assert.equal(put.status, 200);
+    const range = await post(m.base, "/v3beta/kv/range", { key: b64("beta") });
+    assert.equal(unb64((range.body.kvs as { value: string }[])[0]?.value), "v");
+    const grant = await post(m.base, "/v3beta/lease/grant", { TTL: 5 });
+    assert.equal(grant.body.TTL, "5");
+    assert.equal((await post(m.base, "/v3alpha/kv/range", {})).status, 404);
+  });
+
   it("bad requests on the new routes get clear errors and the member keeps serving", async () => {
     const malformed = await post(m.base, "/v3/lease/grant", "{not json");
     assert.equal(malformed.status, 400);

@@ -87,5 +87,15 @@ export const GATEWAY_ROUTES: ReadonlyMap<string, GatewayRoute> = new Map([
   ["/v3/auth/role/revoke", auth("RoleRevokePermission", "AuthRoleRevokePermission")],
 ]);
 
+/**
+ * The route at an HTTP path. etcd 3.4 still serves its deprecated `/v3beta/` prefix for every
+ * route (removed in 3.5), so it is accepted here too.
+ */
+export function gatewayRouteOf(path: string): GatewayRoute | undefined {
+  const route = GATEWAY_ROUTES.get(path);
+  if (route !== undefined || !path.startsWith("/v3beta/")) return route;
+  return GATEWAY_ROUTES.get(`/v3/${path.slice("/v3beta/".length)}`);
+}
+
 /** The gRPC path a route's calls take ("/etcdserverpb.Lease/LeaseGrant"). */
 export const grpcPathOf = (r: GatewayRoute): string => `/etcdserverpb.${r.service}/${r.method}`;
