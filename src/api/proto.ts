@@ -25,7 +25,11 @@ export const PROTO_LOADER_OPTIONS: protoLoader.Options = {
 
 let cached: grpc.GrpcObject | undefined;
 
-export function etcdProto(): { etcdserverpb: grpc.GrpcObject; mvccpb: grpc.GrpcObject } {
+export function etcdProto(): {
+  etcdserverpb: grpc.GrpcObject;
+  mvccpb: grpc.GrpcObject;
+  authpb: grpc.GrpcObject;
+} {
   if (cached === undefined) {
     const dir = protoDir();
     const definition = protoLoader.loadSync(join(dir, "rpc.proto"), {
@@ -37,6 +41,7 @@ export function etcdProto(): { etcdserverpb: grpc.GrpcObject; mvccpb: grpc.GrpcO
   return {
     etcdserverpb: cached.etcdserverpb as grpc.GrpcObject,
     mvccpb: cached.mvccpb as grpc.GrpcObject,
+    authpb: cached.authpb as grpc.GrpcObject,
   };
 }
 

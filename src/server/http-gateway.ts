@@ -1,11 +1,24 @@
 // The member's HTTP/1.1 endpoints, served on the client port next to gRPC (client-listener.ts):
 //
-//   POST /v3/kv/range | put | deleterange | txn | compaction
-//        etcd's JSON gateway (grpc-gateway) for curl users: the request body is the etcd message
-//        in protobuf's JSON form with etcd's field names (snake_case; camelCase accepted too),
-//        bytes in base64, int64 as strings (numbers accepted); the response likewise, fields
-//        with their zero value left out as etcd's gateway leaves them out. Errors as the
-//        gateway's: HTTP status from the gRPC code, body {"error", "message", "code"}.
+//   POST /v3/...   etcd 3.4's JSON gateway (grpc-gateway) for curl users, every v3 service:
+//        KV          /v3/kv/range | put | deleterange | txn | compaction
+//        Watch       /v3/watch (bidi stream)
+//        Lease       /v3/lease/grant | revoke | keepalive (bidi stream) | timetolive | leases,
+//                    and /v3/kv/lease/revoke | timetolive | leases
+//        Cluster     /v3/cluster/member/add | remove | update | list | promote
+//        Maintenance /v3/maintenance/alarm | status | defragment | hash | hashkv |
+//                    snapshot (server stream) | transfer-leadership
+//        Auth        /v3/auth/enable | disable | authenticate,
+//                    /v3/auth/user/add | get | list | delete | changepw | grant | revoke,
+//                    /v3/auth/role/add | get | list | delete | grant | revoke
+//        The request body is the etcd message in protobuf's JSON form with etcd's field names
+//        (snake_case; camelCase accepted too), bytes in base64, int64 as strings (numbers
+//        accepted); the response likewise, fields with their zero value left out as etcd's
+//        gateway leaves them out. Errors as the gateway's: HTTP status from the gRPC code, body
+//        {"error", "message", "code"}. Streams answer chunked, one {"result": ...} line per
+//        message, an error as {"error": {...}} (gateway/streams.ts). The token is the
+//        `Authorization` header, as etcd's gateway takes it. 3.4's deprecated /v3beta/ prefix
+//        is served too.
 //   GET  /health   200 {"health":"true"} while this member sees a leader and a quorum, else 503
 //                  {"health":"false","reason":...}
 //   GET  /status   {name, role, term, leader, commit, applied, verdict, ...}: verdict tells
@@ -14,90 +27,28 @@
 //   GET  /version  {"etcdserver", "etcdcluster"}, as etcd answers it
 //   GET  /dashboard...  the live dashboard (dashboard.ts, through extraRoutes)
 //
-// The KV endpoints reuse the gRPC service's pieces: etcd-mapping.ts for the messages, the same
-// KvBackend, statusOf for errors, the same request size limit. A handler never throws: every
-// request ends in exactly one response, whatever the body or the backend do.
+// Every /v3/ route (gateway/routes.ts) calls the gRPC server's own handler for its RPC through
+// an adapter (gateway/rpc.ts, gateway/call.ts), so auth, limits and errors are the gRPC calls'
+// exactly; gateway/json-codec.ts speaks etcd's JSON, gateway/streams.ts the chunked streams. A
+// handler never throws: every request ends in exactly one response, whatever the body or the
+// backend do.
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createServer, type Server } from "node:http";
 import * as grpc from "@grpc/grpc-js";
-import { etcdProto } from "../api/index.js";
-import {
-  type AuthInfo,
-  DEFAULT_KV_LIMITS,
-  encodeCommand,
-  encodeQuery,
-  KvError,
-  type KvQuery,
-  type PlainKvCommand,
-} from "../kv/index.js";
-import { type AuthGate, credentialsOfHttp } from "./auth-gate.js";
-import {
-  compactionRequestFromEtcd,
-  compactionResponseToEtcd,
-  deleteRangeRequestFromEtcd,
-  deleteRangeResponseToEtcd,
-  putRequestFromEtcd,
-  putResponseToEtcd,
-  rangeRequestFromEtcd,
-  rangeResponseToEtcd,
-  txnRequestFromEtcd,
-  txnResponseToEtcd,
-} from "./etcd-mapping.js";
-import { type KvBackend, type ResponseOf, responseOf, statusOf } from "./kv-service.js";
+import { errorBody, HttpError, httpStatusOfGrpc, send, sendJson } from "./gateway/http-io.js";
+import { gatewayRouteOf } from "./gateway/routes.js";
+import { serveRpc } from "./gateway/rpc.js";
+import type { CallObserver } from "./grpc/call.js";
+import type { GrpcRoute } from "./grpc/server.js";
+import { type KvBackend, statusOf } from "./kv-service.js";
 import { ORDO_RELEASE, ORDO_VERSION } from "./maintenance-service.js";
 import type { ClientMetrics } from "./metrics.js";
-import { tlsCommonNameOf } from "./tls-identity.js";
 
 /** Default largest request body: etcd's default --max-request-bytes, 1.5 MiB. */
 export const HTTP_BODY_BYTES_MAX_DEFAULT = 1.5 * 1024 * 1024;
-/** Nesting of a request body's JSON beyond which it is refused (a txn nests 4 levels per txn). */
-const JSON_DEPTH_MAX = 64;
+export { httpStatusOfGrpc };
 
 // ---- health -----------------------------------------------------------------------------------
-
-const REQUEST_MESSAGE_OF_PATH: Readonly<Record<string, string>> = {
-  "/v3/kv/range": "RangeRequest",
-  "/v3/kv/put": "PutRequest",
-  "/v3/kv/deleterange": "DeleteRangeRequest",
-  "/v3/kv/txn": "TxnRequest",
-  "/v3/kv/compaction": "CompactionRequest",
-};
-
-const knownFieldsCache = new Map<string, ReadonlySet<string>>();
-
-/** The request message's field names, as in the .proto (snake_case) and as lowerCamelCase. */
-function knownFields(message: string): ReadonlySet<string> {
-  let known = knownFieldsCache.get(message);
-  if (known === undefined) {
-    const type = etcdProto().etcdserverpb[message] as unknown as {
-      type: { field: { name: string }[] };
-    };
-    const names = type.type.field.map((f) => f.name);
-    known = new Set([
-      ...names,
-      ...names.map((n) => n.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase())),
-    ]);
-    knownFieldsCache.set(message, known);
-  }
-  return known;
-}
-
-/** Like etcd's gateway: a field the request message does not have is an error, not ignored. */
-function rejectUnknownFields(json: unknown, path: string): void {
-  const message = REQUEST_MESSAGE_OF_PATH[path];
-  if (message === undefined || json === null || typeof json !== "object" || Array.isArray(json))
-    return;
-  const known = knownFields(message);
-  for (const field of Object.keys(json)) {
-    if (!known.has(field)) {
-      throw new HttpError(
-        400,
-        grpc.status.INVALID_ARGUMENT,
-        `unknown field "${field}" in etcdserverpb.${message}`,
-      );
-    }
-  }
-}
 
 /** What the member knows of itself, read at each /health or /status request. */
 export interface HealthInput {
@@ -219,118 +170,6 @@ export function assessHealth(h: HealthInput, t: HealthThresholds = {}): HealthAs
   };
 }
 
-// ---- JSON ⇄ etcd messages ---------------------------------------------------------------------
-
-/** The bytes fields of etcd's KV requests (key, range_end; value of a put or a compare). */
-const BYTES_FIELDS = new Set(["key", "range_end", "value"]);
-/** Standard or URL-safe base64, padded or not, as protobuf's JSON mapping accepts. */
-const BASE64_PATTERN = /^(?:[A-Za-z0-9+/]*|[A-Za-z0-9_-]*)={0,2}$/;
-
-const invalid = (message: string): KvError => new KvError("INVALID_ARGUMENT", message);
-
-const snakeCase = (name: string): string => name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
-
-function base64Field(value: unknown, name: string): unknown {
-  if (value === null || value === undefined) return value;
-  if (typeof value !== "string" || !BASE64_PATTERN.test(value) || value.length % 4 === 1) {
-    throw invalid(`etcdserver: ${name} must be a base64 string`);
-  }
-  return Buffer.from(value, "base64");
-}
-
-/**
- * A parsed JSON body as the message proto-loader would hand the gRPC service: snake_case
- * names, bytes fields decoded from base64. Other values go through unchanged for
- * etcd-mapping.ts to check.
- */
-export function messageFromGatewayJson(value: unknown, depth = 0): unknown {
-  if (depth > JSON_DEPTH_MAX) throw invalid("etcdserver: request nested too deep");
-  if (Array.isArray(value)) return value.map((v) => messageFromGatewayJson(v, depth + 1));
-  if (value === null || typeof value !== "object") return value;
-  const out: Record<string, unknown> = {};
-  for (const [name, field] of Object.entries(value)) {
-    const snake = snakeCase(name);
-    out[snake] = BYTES_FIELDS.has(snake)
-      ? base64Field(field, snake)
-      : messageFromGatewayJson(field, depth + 1);
-  }
-  return out;
-}
-
-/**
- * An etcd response message (etcd-mapping.ts's shapes) as etcd's gateway writes it: bytes in
- * base64; fields holding their zero value (false, "0", empty bytes or list) left out.
- */
-export function messageToGatewayJson(value: unknown): unknown {
-  if (value instanceof Uint8Array) {
-    return value.length === 0 ? undefined : Buffer.from(value).toString("base64");
-  }
-  if (Array.isArray(value)) {
-    return value.length === 0 ? undefined : value.map((v) => messageToGatewayJson(v) ?? {});
-  }
-  if (value === false || value === "0" || value === "" || value === undefined || value === null) {
-    return undefined;
-  }
-  if (typeof value !== "object") return value;
-  const out: Record<string, unknown> = {};
-  for (const [name, field] of Object.entries(value)) {
-    const json = messageToGatewayJson(field);
-    if (json !== undefined) out[name] = json;
-  }
-  return out;
-}
-
-// ---- errors -----------------------------------------------------------------------------------
-
-/** grpc-gateway's HTTPStatusFromCode. */
-export function httpStatusOfGrpc(code: number): number {
-  switch (code) {
-    case grpc.status.OK:
-      return 200;
-    case grpc.status.CANCELLED:
-      return 499;
-    case grpc.status.INVALID_ARGUMENT:
-    case grpc.status.FAILED_PRECONDITION:
-    case grpc.status.OUT_OF_RANGE:
-      return 400;
-    case grpc.status.DEADLINE_EXCEEDED:
-      return 504;
-    case grpc.status.NOT_FOUND:
-      return 404;
-    case grpc.status.ALREADY_EXISTS:
-    case grpc.status.ABORTED:
-      return 409;
-    case grpc.status.PERMISSION_DENIED:
-      return 403;
-    case grpc.status.UNAUTHENTICATED:
-      return 401;
-    case grpc.status.RESOURCE_EXHAUSTED:
-      return 429;
-    case grpc.status.UNIMPLEMENTED:
-      return 501;
-    case grpc.status.UNAVAILABLE:
-      return 503;
-    default:
-      return 500;
-  }
-}
-
-/** An error with the HTTP status and gateway body it ends as. */
-class HttpError extends Error {
-  override readonly name = "HttpError";
-  constructor(
-    readonly httpStatus: number,
-    readonly grpcCode: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-function errorBody(grpcCode: number, message: string): object {
-  return { error: message, message, code: grpcCode };
-}
-
 // ---- the gateway ------------------------------------------------------------------------------
 
 export interface HttpGatewayOptions {
@@ -341,8 +180,6 @@ export interface HttpGatewayOptions {
   readonly metrics?: ClientMetrics;
   /** Largest request body; a larger one is refused with 413. Default 1.5 MiB. */
   readonly bodyBytesMax?: number;
-  /** Largest encoded command or query, as the gRPC service's. Default kv/'s requestBytesMax. */
-  readonly requestBytesMax?: number;
   /** Extra fields for /status (e.g. member and cluster ids). */
   readonly statusExtra?: () => Readonly<Record<string, unknown>>;
   /**
@@ -353,147 +190,12 @@ export interface HttpGatewayOptions {
   /** Hears every request that ended 500 (a bug or a broken backend), for logging. */
   readonly onInternalError?: (path: string, error: unknown) => void;
   /**
-   * Authentication and authorization, the same gate as the gRPC services' (auth-gate.ts): the
-   * token is the `Authorization` header, as etcd's gateway takes it.
+   * The gRPC server's methods (GrpcServer.method): every /v3/ route calls the handler gRPC
+   * calls reach, with its auth checks and limits (gateway/rpc.ts).
    */
-  readonly auth?: AuthGate;
-}
-
-/** A gateway route: the decoded body and who sent it (gatewayAuthInfo). */
-type KvRoute = (body: unknown, auth: AuthInfo | undefined) => Promise<object>;
-
-/** Who an HTTP request is, by the gateway's gate (undefined without auth or credentials). */
-export function gatewayAuthInfo(
-  options: Pick<HttpGatewayOptions, "auth">,
-  req: IncomingMessage,
-): AuthInfo | undefined {
-  return options.auth?.authInfo(credentialsOfHttp(req.headers, tlsCommonNameOf(req)));
-}
-
-function kvRoutes(options: HttpGatewayOptions): ReadonlyMap<string, KvRoute> {
-  const { backend } = options;
-  const requestBytesMax = options.requestBytesMax ?? DEFAULT_KV_LIMITS.requestBytesMax;
-  const checked = (bytes: Uint8Array): Uint8Array => {
-    if (bytes.length > requestBytesMax) {
-      throw new KvError("REQUEST_TOO_LARGE", "etcdserver: request is too large");
-    }
-    return bytes;
-  };
-  const gate = options.auth;
-  const propose = async <T extends PlainKvCommand["type"]>(
-    command: PlainKvCommand & { type: T },
-    auth: AuthInfo | undefined,
-  ): Promise<ResponseOf<T>> => {
-    const wrapped = gate === undefined ? command : gate.withAuth(command, auth);
-    return responseOf(await backend.propose(checked(encodeCommand(wrapped))), command.type);
-  };
-  const range = async (
-    query: KvQuery & { type: "Range" },
-    auth: AuthInfo | undefined,
-  ): Promise<ResponseOf<"Range">> => {
-    const mode = query.request.serializable === true ? "serializable" : "linearizable";
-    gate?.checkRange(auth, query.request.key, query.request.rangeEnd);
-    const response = responseOf(await backend.read(checked(encodeQuery(query)), mode), "Range");
-    gate?.checkUnchanged(auth);
-    return response;
-  };
-  return new Map<string, KvRoute>([
-    [
-      "/v3/kv/range",
-      async (body, auth) => {
-        const request = rangeRequestFromEtcd(body);
-        const response = await range({ type: "Range", request }, auth);
-        return rangeResponseToEtcd(response, backend.header());
-      },
-    ],
-    [
-      "/v3/kv/put",
-      async (body, auth) => {
-        const response = await propose({ type: "Put", request: putRequestFromEtcd(body) }, auth);
-        return putResponseToEtcd(response, backend.header());
-      },
-    ],
-    [
-      "/v3/kv/deleterange",
-      async (body, auth) => {
-        const request = deleteRangeRequestFromEtcd(body);
-        const response = await propose({ type: "DeleteRange", request }, auth);
-        return deleteRangeResponseToEtcd(response, backend.header());
-      },
-    ],
-    [
-      "/v3/kv/txn",
-      async (body, auth) => {
-        const response = await propose({ type: "Txn", request: txnRequestFromEtcd(body) }, auth);
-        return txnResponseToEtcd(response, backend.header());
-      },
-    ],
-    [
-      "/v3/kv/compaction",
-      async (body, auth) => {
-        const request = compactionRequestFromEtcd(body);
-        const response = await propose({ type: "Compaction", request }, auth);
-        return compactionResponseToEtcd(response, backend.header());
-      },
-    ],
-  ]);
-}
-
-/** Reads the whole body, refusing (413) one larger than `max` bytes. */
-function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
-  return new Promise<Buffer>((resolve, reject) => {
-    const declared = Number(req.headers["content-length"]);
-    const tooLarge = (): HttpError =>
-      new HttpError(
-        413,
-        grpc.status.INVALID_ARGUMENT,
-        `etcdserver: request is too large (the body exceeds ${max} bytes)`,
-      );
-    if (Number.isFinite(declared) && declared > max) {
-      reject(tooLarge());
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let over = false;
-    req.on("data", (chunk: Buffer) => {
-      if (over) return; // drained, not kept
-      size += chunk.length;
-      if (size > max) {
-        over = true;
-        chunks.length = 0;
-        reject(tooLarge());
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.once("end", () => resolve(Buffer.concat(chunks)));
-    req.once("error", reject);
-    req.once("close", () => reject(new Error("the request was closed before its body ended")));
-  });
-}
-
-function parseJson(body: Buffer): unknown {
-  if (body.length === 0) return {};
-  try {
-    return JSON.parse(body.toString("utf8"));
-  } catch (e) {
-    const detail = e instanceof Error ? e.message : String(e);
-    throw new HttpError(400, grpc.status.INVALID_ARGUMENT, `malformed JSON body: ${detail}`);
-  }
-}
-
-function send(res: ServerResponse, status: number, body: string, contentType: string): void {
-  if (res.headersSent || res.destroyed) return;
-  res.writeHead(status, {
-    "content-type": contentType,
-    "content-length": Buffer.byteLength(body),
-  });
-  res.end(body);
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  send(res, status, `${JSON.stringify(body)}\n`, "application/json");
+  readonly grpc: (grpcPath: string) => GrpcRoute | undefined;
+  /** Hears each /v3/ call's start and end, counted with the gRPC calls (grpc_server_*). */
+  readonly grpcObserver?: CallObserver;
 }
 
 /** GET /status's body (also what the dashboard shows of this member). */
@@ -527,9 +229,25 @@ export function httpGatewayHandler(
   if (!Number.isSafeInteger(bodyBytesMax) || bodyBytesMax <= 0) {
     throw new RangeError("http-gateway: bodyBytesMax must be a positive integer");
   }
-  const routes = kvRoutes(options);
+  const rpcContext = {
+    lookup: options.grpc,
+    bodyBytesMax,
+    ...(options.grpcObserver !== undefined ? { observer: options.grpcObserver } : {}),
+    onInternalError: (path: string, error: unknown) => {
+      try {
+        options.onInternalError?.(path, error);
+      } catch {
+        // A logger's failure must not turn into the caller's.
+      }
+    },
+  };
 
   const fail = (res: ServerResponse, path: string, error: unknown): void => {
+    if (res.headersSent) {
+      // A stream that failed after its head went out: end it, there is no other answer left.
+      if (!res.writableEnded) res.end();
+      return;
+    }
     if (error instanceof HttpError) {
       sendJson(res, error.httpStatus, errorBody(error.grpcCode, error.message));
       return;
@@ -543,20 +261,6 @@ export function httpGatewayHandler(
       }
     }
     sendJson(res, httpStatusOfGrpc(status.code), errorBody(status.code, status.details));
-  };
-
-  const serveKv = async (
-    req: IncomingMessage,
-    res: ServerResponse,
-    route: KvRoute,
-    path: string,
-  ) => {
-    const auth = gatewayAuthInfo(options, req);
-    const body = await readBody(req, bodyBytesMax);
-    const json = parseJson(body);
-    rejectUnknownFields(json, path);
-    const message = messageFromGatewayJson(json);
-    sendJson(res, 200, messageToGatewayJson(await route(message, auth)) ?? {});
   };
 
   const serveHealth = (res: ServerResponse): void => {
@@ -603,13 +307,13 @@ export function httpGatewayHandler(
       sendJson(res, 200, { id: await register.call(options.backend) });
       return;
     }
-    const kv = routes.get(path);
-    if (kv !== undefined) {
+    const rpc = gatewayRouteOf(path);
+    if (rpc !== undefined) {
       if (req.method !== "POST") {
         res.setHeader("allow", "POST");
         throw new HttpError(405, grpc.status.UNIMPLEMENTED, `${path} takes POST`);
       }
-      await serveKv(req, res, kv, path);
+      await serveRpc(req, res, path, rpc, rpcContext);
       return;
     }
     const get = getRoutes.get(path);
@@ -633,8 +337,9 @@ export function httpGatewayHandler(
       .catch((error: unknown) => fail(res, path, error))
       .catch(() => res.destroy())
       .finally(() => {
-        // A body we did not read (an early 404, 405 or 413) is drained, not kept.
-        if (!req.complete) req.resume();
+        // A body we did not read (an early 404, 405 or 413) is drained, not kept; a stream
+        // still being answered reads its own body.
+        if (!req.complete && res.writableEnded) req.resume();
       });
   };
 }

@@ -761,8 +761,9 @@ export class Member {
     const httpServer = createHttpGateway({
       extraRoutes: dashboard.handle,
       backend,
-      auth: authGate,
-      requestBytesMax,
+      // The JSON gateway's /v3/ routes run the gRPC handlers (their auth checks and limits).
+      grpc: (path) => grpcServer.method(path),
+      grpcObserver: metrics.grpcObserver,
       // JSON with base64 bytes is larger than the request it encodes.
       ...(options.requestBytesMax !== undefined
         ? { bodyBytesMax: Math.ceil(requestBytesMax * 1.5) + 64 * 1024 }
@@ -895,6 +896,11 @@ export class Member {
       .finally(() => {
         this.publishing = false;
       });
+  }
+
+  /** Open watches over every stream, gRPC and gateway alike (tests, leak checks). */
+  get watchCount(): number {
+    return this.watch?.watchCount() ?? 0;
   }
 
   /** Stops serving and the node. Idempotent: later calls wait for the first. */

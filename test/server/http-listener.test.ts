@@ -6,12 +6,11 @@ import { createServer as createHttpServer } from "node:http";
 import { connect, type Socket } from "node:net";
 import { after, describe, it } from "node:test";
 import { ClientListener, HTTP2_CLIENT_PREFACE, sniff } from "../../src/server/client-listener.js";
+import { messageFromJson, messageToJson } from "../../src/server/gateway/json-codec.js";
 import {
   assessHealth,
   type HealthInput,
   httpStatusOfGrpc,
-  messageFromGatewayJson,
-  messageToGatewayJson,
   VERDICT_DIVERGED,
   VERDICT_HEALTHY,
   VERDICT_NO_QUORUM,
@@ -253,7 +252,7 @@ describe("assessHealth", () => {
 
 describe("gateway JSON", () => {
   it("decodes base64 bytes fields and snake-cases names, recursively", () => {
-    const m = messageFromGatewayJson({
+    const m = messageFromJson("etcdserverpb.TxnRequest", {
       compare: [{ key: "YQ==", target: "VALUE", value: "Yg" }],
       success: [{ requestPut: { key: "YQ==", value: "", prevKv: true } }],
     }) as {
@@ -267,20 +266,20 @@ describe("gateway JSON", () => {
   });
 
   it("refuses bytes that are not base64, and runaway nesting", () => {
-    assert.throws(() => messageFromGatewayJson({ key: 12 }), /base64/);
-    assert.throws(() => messageFromGatewayJson({ key: "a*b" }), /base64/);
+    const range = (json: unknown) => messageFromJson("etcdserverpb.RangeRequest", json);
+    assert.throws(() => range({ key: 12 }), /base64/);
+    assert.throws(() => range({ key: "a*b" }), /base64/);
     let deep: unknown = {};
-    for (let i = 0; i < 100; i++) deep = { request_txn: deep };
-    assert.throws(() => messageFromGatewayJson(deep), /too deep/);
+    for (let i = 0; i < 100; i++) deep = { success: [{ request_txn: deep }] };
+    assert.throws(() => messageFromJson("etcdserverpb.TxnRequest", deep), /too deep/);
   });
 
   it("encodes responses as etcd's gateway: base64, zero values left out", () => {
-    const json = messageToGatewayJson({
+    const json = messageToJson("etcdserverpb.RangeResponse", {
       header: { cluster_id: "1", member_id: "2", revision: "3", raft_term: "4" },
       kvs: [{ key: Buffer.from("k"), value: Buffer.alloc(0), lease: "0", version: "1" }],
       more: false,
       count: "1",
-      prev_kvs: [],
     });
     assert.deepEqual(json, {
       header: { cluster_id: "1", member_id: "2", revision: "3", raft_term: "4" },

@@ -47,7 +47,8 @@ export interface GrpcServerOptions {
   readonly observer?: CallObserver;
 }
 
-interface Route {
+/** A served method: its definition (codecs, streaming kinds) and the handler behind it. */
+export interface GrpcRoute {
   // biome-ignore lint/suspicious/noExplicitAny: as grpc-js's MethodDefinition.
   readonly method: grpc.MethodDefinition<any, any>;
   // biome-ignore lint/suspicious/noExplicitAny: as grpc-js's UntypedHandleCall.
@@ -63,7 +64,7 @@ const DEFAULT_KEEPALIVE_TIMEOUT_MS = 20_000;
 
 export class GrpcServer {
   private readonly http2: Http2Server;
-  private readonly routes = new Map<string, Route>();
+  private readonly routes = new Map<string, GrpcRoute>();
   private readonly sessions = new Set<ServerHttp2Session>();
   /** Connections still in their pre-session (authority.ts openH2c). */
   private readonly opening = new Set<Socket>();
@@ -103,7 +104,7 @@ export class GrpcServer {
   ): void {
     for (const [name, method] of Object.entries(definition)) {
       const impl = (handlers[name] ?? handlers[method.originalName ?? ""]) as
-        | Route["handler"]
+        | GrpcRoute["handler"]
         | undefined;
       if (this.routes.has(method.path)) throw new Error(`gRPC method ${method.path} added twice`);
       this.routes.set(method.path, {
@@ -111,6 +112,14 @@ export class GrpcServer {
         handler: impl ?? unimplemented(method.path, method.responseStream),
       });
     }
+  }
+
+  /**
+   * The method served at `path` ("/etcdserverpb.Lease/LeaseGrant"), for the JSON gateway,
+   * which calls the very handlers (auth checks included) that gRPC calls reach.
+   */
+  method(path: string): GrpcRoute | undefined {
+    return this.routes.get(path);
   }
 
   /**
@@ -295,7 +304,7 @@ function refuse(stream: ServerHttp2Stream, code: grpc.status, details: string): 
 }
 
 /** grpc-js's answer for a method the service definition has but the handlers lack. */
-function unimplemented(path: string, responseStream: boolean): Route["handler"] {
+function unimplemented(path: string, responseStream: boolean): GrpcRoute["handler"] {
   const status = {
     code: grpc.status.UNIMPLEMENTED,
     details: `The server does not implement ${path}`,
