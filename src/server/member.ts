@@ -49,7 +49,7 @@ import { type PeerSpec, stableId } from "./cluster-config.js";
 import { clusterHandlers } from "./cluster-service.js";
 import { type Dashboard, memberDashboard } from "./dashboard.js";
 import { kvServiceDefinition } from "./etcd-wire.js";
-import { GrpcServer } from "./grpc/server.js";
+import type { GrpcServer } from "./grpc/server.js";
 import { createHttpGateway, type HealthInput } from "./http-gateway.js";
 import {
   FileIncarnations,
@@ -75,6 +75,7 @@ import {
   recordConflict,
   recordToPublish,
 } from "./member-records.js";
+import { memberServices } from "./member-services.js";
 import { ClusterMembership } from "./membership.js";
 import { ClientMetrics } from "./metrics.js";
 import { proposeAlarm, SpaceQuota } from "./space-quota.js";
@@ -396,377 +397,66 @@ export class Member {
     cleanups: (() => Promise<void>)[],
   ): Promise<Member> {
     const log = options.logger;
-    const walDir = join(options.dataDir, "wal");
-    const peerTls = options.peerTls === undefined ? undefined : peerTlsOf(options.peerTls, log);
-    const resolved = await resolveIdentity({
+    const late: LateBound = { clientUrl: "", clusterInfo: () => undefined };
+    const core = await openCore(options, self, cleanups, late);
+    const { runtime, kv, identity } = core;
+    const services = memberServices({
       name: options.name,
-      dataDir: options.dataDir,
-      walDir,
-      initialCluster: options.initialCluster,
-      clusterToken: options.clusterToken,
-      initialClusterState: options.initialClusterState ?? "new",
-      discoveryTimeoutMs: options.discoveryTimeoutMs ?? 30_000,
-      ...(options.bootstrapCheckTimeoutMs !== undefined
-        ? { bootstrapCheckTimeoutMs: options.bootstrapCheckTimeoutMs }
-        : {}),
-      peerTls,
-      log: (message, fields) => log("info", message, fields),
-    });
-    const { created } = resolved;
-    // member.json before the WAL: a WAL without member.json reads as a bootstrap member's
-    // data directory from before member.json, which a joining member must never look like.
-    if (created) await writeMemberFile(options.dataDir, resolved.file);
-    const identity = await settleIncarnation(options.dataDir, walDir, resolved.file, created, log);
-    const incarnations = await FileIncarnations.open(options.dataDir);
-    const storage = await WalStorage.open(walDir, {
-      logger: (level, message, fields) => log(level, `wal: ${message}`, fields),
-    });
-    cleanups.push(() => storage.close());
-    const nodeId = identity.nodeId;
-    const clusterId = identity.clusterId;
-    const ownPeerUrl = peerUrlOf(self);
-    // Peer URLs of members that have no replicated record yet (the bootstrap members, until
-    // they publish): what this member started with, then its command line.
-    const fallback = new Map<NodeId, readonly string[]>();
-    for (const p of identity.peers) fallback.set(p.nodeId, p.peerURLs);
-    for (const p of options.initialCluster) {
-      // This member's own entry names it by --name, which need not be its node id.
-      if (p.name === options.name || fallback.has(p.name as NodeId)) continue;
-      fallback.set(p.name as NodeId, [peerUrlOf(p)]);
-    }
-    // The runtime snapshots on every membership change that adds a member; the request size
-    // limit is part of the state machine's behaviour: every member must use the same value
-    // (etcd's --max-request-bytes).
-    const requestBytesMax = options.requestBytesMax ?? 1.5 * 1024 * 1024;
-    const kv = new KvStateMachine({ requestBytesMax });
-    let node: RsmNode | undefined;
-    let sync: MembershipSync | undefined;
-    // Set once the metrics exist (after the runtime and the gRPC server that feed them).
-    let metricsRef: ClientMetrics | undefined;
-    let clusterInfo: () => ClusterInfo | undefined = () => undefined;
-    // When a message last arrived from each peer: /health's "sees a leader and a quorum".
-    const heardAtMs = new Map<string, number>();
-    const transport = new TcpTransport({
-      id: nodeId,
-      clusterId,
-      listenHost: options.listenPeer?.host ?? self.host,
-      listenPort: options.listenPeer?.port ?? self.port,
-      peers: new Map(
-        [...fallback]
-          .filter(([id, urls]) => id !== nodeId && urls[0] !== undefined && urls[0] !== ownPeerUrl)
-          .map(([id, urls]) => [id, peerAddressOf(urls[0] as string)]),
-      ),
-      onMessage: (m) => {
-        heardAtMs.set(m.from, performance.now());
-        metricsRef?.peerReceived(m);
-        node?.receive(m);
-      },
-      clusterInfo: () => clusterInfo(),
-      onRemoved: (by, reason) => sync?.markRemoved(`${by} refused it: ${reason}`, false),
-      onFenced: (by, reason) => sync?.markFenced(`${by} refused it: ${reason}`),
-      incarnation: identity.incarnation,
-      peerIncarnations: incarnations,
-      logger: (level, message, fields) => log(level, `transport: ${message}`, fields),
-      tls: peerTls,
-    });
-    sync = new MembershipSync(transport, log);
-    const empty = { voters: [], votersOutgoing: [], learners: [] };
-    node = await RsmNode.open({
-      id: nodeId,
-      confState: identity.bootstrap
-        ? { ...empty, voters: identity.peers.map((p) => p.nodeId) }
-        : empty,
-      storage,
-      transport: {
-        send: (m) => {
-          metricsRef?.peerSent(m);
-          transport.send(m);
-        },
-      },
-      stateMachine: kv,
-      tickMs: options.tickMs ?? 100,
-      electionTicks: options.electionTicks ?? 10,
-      heartbeatTicks: 1,
-      snapshotEntries: options.snapshotEntries ?? 100_000,
-      ...(options.readMode !== undefined ? { readMode: options.readMode } : {}),
-      ...(options.leaseClockDrift !== undefined
-        ? { leaseClockDrift: options.leaseClockDrift }
-        : {}),
-      logger: log,
-      validateMembership: (current, proposed) => recordConflict(current, proposed.contexts),
-      // Debug runs (and the real-process tests): the runtime's invariants after every round.
-      checkInvariants: process.env.ORDO_CHECK_INVARIANTS === "1",
-      hooks: {
-        onFsync: (seconds) => metricsRef?.observeFsync(seconds),
-        onApplied: (seconds) => metricsRef?.observeBackendCommit(seconds),
-      },
-    });
-    const runtime = node;
-    cleanups.pop(); // stopping the node closes the storage
-    cleanups.push(() => runtime.stop());
-    let clientUrl = ""; // set once the client listener is bound
-    const cluster = new ClusterMembership({
-      node: runtime,
-      clusterId,
-      fallbackPeerUrls: () => fallback,
-      ownClientUrl: () => clientUrl,
-      isRemovedNode: (id) => transport.isRemoved(id),
-      logger: (message, fields) => log("info", message, fields),
-    });
-    const membershipSync = sync;
-    // Set once everything is wired; membership changes may apply before (messages arrive as
-    // soon as the transport listens).
-    let member: Member | undefined;
-    membershipSync.apply(runtime, cluster, runtime.membership());
-    runtime.onMembershipChange((m) => {
-      membershipSync.apply(runtime, cluster, m);
-      member?.maybePublish();
-    });
-    clusterInfo = () => {
-      const m = membershipSync.membership;
-      if (m === undefined || m.confState.voters.length === 0) return undefined;
-      return {
-        clusterId,
-        members: membershipSync.current.map((v) => {
-          // What a member with an empty data directory is told about itself (is it back after
-          // a wipe?): the incarnation we heard from it, and whether it published its record.
-          const incarnation =
-            v.nodeId === nodeId ? identity.incarnation : incarnations.get(v.nodeId);
-          return {
-            nodeId: v.nodeId,
-            id: v.id,
-            peerURLs: v.peerURLs,
-            ...(incarnation !== undefined ? { incarnation } : {}),
-            started: v.replicated && v.clientURLs.length > 0,
-          };
-        }),
-      };
-    };
-    cleanups.push(() => transport.stop());
-    await transport.start();
-    runtime.start();
-
-    const grpcServer = new GrpcServer({
-      receiveMessageBytesMax: grpcReceiveBytesMax(requestBytesMax),
-      observer: {
-        started: (path, type) => metricsRef?.grpcObserver.started(path, type),
-        handled: (path, type, code) => metricsRef?.grpcObserver.handled(path, type, code),
-      },
-      onError: (what, error) =>
-        log("warn", "gRPC server: a call or connection failed", { what, error: String(error) }),
-    });
-    const memberIdOf = (id: string): string =>
-      cluster.memberIdOf(id as NodeId, membershipSync.current) ?? stableId(id);
-    const ownMemberId = (): string =>
-      cluster.memberIdOf(nodeId, membershipSync.current) ??
-      (identity.memberId !== "" ? identity.memberId : stableId(nodeId));
-    const unsafeLocalReads = options.unsafeTestingFault === "serializable-as-linearizable";
-    const backend: KvBackend = {
-      propose: (command, session) => runtime.propose(command, session),
-      registerSession: () => runtime.registerSession(),
-      read: (query, mode) => runtime.read(query, unsafeLocalReads ? "serializable" : mode),
-      range: (request, mode) =>
-        runtime.readWith(unsafeLocalReads ? "serializable" : mode, () => kv.store.range(request)),
-      header: () => ({ clusterId, memberId: ownMemberId(), raftTerm: runtime.term }),
-    };
-    const dbSize = new DbSize(() => kv.store.storedBytes);
-    const quota = new SpaceQuota({
-      quotaBytes: quotaBytesOf(options.quotaBackendBytes ?? 0),
-      dbSize: () => dbSize.sample().size,
-      alarms: () => kv.store.alarms,
-      memberId: () => ownMemberId(),
-      raiseNoSpace: async (memberId) => {
-        log("warn", "space quota exceeded; raising the NOSPACE alarm", { memberId });
-        await proposeAlarm((c) => runtime.propose(c), {
-          action: "ACTIVATE",
-          memberId,
-          alarm: "NOSPACE",
-        });
-      },
-      onRaiseError: (error) =>
-        log("warn", "cannot raise the NOSPACE alarm", { error: String(error) }),
-    });
-    // etcd's quotaApplierV3: a write applied here that leaves this member over its quota raises
-    // the alarm; proposed after apply, never from inside it (one check per turn, not per write).
-    if (quota.quotaBytes !== undefined) kv.store.subscribe(() => quota.afterWriteSoon());
-    // Who each client is and what it may do: one gate for every service and the gateway.
-    const authGate = new AuthGate({
-      auth: () => kv.store.auth,
-      ...(options.authTokenTtlSeconds !== undefined
-        ? { tokenTtlSeconds: options.authTokenTtlSeconds }
-        : {}),
-      ...(options.bcryptCost !== undefined ? { bcryptCost: options.bcryptCost } : {}),
-      // etcd: with --client-cert-auth a verified certificate's common name is the user.
+      nodeId: core.nodeId,
+      clusterId: core.clusterId,
+      recordedMemberId: identity.memberId,
+      runtime,
+      kv,
+      cluster: core.cluster,
+      members: () => core.sync.current,
+      requestBytesMax: core.requestBytesMax,
+      quotaBackendBytes: options.quotaBackendBytes ?? 0,
+      authTokenTtlSeconds: options.authTokenTtlSeconds,
+      bcryptCost: options.bcryptCost,
       clientCertAuth: options.clientTls?.clientCertAuth === true,
+      unsafeLocalReads: options.unsafeTestingFault === "serializable-as-linearizable",
+      metrics: () => late.metrics,
+      log,
     });
-    grpcServer.addService(
-      serviceDefinition("Auth"),
-      authServiceHandlers(backend, authGate, {
-        requestBytesMax,
-        onInternalError: (method, error) =>
-          log("error", "internal error serving a client", { method, error: String(error) }),
-      }),
-    );
-    grpcServer.addService(
-      kvServiceDefinition(),
-      kvServiceHandlers(backend, {
-        auth: authGate,
-        requestBytesMax,
-        limits: kv.store.limits,
-        quota,
-        onInternalError: (method, error) =>
-          log("error", "internal error serving a client", { method, error: String(error) }),
-      }),
-    );
-    const watch = watchService(
-      {
-        read: (query, mode) => runtime.read(query, mode),
-        subscribe: (listener) => kv.store.subscribe(listener),
-        revision: () => kv.store.revision,
-        header: backend.header,
-      },
-      {
-        auth: authGate,
-        onInternalError: (what, error) =>
-          log("error", "internal error serving a watch", { what, error: String(error) }),
-      },
-    );
-    grpcServer.addService(serviceDefinition("Watch"), watch.handlers);
-    grpcServer.addService(
-      serviceDefinition("Lease"),
-      leaseServiceHandlers(backend, {
-        auth: authGate,
-        quota,
-        onInternalError: (method, error) =>
-          log("error", "internal error serving a client", { method, error: String(error) }),
-      }),
-    );
-    grpcServer.addService(
-      serviceDefinition("Cluster"),
-      adminOnly(
-        clusterHandlers(
-          {
-            members: () => cluster.clusterMembers(),
-            header: backend.header,
-            memberAdd: (peerUrls, o) => cluster.add(peerUrls, o),
-            memberRemove: (id) => cluster.remove(id),
-            memberUpdate: (id, peerUrls) => cluster.update(id, peerUrls),
-            memberPromote: (id) => cluster.promote(id),
-          },
-          {
-            onInternalError: (method, error) =>
-              log("error", "internal error serving a client", { method, error: String(error) }),
-          },
-        ),
-        ["MemberAdd", "MemberRemove", "MemberUpdate", "MemberPromote"],
-        authGate,
-      ),
-    );
-    grpcServer.addService(
-      serviceDefinition("Maintenance"),
-      adminOnly(
-        maintenanceHandlers({
-          defragment: () => dbSize.defragment(),
-          alarm: (request) => proposeAlarm((c) => runtime.propose(c), request),
-          hash: () => kv.hash(),
-          hashKV: (revision) => {
-            const r = kv.store.hashKV({ revision });
-            return {
-              hash: r.hash,
-              compactRevision: r.compactRevision,
-              revision: r.header.revision,
-            };
-          },
-          snapshot: () => kv.snapshot(),
-          moveLeader: (targetId) => cluster.moveLeader(targetId),
-          status: () => {
-            const s = runtime.status();
-            const size = dbSize.sample();
-            return {
-              clusterId,
-              memberId: ownMemberId(),
-              leaderId: s.leader === "" ? "0" : memberIdOf(s.leader),
-              raftTerm: s.term,
-              raftIndex: s.commit,
-              raftAppliedIndex: s.applied,
-              revision: kv.store.revision,
-              dbSize: size.size,
-              dbSizeInUse: size.inUse,
-              errors:
-                s.divergence.length > 0
-                  ? ["divergence alarm: this replica's state differs from the leader's"]
-                  : [],
-              isLearner: s.confState.learners.includes(nodeId),
-              alarms: kv.store.alarms.get(),
-            };
-          },
-        }),
-        // etcd 3.4's authMaintenanceServer; Alarm too (etcd 3.4 leaves it unchecked).
-        ["Alarm", "Defragment", "Snapshot", "Hash", "HashKV", "MoveLeader"],
-        authGate,
-      ),
-    );
-    const tickMs = options.tickMs ?? 100;
-    const electionMs = tickMs * (options.electionTicks ?? 10);
-    const health = (): HealthInput => {
-      const s = runtime.status();
-      const now = performance.now();
-      const heardAgoMs = new Map<string, number>();
-      for (const [peer, at] of heardAtMs) heardAgoMs.set(peer, now - at);
-      return {
-        name: options.name,
-        role: s.role,
-        term: s.term,
-        leader: s.leader,
-        commit: s.commit,
-        applied: s.applied,
-        lastIndex: s.lastIndex,
-        voters: s.confState.voters,
-        votersOutgoing: s.confState.votersOutgoing,
-        heardAgoMs,
-        // Heartbeats go every tick; two election timeouts (at least half a second) of silence
-        // is lost contact, not a scheduling hiccup.
-        heardWindowMs: Math.max(2 * electionMs, 500),
-        stopped: s.stopped,
-        fatal: s.fatal,
-        divergenceAlarms: s.divergence.length,
-        spaceAlarms: kv.store.alarms.get("NOSPACE").length,
-      };
-    };
+    const health = healthOf(options, core);
     const metrics = new ClientMetrics(
       {
         metrics: () => runtime.metrics,
         status: () => runtime.status(),
-        peerStats: () => transport.stats(),
-        incarnationRefusals: () => transport.transportCounters().incarnationRefusals,
-        peerTlsHandshakeFailures: () => transport.transportCounters().tlsHandshakesRefused,
-        dbSize: () => dbSize.sample(),
-        quotaBackendBytes: quota.quotaBytes ?? options.quotaBackendBytes ?? 0,
+        peerStats: () => core.transport.stats(),
+        incarnationRefusals: () => core.transport.transportCounters().incarnationRefusals,
+        peerTlsHandshakeFailures: () => core.transport.transportCounters().tlsHandshakesRefused,
+        dbSize: () => services.dbSize.sample(),
+        quotaBackendBytes: services.quota.quotaBytes ?? options.quotaBackendBytes ?? 0,
         keys: () => kv.store.status().keys,
         pendingProposals: () => runtime.pendingProposals,
       },
       { labels: { member: options.name } },
     );
-    metricsRef = metrics;
+    late.metrics = metrics;
     const { dashboard, statusExtra } = memberDashboard({
-      nodeId,
+      nodeId: core.nodeId,
       runtime,
       kv,
-      storage,
+      storage: core.storage,
       health,
-      members: () => membershipSync.current,
-      statusExtra: () => ({ memberId: ownMemberId(), clusterId, revision: kv.store.revision }),
+      members: () => core.sync.current,
+      statusExtra: () => ({
+        memberId: services.ownMemberId(),
+        clusterId: core.clusterId,
+        revision: kv.store.revision,
+      }),
       onError: (what, error) => log("warn", "dashboard error", { what, error: String(error) }),
     });
     const httpServer = createHttpGateway({
       extraRoutes: dashboard.handle,
-      backend,
+      backend: services.backend,
       // The JSON gateway's /v3/ routes run the gRPC handlers (their auth checks and limits).
-      grpc: (path) => grpcServer.method(path),
+      grpc: (path) => services.grpcServer.method(path),
       grpcObserver: metrics.grpcObserver,
       // JSON with base64 bytes is larger than the request it encodes.
       ...(options.requestBytesMax !== undefined
-        ? { bodyBytesMax: Math.ceil(requestBytesMax * 1.5) + 64 * 1024 }
+        ? { bodyBytesMax: Math.ceil(core.requestBytesMax * 1.5) + 64 * 1024 }
         : {}),
       health,
       metrics,
@@ -774,73 +464,61 @@ export class Member {
       onInternalError: (path, error) =>
         log("error", "internal error serving an HTTP client", { path, error: String(error) }),
     });
-    let listener: ClientListener;
-    try {
-      listener = await ClientListener.listen({
-        host: options.clientHost,
-        port: options.clientPort,
-        grpc: (socket, head) => grpcServer.acceptConnection(socket, head),
-        http: httpServer,
-        ...(options.clientTls !== undefined ? { tls: listenerTlsOf(options.clientTls) } : {}),
-        logger: (level, message, fields) => log(level, `client listener: ${message}`, fields),
-      });
-    } catch (e) {
-      dashboard.close();
-      grpcServer.forceShutdown();
-      httpServer.close();
-      throw new MemberStartError(
-        `cannot listen for clients: ${listenFailure(options.clientHost, options.clientPort, e)}`,
-      );
-    }
-    member = new Member(
+    const listener = await listenForClients(options, services.grpcServer, httpServer, dashboard);
+    const member = new Member(
       options,
       runtime,
       kv,
-      transport,
-      grpcServer,
+      core.transport,
+      services.grpcServer,
       listener,
       httpServer,
       metrics,
-      cluster,
-      membershipSync,
+      core.cluster,
+      core.sync,
       identity,
-      ownPeerUrl,
+      core.ownPeerUrl,
     );
-    const clientPort = listener.port;
-    clientUrl = clientUrlOf(options, clientPort);
-    member.watch = watch;
+    late.member = member;
+    late.clientUrl = clientUrlOf(options, listener.port);
+    member.watch = services.watch;
     member.dashboard = dashboard;
-    const started = member;
-    member.leaseTimer = setInterval(() => {
-      started.leaderDuties();
-      started.maybePublish();
-    }, LEASE_CHECK_MS);
-    member.maybePublish();
-    if (options.autoCompaction !== undefined) {
-      member.autoCompactor = new AutoCompactor({
-        policy: options.autoCompaction,
-        isLeader: () => runtime.isLeader,
-        revision: () => kv.store.revision,
-        compact: async (revision) => {
-          const command = encodeCommand({ type: "Compaction", request: { revision } });
-          const result = decodeResult(await runtime.propose(command));
-          if (!result.ok) throw kvErrorOf(result.error);
-        },
-        log: (level, message, fields) => log(level, message, fields),
-      });
-      member.autoCompactor.start();
-    }
+    member.startDuties();
     log("info", "member started", {
       name: options.name,
-      nodeId,
-      clusterId,
-      client: `${options.clientHost}:${clientPort}`,
+      nodeId: core.nodeId,
+      clusterId: core.clusterId,
+      client: `${options.clientHost}:${listener.port}`,
       peer: `${self.host}:${self.port}`,
       ...(options.listenPeer !== undefined
         ? { listenPeer: `${options.listenPeer.host}:${options.listenPeer.port}` }
         : {}),
     });
     return member;
+  }
+
+  /** The periodic leader duties and publishing, and auto-compaction if asked for. */
+  private startDuties(): void {
+    this.leaseTimer = setInterval(() => {
+      this.leaderDuties();
+      this.maybePublish();
+    }, LEASE_CHECK_MS);
+    this.maybePublish();
+    const policy = this.options.autoCompaction;
+    if (policy === undefined) return;
+    const runtime = this.node;
+    this.autoCompactor = new AutoCompactor({
+      policy,
+      isLeader: () => runtime.isLeader,
+      revision: () => this.kv.store.revision,
+      compact: async (revision) => {
+        const command = encodeCommand({ type: "Compaction", request: { revision } });
+        const result = decodeResult(await runtime.propose(command));
+        if (!result.ok) throw kvErrorOf(result.error);
+      },
+      log: (level, message, fields) => this.options.logger(level, message, fields),
+    });
+    this.autoCompactor.start();
   }
 
   /** Leader-only work decided by leader time: renew leases after an election, expire the overdue. */
@@ -860,8 +538,9 @@ export class Member {
    * etcd's publish: once this member is in the configuration and a leader is known, it writes
    * its name and client URL into its record through the log, when the record says otherwise.
    * One attempt at a time; a failure is retried with backoff (bounded), never after stop().
+   * Called on a timer and on every membership change (openCore); idempotent.
    */
-  private maybePublish(): void {
+  maybePublish(): void {
     if (this.publishing || this.stopping !== undefined || this.sync.isRemoved) return;
     if (performance.now() < this.nextPublishAtMs) return;
     const m = this.sync.membership;
@@ -928,6 +607,312 @@ export class Member {
 }
 
 /** The client URL this member publishes: https when its client port serves TLS. */
+// ---- a member's durable and peer half, in the order it is built ---------------------------
+
+/** Filled in by later steps, read by callbacks wired before them (transport hooks, observers). */
+interface LateBound {
+  metrics?: ClientMetrics;
+  node?: RsmNode;
+  sync?: MembershipSync;
+  member?: Member;
+  /** This member's client URL, once the client listener is bound. */
+  clientUrl: string;
+  /** What discovery tells a dialer about the cluster, once the membership is known. */
+  clusterInfo: () => ClusterInfo | undefined;
+}
+
+interface MemberCore {
+  readonly identity: MemberFile;
+  readonly nodeId: NodeId;
+  readonly clusterId: string;
+  readonly ownPeerUrl: string;
+  readonly storage: WalStorage;
+  readonly kv: KvStateMachine;
+  readonly requestBytesMax: number;
+  readonly transport: TcpTransport;
+  readonly runtime: RsmNode;
+  readonly cluster: ClusterMembership;
+  readonly sync: MembershipSync;
+  /** When a message last arrived from each peer: /health's "sees a leader and a quorum". */
+  readonly heardAtMs: Map<string, number>;
+}
+
+/** Identity, WAL, peer transport, runtime and membership, started; undone by `cleanups`. */
+async function openCore(
+  options: MemberOptions,
+  self: PeerSpec,
+  cleanups: (() => Promise<void>)[],
+  late: LateBound,
+): Promise<MemberCore> {
+  const log = options.logger;
+  const peerTls = options.peerTls === undefined ? undefined : peerTlsOf(options.peerTls, log);
+  const { identity, incarnations, storage } = await openDurable(options, peerTls);
+  cleanups.push(() => storage.close());
+  const fallback = fallbackPeerUrls(identity, options);
+  const ownPeerUrl = peerUrlOf(self);
+  const heardAtMs = new Map<string, number>();
+  const transport = peerTransport(options, self, identity, incarnations, late, {
+    fallback,
+    ownPeerUrl,
+    heardAtMs,
+    peerTls,
+  });
+  const sync = new MembershipSync(transport, log);
+  late.sync = sync;
+  // The request size limit is part of the state machine's behaviour: every member must use
+  // the same value (etcd's --max-request-bytes).
+  const requestBytesMax = options.requestBytesMax ?? 1.5 * 1024 * 1024;
+  const kv = new KvStateMachine({ requestBytesMax });
+  const runtime = await openRuntime(options, identity, storage, transport, kv, late);
+  cleanups.pop(); // stopping the node closes the storage
+  cleanups.push(() => runtime.stop());
+  const cluster = new ClusterMembership({
+    node: runtime,
+    clusterId: identity.clusterId,
+    fallbackPeerUrls: () => fallback,
+    ownClientUrl: () => late.clientUrl,
+    isRemovedNode: (id) => transport.isRemoved(id),
+    logger: (message, fields) => log("info", message, fields),
+  });
+  // Membership changes may apply before the member is wired (messages arrive as soon as the
+  // transport listens).
+  sync.apply(runtime, cluster, runtime.membership());
+  runtime.onMembershipChange((m) => {
+    sync.apply(runtime, cluster, m);
+    late.member?.maybePublish();
+  });
+  late.clusterInfo = () => clusterInfoOf(sync, identity, incarnations);
+  cleanups.push(() => transport.stop());
+  await transport.start();
+  runtime.start();
+  return {
+    identity,
+    nodeId: identity.nodeId,
+    clusterId: identity.clusterId,
+    ownPeerUrl,
+    storage,
+    kv,
+    requestBytesMax,
+    transport,
+    runtime,
+    cluster,
+    sync,
+    heardAtMs,
+  };
+}
+
+/** Who this member is (member.json, its incarnation) and its WAL, opened. */
+async function openDurable(options: MemberOptions, peerTls: PeerTls | undefined) {
+  const log = options.logger;
+  const walDir = join(options.dataDir, "wal");
+  const resolved = await resolveIdentity({
+    name: options.name,
+    dataDir: options.dataDir,
+    walDir,
+    initialCluster: options.initialCluster,
+    clusterToken: options.clusterToken,
+    initialClusterState: options.initialClusterState ?? "new",
+    discoveryTimeoutMs: options.discoveryTimeoutMs ?? 30_000,
+    ...(options.bootstrapCheckTimeoutMs !== undefined
+      ? { bootstrapCheckTimeoutMs: options.bootstrapCheckTimeoutMs }
+      : {}),
+    peerTls,
+    log: (message, fields) => log("info", message, fields),
+  });
+  const { created } = resolved;
+  // member.json before the WAL: a WAL without member.json reads as a bootstrap member's
+  // data directory from before member.json, which a joining member must never look like.
+  if (created) await writeMemberFile(options.dataDir, resolved.file);
+  const identity = await settleIncarnation(options.dataDir, walDir, resolved.file, created, log);
+  const incarnations = await FileIncarnations.open(options.dataDir);
+  const storage = await WalStorage.open(walDir, {
+    logger: (level, message, fields) => log(level, `wal: ${message}`, fields),
+  });
+  return { identity, incarnations, storage };
+}
+
+/**
+ * Peer URLs of members that have no replicated record yet (the bootstrap members, until they
+ * publish): what this member started with, then its command line.
+ */
+function fallbackPeerUrls(
+  identity: MemberFile,
+  options: MemberOptions,
+): Map<NodeId, readonly string[]> {
+  const fallback = new Map<NodeId, readonly string[]>();
+  for (const p of identity.peers) fallback.set(p.nodeId, p.peerURLs);
+  for (const p of options.initialCluster) {
+    // This member's own entry names it by --name, which need not be its node id.
+    if (p.name === options.name || fallback.has(p.name as NodeId)) continue;
+    fallback.set(p.name as NodeId, [peerUrlOf(p)]);
+  }
+  return fallback;
+}
+
+function peerTransport(
+  options: MemberOptions,
+  self: PeerSpec,
+  identity: MemberFile,
+  incarnations: FileIncarnations,
+  late: LateBound,
+  p: {
+    readonly fallback: ReadonlyMap<NodeId, readonly string[]>;
+    readonly ownPeerUrl: string;
+    readonly heardAtMs: Map<string, number>;
+    readonly peerTls: PeerTls | undefined;
+  },
+): TcpTransport {
+  const log = options.logger;
+  const nodeId = identity.nodeId;
+  return new TcpTransport({
+    id: nodeId,
+    clusterId: identity.clusterId,
+    listenHost: options.listenPeer?.host ?? self.host,
+    listenPort: options.listenPeer?.port ?? self.port,
+    peers: new Map(
+      [...p.fallback]
+        .filter(([id, urls]) => id !== nodeId && urls[0] !== undefined && urls[0] !== p.ownPeerUrl)
+        .map(([id, urls]) => [id, peerAddressOf(urls[0] as string)]),
+    ),
+    onMessage: (m) => {
+      p.heardAtMs.set(m.from, performance.now());
+      late.metrics?.peerReceived(m);
+      late.node?.receive(m);
+    },
+    clusterInfo: () => late.clusterInfo(),
+    onRemoved: (by, reason) => late.sync?.markRemoved(`${by} refused it: ${reason}`, false),
+    onFenced: (by, reason) => late.sync?.markFenced(`${by} refused it: ${reason}`),
+    incarnation: identity.incarnation,
+    peerIncarnations: incarnations,
+    logger: (level, message, fields) => log(level, `transport: ${message}`, fields),
+    tls: p.peerTls,
+  });
+}
+
+async function openRuntime(
+  options: MemberOptions,
+  identity: MemberFile,
+  storage: WalStorage,
+  transport: TcpTransport,
+  kv: KvStateMachine,
+  late: LateBound,
+): Promise<RsmNode> {
+  const empty = { voters: [], votersOutgoing: [], learners: [] };
+  const node = await RsmNode.open({
+    id: identity.nodeId,
+    confState: identity.bootstrap
+      ? { ...empty, voters: identity.peers.map((p) => p.nodeId) }
+      : empty,
+    storage,
+    transport: {
+      send: (m) => {
+        late.metrics?.peerSent(m);
+        transport.send(m);
+      },
+    },
+    stateMachine: kv,
+    tickMs: options.tickMs ?? 100,
+    electionTicks: options.electionTicks ?? 10,
+    heartbeatTicks: 1,
+    snapshotEntries: options.snapshotEntries ?? 100_000,
+    ...(options.readMode !== undefined ? { readMode: options.readMode } : {}),
+    ...(options.leaseClockDrift !== undefined ? { leaseClockDrift: options.leaseClockDrift } : {}),
+    logger: options.logger,
+    validateMembership: (current, proposed) => recordConflict(current, proposed.contexts),
+    // Debug runs (and the real-process tests): the runtime's invariants after every round.
+    checkInvariants: process.env.ORDO_CHECK_INVARIANTS === "1",
+    hooks: {
+      onFsync: (seconds) => late.metrics?.observeFsync(seconds),
+      onApplied: (seconds) => late.metrics?.observeBackendCommit(seconds),
+    },
+  });
+  late.node = node;
+  return node;
+}
+
+/** What a dialer with an empty data directory learns (discovery): the members as recorded. */
+function clusterInfoOf(
+  sync: MembershipSync,
+  identity: MemberFile,
+  incarnations: FileIncarnations,
+): ClusterInfo | undefined {
+  const m = sync.membership;
+  if (m === undefined || m.confState.voters.length === 0) return undefined;
+  return {
+    clusterId: identity.clusterId,
+    members: sync.current.map((v) => {
+      // What a member with an empty data directory is told about itself (is it back after
+      // a wipe?): the incarnation we heard from it, and whether it published its record.
+      const incarnation =
+        v.nodeId === identity.nodeId ? identity.incarnation : incarnations.get(v.nodeId);
+      return {
+        nodeId: v.nodeId,
+        id: v.id,
+        peerURLs: v.peerURLs,
+        ...(incarnation !== undefined ? { incarnation } : {}),
+        started: v.replicated && v.clientURLs.length > 0,
+      };
+    }),
+  };
+}
+
+/** /health's and /status's view of this member: role, indexes, who it heard from and when. */
+function healthOf(options: MemberOptions, core: MemberCore): () => HealthInput {
+  const electionMs = (options.tickMs ?? 100) * (options.electionTicks ?? 10);
+  return () => {
+    const s = core.runtime.status();
+    const now = performance.now();
+    const heardAgoMs = new Map<string, number>();
+    for (const [peer, at] of core.heardAtMs) heardAgoMs.set(peer, now - at);
+    return {
+      name: options.name,
+      role: s.role,
+      term: s.term,
+      leader: s.leader,
+      commit: s.commit,
+      applied: s.applied,
+      lastIndex: s.lastIndex,
+      voters: s.confState.voters,
+      votersOutgoing: s.confState.votersOutgoing,
+      heardAgoMs,
+      // Heartbeats go every tick; two election timeouts (at least half a second) of silence
+      // is lost contact, not a scheduling hiccup.
+      heardWindowMs: Math.max(2 * electionMs, 500),
+      stopped: s.stopped,
+      fatal: s.fatal,
+      divergenceAlarms: s.divergence.length,
+      spaceAlarms: core.kv.store.alarms.get("NOSPACE").length,
+    };
+  };
+}
+
+/** The client port: gRPC and HTTP on one listener; on failure what was built is closed. */
+async function listenForClients(
+  options: MemberOptions,
+  grpcServer: GrpcServer,
+  httpServer: HttpServer,
+  dashboard: Dashboard,
+): Promise<ClientListener> {
+  try {
+    return await ClientListener.listen({
+      host: options.clientHost,
+      port: options.clientPort,
+      grpc: (socket, head) => grpcServer.acceptConnection(socket, head),
+      http: httpServer,
+      ...(options.clientTls !== undefined ? { tls: listenerTlsOf(options.clientTls) } : {}),
+      logger: (level, message, fields) =>
+        options.logger(level, `client listener: ${message}`, fields),
+    });
+  } catch (e) {
+    dashboard.close();
+    grpcServer.forceShutdown();
+    httpServer.close();
+    throw new MemberStartError(
+      `cannot listen for clients: ${listenFailure(options.clientHost, options.clientPort, e)}`,
+    );
+  }
+}
+
 function clientUrlOf(options: MemberOptions, port: number): string {
   const host = options.clientHost.includes(":") ? `[${options.clientHost}]` : options.clientHost;
   return `${options.clientTls !== undefined ? "https" : "http"}://${host}:${port}`;
