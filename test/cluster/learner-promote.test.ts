@@ -8,7 +8,7 @@ import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { etcdctl, etcdctlMissing } from "./etcdctl.js";
 import { freePort } from "./ports.js";
-import { spawnMember, startProcessCluster } from "./processes.js";
+import { spawnMember, startProcessCluster, waitFor } from "./processes.js";
 
 const ORDO = fileURLToPath(new URL("../../../bin/ordo.js", import.meta.url));
 
@@ -35,16 +35,6 @@ function run(command: string, args: readonly string[]): Promise<Outcome> {
 
 const ordo = (endpoints: string, args: readonly string[]): Promise<Outcome> =>
   run(process.execPath, [ORDO, "member", ...args, "--endpoints", endpoints]);
-
-/** Polls `probe` (each call a full round trip) until it yields a value; bounded. */
-async function waitFor<T>(what: string, boundMs: number, probe: () => Promise<T | undefined>) {
-  const deadline = Date.now() + boundMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`no ${what} within ${boundMs} ms`);
-  }
-}
 
 test("member promote: an unstarted learner is listed unstarted and refused; once in sync, promoted", {
   timeout: 120_000,
