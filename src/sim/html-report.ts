@@ -186,6 +186,14 @@ function laneY(i: number, top: number): number {
   return top + i * LANE_HEIGHT;
 }
 
+/** Where the timeline's parts go, top to bottom (SVG units). */
+interface Layout {
+  readonly axisTop: number;
+  readonly lanesTop: number;
+  readonly opsTop: number;
+  readonly height: number;
+}
+
 /** The member lanes, messages and operation rows of [t0, t1] as one SVG. */
 function timeline(
   story: SimStory,
@@ -194,8 +202,6 @@ function timeline(
   proof: ProofSet,
   id: string,
 ): string {
-  const segments = segmentsOf(story);
-  const cuts = cutsOf(story);
   const clients = [...new Set(story.history.map((h) => h.client))]
     .filter((c) => !c.startsWith("final-"))
     .sort();
@@ -204,11 +210,24 @@ function timeline(
   const lanesBottom = laneY(story.nodes.length, lanesTop);
   const opsTop = lanesBottom + 22;
   const height = opsTop + clients.length * OP_ROW + 14;
+  const layout: Layout = { axisTop, lanesTop, opsTop, height };
   const width = LEFT + PLOT_WIDTH + RIGHT;
   const parts: string[] = [];
   parts.push(
     `<svg id="${id}" class="timeline" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}">`,
   );
+  axisSvg(parts, story, f, layout);
+  lanesSvg(parts, story, f, proof, layout);
+  messagesSvg(parts, story, f, messages, layout);
+  markersSvg(parts, story, f, proof, layout);
+  clientsSvg(parts, story, f, proof, clients, layout);
+  parts.push("</svg>");
+  return parts.join("\n");
+}
+
+/** The time axis, and the faults on it. */
+function axisSvg(parts: string[], story: SimStory, f: Frame, layout: Layout): void {
+  const { axisTop, height } = layout;
   // Time axis.
   const step = niceStep(f.t1 - f.t0, PLOT_WIDTH);
   parts.push(`<g class="axis">`);
@@ -230,6 +249,19 @@ function timeline(
     );
   }
   parts.push("</g>");
+}
+
+/** A lane per member: its role and term, down, paused, and the links cut off from it. */
+function lanesSvg(
+  parts: string[],
+  story: SimStory,
+  f: Frame,
+  proof: ProofSet,
+  layout: Layout,
+): void {
+  const segments = segmentsOf(story);
+  const cuts = cutsOf(story);
+  const { lanesTop } = layout;
   // Member lanes.
   story.nodes.forEach((node, i) => {
     const y = laneY(i, lanesTop);
@@ -274,6 +306,17 @@ function timeline(
     }
     parts.push("</g>");
   });
+}
+
+/** The messages, each a line from its sender's lane to its receiver's. */
+function messagesSvg(
+  parts: string[],
+  story: SimStory,
+  f: Frame,
+  messages: readonly StoryMessage[],
+  layout: Layout,
+): void {
+  const { lanesTop } = layout;
   // Messages.
   const laneOf = new Map(story.nodes.map((n, i) => [n, i]));
   parts.push(`<g class="messages">`);
@@ -289,6 +332,17 @@ function timeline(
     );
   }
   parts.push("</g>");
+}
+
+/** The heal and the violation, as lines across the timeline. */
+function markersSvg(
+  parts: string[],
+  story: SimStory,
+  f: Frame,
+  proof: ProofSet,
+  layout: Layout,
+): void {
+  const { axisTop, lanesTop, height } = layout;
   // The heal and the violation.
   if (Number.isFinite(story.healMs) && story.healMs >= f.t0 && story.healMs <= f.t1) {
     const x = fmt(f.x(story.healMs));
@@ -302,6 +356,18 @@ function timeline(
       `<line class="violation-line" x1="${x}" y1="${axisTop}" x2="${x}" y2="${height - 10}"/>`,
     );
   }
+}
+
+/** A row per client: its operations, the ones that prove a violation marked. */
+function clientsSvg(
+  parts: string[],
+  story: SimStory,
+  f: Frame,
+  proof: ProofSet,
+  clients: readonly string[],
+  layout: Layout,
+): void {
+  const { opsTop } = layout;
   // Client operations.
   parts.push(
     `<text class="section-label" x="${LEFT - 8}" y="${opsTop - 8}" text-anchor="end">clients</text>`,
@@ -328,8 +394,6 @@ function timeline(
     });
     parts.push("</g>");
   });
-  parts.push("</svg>");
-  return parts.join("\n");
 }
 
 /** What an operation did: "put k1 \"v3\"", "get k2 = \"v1\"", "cas k1 null→\"v4\" = true". */
