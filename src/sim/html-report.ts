@@ -194,6 +194,15 @@ interface Layout {
   readonly height: number;
 }
 
+/** What every part of one timeline draws from, and the parts drawn so far. */
+interface Canvas {
+  readonly parts: string[];
+  readonly story: SimStory;
+  readonly f: Frame;
+  readonly proof: ProofSet;
+  readonly layout: Layout;
+}
+
 /** The member lanes, messages and operation rows of [t0, t1] as one SVG. */
 function timeline(
   story: SimStory,
@@ -216,17 +225,18 @@ function timeline(
   parts.push(
     `<svg id="${id}" class="timeline" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}">`,
   );
-  axisSvg(parts, story, f, layout);
-  lanesSvg(parts, story, f, proof, layout);
-  messagesSvg(parts, story, f, messages, layout);
-  markersSvg(parts, story, f, proof, layout);
-  clientsSvg(parts, story, f, proof, clients, layout);
+  const canvas: Canvas = { parts, story, f, proof, layout };
+  axisSvg(canvas);
+  lanesSvg(canvas);
+  messagesSvg(canvas, messages);
+  markersSvg(canvas);
+  clientsSvg(canvas, clients);
   parts.push("</svg>");
   return parts.join("\n");
 }
 
 /** The time axis, and the faults on it. */
-function axisSvg(parts: string[], story: SimStory, f: Frame, layout: Layout): void {
+function axisSvg({ parts, story, f, layout }: Canvas): void {
   const { axisTop, height } = layout;
   // Time axis.
   const step = niceStep(f.t1 - f.t0, PLOT_WIDTH);
@@ -252,13 +262,7 @@ function axisSvg(parts: string[], story: SimStory, f: Frame, layout: Layout): vo
 }
 
 /** A lane per member: its role and term, down, paused, and the links cut off from it. */
-function lanesSvg(
-  parts: string[],
-  story: SimStory,
-  f: Frame,
-  proof: ProofSet,
-  layout: Layout,
-): void {
+function lanesSvg({ parts, story, f, proof, layout }: Canvas): void {
   const segments = segmentsOf(story);
   const cuts = cutsOf(story);
   const { lanesTop } = layout;
@@ -309,13 +313,7 @@ function lanesSvg(
 }
 
 /** The messages, each a line from its sender's lane to its receiver's. */
-function messagesSvg(
-  parts: string[],
-  story: SimStory,
-  f: Frame,
-  messages: readonly StoryMessage[],
-  layout: Layout,
-): void {
+function messagesSvg({ parts, story, f, layout }: Canvas, messages: readonly StoryMessage[]): void {
   const { lanesTop } = layout;
   // Messages.
   const laneOf = new Map(story.nodes.map((n, i) => [n, i]));
@@ -335,13 +333,7 @@ function messagesSvg(
 }
 
 /** The heal and the violation, as lines across the timeline. */
-function markersSvg(
-  parts: string[],
-  story: SimStory,
-  f: Frame,
-  proof: ProofSet,
-  layout: Layout,
-): void {
+function markersSvg({ parts, story, f, proof, layout }: Canvas): void {
   const { axisTop, lanesTop, height } = layout;
   // The heal and the violation.
   if (Number.isFinite(story.healMs) && story.healMs >= f.t0 && story.healMs <= f.t1) {
@@ -359,14 +351,7 @@ function markersSvg(
 }
 
 /** A row per client: its operations, the ones that prove a violation marked. */
-function clientsSvg(
-  parts: string[],
-  story: SimStory,
-  f: Frame,
-  proof: ProofSet,
-  clients: readonly string[],
-  layout: Layout,
-): void {
+function clientsSvg({ parts, story, f, proof, layout }: Canvas, clients: readonly string[]): void {
   const { opsTop } = layout;
   // Client operations.
   parts.push(

@@ -51,6 +51,16 @@ export interface RuntimeMemberOptions {
 const utf8 = new TextEncoder();
 const fromUtf8 = new TextDecoder();
 
+/** A client request being served: the runtime, and where its outcome goes. */
+interface ClientCall {
+  readonly node: RsmNode;
+  readonly reply: (r: ClientReply) => void;
+  readonly failed: (e: unknown) => void;
+}
+
+type ReadRequest = Extract<ClientRequest, { kind: "read" }>;
+type WriteRequest = Extract<ClientRequest, { kind: "write" }>;
+
 /** Maps a workload write to a KV command. */
 function kvCommandOf(c: SimCommand): KvCommand {
   const key = utf8.encode(c.key);
@@ -383,6 +393,7 @@ export class RuntimeMember extends SimProcess implements SimMember {
       if (this.incarnation === life && !this.crashed) this.env.reply(request.client, r);
     };
     const failed = (e: unknown): void => this.replyFailure(request.requestId, e, reply);
+    const call: ClientCall = { node, reply, failed };
     switch (request.kind) {
       case "register":
         node
@@ -390,10 +401,10 @@ export class RuntimeMember extends SimProcess implements SimMember {
           .then((id) => reply({ kind: "ok", requestId: request.requestId, output: id }), failed);
         return;
       case "read":
-        this.read(node, request, reply, failed);
+        this.read(call, request);
         return;
       case "write":
-        this.write(node, request, reply, failed);
+        this.write(call, request);
         return;
     }
   }
@@ -422,12 +433,7 @@ export class RuntimeMember extends SimProcess implements SimMember {
   }
 
   /** A linearizable Range of one key. */
-  private read(
-    node: RsmNode,
-    request: Extract<ClientRequest, { kind: "read" }>,
-    reply: (r: ClientReply) => void,
-    failed: (e: unknown) => void,
-  ): void {
+  private read({ node, reply, failed }: ClientCall, request: ReadRequest): void {
     node
       .read(
         encodeQuery({ type: "Range", request: { key: utf8.encode(request.key) } }),
@@ -449,12 +455,7 @@ export class RuntimeMember extends SimProcess implements SimMember {
   }
 
   /** The workload's write, as root, in the client's session; now and then an auth change first. */
-  private write(
-    node: RsmNode,
-    request: Extract<ClientRequest, { kind: "write" }>,
-    reply: (r: ClientReply) => void,
-    failed: (e: unknown) => void,
-  ): void {
+  private write({ node, reply, failed }: ClientCall, request: WriteRequest): void {
     const c = request.command;
     const session = c.session === undefined ? undefined : { clientId: c.session, seq: c.seq };
     if (c.seq % AUTH_EVERY_WRITES === 0) this.proposeAuthChange(node, c);
