@@ -1,6 +1,5 @@
 // etcd's KV service (clientv3 kv.go): get, put, delete, compact, txn, and compare-and-swap as
 // one txn. Writes go through the session when exactlyOnce is set (session.ts).
-
 import { SessionConnection } from "./session.js";
 import {
   deleteRequest,
@@ -14,8 +13,7 @@ import {
   txnResult,
   txnToEtcd,
 } from "./txn.js";
-import type { RawHeader } from "./wire.js";
-import { type Bytes, type KeyValue, type RawKv, toKv } from "./wire.js";
+import { type Bytes, type KeyValue, type RawHeader, type RawKv, toKv } from "./wire.js";
 
 export interface GetOptions {
   readonly prefix?: boolean;
