@@ -123,33 +123,48 @@ function describeFailure(r: SeedSummary): string {
   return reasons.join("\n  ");
 }
 
+const SIM_FLAGS = {
+  seeds: { type: "string" },
+  seed: { type: "string" },
+  nodes: { type: "string" },
+  faults: { type: "string", default: "all" },
+  stack: { type: "string", default: "runtime" },
+  json: { type: "boolean", default: false },
+  history: { type: "string" },
+  html: { type: "string" },
+  trace: { type: "boolean", default: false },
+  workers: { type: "string" },
+  bug: { type: "string" },
+  reconfig: { type: "boolean", default: false },
+  "read-mode": { type: "string", default: "index" },
+  "lease-clock-drift": { type: "string" },
+  "clock-skew": { type: "string" },
+  help: { type: "boolean", short: "h", default: false },
+} as const;
+
+type SimValues = ReturnType<
+  typeof parseArgs<{ options: typeof SIM_FLAGS; strict: true }>
+>["values"];
+
+type BaseOptions = Omit<SimOptions, "seed"> & {
+  readonly faults: FaultMode;
+  readonly stack: SimStack;
+};
+
 export async function runSimCommand(args: string[], out: Output): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      seeds: { type: "string" },
-      seed: { type: "string" },
-      nodes: { type: "string" },
-      faults: { type: "string", default: "all" },
-      stack: { type: "string", default: "runtime" },
-      json: { type: "boolean", default: false },
-      history: { type: "string" },
-      html: { type: "string" },
-      trace: { type: "boolean", default: false },
-      workers: { type: "string" },
-      bug: { type: "string" },
-      reconfig: { type: "boolean", default: false },
-      "read-mode": { type: "string", default: "index" },
-      "lease-clock-drift": { type: "string" },
-      "clock-skew": { type: "string" },
-      help: { type: "boolean", short: "h", default: false },
-    },
-    strict: true,
-  });
+  const { values } = parseArgs({ args, options: SIM_FLAGS, strict: true });
   if (values.help) {
     out.stdout(`${SIM_USAGE}\n`);
     return 0;
   }
+  const base = baseOptions(values);
+  if (values.seed !== undefined) return runOneSeed(values.seed, values, base, out);
+  if (values.html !== undefined) throw new Error("--html needs --seed S (one seed)");
+  return runManySeeds(values, base, out);
+}
+
+/** The options every seed of the command runs with, checked. */
+function baseOptions(values: SimValues): BaseOptions {
   const faults = values.faults as FaultMode;
   if (faults !== "all" && faults !== "none" && faults !== "wipe")
     throw new Error(`--faults must be all, wipe or none, not "${values.faults}"`);
@@ -161,7 +176,7 @@ export async function runSimCommand(args: string[], out: Output): Promise<number
   const stack = values.stack as SimStack;
   if (stack !== "runtime" && stack !== "core")
     throw new Error(`--stack must be runtime or core, not "${values.stack}"`);
-  const base: Omit<SimOptions, "seed"> = {
+  const base: BaseOptions = {
     faults,
     stack,
     ...(nodes !== undefined ? { nodes } : {}),
@@ -170,50 +185,59 @@ export async function runSimCommand(args: string[], out: Output): Promise<number
     ...leaseOptions(values),
   };
   if (values.reconfig && stack !== "runtime") throw new Error("--reconfig needs --stack runtime");
+  return base;
+}
 
-  if (values.seed !== undefined) {
-    const seed = parseSeeds(values.seed);
-    if (seed.length !== 1) throw new Error("--seed takes one seed; use --seeds for a range");
-    const started = Date.now();
-    const recorder =
-      values.html !== undefined ? new StoryRecorder(seed[0] as number, stack) : undefined;
-    const r = await runSeedAsync({
-      ...base,
-      seed: seed[0] as number,
-      keepHistory: true,
-      traceLines: values.trace ? 400 : 80,
-      ...(recorder !== undefined ? { observer: recorder } : {}),
-    });
-    if (values.html !== undefined && recorder !== undefined)
-      writeFileSync(values.html, renderSimReport(recorder.story()));
-    if (values.history !== undefined)
-      writeFileSync(values.history, `${JSON.stringify(r.history, null, 1)}\n`);
-    if (!r.ok || values.trace) out.stderr(`${r.trace.join("\n")}\n`);
-    if (!r.ok) out.stderr(`seed=${r.seed} FAILED\n  ${describeFailure(r)}\n`);
-    const summary = {
-      seed: r.seed,
-      nodes: r.nodes,
-      ok: r.ok,
-      violations: r.violations.length,
-      linearizable: r.linearizable,
-      ops: r.ops,
-      ops_ok: r.opsOk,
-      virtual_ms: Math.round(r.virtualMs),
-      events: r.events,
-      trace_hash: r.traceHash,
-      ...(values.reconfig ? { reconfigs: r.reconfigs.length } : {}),
-      wipes: r.wipes,
-      incarnation_refusals: r.incarnationRefusals,
-      fenced: r.fenced.length,
-      elapsed_ms: Date.now() - started,
-    };
-    if (values.trace && r.reconfigs.length > 0)
-      out.stderr(`membership changes and transfers:\n  ${r.reconfigs.join("\n  ")}\n`);
-    out.stdout(values.json ? `${JSON.stringify(summary)}\n` : `${formatSingle(summary)}\n`);
-    return r.ok ? 0 : 1;
-  }
+/** `--seed S`: one seed, with its history, trace and page if asked. */
+async function runOneSeed(
+  seedText: string,
+  values: SimValues,
+  base: BaseOptions,
+  out: Output,
+): Promise<number> {
+  const seed = parseSeeds(seedText);
+  if (seed.length !== 1) throw new Error("--seed takes one seed; use --seeds for a range");
+  const started = Date.now();
+  const recorder =
+    values.html !== undefined ? new StoryRecorder(seed[0] as number, base.stack) : undefined;
+  const r = await runSeedAsync({
+    ...base,
+    seed: seed[0] as number,
+    keepHistory: true,
+    traceLines: values.trace ? 400 : 80,
+    ...(recorder !== undefined ? { observer: recorder } : {}),
+  });
+  if (values.html !== undefined && recorder !== undefined)
+    writeFileSync(values.html, renderSimReport(recorder.story()));
+  if (values.history !== undefined)
+    writeFileSync(values.history, `${JSON.stringify(r.history, null, 1)}\n`);
+  if (!r.ok || values.trace) out.stderr(`${r.trace.join("\n")}\n`);
+  if (!r.ok) out.stderr(`seed=${r.seed} FAILED\n  ${describeFailure(r)}\n`);
+  const summary = {
+    seed: r.seed,
+    nodes: r.nodes,
+    ok: r.ok,
+    violations: r.violations.length,
+    linearizable: r.linearizable,
+    ops: r.ops,
+    ops_ok: r.opsOk,
+    virtual_ms: Math.round(r.virtualMs),
+    events: r.events,
+    trace_hash: r.traceHash,
+    ...(values.reconfig ? { reconfigs: r.reconfigs.length } : {}),
+    wipes: r.wipes,
+    incarnation_refusals: r.incarnationRefusals,
+    fenced: r.fenced.length,
+    elapsed_ms: Date.now() - started,
+  };
+  if (values.trace && r.reconfigs.length > 0)
+    out.stderr(`membership changes and transfers:\n  ${r.reconfigs.join("\n  ")}\n`);
+  out.stdout(values.json ? `${JSON.stringify(summary)}\n` : `${formatSingle(summary)}\n`);
+  return r.ok ? 0 : 1;
+}
 
-  if (values.html !== undefined) throw new Error("--html needs --seed S (one seed)");
+/** `--seeds A-B`: many seeds on worker threads, failures reported as they come. */
+async function runManySeeds(values: SimValues, base: BaseOptions, out: Output): Promise<number> {
   const seeds = parseSeeds(values.seeds ?? "1-100");
   const workers = values.workers === undefined ? undefined : Number(values.workers);
   const started = Date.now();
@@ -226,13 +250,7 @@ export async function runSimCommand(args: string[], out: Output): Promise<number
     onResult: (r, done) => {
       if (!r.ok) {
         failedSoFar++;
-        out.stderr(
-          `${progress ? "\r\x1b[K" : ""}seed=${r.seed} FAILED (nodes=${r.nodes})\n  ${describeFailure(r)}\n`,
-        );
-        out.stderr(`  last events:\n    ${r.trace.slice(-25).join("\n    ")}\n`);
-        out.stderr(
-          `  replay: npx ordo sim --seed ${r.seed} --stack ${stack} --faults ${faults}${nodes ? ` --nodes ${nodes}` : ""}${values.bug ? ` --bug ${values.bug}` : ""}${values.reconfig ? " --reconfig" : ""}${leaseFlags(values)} --trace\n`,
-        );
+        reportFailure(r, values, base, progress, out);
       }
       if (progress && (done % 10 === 0 || done === seeds.length)) {
         const secs = (Date.now() - started) / 1000;
@@ -243,9 +261,39 @@ export async function runSimCommand(args: string[], out: Output): Promise<number
     },
   });
   if (progress) out.stderr("\n");
-  const elapsedMs = Date.now() - started;
+  const summary = manySummary(results, values, Date.now() - started);
+  if (values.json) out.stdout(`${JSON.stringify(summary)}\n`);
+  else {
+    out.stdout(
+      `${summary.seeds} seeds, ${summary.failed.length} failed${summary.failed.length ? ` (${summary.failed.slice(0, 20).join(", ")})` : ""}, ` +
+        `${summary.violations} invariant violations, ${summary.linearizable} linearizable histories, ${summary.ops} client ops\n` +
+        `${(summary.elapsed_ms / 1000).toFixed(1)} s wall, ${summary.seeds_per_minute} seeds/min, ${summary.virtual_seconds_per_second} virtual s per wall s\n`,
+    );
+  }
+  return summary.failed.length === 0 ? 0 : 1;
+}
+
+/** A failed seed of a range: why, its last events, and the command that replays it. */
+function reportFailure(
+  r: SeedSummary,
+  values: SimValues,
+  base: BaseOptions,
+  progress: boolean,
+  out: Output,
+): void {
+  out.stderr(
+    `${progress ? "\r\x1b[K" : ""}seed=${r.seed} FAILED (nodes=${r.nodes})\n  ${describeFailure(r)}\n`,
+  );
+  out.stderr(`  last events:\n    ${r.trace.slice(-25).join("\n    ")}\n`);
+  out.stderr(
+    `  replay: npx ordo sim --seed ${r.seed} --stack ${base.stack} --faults ${base.faults}${base.nodes ? ` --nodes ${base.nodes}` : ""}${values.bug ? ` --bug ${values.bug}` : ""}${values.reconfig ? " --reconfig" : ""}${leaseFlags(values)} --trace\n`,
+  );
+}
+
+/** The totals of a range of seeds (the --json line). */
+function manySummary(results: readonly SeedSummary[], values: SimValues, elapsedMs: number) {
   const virtualMs = results.reduce((a, r) => a + r.virtualMs, 0);
-  const summary = {
+  return {
     seeds: results.length,
     failed: results.filter((r) => !r.ok).map((r) => r.seed),
     violations: results.reduce((a, r) => a + r.violations.length, 0),
@@ -259,15 +307,6 @@ export async function runSimCommand(args: string[], out: Output): Promise<number
     seeds_per_minute: Math.round((results.length * 60_000) / Math.max(elapsedMs, 1)),
     virtual_seconds_per_second: Math.round(virtualMs / Math.max(elapsedMs, 1)),
   };
-  if (values.json) out.stdout(`${JSON.stringify(summary)}\n`);
-  else {
-    out.stdout(
-      `${summary.seeds} seeds, ${summary.failed.length} failed${summary.failed.length ? ` (${summary.failed.slice(0, 20).join(", ")})` : ""}, ` +
-        `${summary.violations} invariant violations, ${summary.linearizable} linearizable histories, ${summary.ops} client ops\n` +
-        `${(elapsedMs / 1000).toFixed(1)} s wall, ${summary.seeds_per_minute} seeds/min, ${summary.virtual_seconds_per_second} virtual s per wall s\n`,
-    );
-  }
-  return summary.failed.length === 0 ? 0 : 1;
 }
 
 function formatSingle(s: Record<string, unknown>): string {

@@ -9,8 +9,8 @@
 // AuthClient is etcd's Auth service for tools (ordo user/role/auth): users, roles,
 // permissions, enable/disable/status.
 import * as grpc from "@grpc/grpc-js";
-import { serviceClient } from "../api/index.js";
-import { KvClientError } from "./errors.js";
+import { errorOf, KvClientError, unreachable } from "./errors.js";
+import { callUnary, stubsOf } from "./grpc-call.js";
 import { type ClientTlsOptions, channelsOf } from "./tls.js";
 
 export interface AuthOptions {
@@ -28,19 +28,6 @@ export function needsReauthentication(e: { grpcCode: number; message: string }):
   return REAUTHENTICATE_MESSAGES.includes(e.message);
 }
 
-type Unary = (
-  req: unknown,
-  meta: grpc.Metadata,
-  opts: grpc.CallOptions,
-  cb: (e: grpc.ServiceError | null, res: unknown) => void,
-) => void;
-
-function errorOf(e: unknown): KvClientError {
-  if (e instanceof KvClientError) return e;
-  const err = e as Partial<grpc.ServiceError>;
-  return new KvClientError(err.code ?? grpc.status.UNKNOWN, err.details || String(err.message));
-}
-
 /** Holds one token for a user, fetched on demand, shared by every call of one client. */
 export class Authenticator {
   private token: string | undefined;
@@ -52,11 +39,7 @@ export class Authenticator {
     private readonly auth: AuthOptions,
     private readonly timeoutMs = 5000,
   ) {
-    const Ctor = serviceClient("Auth");
-    this.clients = channels.map(
-      (channel) =>
-        new Ctor("unused", grpc.credentials.createInsecure(), { channelOverride: channel }),
-    );
+    this.clients = stubsOf("Auth", channels);
   }
 
   /** The token, authenticating first if there is none. */
@@ -77,27 +60,19 @@ export class Authenticator {
     let last: KvClientError | undefined;
     for (const client of this.clients) {
       try {
-        const res = (await new Promise<unknown>((resolve, reject) => {
-          const fn = (client as unknown as Record<string, Unary>).Authenticate as Unary;
-          fn.call(
-            client,
-            { name: this.auth.username, password: this.auth.password },
-            new grpc.Metadata(),
-            { deadline: Date.now() + this.timeoutMs },
-            (e, r) => (e ? reject(e) : resolve(r)),
-          );
-        })) as { token: string };
+        const res = (await callUnary(
+          client,
+          "Authenticate",
+          { name: this.auth.username, password: this.auth.password },
+          new grpc.Metadata(),
+          Date.now() + this.timeoutMs,
+        )) as { token: string };
         this.token = res.token;
         return res.token;
       } catch (e) {
         last = errorOf(e);
         // Only an unreachable member sends us to the next one; a refusal is final.
-        if (
-          last.grpcCode !== grpc.status.UNAVAILABLE &&
-          last.grpcCode !== grpc.status.DEADLINE_EXCEEDED
-        ) {
-          throw last;
-        }
+        if (!unreachable(last)) throw last;
       }
     }
     throw last ?? new KvClientError(grpc.status.UNAVAILABLE, "no endpoint answered");
@@ -132,6 +107,33 @@ export class Authenticator {
   }
 }
 
+/** What every client of a cluster starts with: its endpoints' channels and, with a user, its token. */
+export interface Connected {
+  readonly channels: grpc.Channel[];
+  readonly authenticator: Authenticator | undefined;
+  /** The interceptor that puts the token on every call, with a user. */
+  readonly interceptors: grpc.Interceptor[];
+}
+
+/** One channel per endpoint (TLS as asked) and an Authenticator on them when a user is given. */
+export function connect(
+  endpoints: readonly string[],
+  options: {
+    readonly auth?: AuthOptions;
+    readonly timeoutMs?: number;
+    readonly tls?: ClientTlsOptions;
+  },
+): Connected {
+  if (endpoints.length === 0) throw new Error("no endpoints");
+  const channels = channelsOf(endpoints, options.tls);
+  const authenticator =
+    options.auth === undefined
+      ? undefined
+      : new Authenticator(channels, options.auth, options.timeoutMs);
+  const interceptors = authenticator === undefined ? [] : [authenticator.interceptor()];
+  return { channels, authenticator, interceptors };
+}
+
 export type PermissionType = "read" | "write" | "readwrite";
 
 export interface RolePermission {
@@ -156,21 +158,10 @@ export class AuthClient {
       readonly tls?: ClientTlsOptions;
     } = {},
   ) {
-    if (endpoints.length === 0) throw new Error("no endpoints");
-    this.channels = channelsOf(endpoints, options.tls);
-    this.authenticator =
-      options.auth === undefined
-        ? undefined
-        : new Authenticator(this.channels, options.auth, options.timeoutMs);
-    const Ctor = serviceClient("Auth");
-    const interceptors = this.authenticator === undefined ? [] : [this.authenticator.interceptor()];
-    this.clients = this.channels.map(
-      (channel) =>
-        new Ctor("unused", grpc.credentials.createInsecure(), {
-          channelOverride: channel,
-          interceptors,
-        }),
-    );
+    const { channels, authenticator, interceptors } = connect(endpoints, options);
+    this.channels = channels;
+    this.authenticator = authenticator;
+    this.clients = stubsOf("Auth", channels, interceptors);
     this.timeoutMs = options.timeoutMs ?? 5000;
   }
 
@@ -187,28 +178,20 @@ export class AuthClient {
     for (let attempt = 0; attempt < this.clients.length * 2; attempt++) {
       const client = this.clients[attempt % this.clients.length] as grpc.Client;
       try {
-        return (await new Promise<unknown>((resolve, reject) => {
-          const fn = (client as unknown as Record<string, Unary>)[method] as Unary;
-          fn.call(
-            client,
-            request,
-            new grpc.Metadata(),
-            { deadline: Date.now() + this.timeoutMs },
-            (e, r) => (e ? reject(e) : resolve(r)),
-          );
-        })) as Record<string, unknown>;
+        return (await callUnary(
+          client,
+          method,
+          request,
+          new grpc.Metadata(),
+          Date.now() + this.timeoutMs,
+        )) as Record<string, unknown>;
       } catch (e) {
         last = errorOf(e);
         if (needsReauthentication(last)) {
           this.authenticator?.invalidate();
           continue;
         }
-        if (
-          last.grpcCode !== grpc.status.UNAVAILABLE &&
-          last.grpcCode !== grpc.status.DEADLINE_EXCEEDED
-        ) {
-          throw last;
-        }
+        if (!unreachable(last)) throw last;
       }
     }
     throw last ?? new KvClientError(grpc.status.UNAVAILABLE, "no endpoint answered");

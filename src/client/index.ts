@@ -7,22 +7,19 @@ export {
   type PermissionType,
   type RolePermission,
 } from "./auth.js";
+export type { MemberAddResult, MemberInfo } from "./cluster.js";
 export { Election, Mutex, Session } from "./concurrency.js";
+export type { KvClientOptions } from "./connection.js";
 export { KvClientError } from "./errors.js";
-export {
-  type EndpointHealth,
-  type EndpointResult,
-  type EndpointStatus,
-  type GetOptions,
-  type GetResult,
-  KvClient,
-  type KvClientOptions,
-  type LeaseGrant,
-  type LeaseTimeToLive,
-  type MemberAddResult,
-  type MemberInfo,
-  type SnapshotInfo,
-} from "./kv-client.js";
+export type { GetOptions, GetResult } from "./kv.js";
+export { KvClient } from "./kv-client.js";
+export type { LeaseGrant, LeaseTimeToLive } from "./lease.js";
+export type {
+  EndpointHealth,
+  EndpointResult,
+  EndpointStatus,
+  SnapshotInfo,
+} from "./maintenance.js";
 export { type ClientTlsOptions, channelCredentials } from "./tls.js";
 export type {
   CompareOp,

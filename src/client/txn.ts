@@ -1,6 +1,6 @@
 // Txn in a friendly shape: compares on a key's value, version, revisions or lease; put, get and
 // delete operations; results typed by operation.
-import type { GetOptions, GetResult } from "./kv-client.js";
+import type { GetOptions, GetResult } from "./kv.js";
 import {
   type Bytes,
   type KeyValue,

@@ -189,21 +189,15 @@ export function writeAuthResponse(w: ByteWriter, res: AuthResponse): void {
   w.uvarint(res.header.revision);
   w.uvarint(res.authRevision);
   w.stringVarint(res.token);
-  w.uvarint(res.names.length);
-  for (const n of res.names) w.stringVarint(n);
-  w.uvarint(res.permissions.length);
-  for (const p of res.permissions) writePermission(w, p);
+  w.list(res.names, (n) => w.stringVarint(n));
+  w.list(res.permissions, (p) => writePermission(w, p));
 }
 
 export function readAuthResponse(r: ByteReader): AuthResponse {
   const header = { revision: r.uvarint() };
   const authRevision = r.uvarint();
   const token = r.stringVarint("token");
-  const names: string[] = [];
-  const nameCount = r.count("names", Number.MAX_SAFE_INTEGER, 1);
-  for (let i = 0; i < nameCount; i++) names.push(r.stringVarint("name"));
-  const permissions: Permission[] = [];
-  const permCount = r.count("permissions", Number.MAX_SAFE_INTEGER, 3);
-  for (let i = 0; i < permCount; i++) permissions.push(readPermission(r));
+  const names = r.list("names", Number.MAX_SAFE_INTEGER, 1, () => r.stringVarint("name"));
+  const permissions = r.list("permissions", Number.MAX_SAFE_INTEGER, 3, () => readPermission(r));
   return { header, authRevision, token, names, permissions };
 }

@@ -126,6 +126,17 @@ export class ByteReader {
     return n;
   }
 
+  /**
+   * A counted list (ByteWriter.list): the count as count() bounds it, then each item as `item`
+   * reads it.
+   */
+  list<T>(what: string, countMax: number, itemBytesMin: number, item: () => T): T[] {
+    const n = this.count(what, countMax, itemBytesMin);
+    const items: T[] = [];
+    for (let i = 0; i < n; i++) items.push(item());
+    return items;
+  }
+
   /** A view of the next `n` bytes (no length prefix). */
   take(what: string, n: number): Uint8Array {
     if (n > this.remainingBytes) this.fail(`${what}: ${n} bytes beyond the input`);

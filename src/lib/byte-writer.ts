@@ -128,6 +128,13 @@ export class ByteWriter {
     return this.raw(value);
   }
 
+  /** A uvarint count, then each item as `item` writes it (ByteReader.list reads it back). */
+  list<T>(items: readonly T[], item: (value: T) => void): this {
+    this.uvarint(items.length);
+    for (const value of items) item(value);
+    return this;
+  }
+
   bytesVarint(value: Uint8Array): this {
     this.uvarint(value.byteLength);
     return this.raw(value);

@@ -186,6 +186,23 @@ function laneY(i: number, top: number): number {
   return top + i * LANE_HEIGHT;
 }
 
+/** Where the timeline's parts go, top to bottom (SVG units). */
+interface Layout {
+  readonly axisTop: number;
+  readonly lanesTop: number;
+  readonly opsTop: number;
+  readonly height: number;
+}
+
+/** What every part of one timeline draws from, and the parts drawn so far. */
+interface Canvas {
+  readonly parts: string[];
+  readonly story: SimStory;
+  readonly f: Frame;
+  readonly proof: ProofSet;
+  readonly layout: Layout;
+}
+
 /** The member lanes, messages and operation rows of [t0, t1] as one SVG. */
 function timeline(
   story: SimStory,
@@ -194,8 +211,6 @@ function timeline(
   proof: ProofSet,
   id: string,
 ): string {
-  const segments = segmentsOf(story);
-  const cuts = cutsOf(story);
   const clients = [...new Set(story.history.map((h) => h.client))]
     .filter((c) => !c.startsWith("final-"))
     .sort();
@@ -204,11 +219,25 @@ function timeline(
   const lanesBottom = laneY(story.nodes.length, lanesTop);
   const opsTop = lanesBottom + 22;
   const height = opsTop + clients.length * OP_ROW + 14;
+  const layout: Layout = { axisTop, lanesTop, opsTop, height };
   const width = LEFT + PLOT_WIDTH + RIGHT;
   const parts: string[] = [];
   parts.push(
     `<svg id="${id}" class="timeline" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}">`,
   );
+  const canvas: Canvas = { parts, story, f, proof, layout };
+  axisSvg(canvas);
+  lanesSvg(canvas);
+  messagesSvg(canvas, messages);
+  markersSvg(canvas);
+  clientsSvg(canvas, clients);
+  parts.push("</svg>");
+  return parts.join("\n");
+}
+
+/** The time axis, and the faults on it. */
+function axisSvg({ parts, story, f, layout }: Canvas): void {
+  const { axisTop, height } = layout;
   // Time axis.
   const step = niceStep(f.t1 - f.t0, PLOT_WIDTH);
   parts.push(`<g class="axis">`);
@@ -230,6 +259,13 @@ function timeline(
     );
   }
   parts.push("</g>");
+}
+
+/** A lane per member: its role and term, down, paused, and the links cut off from it. */
+function lanesSvg({ parts, story, f, proof, layout }: Canvas): void {
+  const segments = segmentsOf(story);
+  const cuts = cutsOf(story);
+  const { lanesTop } = layout;
   // Member lanes.
   story.nodes.forEach((node, i) => {
     const y = laneY(i, lanesTop);
@@ -274,6 +310,11 @@ function timeline(
     }
     parts.push("</g>");
   });
+}
+
+/** The messages, each a line from its sender's lane to its receiver's. */
+function messagesSvg({ parts, story, f, layout }: Canvas, messages: readonly StoryMessage[]): void {
+  const { lanesTop } = layout;
   // Messages.
   const laneOf = new Map(story.nodes.map((n, i) => [n, i]));
   parts.push(`<g class="messages">`);
@@ -289,6 +330,11 @@ function timeline(
     );
   }
   parts.push("</g>");
+}
+
+/** The heal and the violation, as lines across the timeline. */
+function markersSvg({ parts, story, f, proof, layout }: Canvas): void {
+  const { axisTop, lanesTop, height } = layout;
   // The heal and the violation.
   if (Number.isFinite(story.healMs) && story.healMs >= f.t0 && story.healMs <= f.t1) {
     const x = fmt(f.x(story.healMs));
@@ -302,6 +348,11 @@ function timeline(
       `<line class="violation-line" x1="${x}" y1="${axisTop}" x2="${x}" y2="${height - 10}"/>`,
     );
   }
+}
+
+/** A row per client: its operations, the ones that prove a violation marked. */
+function clientsSvg({ parts, story, f, proof, layout }: Canvas, clients: readonly string[]): void {
+  const { opsTop } = layout;
   // Client operations.
   parts.push(
     `<text class="section-label" x="${LEFT - 8}" y="${opsTop - 8}" text-anchor="end">clients</text>`,
@@ -328,8 +379,6 @@ function timeline(
     });
     parts.push("</g>");
   });
-  parts.push("</svg>");
-  return parts.join("\n");
 }
 
 /** What an operation did: "put k1 \"v3\"", "get k2 = \"v1\"", "cas k1 null→\"v4\" = true". */

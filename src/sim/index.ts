@@ -2,17 +2,9 @@
 
 export { renderSimReport } from "./html-report.js";
 export { MemoryStorage } from "./memory-storage.js";
-export { type RunSeedsOptions, runSeeds, type SeedSummary } from "./runner.js";
-export {
-  describeMessage,
-  type FaultMode,
-  runSeed,
-  runSeedAsync,
-  type SimOptions,
-  type SimResult,
-  type SimStack,
-  Simulation,
-} from "./simulation.js";
+export { type RunSeedsOptions, runSeedAsync, runSeeds, type SeedSummary } from "./runner.js";
+export type { FaultMode, SimOptions, SimStack } from "./sim-options.js";
+export { runSeed, Simulation } from "./simulation.js";
 export {
   type LinkChange,
   MESSAGES_KEPT_MAX,
@@ -25,3 +17,5 @@ export {
   StoryRecorder,
   type StoryViolation,
 } from "./story.js";
+export { describeMessage } from "./trace.js";
+export type { SimResult } from "./verdict.js";

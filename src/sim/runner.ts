@@ -1,8 +1,22 @@
-// Runs many seeds, on every core: a pool of worker threads, each running whole seeds, fed one
-// seed at a time so a slow seed does not hold up the rest. Results come back in seed order.
+// Runs seeds with what the rest of sim/ may not name (Node's timers and threads): one seed on
+// either stack (runSeedAsync), or many seeds on every core: a pool of worker threads, each
+// running whole seeds, fed one seed at a time so a slow seed does not hold up the rest.
+// Results come back in seed order.
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
-import type { SimOptions, SimResult } from "./simulation.js";
+import type { SimOptions } from "./sim-options.js";
+import { Simulation } from "./simulation.js";
+import type { SimResult } from "./verdict.js";
+
+/** Lets every pending promise callback run (they are all microtasks; setImmediate comes after). */
+function drainMicrotasks(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** Runs one seed on either stack. */
+export function runSeedAsync(options: SimOptions): Promise<SimResult> {
+  return new Simulation(options).runAsync(drainMicrotasks);
+}
 
 export type SeedSummary = Omit<SimResult, "history">;
 

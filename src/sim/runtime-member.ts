@@ -23,7 +23,13 @@ import {
   type TestingFaults,
   type Xoshiro128,
 } from "../raft/index.js";
-import { type Clock, type Membership, type RsmError, RsmNode } from "../rsm/index.js";
+import {
+  type Clock,
+  type Membership,
+  type RsmError,
+  RsmNode,
+  type RsmNodeOptions,
+} from "../rsm/index.js";
 import { digestOf } from "./digest.js";
 import type { ClientReply, ClientRequest, SimCommand, SimMember } from "./member.js";
 import type { NodeEnvironment } from "./node.js";
@@ -44,6 +50,16 @@ export interface RuntimeMemberOptions {
 
 const utf8 = new TextEncoder();
 const fromUtf8 = new TextDecoder();
+
+/** A client request being served: the runtime, and where its outcome goes. */
+interface ClientCall {
+  readonly node: RsmNode;
+  readonly reply: (r: ClientReply) => void;
+  readonly failed: (e: unknown) => void;
+}
+
+type ReadRequest = Extract<ClientRequest, { kind: "read" }>;
+type WriteRequest = Extract<ClientRequest, { kind: "write" }>;
 
 /** Maps a workload write to a KV command. */
 function kvCommandOf(c: SimCommand): KvCommand {
@@ -196,7 +212,36 @@ export class RuntimeMember extends SimProcess implements SimMember {
     this.wasLeaderTerm = -1;
     this.leaseReadsSeen = 0;
     this.observedCommit = this.disk.hardState.commit;
-    const clock: Clock = {
+    void RsmNode.open({
+      id: this.options.id,
+      confState: this.options.confState,
+      storage: this.storage(life),
+      transport: { send: (m) => this.env.sendMessage(m) },
+      stateMachine: this.kv,
+      clock: this.clock(),
+      tickMs: this.options.tickMs,
+      electionTicks: this.options.electionTicks,
+      heartbeatTicks: this.options.heartbeatTicks,
+      snapshotEntries: this.options.snapshotEntries,
+      hashCheckEntries: 50,
+      trapNondeterminism: true,
+      seed: this.prng.next32() * 2 ** 16 + this.prng.int(2 ** 16),
+      ...(this.options.testingFaults ? { testingFaults: this.options.testingFaults } : {}),
+      ...(this.options.readMode !== undefined ? { readMode: this.options.readMode } : {}),
+      ...(this.options.leaseClockDrift !== undefined
+        ? { leaseClockDrift: this.options.leaseClockDrift }
+        : {}),
+      hooks: this.hooks(),
+    }).then((node) => {
+      if (this.incarnation !== life) return;
+      this.node = node;
+      node.start();
+    });
+  }
+
+  /** The runtime's clock: the simulation's time with this member's skew, its ticks, its timers. */
+  private clock(): Clock {
+    return {
       nowMs: () => this.env.now() + this.options.clockSkewMs,
       // This member's own clock: one tickMs per tick event, paused or not (the sim's tick events
       // come at the member's clock rate), so a pause is seen as time gone by.
@@ -217,60 +262,38 @@ export class RuntimeMember extends SimProcess implements SimMember {
         };
       },
     };
-    void RsmNode.open({
-      id: this.options.id,
-      confState: this.options.confState,
-      storage: this.storage(life),
-      transport: { send: (m) => this.env.sendMessage(m) },
-      stateMachine: this.kv,
-      clock,
-      tickMs: this.options.tickMs,
-      electionTicks: this.options.electionTicks,
-      heartbeatTicks: this.options.heartbeatTicks,
-      snapshotEntries: this.options.snapshotEntries,
-      hashCheckEntries: 50,
-      trapNondeterminism: true,
-      seed: this.prng.next32() * 2 ** 16 + this.prng.int(2 ** 16),
-      ...(this.options.testingFaults ? { testingFaults: this.options.testingFaults } : {}),
-      ...(this.options.readMode !== undefined ? { readMode: this.options.readMode } : {}),
-      ...(this.options.leaseClockDrift !== undefined
-        ? { leaseClockDrift: this.options.leaseClockDrift }
-        : {}),
-      hooks: {
-        afterStep: (raft) => {
-          this.observeRole(raft);
-          this.observeLeaseReads(raft);
-          this.env.observeCore(this.id, () => raft.checkInvariants());
-        },
-        afterReady: (rd, raft) => {
-          this.observeReady(rd, raft);
-          this.observeLeaseReads(raft);
-        },
-        beforeApply: (rd) => {
-          for (const e of rd.committedEntries)
-            this.env.observeApply(this.id, digestOf(e), this.readyTerm);
-        },
-        // The runtime's own invariants (and the core's) after every Ready round.
-        afterRound: () => {
-          const node = this.node;
-          if (node === undefined) return;
-          this.env.observeCore(this.id, () => {
-            node.checkInvariants();
-            // Every state machine here is deterministic: a divergence alarm is a false one
-            // (a digest or hash that replicas with equal states compute differently).
-            const alarm = node.divergenceAlarms[0];
-            if (alarm !== undefined)
-              throw new Error(
-                `divergence alarm at ${alarm.index}: ${alarm.ours} ≠ ${alarm.leaders}`,
-              );
-          });
-        },
+  }
+
+  /** The runtime's test hooks: what the checkers see of each step, Ready and apply. */
+  private hooks(): NonNullable<RsmNodeOptions["hooks"]> {
+    return {
+      afterStep: (raft) => {
+        this.observeRole(raft);
+        this.observeLeaseReads(raft);
+        this.env.observeCore(this.id, () => raft.checkInvariants());
       },
-    }).then((node) => {
-      if (this.incarnation !== life) return;
-      this.node = node;
-      node.start();
-    });
+      afterReady: (rd, raft) => {
+        this.observeReady(rd, raft);
+        this.observeLeaseReads(raft);
+      },
+      beforeApply: (rd) => {
+        for (const e of rd.committedEntries)
+          this.env.observeApply(this.id, digestOf(e), this.readyTerm);
+      },
+      // The runtime's own invariants (and the core's) after every Ready round.
+      afterRound: () => {
+        const node = this.node;
+        if (node === undefined) return;
+        this.env.observeCore(this.id, () => {
+          node.checkInvariants();
+          // Every state machine here is deterministic: a divergence alarm is a false one (a
+          // digest or hash that replicas with equal states compute differently).
+          const alarm = node.divergenceAlarms[0];
+          if (alarm !== undefined)
+            throw new Error(`divergence alarm at ${alarm.index}: ${alarm.ours} ≠ ${alarm.leaders}`);
+        });
+      },
+    };
   }
 
   /** LogStorage on the simulated disk: each write becomes durable after a simulated fsync. */
@@ -372,93 +395,112 @@ export class RuntimeMember extends SimProcess implements SimMember {
 
   handleClient(request: ClientRequest): void {
     if (this.crashed || this.paused || this.node === undefined) return;
+    const node = this.node;
     const life = this.incarnation;
     const reply = (r: ClientReply): void => {
       if (this.incarnation === life && !this.crashed) this.env.reply(request.client, r);
     };
-    const failed = (e: unknown): void => {
-      const code = (e as RsmError).code;
-      if (
-        code === "NOT_LEADER" ||
-        code === "NO_LEADER" ||
-        code === "REMOVED" ||
-        code === "LEADER_CHANGING"
-      ) {
-        reply({
-          kind: "refused",
-          requestId: request.requestId,
-          leaderHint: (e as { leaderHint?: string }).leaderHint ?? "",
-        });
-      } else if (code !== undefined) {
-        // TIMEOUT, STOPPED, PROPOSAL_DROPPED; or a late duplicate of a request whose session
-        // already moved on (INVALID_ARGUMENT: an older seq), which no client waits for.
-        reply({ kind: "lost", requestId: request.requestId });
-      } else {
-        this.env.fail(`${this.id}: client request failed unexpectedly: ${String(e)}`);
-      }
-    };
+    const failed = (e: unknown): void => this.replyFailure(request.requestId, e, reply);
+    const call: ClientCall = { node, reply, failed };
     switch (request.kind) {
       case "register":
-        this.node
+        node
           .registerSession()
           .then((id) => reply({ kind: "ok", requestId: request.requestId, output: id }), failed);
         return;
       case "read":
-        this.node
-          .read(
-            encodeQuery({ type: "Range", request: { key: utf8.encode(request.key) } }),
-            "linearizable",
-          )
-          .then((bytes) => {
-            const res = decodeResult(bytes);
-            if (!res.ok || res.response.type !== "Range") {
-              this.env.fail(`${this.id}: read failed: ${JSON.stringify(res)}`);
-              return;
-            }
-            const kv = res.response.response.kvs[0];
-            reply({
-              kind: "ok",
-              requestId: request.requestId,
-              output: kv === undefined ? null : fromUtf8.decode(kv.value),
-            });
-          }, failed);
+        this.read(call, request);
         return;
-      case "write": {
-        const c = request.command;
-        const session = c.session === undefined ? undefined : { clientId: c.session, seq: c.seq };
-        const revision = this.kv.store.auth.revision;
-        if (c.seq % AUTH_EVERY_WRITES === 0) {
-          const n = c.seq / AUTH_EVERY_WRITES - 1;
-          const request = authRequestOf(n, utf8.encode(c.key));
-          const username = n % 3 === 2 ? "u1" : "root";
-          const command = encodeCommand({
-            type: "WithAuth",
-            auth: { username, revision },
-            command: { type: "Auth", request },
-          });
-          // Its outcome (often a refusal: no such user, not root, ...) is the replicas' to
-          // agree on, which the hash comparison checks; no client waits for it.
-          this.node.propose(command).then(
-            () => {},
-            () => {},
-          );
+      case "write":
+        this.write(call, request);
+        return;
+    }
+  }
+
+  /** A refusal (with the leader hint), a lost attempt, or an unexpected failure of the run. */
+  private replyFailure(requestId: number, e: unknown, reply: (r: ClientReply) => void): void {
+    const code = (e as RsmError).code;
+    if (
+      code === "NOT_LEADER" ||
+      code === "NO_LEADER" ||
+      code === "REMOVED" ||
+      code === "LEADER_CHANGING"
+    ) {
+      reply({
+        kind: "refused",
+        requestId,
+        leaderHint: (e as { leaderHint?: string }).leaderHint ?? "",
+      });
+    } else if (code !== undefined) {
+      // TIMEOUT, STOPPED, PROPOSAL_DROPPED; or a late duplicate of a request whose session
+      // already moved on (INVALID_ARGUMENT: an older seq), which no client waits for.
+      reply({ kind: "lost", requestId });
+    } else {
+      this.env.fail(`${this.id}: client request failed unexpectedly: ${String(e)}`);
+    }
+  }
+
+  /** A linearizable Range of one key. */
+  private read({ node, reply, failed }: ClientCall, request: ReadRequest): void {
+    node
+      .read(
+        encodeQuery({ type: "Range", request: { key: utf8.encode(request.key) } }),
+        "linearizable",
+      )
+      .then((bytes) => {
+        const res = decodeResult(bytes);
+        if (!res.ok || res.response.type !== "Range") {
+          this.env.fail(`${this.id}: read failed: ${JSON.stringify(res)}`);
+          return;
         }
-        const write = encodeCommand({
-          type: "WithAuth",
-          auth: { username: "root", revision: FRESH_AUTH_REVISION },
-          command: kvCommandOf(c),
+        const kv = res.response.response.kvs[0];
+        reply({
+          kind: "ok",
+          requestId: request.requestId,
+          output: kv === undefined ? null : fromUtf8.decode(kv.value),
         });
-        this.node.propose(write, session).then((bytes) => {
-          const res = decodeResult(bytes);
-          if (!res.ok) {
-            this.env.fail(`${this.id}: write failed: ${JSON.stringify(res.error)}`);
-            return;
-          }
-          const output = res.response.type === "Txn" ? res.response.response.succeeded : null;
-          reply({ kind: "ok", requestId: request.requestId, output });
-        }, failed);
+      }, failed);
+  }
+
+  /** The workload's write, as root, in the client's session; now and then an auth change first. */
+  private write({ node, reply, failed }: ClientCall, request: WriteRequest): void {
+    const c = request.command;
+    const session = c.session === undefined ? undefined : { clientId: c.session, seq: c.seq };
+    if (c.seq % AUTH_EVERY_WRITES === 0) this.proposeAuthChange(node, c);
+    const write = encodeCommand({
+      type: "WithAuth",
+      auth: { username: "root", revision: FRESH_AUTH_REVISION },
+      command: kvCommandOf(c),
+    });
+    node.propose(write, session).then((bytes) => {
+      const res = decodeResult(bytes);
+      if (!res.ok) {
+        this.env.fail(`${this.id}: write failed: ${JSON.stringify(res.error)}`);
         return;
       }
-    }
+      const output = res.response.type === "Txn" ? res.response.response.succeeded : null;
+      reply({ kind: "ok", requestId: request.requestId, output });
+    }, failed);
+  }
+
+  /**
+   * One auth store change, checked at the store's revision now. Its outcome (often a refusal:
+   * no such user, not root, ...) is the replicas' to agree on, which the hash comparison
+   * checks; no client waits for it.
+   */
+  private proposeAuthChange(node: RsmNode, c: SimCommand): void {
+    const revision = this.kv.store.auth.revision;
+    const n = c.seq / AUTH_EVERY_WRITES - 1;
+    const request = authRequestOf(n, utf8.encode(c.key));
+    const username = n % 3 === 2 ? "u1" : "root";
+    const command = encodeCommand({
+      type: "WithAuth",
+      auth: { username, revision },
+      command: { type: "Auth", request },
+    });
+    node.propose(command).then(
+      () => {},
+      () => {},
+    );
   }
 }

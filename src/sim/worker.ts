@@ -1,6 +1,7 @@
 // A simulation worker thread: runs each seed it is sent and posts back the result (no history).
 import { parentPort } from "node:worker_threads";
-import { runSeedAsync, type SimOptions } from "./simulation.js";
+import { runSeedAsync } from "./runner.js";
+import type { SimOptions } from "./sim-options.js";
 
 const port = parentPort;
 if (port === null) throw new Error("sim worker must run as a worker thread");

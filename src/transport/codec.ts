@@ -208,11 +208,10 @@ function writeBody(w: ByteWriter, m: Message): void {
     case "TimeoutNow":
       return;
     case "ProposalForward":
-      w.uvarint(m.proposals.length);
-      for (const p of m.proposals) {
+      w.list(m.proposals, (p) => {
         w.u8(entryTypeCodes[p.type]);
         w.bytesVarint(p.data);
-      }
+      });
       return;
     default:
       assertNever(m, "message");
@@ -294,40 +293,33 @@ function readMessage(r: ByteReader): Message {
 }
 
 function writeEntries(w: ByteWriter, entries: readonly Entry[]): void {
-  w.uvarint(entries.length);
-  for (const e of entries) {
+  w.list(entries, (e) => {
     // Each entry carries its own index: the encoding is faithful even to a malformed run, and
     // the core, not the transport, decides what a run must look like.
     w.uvarint(e.index);
     w.uvarint(e.term);
     w.u8(entryTypeCodes[e.type]);
     w.bytesVarint(e.data);
-  }
+  });
 }
 
 function readEntries(r: ByteReader): Entry[] {
-  const count = r.count("entry count", entriesMax, ENTRY_BYTES_MIN);
-  const entries: Entry[] = [];
-  for (let i = 0; i < count; i++) {
+  return r.list("entry count", entriesMax, ENTRY_BYTES_MIN, (): Entry => {
     const index = asIndex(r.uvarint("entry index"));
     const term = asTerm(r.uvarint("entry term"));
     const type = readEntryType(r);
     // A copy: entries are kept in the log long after the frame that carried them is gone.
     const data = r.bytesVarint("entry data");
-    entries.push({ index, term, type, data });
-  }
-  return entries;
+    return { index, term, type, data };
+  });
 }
 
 function readProposals(r: ByteReader): { type: EntryType; data: Uint8Array }[] {
-  const count = r.count("proposal count", entriesMax, PROPOSAL_BYTES_MIN);
-  const proposals: { type: EntryType; data: Uint8Array }[] = [];
-  for (let i = 0; i < count; i++) {
+  return r.list("proposal count", entriesMax, PROPOSAL_BYTES_MIN, () => {
     const type = readEntryType(r);
     // A copy: the leader appends the data to its log.
-    proposals.push({ type, data: r.bytesVarint("proposal data") });
-  }
-  return proposals;
+    return { type, data: r.bytesVarint("proposal data") };
+  });
 }
 
 function readEntryType(r: ByteReader): EntryType {
@@ -338,15 +330,13 @@ function readEntryType(r: ByteReader): EntryType {
 }
 
 function writeIds(w: ByteWriter, ids: readonly NodeId[], what: string): void {
-  w.uvarint(ids.length);
-  for (const id of ids) writeText(w, id, idBytesMax, what);
+  w.list(ids, (id) => writeText(w, id, idBytesMax, what));
 }
 
 function readIds(r: ByteReader, what: string): NodeId[] {
-  const count = r.count(`${what} count`, confIdsMax, ID_BYTES_MIN);
-  const ids: NodeId[] = [];
-  for (let i = 0; i < count; i++) ids.push(asNodeId(r.stringVarint(what, idBytesMax)));
-  return ids;
+  return r.list(`${what} count`, confIdsMax, ID_BYTES_MIN, () =>
+    asNodeId(r.stringVarint(what, idBytesMax)),
+  );
 }
 
 /** Bytes of the byte fields `m` carries (entry, proposal, snapshot data): a lower bound on its size. */

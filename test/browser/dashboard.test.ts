@@ -6,30 +6,21 @@
 // turns "no quorum, stopped". Every wait is on the page's content (waitForFunction), bounded.
 // Screenshots go to test-output/browser/; the healthy one is copied to docs/dashboard.png.
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync } from "node:fs";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
+import { ETCDCTL, etcdctlOk } from "../cluster/etcdctl.js";
 import { startProcessCluster, waitForLeader } from "../cluster/processes.js";
 import { launchChromium, screenshot } from "./chromium.js";
 
-const ETCDCTL = "/usr/bin/etcdctl";
 const WAIT_MS = 20_000;
 const docsDir = fileURLToPath(new URL("../../../docs/", import.meta.url));
 
-function etcdctl(endpoint: string, args: readonly string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      ETCDCTL,
-      [`--endpoints=${endpoint}`, "--dial-timeout=5s", "--command-timeout=10s", ...args],
-      { env: { ...process.env, ETCDCTL_API: "3" }, timeout: 20_000 },
-      (error, stdout, stderr) => {
-        if (error !== null) reject(new Error(`etcdctl ${args.join(" ")}: ${stderr || error}`));
-        else resolve(stdout);
-      },
-    );
+const etcdctl = (endpoint: string, args: readonly string[]): Promise<string> =>
+  etcdctlOk(endpoint, args, {
+    global: ["--dial-timeout=5s", "--command-timeout=10s"],
+    killAfterMs: 20_000,
   });
-}
 
 test("the dashboard shows the cluster live, its keys, a watch, and the verdicts", async (t) => {
   assert.ok(existsSync(ETCDCTL), `${ETCDCTL} not found: apt-get install etcd-client`);

@@ -2,17 +2,16 @@
 // elect on one member, as real processes; ordo check perf's bounded load and verdict.
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { runCheck } from "../../src/cli/check-command.js";
 import { capturedOutput } from "../../src/cli/output.js";
 import { KvClient } from "../../src/client/index.js";
 import { type RunningMember, startMember, withTimeout } from "../client/harness.js";
+import { etcdctlMissing, spawnEtcdctl } from "../cluster/etcdctl.js";
 
 const ordo = fileURLToPath(new URL("../../../bin/ordo.js", import.meta.url));
-const ETCDCTL = "/usr/bin/etcdctl";
-const skip = existsSync(ETCDCTL) ? false : `${ETCDCTL} not found (apt-get install etcd-client)`;
+const skip = etcdctlMissing;
 
 interface Proc {
   child: ChildProcess;
@@ -24,11 +23,17 @@ interface Proc {
 
 const started: ChildProcess[] = [];
 
+/** `ordo ARGS` (or another command), tracked. */
 function start(cmd: string, args: string[]): Proc {
-  const child = spawn(cmd, args, {
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, ETCDCTL_API: "3" },
-  });
+  return track(spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] }), `${cmd} ${args.join(" ")}`);
+}
+
+/** `etcdctl --endpoints=E ARGS`, tracked. */
+function startEtcdctl(endpoint: string, args: string[]): Proc {
+  return track(spawnEtcdctl(endpoint, args, { global: [] }), `etcdctl ${args.join(" ")}`);
+}
+
+function track(child: ChildProcess, what: string): Proc {
   started.push(child);
   let out = "";
   const waiters: { pattern: RegExp; resolve: () => void }[] = [];
@@ -46,9 +51,9 @@ function start(cmd: string, args: string[]): Proc {
         new Promise<void>((resolve, reject) => {
           if (pattern.test(out)) return resolve();
           waiters.push({ pattern, resolve });
-          void exited.then(() => reject(new Error(`${cmd} exited; printed ${out}`)));
+          void exited.then(() => reject(new Error(`${what} exited; printed ${out}`)));
         }),
-        `${cmd} ${args.join(" ")} printing ${pattern}`,
+        `${what} printing ${pattern}`,
       ),
   };
 }
@@ -79,7 +84,7 @@ describe("lock and elect interoperate with etcdctl's", { skip }, () => {
   }
 
   test("ordo lock waits for etcdctl's holder, then runs its command holding the lock", async () => {
-    const holder = start(ETCDCTL, [`--endpoints=${m.endpoint}`, "lock", "L"]);
+    const holder = startEtcdctl(m.endpoint, ["lock", "L"]);
     await holder.printed(/^L\/[0-9a-f]+\n\n$/);
     const holderKey = holder.out().split("\n")[0] as string;
     const from = (await c.get("L/", { prefix: true })).revision + 1;
@@ -103,10 +108,10 @@ describe("lock and elect interoperate with etcdctl's", { skip }, () => {
   });
 
   test("ordo elect campaigns after etcdctl's leader; both observers see each leader", async () => {
-    const first = start(ETCDCTL, [`--endpoints=${m.endpoint}`, "elect", "E", "p1"]);
+    const first = startEtcdctl(m.endpoint, ["elect", "E", "p1"]);
     await first.printed(/^E\/[0-9a-f]+\np1\n$/);
     const ourObserver = start(process.execPath, [ordo, "elect", "-l", "E", ...ep()]);
-    const theirObserver = start(ETCDCTL, [`--endpoints=${m.endpoint}`, "elect", "-l", "E"]);
+    const theirObserver = startEtcdctl(m.endpoint, ["elect", "-l", "E"]);
     await ourObserver.printed(/p1\n$/);
     await theirObserver.printed(/p1\n$/);
     const from = (await c.get("E/", { prefix: true })).revision + 1;

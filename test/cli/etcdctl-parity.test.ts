@@ -3,32 +3,22 @@
 // must be equal byte for byte once what changes between two calls (revisions, raft indexes,
 // remaining TTLs, timings) is masked. Skipped when /usr/bin/etcdctl is absent.
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import { existsSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 import { run } from "../../src/cli/main.js";
 import { capturedOutput } from "../../src/cli/output.js";
 import { KvClient, leaseIdToHex } from "../../src/client/index.js";
 import { type RunningMember, startMember, withTimeout } from "../client/harness.js";
+import { etcdctlMissing, etcdctl as runEtcdctl } from "../cluster/etcdctl.js";
 
-const ETCDCTL = "/usr/bin/etcdctl";
-const skip = existsSync(ETCDCTL) ? false : `${ETCDCTL} not found (apt-get install etcd-client)`;
+const skip = etcdctlMissing;
 
-function etcdctl(
+/** etcdctl's exit code and stdout as bytes (no --command-timeout: the parity is of the output). */
+async function etcdctl(
   endpoint: string,
   args: readonly string[],
 ): Promise<{ code: number; out: Buffer }> {
-  return new Promise((resolve) => {
-    execFile(
-      ETCDCTL,
-      [`--endpoints=${endpoint}`, ...args],
-      { env: { ...process.env, ETCDCTL_API: "3" }, timeout: 20_000, encoding: "buffer" },
-      (error, stdout) => {
-        const code = (error as { code?: unknown } | null)?.code;
-        resolve({ code: typeof code === "number" ? code : error === null ? 0 : -1, out: stdout });
-      },
-    );
-  });
+  const r = await runEtcdctl(endpoint, args, { global: [], killAfterMs: 20_000 });
+  return { code: r.code, out: r.stdoutBytes };
 }
 
 /** What legitimately differs between two calls a moment apart. */

@@ -15,10 +15,10 @@ import { fileURLToPath } from "node:url";
 import { capturedOutput } from "../../src/cli/output.js";
 import { runServeCommand } from "../../src/cli/serve-command.js";
 import { KvClient } from "../../src/client/index.js";
+import { etcdctl, etcdctlMissing } from "../cluster/etcdctl.js";
 import { freePort } from "../cluster/ports.js";
 
 const ordo = fileURLToPath(new URL("../../../bin/ordo.js", import.meta.url));
-const ETCDCTL = "/usr/bin/etcdctl";
 const roots: string[] = [];
 const children: ChildProcess[] = [];
 after(() => {
@@ -38,10 +38,7 @@ function runOnce(
   boundMs = 15_000,
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(command, args, {
-      env: { ...process.env, ETCDCTL_API: "3" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (c: Buffer) => {
@@ -212,7 +209,7 @@ test("ordo serve --auto-tls --peer-auto-tls: self-signed certificates under the 
 });
 
 test("ordo cluster --tls: certificates under <data-dir>/tls, https everywhere, the printed etcdctl flags work", {
-  skip: existsSync(ETCDCTL) ? false : `${ETCDCTL} not installed`,
+  skip: etcdctlMissing,
 }, async () => {
   const root = tempRoot();
   const dataDir = join(root, "data");
@@ -271,13 +268,13 @@ test("ordo cluster --tls: certificates under <data-dir>/tls, https everywhere, t
     } finally {
       client.close();
     }
-    let put = await runOnce(ETCDCTL, [
-      ...flags,
-      "--command-timeout=10s",
-      "put",
-      "greeting",
-      "hello",
-    ]);
+    // The printed flags as they are: --endpoints=… first, then the certificate files.
+    const endpoints = (flags[0] as string).slice("--endpoints=".length);
+    const etcdctlFlags = flags.slice(1);
+    let put = await etcdctl(endpoints, ["put", "greeting", "hello"], {
+      global: [...etcdctlFlags, "--command-timeout=10s"],
+      killAfterMs: 15_000,
+    });
     assert.equal(put.stdout.trim(), "OK", put.stderr);
     const got = await runOnce(process.execPath, [
       ordo,
@@ -302,7 +299,10 @@ test("ordo cluster --tls: certificates under <data-dir>/tls, https everywhere, t
     ]);
     assert.notEqual(refused.code, 0);
     assert.match(refused.stderr, /certificate required|alert/i);
-    put = await runOnce(ETCDCTL, [...flags, "member", "list"]);
+    put = await etcdctl(endpoints, ["member", "list"], {
+      global: etcdctlFlags,
+      killAfterMs: 15_000,
+    });
     assert.equal(
       put.stdout
         .trim()

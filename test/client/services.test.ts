@@ -3,7 +3,6 @@
 // UNIMPLEMENTED; test/server/cluster-service.test.ts covers them); and a watch that moves to
 // another endpoint when its server goes away, without gap or duplicate.
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -14,6 +13,7 @@ import { readSnapshotFile, serviceClient } from "../../src/api/index.js";
 import { KvClient, KvClientError } from "../../src/client/index.js";
 import { MEMBERSHIP_UNSUPPORTED } from "../../src/server/cluster-service.js";
 import { SNAPSHOT_CHUNK_BYTES } from "../../src/server/maintenance-service.js";
+import { etcdctlMissing, etcdctlOk } from "../cluster/etcdctl.js";
 import { KvTestClient, MEMBER_ID } from "../server/kv-harness.js";
 import {
   ClockBackend,
@@ -23,24 +23,13 @@ import {
   withTimeout,
 } from "./harness.js";
 
-const ETCDCTL = "/usr/bin/etcdctl";
-const noEtcdctl = existsSync(ETCDCTL)
-  ? false
-  : `${ETCDCTL} not found (apt-get install etcd-client)`;
+const noEtcdctl = etcdctlMissing;
 
-function etcdctl(endpoint: string, args: readonly string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      ETCDCTL,
-      [`--endpoints=${endpoint}`, "--dial-timeout=3s", "--command-timeout=10s", ...args],
-      { env: { ...process.env, ETCDCTL_API: "3" }, timeout: 20_000 },
-      (error, stdout, stderr) =>
-        error === null
-          ? resolve(stdout)
-          : reject(new Error(`etcdctl ${args.join(" ")}: ${stderr}`)),
-    );
+const etcdctl = (endpoint: string, args: readonly string[]): Promise<string> =>
+  etcdctlOk(endpoint, args, {
+    global: ["--dial-timeout=3s", "--command-timeout=10s"],
+    killAfterMs: 20_000,
   });
-}
 
 describe("Cluster and Maintenance services", () => {
   let server: ServicesServer;

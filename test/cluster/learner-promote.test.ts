@@ -3,14 +3,13 @@
 // has caught up, it is promoted. Real `ordo serve` processes, etcdctl 3.4 and `ordo member`.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
+import { etcdctl, etcdctlMissing } from "./etcdctl.js";
 import { freePort } from "./ports.js";
-import { spawnMember, startProcessCluster } from "./processes.js";
+import { spawnMember, startProcessCluster, waitFor } from "./processes.js";
 
-const ETCDCTL = "/usr/bin/etcdctl";
 const ORDO = fileURLToPath(new URL("../../../bin/ordo.js", import.meta.url));
 
 interface Outcome {
@@ -19,12 +18,9 @@ interface Outcome {
   stderr: string;
 }
 
-function run(command: string, args: readonly string[], env = {}): Promise<Outcome> {
+function run(command: string, args: readonly string[]): Promise<Outcome> {
   return new Promise((resolve) => {
-    const child = spawn(command, args, {
-      env: { ...process.env, ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (c: Buffer) => {
@@ -37,26 +33,12 @@ function run(command: string, args: readonly string[], env = {}): Promise<Outcom
   });
 }
 
-const etcdctl = (endpoints: string, args: readonly string[]): Promise<Outcome> =>
-  run(ETCDCTL, [`--endpoints=${endpoints}`, "--command-timeout=5s", ...args], {
-    ETCDCTL_API: "3",
-  });
 const ordo = (endpoints: string, args: readonly string[]): Promise<Outcome> =>
   run(process.execPath, [ORDO, "member", ...args, "--endpoints", endpoints]);
 
-/** Polls `probe` (each call a full round trip) until it yields a value; bounded. */
-async function waitFor<T>(what: string, boundMs: number, probe: () => Promise<T | undefined>) {
-  const deadline = Date.now() + boundMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`no ${what} within ${boundMs} ms`);
-  }
-}
-
 test("member promote: an unstarted learner is listed unstarted and refused; once in sync, promoted", {
   timeout: 120_000,
-  skip: existsSync(ETCDCTL) ? false : `${ETCDCTL} not installed`,
+  skip: etcdctlMissing,
 }, async () => {
   const cluster = await startProcessCluster(1);
   const stops: (() => void)[] = [];

@@ -18,6 +18,7 @@ import {
   type ProcessCluster,
   spawnMember,
   startProcessCluster,
+  waitFor,
 } from "./processes.js";
 
 interface Status {
@@ -53,21 +54,6 @@ async function maintenance<T>(
 }
 
 const status = (port: number) => maintenance<Status>(port, "Status", {});
-
-async function waitFor<T>(
-  what: string,
-  timeoutMs: number,
-  probe: () => Promise<T | undefined>,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (let i = 0; ; i++) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline)
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, Math.min(20 * 2 ** i, 200)));
-  }
-}
 
 /** The leader's member id and status when every given member agrees on it. */
 async function agreedLeader(

@@ -23,6 +23,25 @@ export const SERVING_LINE = /^ordo member \S+ serving clients on /m;
 const READY_BOUND_MS = 60_000;
 const LEADER_BOUND_MS = 60_000;
 
+/**
+ * Polls `probe` (20 ms apart, backing off to 200 ms) until it yields a value; fails after
+ * `timeoutMs`. A probe that throws fails the wait at once.
+ */
+export async function waitFor<T>(
+  what: string,
+  timeoutMs: number,
+  probe: () => Promise<T | undefined>,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (let i = 0; ; i++) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, Math.min(20 * 2 ** i, 200)));
+  }
+}
+
 /** The arguments of one `ordo serve` test member (node's path first). */
 export function serveArgs(
   name: string,

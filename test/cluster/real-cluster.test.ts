@@ -3,7 +3,7 @@
 // killed member restarts and catches up (through a snapshot, as it fell behind the compacted
 // log), every acknowledged write is on every member, and the client history is linearizable.
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,6 +12,7 @@ import * as grpc from "@grpc/grpc-js";
 import { serviceClient } from "../../src/api/index.js";
 import { checkLinearizable, type HistoryOp } from "../../src/check/index.js";
 import { KvClient } from "../../src/client/index.js";
+import { etcdctl, etcdctlMissing, outputUntil, spawnEtcdctl } from "./etcdctl.js";
 import { freePort } from "./ports.js";
 import { launchMember, spawnMember, startProcessCluster, TEST_TICK_MS } from "./processes.js";
 
@@ -255,34 +256,9 @@ test("a 3-member cluster survives kill -9 of its leader and loses no acknowledge
   }
 });
 
-const ETCDCTL = "/usr/bin/etcdctl";
-
-async function etcdctl(
-  endpoints: string,
-  args: string[],
-  input?: string,
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(ETCDCTL, [`--endpoints=${endpoints}`, "--command-timeout=5s", ...args], {
-      env: { ...process.env, ETCDCTL_API: "3" },
-      stdio: ["pipe", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c: Buffer) => {
-      stdout += c.toString();
-    });
-    child.stderr.on("data", (c: Buffer) => {
-      stderr += c.toString();
-    });
-    child.stdin.end(input ?? "");
-    child.on("exit", (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
-
 test("Debian's etcdctl (v3.4) against a real 3-member cluster: put, get (prefix, revision), del, txn, watch, leases, member list, endpoint status and health, snapshot save, member add --learner / promote / remove, move-leader", {
   timeout: 90_000,
-  skip: existsSync(ETCDCTL) ? false : `${ETCDCTL} not installed (apt-get install etcd-client)`,
+  skip: etcdctlMissing,
 }, async () => {
   const cluster = await startProcessCluster(3);
   const root = cluster.root;
@@ -338,31 +314,17 @@ test("Debian's etcdctl (v3.4) against a real 3-member cluster: put, get (prefix,
     );
 
     // txn, etcdctl's interactive form: compares, success ops, failure ops.
-    const txn = await etcdctl(
-      one(2),
-      ["txn"],
-      'value("color") = "green"\n\nput color red\n\nput color black\n\n',
-    );
+    const txn = await etcdctl(one(2), ["txn"], {
+      input: 'value("color") = "green"\n\nput color red\n\nput color black\n\n',
+    });
     assert.equal(txn.code, 0, txn.stderr);
     assert.match(txn.stdout, /^SUCCESS/);
     assert.equal((await etcdctl(all, ["get", "color", "--print-value-only"])).stdout.trim(), "red");
 
     // watch sees a put made by another writer.
-    const watcher = spawn(ETCDCTL, [`--endpoints=${one(1)}`, "watch", "color"], {
-      env: { ...process.env, ETCDCTL_API: "3" },
-    });
+    const watcher = spawnEtcdctl(one(1), ["watch", "color"], { global: [] });
     try {
-      let seen = "";
-      const gotEvent = new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`watch saw only: ${seen}`)), 10_000);
-        watcher.stdout.on("data", (c: Buffer) => {
-          seen += c.toString();
-          if (seen.includes("PUT\ncolor\nwhite")) {
-            clearTimeout(timer);
-            resolve();
-          }
-        });
-      });
+      const gotEvent = outputUntil(watcher, (seen) => seen.includes("PUT\ncolor\nwhite"), 10_000);
       // Keep writing until the watch, which starts asynchronously, reports the event.
       let writes = 0;
       const writer = setInterval(() => {

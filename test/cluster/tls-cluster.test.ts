@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { request as httpsRequest } from "node:https";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
@@ -25,10 +25,9 @@ import {
   writePemFiles,
 } from "../../src/server/index.js";
 import { encodeFrame, encodeHello } from "../../src/transport/index.js";
+import { etcdctl, etcdctlMissing, outputUntil, spawnEtcdctl } from "./etcdctl.js";
 import { freePort } from "./ports.js";
 import { launchMember, type MemberProcess, SERVING_LINE, TEST_TICK_MS } from "./processes.js";
-
-const ETCDCTL = "/usr/bin/etcdctl";
 
 interface Files {
   ca: string;
@@ -83,33 +82,6 @@ function tlsArgs(cert: string, key: string, ca: string): string[] {
     ca,
     "--peer-client-cert-auth",
   ];
-}
-
-function run(
-  args: string[],
-  input = "",
-  boundMs = 15_000,
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(ETCDCTL, args, {
-      env: { ...process.env, ETCDCTL_API: "3" },
-      stdio: ["pipe", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c: Buffer) => {
-      stdout += c.toString();
-    });
-    child.stderr.on("data", (c: Buffer) => {
-      stderr += c.toString();
-    });
-    const timer = setTimeout(() => child.kill("SIGKILL"), boundMs);
-    child.stdin.end(input);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? -1, stdout, stderr });
-    });
-  });
 }
 
 const ordoBin = fileURLToPath(new URL("../../../bin/ordo.js", import.meta.url));
@@ -219,7 +191,7 @@ async function metricSum(ports: readonly number[], name: string, files: Files): 
 
 describe("a 3-member cluster with TLS everywhere (processes)", {
   timeout: 120_000,
-  skip: existsSync(ETCDCTL) ? false : `${ETCDCTL} not installed (apt-get install etcd-client)`,
+  skip: etcdctlMissing,
 }, () => {
   let root: string;
   let files: Files;
@@ -231,7 +203,11 @@ describe("a 3-member cluster with TLS everywhere (processes)", {
   let endpoints: string;
   let tlsFlags: string[];
   const ctl = (args: string[], input?: string) =>
-    run([`--endpoints=${endpoints}`, "--command-timeout=5s", ...tlsFlags, ...args], input);
+    etcdctl(endpoints, args, {
+      global: ["--command-timeout=5s", ...tlsFlags],
+      input,
+      killAfterMs: 15_000,
+    });
 
   before(async () => {
     root = mkdtempSync(join(tmpdir(), "ordo-tls-"));
@@ -304,23 +280,11 @@ describe("a 3-member cluster with TLS everywhere (processes)", {
 
     // watch from a past revision replays at once: bounded by the first event.
     const rev = JSON.parse((await ctl(["get", "tls/a", "-w", "json"])).stdout).header.revision;
-    const watcher = spawn(
-      ETCDCTL,
-      [`--endpoints=${endpoints}`, ...tlsFlags, "watch", "tls/a", `--rev=${rev - 1}`],
-      { env: { ...process.env, ETCDCTL_API: "3" }, stdio: ["ignore", "pipe", "pipe"] },
-    );
-    extra.push(watcher);
-    const seen = await new Promise<string>((resolve, reject) => {
-      let out = "";
-      const timer = setTimeout(() => reject(new Error(`watch saw: ${out}`)), 10_000);
-      watcher.stdout.on("data", (c: Buffer) => {
-        out += c.toString();
-        if (out.includes("swapped")) {
-          clearTimeout(timer);
-          resolve(out);
-        }
-      });
+    const watcher = spawnEtcdctl(endpoints, ["watch", "tls/a", `--rev=${rev - 1}`], {
+      global: tlsFlags,
     });
+    extra.push(watcher);
+    const seen = await outputUntil(watcher, (out) => out.includes("swapped"), 10_000);
     watcher.kill("SIGTERM");
     assert.match(seen, /PUT\ntls\/a\nswapped/);
 
@@ -350,13 +314,10 @@ describe("a 3-member cluster with TLS everywhere (processes)", {
 
   test("client-cert-auth: a client without a certificate is refused, and the member keeps serving", async () => {
     const one = `https://127.0.0.1:${clientPorts[0]}`;
-    const refused = await run([
-      `--endpoints=${one}`,
-      "--command-timeout=2s",
-      `--cacert=${files.ca}`,
-      "get",
-      "tls/a",
-    ]);
+    const refused = await etcdctl(one, ["get", "tls/a"], {
+      global: ["--command-timeout=2s", `--cacert=${files.ca}`],
+      killAfterMs: 15_000,
+    });
     assert.notEqual(refused.code, 0);
     assert.equal(refused.stdout, "");
     // Plaintext gRPC on the TLS port: refused too.
@@ -366,14 +327,10 @@ describe("a 3-member cluster with TLS everywhere (processes)", {
     } finally {
       plain.close();
     }
-    const ok = await run([
-      `--endpoints=${one}`,
-      "--command-timeout=5s",
-      ...tlsFlags,
-      "get",
-      "tls/a",
-      "--print-value-only",
-    ]);
+    const ok = await etcdctl(one, ["get", "tls/a", "--print-value-only"], {
+      global: ["--command-timeout=5s", ...tlsFlags],
+      killAfterMs: 15_000,
+    });
     assert.equal(ok.stdout.trim(), "swapped");
   });
 

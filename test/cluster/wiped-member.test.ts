@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 import { KvClient } from "../../src/client/index.js";
 import { freePort } from "./ports.js";
-import { launchMember, type MemberProcess } from "./processes.js";
+import { launchMember, type MemberProcess, waitFor as waitUntil } from "./processes.js";
 
 const root = mkdtempSync(join(tmpdir(), "ordo-wiped-"));
 const running: MemberProcess[] = [];
@@ -21,19 +21,9 @@ after(() => {
   rmSync(root, { recursive: true, force: true });
 });
 
-async function waitFor<T>(
-  what: string,
-  timeoutMs: number,
-  probe: () => Promise<T | undefined>,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+/** waitFor, a probe that throws (a member not up yet) counting as "not yet". */
+const waitFor = <T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>) =>
+  waitUntil(what, timeoutMs, () => probe().catch(() => undefined));
 
 function exitWithin(m: MemberProcess, ms: number): Promise<number | string> {
   return Promise.race([

@@ -118,6 +118,33 @@ test("every primitive round-trips, values near 2^53 and negatives included", () 
   assert.equal(r.remainingBytes, 0);
 });
 
+test("list: a uvarint count then the items; a count beyond its bound or the input is refused", () => {
+  const w = new ByteWriter();
+  w.list(["a", "bb", ""], (t) => w.stringVarint(t)).list([] as number[], (n) => w.uvarint(n));
+  const bytes = w.finish();
+  assert.deepEqual([...bytes], [3, 1, 0x61, 2, 0x62, 0x62, 0, 0]);
+  const r = new ByteReader(bytes);
+  assert.deepEqual(
+    r.list("names", 3, 1, () => r.stringVarint()),
+    ["a", "bb", ""],
+  );
+  assert.deepEqual(
+    r.list("none", 0, 1, () => r.uvarint()),
+    [],
+  );
+  r.end();
+  const tooMany = new ByteReader(bytes);
+  assert.throws(() => tooMany.list("names", 2, 1, () => tooMany.stringVarint()), /exceeds 2/);
+  // A lying count: more items than the input could hold; refused before any item is read.
+  const lying = new ByteReader(Uint8Array.of(200, 1));
+  let read = 0;
+  assert.throws(
+    () => lying.list("names", 1000, 1, () => read++),
+    (e: unknown) => e instanceof DecodeError && /beyond the input/.test(e.message),
+  );
+  assert.equal(read, 0);
+});
+
 test("setU32 patches a length; truncate undoes; reset reuses; finishExact avoids a copy", () => {
   const w = new ByteWriter(8);
   w.u32(0).raw(Uint8Array.of(1, 2, 3));

@@ -2,10 +2,9 @@
 // service on 127.0.0.1. Skipped, with the reason printed, when /usr/bin/etcdctl is absent
 // (install it with `apt-get install etcd-client`).
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import { existsSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 import { NotLeader } from "../../src/rsm/errors.js";
+import { etcdctlMissing, etcdctl as runEtcdctl } from "../cluster/etcdctl.js";
 import {
   CLUSTER_ID,
   type KvTestServer,
@@ -14,10 +13,7 @@ import {
   startKvServer,
 } from "./kv-harness.js";
 
-const ETCDCTL = "/usr/bin/etcdctl";
-const skip = existsSync(ETCDCTL)
-  ? false
-  : `${ETCDCTL} not found: install Debian's etcd-client (apt-get install etcd-client) to run`;
+const skip = etcdctlMissing;
 
 interface Outcome {
   readonly exitCode: number;
@@ -26,23 +22,13 @@ interface Outcome {
 }
 
 /** Runs etcdctl (API v3) against `address`, with `input` on stdin; bounded by a timeout. */
-function etcdctl(address: string, args: readonly string[], input = ""): Promise<Outcome> {
-  return new Promise((resolve) => {
-    const child = execFile(
-      ETCDCTL,
-      [`--endpoints=${address}`, "--dial-timeout=3s", "--command-timeout=5s", ...args],
-      { env: { ...process.env, ETCDCTL_API: "3" }, timeout: 20_000 },
-      (error, stdout, stderr) => {
-        const code = (error as { code?: unknown } | null)?.code;
-        resolve({
-          exitCode: typeof code === "number" ? code : error === null ? 0 : -1,
-          stdout,
-          stderr,
-        });
-      },
-    );
-    child.stdin?.end(input);
+async function etcdctl(address: string, args: readonly string[], input = ""): Promise<Outcome> {
+  const r = await runEtcdctl(address, args, {
+    global: ["--dial-timeout=3s", "--command-timeout=5s"],
+    input,
+    killAfterMs: 20_000,
   });
+  return { exitCode: r.code, stdout: r.stdout, stderr: r.stderr };
 }
 
 /** The last line etcdctl prints on failure: "Error: <the server's message>". */

@@ -3,64 +3,16 @@
 // running cluster with --initial-cluster-state existing, publishing the name, and stopping when
 // removed (and staying removed after a restart).
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { after, test } from "node:test";
+import { test } from "node:test";
 import { KvClient } from "../../src/client/index.js";
 import type { PeerSpec } from "../../src/server/cluster-config.js";
-import { Member, type MemberOptions } from "../../src/server/member.js";
 import { readMemberFile } from "../../src/server/member-file.js";
 import { freePort } from "../cluster/ports.js";
+import { endpoint, memberHarness, waitFor } from "./member-harness.js";
 
-const dirs: string[] = [];
-const members: Member[] = [];
-after(async () => {
-  for (const m of members) await m.stop();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-
-function tempDir(): string {
-  const d = mkdtempSync(join(tmpdir(), "ordo-member-membership-"));
-  dirs.push(d);
-  return d;
-}
-
-async function startMember(
-  name: string,
-  dataDir: string,
-  initialCluster: PeerSpec[],
-  extra: Partial<MemberOptions> = {},
-): Promise<Member> {
-  const m = await Member.start({
-    name,
-    dataDir,
-    clientHost: "127.0.0.1",
-    clientPort: 0,
-    initialCluster,
-    clusterToken: "membership-test",
-    tickMs: 20,
-    logger: () => {},
-    ...extra,
-  });
-  members.push(m);
-  return m;
-}
-
-async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined> | T | undefined,
-): Promise<T> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-const endpoint = (m: Member) => `127.0.0.1:${m.clientPort}`;
+const { tempDir, startMember } = memberHarness("membership");
 
 test("member.json: written on first start, read on restart; a data directory without one keeps working", async () => {
   const dir = tempDir();

@@ -2,37 +2,17 @@
 // real Go clientv3) on 127.0.0.1. Skipped, with the reason printed, when /usr/bin/etcdctl is
 // absent (install it with `apt-get install etcd-client`).
 import assert from "node:assert/strict";
-import { execFile, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
+import { etcdctlMissing, etcdctlOk, outputUntil, spawnEtcdctl } from "../cluster/etcdctl.js";
 import { b } from "./kv-harness.js";
 import { startServer, type TestServer, withTimeout } from "./watch-lease-harness.js";
 
-const ETCDCTL = "/usr/bin/etcdctl";
-const skip = existsSync(ETCDCTL)
-  ? false
-  : `${ETCDCTL} not found: install Debian's etcd-client (apt-get install etcd-client) to run`;
-const ENV = { ...process.env, ETCDCTL_API: "3" };
-const common = (address: string): string[] => [
-  `--endpoints=${address}`,
-  "--dial-timeout=3s",
-  "--command-timeout=5s",
-];
+const skip = etcdctlMissing;
+const GLOBAL = ["--dial-timeout=3s", "--command-timeout=5s"];
 
-/** Runs etcdctl to completion (bounded by a timeout); rejects unless it exits 0. */
-function etcdctl(address: string, args: readonly string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      ETCDCTL,
-      [...common(address), ...args],
-      { env: ENV, timeout: 20_000 },
-      (error, stdout, stderr) =>
-        error === null
-          ? resolve(stdout)
-          : reject(new Error(`etcdctl ${args.join(" ")}: ${String(error)} ${stderr}`)),
-    );
-  });
-}
+/** Runs etcdctl to completion (bounded by a timeout); fails unless it exits 0. */
+const etcdctl = (address: string, args: readonly string[]): Promise<string> =>
+  etcdctlOk(address, args, { global: GLOBAL, killAfterMs: 20_000 });
 
 describe("etcdctl 3.4 against the Watch and Lease services", { skip }, () => {
   let server: TestServer;
@@ -44,31 +24,14 @@ describe("etcdctl 3.4 against the Watch and Lease services", { skip }, () => {
   });
 
   test("etcdctl watch foo prints a put made by another client", async () => {
-    const child = spawn(ETCDCTL, [...common(server.address), "watch", "foo"], { env: ENV });
-    let stdout = "";
-    let stderr = "";
-    let onOutput: (() => void) | undefined;
-    child.stdout.on("data", (chunk: Buffer) => {
-      stdout += chunk.toString("utf8");
-      onOutput?.();
-    });
-    child.stderr.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString("utf8");
-    });
+    const child = spawnEtcdctl(server.address, ["watch", "foo"], { global: GLOBAL });
     const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
     try {
       // The watch is registered once the service listens to the store.
       await server.backend.waitSubscribed();
       await server.kv.call("Put", { key: b("foo"), value: b("bar") });
-      await withTimeout(
-        new Promise<void>((resolve) => {
-          onOutput = () => {
-            if (stdout.includes("PUT\nfoo\nbar\n")) resolve();
-          };
-          onOutput();
-        }),
-        `etcdctl watch to print the event (stdout ${JSON.stringify(stdout)}, stderr ${stderr})`,
-      );
+      // What etcdctl printed meanwhile waits in its stdout until read here.
+      const stdout = await outputUntil(child, (out) => out.includes("PUT\nfoo\nbar\n"));
       assert.equal(stdout, "PUT\nfoo\nbar\n");
     } finally {
       if (child.pid !== undefined && child.exitCode === null) process.kill(child.pid, "SIGTERM");
