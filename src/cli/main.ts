@@ -26,6 +26,7 @@ commands:
   endpoint ordo endpoint status | health
   compact ordo compact REVISION [--physical]   (also: compaction)
   defrag  ordo defrag   (every endpoint)
+  alarm   ordo alarm list | disarm   (NOSPACE after --quota-backend-bytes; CORRUPT)
   lock    ordo lock NAME [COMMAND ARGS...] [--ttl N]   (etcd's recipe; etcdctl lock)
   elect   ordo elect NAME PROPOSAL | ordo elect -l NAME
   check   ordo check perf [--load s|m|l|xl] [--duration SECONDS]
@@ -99,6 +100,8 @@ export async function run(
         return await (await import("./concurrency-commands.js")).runElect(rest, out);
       case "check":
         return await (await import("./check-command.js")).runCheck(rest, out);
+      case "alarm":
+        return await (await import("./maintenance-commands.js")).runAlarm(rest, out);
       case "defrag":
         return await (await import("./maintenance-commands.js")).runDefrag(rest, out);
       case "snapshot":

@@ -10,6 +10,7 @@
 //   ordo leader transfer --to ID|NAME      asks the leader; waits until the new leader is seen
 //   ordo endpoint status     one line per endpoint; exit 1 if any endpoint did not answer
 //   ordo endpoint health     one line per endpoint; exit 1 if any endpoint is unhealthy
+//   ordo alarm list | disarm  the cluster's alarms (NOSPACE, CORRUPT), as etcdctl prints them
 //   ordo snapshot save | status | restore   see snapshot-commands.ts
 import { parseArgs } from "node:util";
 import type { EndpointStatus, KvClient, MemberInfo } from "../client/index.js";
@@ -36,6 +37,7 @@ export const MEMBER_USAGE = `usage: ordo member list [--json]
        ordo member promote ID|NAME
        ordo member update ID|NAME --peer-urls URL[,URL]`;
 export const LEADER_USAGE = "usage: ordo leader transfer --to ID|NAME";
+export const ALARM_USAGE = "usage: ordo alarm list | disarm";
 export const ENDPOINT_USAGE = "usage: ordo endpoint status | health [-w simple|json|fields|table]";
 
 const hex = (decimal: string): string => BigInt(decimal).toString(16);
@@ -417,6 +419,26 @@ export async function runDefrag(args: string[], out: Output): Promise<number> {
       }
     }
     return failed ? 1 : 0;
+  } finally {
+    c.close();
+  }
+}
+
+/**
+ * `ordo alarm list | disarm`: etcdctl's alarm commands. list prints every raised alarm as
+ * etcdctl does (`memberID:ID alarm:NOSPACE`, the id in decimal); disarm clears each and prints
+ * what it cleared. NOSPACE comes back on the next write while the store is still over its
+ * quota: compact and defrag first.
+ */
+export async function runAlarm(args: string[], out: Output): Promise<number> {
+  const { values, positionals } = parse(args);
+  const [sub, ...rest] = positionals;
+  if ((sub !== "list" && sub !== "disarm") || rest.length > 0) throw new Error(ALARM_USAGE);
+  const c = client(values);
+  try {
+    const alarms = sub === "list" ? await c.alarms() : await c.disarmAlarms();
+    for (const a of alarms) out.stdout(`memberID:${a.memberId} alarm:${a.alarm} \n`);
+    return 0;
   } finally {
     c.close();
   }

@@ -15,6 +15,7 @@ export type { GetOptions, GetResult } from "./kv.js";
 export { KvClient } from "./kv-client.js";
 export type { LeaseGrant, LeaseTimeToLive } from "./lease.js";
 export type {
+  AlarmMember,
   EndpointHealth,
   EndpointResult,
   EndpointStatus,

@@ -56,7 +56,58 @@ interface ReceivedSnapshot {
   readonly sha256: string;
 }
 
+/** An alarm raised on a member (etcd's AlarmMember): NOSPACE (the space quota) or CORRUPT. */
+export interface AlarmMember {
+  /** The member's id (decimal). */
+  readonly memberId: string;
+  readonly alarm: "NOSPACE" | "CORRUPT";
+}
+
+/** The proto's AlarmType (the vendored proto spells it None, Nospace, Corrupt) as etcd names it. */
+function alarmTypeOf(value: unknown): AlarmMember["alarm"] | undefined {
+  const text = String(value).toUpperCase();
+  if (text === "1" || text === "NOSPACE") return "NOSPACE";
+  if (text === "2" || text === "CORRUPT") return "CORRUPT";
+  return undefined;
+}
+
+function alarmsOf(response: unknown): AlarmMember[] {
+  const raw = (response as { alarms?: { memberID?: unknown; alarm?: unknown }[] }).alarms ?? [];
+  const out: AlarmMember[] = [];
+  for (const a of raw) {
+    const alarm = alarmTypeOf(a.alarm);
+    if (alarm !== undefined) out.push({ memberId: String(a.memberID ?? "0"), alarm });
+  }
+  return out;
+}
+
 export class MaintenanceApi extends LeaseApi {
+  /** Maintenance.Alarm GET: every alarm raised in the cluster (etcdctl alarm list). */
+  async alarms(): Promise<AlarmMember[]> {
+    return alarmsOf(
+      await this.call("Maintenance", "Alarm", { action: 0, memberID: "0", alarm: 0 }),
+    );
+  }
+
+  /**
+   * Maintenance.Alarm DEACTIVATE of each alarm raised (etcdctl alarm disarm, clientv3's
+   * AlarmDisarm with an empty member): the alarms it cleared. NOSPACE goes through the log;
+   * writes are accepted again once no member's NOSPACE is left (after compact and defrag, or
+   * the next write raises it again).
+   */
+  async disarmAlarms(): Promise<AlarmMember[]> {
+    const cleared: AlarmMember[] = [];
+    for (const a of await this.alarms()) {
+      const response = await this.call("Maintenance", "Alarm", {
+        action: 2,
+        memberID: a.memberId,
+        alarm: a.alarm === "NOSPACE" ? 1 : 2,
+      });
+      cleared.push(...alarmsOf(response));
+    }
+    return cleared;
+  }
+
   /**
    * Moves leadership to the member with this id (decimal): asks the current leader (found by
    * endpoint status), which answers once it sees the target lead. Resolves with the member ids
