@@ -161,10 +161,15 @@ function canonical(text: string, check: Check): string {
   let t = check.keep === undefined ? text : (text.match(check.keep) ?? []).join("\n");
   for (const re of check.mask ?? []) t = t.replace(re, "<masked>");
   if (check.unordered === true) {
-    // Lines sorted; in a one-line JSON array, its elements too (text order, for comparing only).
+    // Lines sorted; in a line of JSON, its innermost objects too (members, endpoints), for
+    // comparing only: what remains of the line, then the objects in text order.
     t = t
       .split("\n")
-      .map((line) => (/^[[{]/.test(line) ? line.split("},{").sort().join("},{") : line))
+      .map((line) => {
+        if (!/^[[{]/.test(line)) return line;
+        const objects = line.match(/\{[^{}]*\}/g) ?? [];
+        return `${line.replace(/\{[^{}]*\}/g, "{}")} ${objects.sort().join(",")}`;
+      })
       .sort()
       .join("\n");
   }
