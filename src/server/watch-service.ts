@@ -677,15 +677,8 @@ class WatchStream {
   }
 }
 
-/**
- * The Watch service's handlers, for `server.addService(serviceDefinition("Watch"),
- * service.handlers)`. Call close() before shutting the server down: open watch streams
- * otherwise keep a graceful shutdown waiting.
- */
-export function watchService(
-  backend: WatchBackend,
-  options: WatchServiceOptions = {},
-): WatchService {
+/** The options' limits, with defaults; each must be a positive integer. */
+function limitsOf(options: WatchServiceOptions): Limits {
   const limits: Limits = {
     progressNotifyIntervalMs:
       options.progressNotifyIntervalMs ?? DEFAULT_PROGRESS_NOTIFY_INTERVAL_MS,
@@ -699,6 +692,41 @@ export function watchService(
       throw new RangeError(`watch-service: ${name} must be a positive integer`);
     }
   }
+  return limits;
+}
+
+/**
+ * The stream's range check, run for each watch it creates (the caller read from the call each
+ * time); any auth failure is refused as etcd 3.4 refuses it, PERMISSION_DENIED. Undefined
+ * without a gate: nothing is checked.
+ */
+function authorizerOf(
+  call: grpc.ServerDuplexStream<unknown, object>,
+  gate: AuthGate | undefined,
+): ((key: Uint8Array, rangeEnd: Uint8Array) => void) | undefined {
+  if (gate === undefined) return undefined;
+  return (key, rangeEnd) => {
+    try {
+      gate.checkRange(gate.authInfo(credentialsOfCall(call)), key, rangeEnd);
+    } catch (e) {
+      if (e instanceof KvError && e.code.startsWith("AUTH_")) {
+        throw authError("AUTH_PERMISSION_DENIED");
+      }
+      throw e;
+    }
+  };
+}
+
+/**
+ * The Watch service's handlers, for `server.addService(serviceDefinition("Watch"),
+ * service.handlers)`. Call close() before shutting the server down: open watch streams
+ * otherwise keep a graceful shutdown waiting.
+ */
+export function watchService(
+  backend: WatchBackend,
+  options: WatchServiceOptions = {},
+): WatchService {
+  const limits = limitsOf(options);
   const internalError = (what: string, error: unknown): void => {
     try {
       options.onInternalError?.(what, error);
@@ -714,20 +742,7 @@ export function watchService(
       call.emit("error", { code: grpc.status.UNAVAILABLE, details: "etcdserver: server stopped" });
       return;
     }
-    const gate = options.auth;
-    const authorize =
-      gate === undefined
-        ? undefined
-        : (key: Uint8Array, rangeEnd: Uint8Array): void => {
-            try {
-              gate.checkRange(gate.authInfo(credentialsOfCall(call)), key, rangeEnd);
-            } catch (e) {
-              if (e instanceof KvError && e.code.startsWith("AUTH_")) {
-                throw authError("AUTH_PERMISSION_DENIED");
-              }
-              throw e;
-            }
-          };
+    const authorize = authorizerOf(call, options.auth);
     try {
       streams.add(
         new WatchStream(
