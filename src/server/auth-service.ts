@@ -29,18 +29,12 @@ import {
   type PermissionType,
 } from "../kv/index.js";
 import { type AuthGate, credentialsOfCall } from "./auth-gate.js";
-import { headerToEtcd } from "./etcd-mapping.js";
+import { headerToEtcd, messageFromEtcd } from "./etcd-mapping.js";
 import { type KvBackend, responseOf, statusOf, unary } from "./kv-service.js";
 
 type Message = Readonly<Record<string, unknown>>;
 
-function messageOf(value: unknown): Message {
-  if (value === undefined || value === null) return {};
-  if (typeof value !== "object" || Array.isArray(value) || value instanceof Uint8Array) {
-    throw new KvError("INVALID_ARGUMENT", "etcdserver: request must be a message");
-  }
-  return value as Message;
-}
+const messageOf = (value: unknown): Message => messageFromEtcd(value, "request");
 
 function stringOf(value: unknown, name: string): string {
   if (value === undefined || value === null) return "";

@@ -18,7 +18,13 @@ import {
   type PlainKvCommand,
 } from "../kv/index.js";
 import type { AuthGate } from "./auth-gate.js";
-import { headerToEtcd, int64FromEtcd, int64ToEtcd } from "./etcd-mapping.js";
+import {
+  boolFromEtcd,
+  headerToEtcd,
+  int64FromEtcd,
+  int64ToEtcd,
+  messageFromEtcd,
+} from "./etcd-mapping.js";
 import {
   callerOf,
   type KvBackend,
@@ -49,21 +55,7 @@ const KEEPALIVE_QUEUE_MAX = 16;
 
 type Message = Readonly<Record<string, unknown>>;
 
-function messageOf(value: unknown): Message {
-  if (value === undefined || value === null) return {};
-  if (typeof value !== "object" || Array.isArray(value) || value instanceof Uint8Array) {
-    throw new KvError("INVALID_ARGUMENT", "etcdserver: request must be a message");
-  }
-  return value as Message;
-}
-
-function boolOf(value: unknown, name: string): boolean {
-  if (value === undefined || value === null) return false;
-  if (typeof value !== "boolean") {
-    throw new KvError("INVALID_ARGUMENT", `etcdserver: ${name} must be a boolean`);
-  }
-  return value;
-}
+const messageOf = (value: unknown): Message => messageFromEtcd(value, "request");
 
 const idOf = (message: unknown): number => int64FromEtcd(messageOf(message).ID, "ID");
 
@@ -115,7 +107,7 @@ async function revoke(lease: LeaseAccess, message: unknown, auth?: AuthInfo): Pr
 async function timeToLive(lease: LeaseAccess, message: unknown): Promise<object> {
   const m = messageOf(message);
   const id = int64FromEtcd(m.ID, "ID");
-  const request = { id, keys: boolOf(m.keys, "keys"), nowMs: lease.now() };
+  const request = { id, keys: boolFromEtcd(m.keys, "keys"), nowMs: lease.now() };
   const r = await lease.read({ type: "LeaseTimeToLive", request });
   return {
     header: lease.header(r.header.revision),

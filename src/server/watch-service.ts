@@ -36,6 +36,7 @@ import {
 import { bytesEqual, compareBytes, EMPTY_BYTES } from "../lib/index.js";
 import { type AuthGate, credentialsOfCall } from "./auth-gate.js";
 import {
+  boolFromEtcd,
   headerToEtcd,
   int64FromEtcd,
   int64ToEtcd,
@@ -140,14 +141,6 @@ function bytesOf(value: unknown, name: string): Uint8Array {
     throw new KvError("INVALID_ARGUMENT", `etcdserver: ${name} must be bytes`);
   }
   return Uint8Array.from(value); // kept for the watch's life: never a view of the message buffer
-}
-
-function boolOf(value: unknown, name: string): boolean {
-  if (value === undefined || value === null) return false;
-  if (typeof value !== "boolean") {
-    throw new KvError("INVALID_ARGUMENT", `etcdserver: ${name} must be a boolean`);
-  }
-  return value;
 }
 
 function filterOf(value: unknown): Filter {
@@ -350,8 +343,8 @@ class WatchStream {
       startRevision = int64FromEtcd(m.start_revision, "start_revision");
       const requestedId = int64FromEtcd(m.watch_id, "watch_id");
       const filters = Array.isArray(m.filters) ? m.filters.map(filterOf) : [];
-      const prevKv = boolOf(m.prev_kv, "prev_kv");
-      const progressNotify = boolOf(m.progress_notify, "progress_notify");
+      const prevKv = boolFromEtcd(m.prev_kv, "prev_kv");
+      const progressNotify = boolFromEtcd(m.progress_notify, "progress_notify");
       const openEnded = rangeEnd.length === 1 && rangeEnd[0] === 0;
       if (rangeEnd.length > 0 && !openEnded && compareBytes(key, rangeEnd) >= 0) {
         throw new KvError("INVALID_ARGUMENT", "mvcc: watcher range is empty");
