@@ -75,7 +75,7 @@ import {
   recordConflict,
   recordToPublish,
 } from "./member-records.js";
-import { memberServices } from "./member-services.js";
+import { type MemberServices, memberServices } from "./member-services.js";
 import { ClusterMembership } from "./membership.js";
 import { ClientMetrics } from "./metrics.js";
 import { proposeAlarm, SpaceQuota } from "./space-quota.js";
@@ -400,39 +400,9 @@ export class Member {
     const late: LateBound = { clientUrl: "", clusterInfo: () => undefined };
     const core = await openCore(options, self, cleanups, late);
     const { runtime, kv, identity } = core;
-    const services = memberServices({
-      name: options.name,
-      nodeId: core.nodeId,
-      clusterId: core.clusterId,
-      recordedMemberId: identity.memberId,
-      runtime,
-      kv,
-      cluster: core.cluster,
-      members: () => core.sync.current,
-      requestBytesMax: core.requestBytesMax,
-      quotaBackendBytes: options.quotaBackendBytes ?? 0,
-      authTokenTtlSeconds: options.authTokenTtlSeconds,
-      bcryptCost: options.bcryptCost,
-      clientCertAuth: options.clientTls?.clientCertAuth === true,
-      unsafeLocalReads: options.unsafeTestingFault === "serializable-as-linearizable",
-      metrics: () => late.metrics,
-      log,
-    });
+    const services = servicesOf(options, core, late);
     const health = healthOf(options, core);
-    const metrics = new ClientMetrics(
-      {
-        metrics: () => runtime.metrics,
-        status: () => runtime.status(),
-        peerStats: () => core.transport.stats(),
-        incarnationRefusals: () => core.transport.transportCounters().incarnationRefusals,
-        peerTlsHandshakeFailures: () => core.transport.transportCounters().tlsHandshakesRefused,
-        dbSize: () => services.dbSize.sample(),
-        quotaBackendBytes: services.quota.quotaBytes ?? options.quotaBackendBytes ?? 0,
-        keys: () => kv.store.status().keys,
-        pendingProposals: () => runtime.pendingProposals,
-      },
-      { labels: { member: options.name } },
-    );
+    const metrics = metricsOf(options, core, services);
     late.metrics = metrics;
     const { dashboard, statusExtra } = memberDashboard({
       nodeId: core.nodeId,
@@ -448,21 +418,11 @@ export class Member {
       }),
       onError: (what, error) => log("warn", "dashboard error", { what, error: String(error) }),
     });
-    const httpServer = createHttpGateway({
-      extraRoutes: dashboard.handle,
-      backend: services.backend,
-      // The JSON gateway's /v3/ routes run the gRPC handlers (their auth checks and limits).
-      grpc: (path) => services.grpcServer.method(path),
-      grpcObserver: metrics.grpcObserver,
-      // JSON with base64 bytes is larger than the request it encodes.
-      ...(options.requestBytesMax !== undefined
-        ? { bodyBytesMax: Math.ceil(core.requestBytesMax * 1.5) + 64 * 1024 }
-        : {}),
+    const httpServer = gatewayOf(options, core, services, {
+      dashboard,
       health,
       metrics,
       statusExtra,
-      onInternalError: (path, error) =>
-        log("error", "internal error serving an HTTP client", { path, error: String(error) }),
     });
     const listener = await listenForClients(options, services.grpcServer, httpServer, dashboard);
     const member = new Member(
@@ -854,6 +814,82 @@ function clusterInfoOf(
       };
     }),
   };
+}
+
+/** The gRPC server and etcd's services over this member's runtime and store. */
+function servicesOf(options: MemberOptions, core: MemberCore, late: LateBound): MemberServices {
+  return memberServices({
+    name: options.name,
+    nodeId: core.nodeId,
+    clusterId: core.clusterId,
+    recordedMemberId: core.identity.memberId,
+    runtime: core.runtime,
+    kv: core.kv,
+    cluster: core.cluster,
+    members: () => core.sync.current,
+    requestBytesMax: core.requestBytesMax,
+    quotaBackendBytes: options.quotaBackendBytes ?? 0,
+    authTokenTtlSeconds: options.authTokenTtlSeconds,
+    bcryptCost: options.bcryptCost,
+    clientCertAuth: options.clientTls?.clientCertAuth === true,
+    unsafeLocalReads: options.unsafeTestingFault === "serializable-as-linearizable",
+    metrics: () => late.metrics,
+    log: options.logger,
+  });
+}
+
+/** /metrics: the runtime's counters and status, the transport's, the store's and the quota's. */
+function metricsOf(
+  options: MemberOptions,
+  core: MemberCore,
+  services: MemberServices,
+): ClientMetrics {
+  const { runtime, kv, transport } = core;
+  return new ClientMetrics(
+    {
+      metrics: () => runtime.metrics,
+      status: () => runtime.status(),
+      peerStats: () => transport.stats(),
+      incarnationRefusals: () => transport.transportCounters().incarnationRefusals,
+      peerTlsHandshakeFailures: () => transport.transportCounters().tlsHandshakesRefused,
+      dbSize: () => services.dbSize.sample(),
+      quotaBackendBytes: services.quota.quotaBytes ?? options.quotaBackendBytes ?? 0,
+      keys: () => kv.store.status().keys,
+      pendingProposals: () => runtime.pendingProposals,
+    },
+    { labels: { member: options.name } },
+  );
+}
+
+/** The client port's HTTP side: the JSON gateway, /health, /status, /metrics, the dashboard. */
+function gatewayOf(
+  options: MemberOptions,
+  core: MemberCore,
+  services: MemberServices,
+  parts: {
+    readonly dashboard: Dashboard;
+    readonly health: () => HealthInput;
+    readonly metrics: ClientMetrics;
+    readonly statusExtra: () => Record<string, unknown>;
+  },
+): HttpServer {
+  const log = options.logger;
+  return createHttpGateway({
+    extraRoutes: parts.dashboard.handle,
+    backend: services.backend,
+    // The JSON gateway's /v3/ routes run the gRPC handlers (their auth checks and limits).
+    grpc: (path) => services.grpcServer.method(path),
+    grpcObserver: parts.metrics.grpcObserver,
+    // JSON with base64 bytes is larger than the request it encodes.
+    ...(options.requestBytesMax !== undefined
+      ? { bodyBytesMax: Math.ceil(core.requestBytesMax * 1.5) + 64 * 1024 }
+      : {}),
+    health: parts.health,
+    metrics: parts.metrics,
+    statusExtra: parts.statusExtra,
+    onInternalError: (path, error) =>
+      log("error", "internal error serving an HTTP client", { path, error: String(error) }),
+  });
 }
 
 /** /health's and /status's view of this member: role, indexes, who it heard from and when. */
