@@ -18,14 +18,7 @@ import type { Server as HttpServer } from "node:http";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import type { SecureContextOptions } from "node:tls";
-import { serviceDefinition } from "../api/index.js";
-import {
-  decodeResult,
-  encodeCommand,
-  KvStateMachine,
-  kvErrorOf,
-  quotaBytesOf,
-} from "../kv/index.js";
+import { decodeResult, encodeCommand, KvStateMachine, kvErrorOf } from "../kv/index.js";
 import type { NodeId } from "../raft/index.js";
 import { type Logger, type Membership, RsmNode } from "../rsm/index.js";
 import {
@@ -41,14 +34,10 @@ import {
   type PeerTls,
   TcpTransport,
 } from "../transport/index.js";
-import { AuthGate } from "./auth-gate.js";
-import { adminOnly, authServiceHandlers } from "./auth-service.js";
 import { type AutoCompaction, AutoCompactor } from "./auto-compaction.js";
 import { ClientListener, type ClientListenerTls } from "./client-listener.js";
 import { type PeerSpec, stableId } from "./cluster-config.js";
-import { clusterHandlers } from "./cluster-service.js";
 import { type Dashboard, memberDashboard } from "./dashboard.js";
-import { kvServiceDefinition } from "./etcd-wire.js";
 import type { GrpcServer } from "./grpc/server.js";
 import { createHttpGateway, type HealthInput } from "./http-gateway.js";
 import {
@@ -56,9 +45,6 @@ import {
   readIncarnationMarker,
   writeIncarnationMarker,
 } from "./incarnation-file.js";
-import { grpcReceiveBytesMax, type KvBackend, kvServiceHandlers } from "./kv-service.js";
-import { leaseServiceHandlers } from "./lease-service.js";
-import { DbSize, maintenanceHandlers } from "./maintenance-service.js";
 import { type MemberFile, writeMemberFile } from "./member-file.js";
 import {
   clusterIdOf,
@@ -78,9 +64,8 @@ import {
 import { type MemberServices, memberServices } from "./member-services.js";
 import { ClusterMembership } from "./membership.js";
 import { ClientMetrics } from "./metrics.js";
-import { proposeAlarm, SpaceQuota } from "./space-quota.js";
 import type { TlsMaterial } from "./tls-files.js";
-import { type WatchService, watchService } from "./watch-service.js";
+import type { WatchService } from "./watch-service.js";
 
 /**
  * Faults a member can be started with on purpose, to prove the chaos checks catch them (never
