@@ -29,18 +29,12 @@ import {
   type PermissionType,
 } from "../kv/index.js";
 import { type AuthGate, credentialsOfCall } from "./auth-gate.js";
-import { headerToEtcd } from "./etcd-mapping.js";
+import { headerToEtcd, messageFromEtcd } from "./etcd-mapping.js";
 import { type KvBackend, responseOf, statusOf, unary } from "./kv-service.js";
 
 type Message = Readonly<Record<string, unknown>>;
 
-function messageOf(value: unknown): Message {
-  if (value === undefined || value === null) return {};
-  if (typeof value !== "object" || Array.isArray(value) || value instanceof Uint8Array) {
-    throw new KvError("INVALID_ARGUMENT", "etcdserver: request must be a message");
-  }
-  return value as Message;
-}
+const messageOf = (value: unknown): Message => messageFromEtcd(value, "request");
 
 function stringOf(value: unknown, name: string): string {
   if (value === undefined || value === null) return "";
@@ -97,62 +91,81 @@ export interface AuthServiceOptions {
   readonly requestBytesMax?: number;
 }
 
-/** The Auth service's handlers, for `server.addService(serviceDefinition("Auth"), ...)`. */
-export function authServiceHandlers(
-  backend: KvBackend,
-  gate: AuthGate,
-  options: AuthServiceOptions = {},
-): grpc.UntypedServiceImplementation {
+type AuthHandle = (m: unknown, s: unknown, a: AuthInfo | undefined) => Promise<object>;
+
+/** How Auth calls reach the backend: size-checked proposals, with who sent them. */
+interface AuthAccess {
+  readonly gate: AuthGate;
+  readonly backend: KvBackend;
+  propose(request: AuthRequest, auth: AuthInfo | undefined): Promise<AuthResponse>;
+  header(r: AuthResponse): object;
+}
+
+function authAccess(backend: KvBackend, gate: AuthGate, options: AuthServiceOptions): AuthAccess {
   const requestBytesMax = options.requestBytesMax ?? DEFAULT_KV_LIMITS.requestBytesMax;
-  const propose = async (request: AuthRequest, auth: AuthInfo | undefined) => {
-    const command = encodeCommand(gate.withAuth({ type: "Auth", request }, auth));
-    if (command.length > requestBytesMax) throw requestTooLarge();
-    return responseOf(await backend.propose(command), "Auth");
+  return {
+    gate,
+    backend,
+    propose: async (request, auth) => {
+      const command = encodeCommand(gate.withAuth({ type: "Auth", request }, auth));
+      if (command.length > requestBytesMax) throw requestTooLarge();
+      return responseOf(await backend.propose(command), "Auth");
+    },
+    header: (r) => headerToEtcd(r.header, backend.header()),
   };
-  const header = (r: AuthResponse) => headerToEtcd(r.header, backend.header());
-  const simple =
-    (toRequest: (m: Message) => AuthRequest | Promise<AuthRequest>) =>
-    async (message: unknown, _s: unknown, auth: AuthInfo | undefined): Promise<object> => {
-      const r = await propose(await toRequest(messageOf(message)), auth);
-      return { header: header(r) };
-    };
-  const serve = { auth: gate, ...options };
+}
 
-  const authenticate = async (message: unknown): Promise<object> => {
-    const m = messageOf(message);
-    const name = stringOf(m.name, "name");
-    const password = stringOf(m.password, "password");
-    for (let attempt = 1; ; attempt++) {
-      const checkedRevision = await gate.checkPassword(name, password);
-      try {
-        const r = await propose(
-          { op: "Authenticate", name, token: gate.newTokenPrefix(), checkedRevision },
-          undefined,
-        );
-        return { header: header(r), token: r.token };
-      } catch (e) {
-        const stale = e instanceof KvError && e.code === "AUTH_OLD_REVISION";
-        if (!stale || attempt >= AUTHENTICATE_ATTEMPTS_MAX) throw e;
-      }
+/** A call that proposes one request and answers with the header alone. */
+function simple(
+  access: AuthAccess,
+  toRequest: (m: Message) => AuthRequest | Promise<AuthRequest>,
+): AuthHandle {
+  return async (message, _s, auth) => {
+    const r = await access.propose(await toRequest(messageOf(message)), auth);
+    return { header: access.header(r) };
+  };
+}
+
+async function authenticate(access: AuthAccess, message: unknown): Promise<object> {
+  const m = messageOf(message);
+  const name = stringOf(m.name, "name");
+  const password = stringOf(m.password, "password");
+  for (let attempt = 1; ; attempt++) {
+    const checkedRevision = await access.gate.checkPassword(name, password);
+    try {
+      const r = await access.propose(
+        { op: "Authenticate", name, token: access.gate.newTokenPrefix(), checkedRevision },
+        undefined,
+      );
+      return { header: access.header(r), token: r.token };
+    } catch (e) {
+      const stale = e instanceof KvError && e.code === "AUTH_OLD_REVISION";
+      if (!stale || attempt >= AUTHENTICATE_ATTEMPTS_MAX) throw e;
     }
-  };
+  }
+}
 
-  const handlers: Record<
-    string,
-    (m: unknown, s: unknown, a: AuthInfo | undefined) => Promise<object>
-  > = {
-    AuthEnable: simple(() => ({ op: "AuthEnable" })),
-    AuthDisable: simple(() => ({ op: "AuthDisable" })),
+/** AuthEnable, AuthDisable, AuthStatus and Authenticate. */
+function authStateHandles(access: AuthAccess): Record<string, AuthHandle> {
+  return {
+    AuthEnable: simple(access, () => ({ op: "AuthEnable" })),
+    AuthDisable: simple(access, () => ({ op: "AuthDisable" })),
     AuthStatus: async () => {
-      const store = gate.store;
+      const store = access.gate.store;
       return {
-        header: headerToEtcd({ revision: 0 }, backend.header()),
+        header: headerToEtcd({ revision: 0 }, access.backend.header()),
         enabled: store.enabled,
         authRevision: String(store.revision),
       };
     },
-    Authenticate: (m) => authenticate(m),
-    UserAdd: simple(async (m) => {
+    Authenticate: (m) => authenticate(access, m),
+  };
+}
+
+function userHandles(access: AuthAccess): Record<string, AuthHandle> {
+  const { gate, propose, header } = access;
+  return {
+    UserAdd: simple(access, async (m) => {
       const name = stringOf(m.name, "name");
       if (name === "") throw authError("AUTH_USER_EMPTY");
       const options = m.options as { no_password?: unknown } | null | undefined;
@@ -173,23 +186,29 @@ export function authServiceHandlers(
       const r = await propose({ op: "UserList" }, auth);
       return { header: header(r), users: [...r.names] };
     },
-    UserDelete: simple((m) => ({ op: "UserDelete", name: stringOf(m.name, "name") })),
-    UserChangePassword: simple(async (m) => ({
+    UserDelete: simple(access, (m) => ({ op: "UserDelete", name: stringOf(m.name, "name") })),
+    UserChangePassword: simple(access, async (m) => ({
       op: "UserChangePassword",
       name: stringOf(m.name, "name"),
       passwordHash: await gate.hashPassword(stringOf(m.password, "password")),
     })),
-    UserGrantRole: simple((m) => ({
+    UserGrantRole: simple(access, (m) => ({
       op: "UserGrantRole",
       user: stringOf(m.user, "user"),
       role: stringOf(m.role, "role"),
     })),
-    UserRevokeRole: simple((m) => ({
+    UserRevokeRole: simple(access, (m) => ({
       op: "UserRevokeRole",
       name: stringOf(m.name, "name"),
       role: stringOf(m.role, "role"),
     })),
-    RoleAdd: simple((m) => ({ op: "RoleAdd", name: stringOf(m.name, "name") })),
+  };
+}
+
+function roleHandles(access: AuthAccess): Record<string, AuthHandle> {
+  const { propose, header } = access;
+  return {
+    RoleAdd: simple(access, (m) => ({ op: "RoleAdd", name: stringOf(m.name, "name") })),
     RoleGet: async (message, _s, auth) => {
       const role = stringOf(messageOf(message).role, "role");
       const r = await propose({ op: "RoleGet", role }, auth);
@@ -199,8 +218,8 @@ export function authServiceHandlers(
       const r = await propose({ op: "RoleList" }, auth);
       return { header: header(r), roles: [...r.names] };
     },
-    RoleDelete: simple((m) => ({ op: "RoleDelete", role: stringOf(m.role, "role") })),
-    RoleGrantPermission: simple((m) => {
+    RoleDelete: simple(access, (m) => ({ op: "RoleDelete", role: stringOf(m.role, "role") })),
+    RoleGrantPermission: simple(access, (m) => {
       const perm = messageOf(m.perm);
       return {
         op: "RoleGrantPermission",
@@ -212,13 +231,28 @@ export function authServiceHandlers(
         },
       };
     }),
-    RoleRevokePermission: simple((m) => ({
+    RoleRevokePermission: simple(access, (m) => ({
       op: "RoleRevokePermission",
       role: stringOf(m.role, "role"),
       key: bytesOf(m.key, "key"),
       rangeEnd: bytesOf(m.range_end, "range_end"),
     })),
   };
+}
+
+/** The Auth service's handlers, for `server.addService(serviceDefinition("Auth"), ...)`. */
+export function authServiceHandlers(
+  backend: KvBackend,
+  gate: AuthGate,
+  options: AuthServiceOptions = {},
+): grpc.UntypedServiceImplementation {
+  const access = authAccess(backend, gate, options);
+  const handlers = {
+    ...authStateHandles(access),
+    ...userHandles(access),
+    ...roleHandles(access),
+  };
+  const serve = { auth: gate, ...options };
   const out: grpc.UntypedServiceImplementation = {};
   for (const [method, handle] of Object.entries(handlers)) {
     // Authenticate and AuthStatus need no caller identity; a bad token must not stop a login.

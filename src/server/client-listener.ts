@@ -212,15 +212,19 @@ export class ClientListener {
     else this.sniffProtocol(socket, onEarlyError);
   }
 
-  /** A TLS port: the first byte must open a handshake record; the handshake then decides. */
-  private acceptTls(socket: Socket, onEarlyError: () => void, tlsServer: TlsServer): void {
+  /** Closes a connection that has not said what it is within sniffTimeoutMs. */
+  private sniffDeadline(socket: Socket, why: string): NodeJS.Timeout {
     const timer = setTimeout(() => {
-      this.log("debug", "client connection closed: no TLS hello in time", {
-        remote: socket.remoteAddress,
-      });
+      this.log("debug", `client connection closed: ${why}`, { remote: socket.remoteAddress });
       socket.destroy();
     }, this.options.sniffTimeoutMs ?? 10_000);
     timer.unref();
+    return timer;
+  }
+
+  /** A TLS port: the first byte must open a handshake record; the handshake then decides. */
+  private acceptTls(socket: Socket, onEarlyError: () => void, tlsServer: TlsServer): void {
+    const timer = this.sniffDeadline(socket, "no TLS hello in time");
     const onClose = (): void => clearTimeout(timer);
     const onData = (chunk: Buffer): void => {
       if (chunk.length === 0) return;
@@ -283,13 +287,7 @@ export class ClientListener {
   /** Plaintext (or decrypted) bytes: the HTTP/2 preface is gRPC, anything else HTTP/1.x. */
   private sniffProtocol(socket: Socket, onEarlyError: () => void): void {
     let head: Buffer = Buffer.alloc(0);
-    const timer = setTimeout(() => {
-      this.log("debug", "client connection closed: protocol not told in time", {
-        remote: socket.remoteAddress,
-      });
-      socket.destroy();
-    }, this.options.sniffTimeoutMs ?? 10_000);
-    timer.unref();
+    const timer = this.sniffDeadline(socket, "protocol not told in time");
     const stopSniffing = (): void => {
       clearTimeout(timer);
       socket.off("data", onData);

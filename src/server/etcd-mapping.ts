@@ -251,7 +251,8 @@ function describe(value: unknown): string {
 
 type Message = Readonly<Record<string, unknown>>;
 
-function messageFromEtcd(value: unknown, what: string): Message {
+/** A message field (or the request itself): an object; absent is the empty message. */
+export function messageFromEtcd(value: unknown, what: string): Message {
   if (value === undefined || value === null) return {};
   if (typeof value !== "object" || Array.isArray(value) || value instanceof Uint8Array) {
     throw invalid(`etcdserver: ${what} must be a message`);
@@ -300,7 +301,8 @@ function uint64ToEtcd(value: string, name: string): string {
   return value;
 }
 
-function boolFromEtcd(value: unknown, name: string): boolean {
+/** A bool field; absent is false. */
+export function boolFromEtcd(value: unknown, name: string): boolean {
   if (value === undefined || value === null) return false;
   if (typeof value !== "boolean") throw invalid(`etcdserver: ${name} must be a boolean`);
   return value;

@@ -134,6 +134,73 @@ function enumText(names: readonly string[], v: number | string): string | number
 /** A bool: any non-zero varint is true. */
 const boolOf = (v: number | string): boolean => v !== 0 && v !== "0";
 
+/** How a known field is read: its name in the decoded object, its wire type, its value. */
+interface FieldSpec {
+  readonly name: string;
+  readonly wireType: 0 | 2;
+  readonly read: (r: Reader) => unknown;
+}
+
+const bytesSpec = (name: string): FieldSpec => ({ name, wireType: 2, read: (r) => r.bytes() });
+const int64Spec = (name: string): FieldSpec => ({
+  name,
+  wireType: 0,
+  read: (r) => int64Text(r.varint()),
+});
+const boolSpec = (name: string): FieldSpec => ({
+  name,
+  wireType: 0,
+  read: (r) => boolOf(r.varint()),
+});
+const enumSpec = (name: string, names: readonly string[]): FieldSpec => ({
+  name,
+  wireType: 0,
+  read: (r) => enumText(names, r.varint()),
+});
+
+/**
+ * Reads one message's fields into `m` (its defaults): `fields[n]` says how field n is read;
+ * a field it does not list is skipped.
+ */
+function decodeFields(
+  buf: Buffer,
+  m: Record<string, unknown>,
+  fields: readonly (FieldSpec | undefined)[],
+): Record<string, unknown> {
+  const r = new Reader(buf);
+  while (!r.done) {
+    const key = r.uint32();
+    const field = key >>> 3;
+    const wt = key & 7;
+    const spec = fields[field];
+    if (spec === undefined) {
+      r.skip(wt);
+    } else {
+      expectWireType(wt, spec.wireType, field);
+      m[spec.name] = spec.read(r);
+    }
+  }
+  return m;
+}
+
+/** etcdserverpb.RangeRequest's fields, by number. */
+const RANGE_REQUEST_FIELDS: readonly (FieldSpec | undefined)[] = [
+  undefined,
+  bytesSpec("key"),
+  bytesSpec("range_end"),
+  int64Spec("limit"),
+  int64Spec("revision"),
+  enumSpec("sort_order", SORT_ORDERS),
+  enumSpec("sort_target", SORT_TARGETS),
+  boolSpec("serializable"),
+  boolSpec("keys_only"),
+  boolSpec("count_only"),
+  int64Spec("min_mod_revision"),
+  int64Spec("max_mod_revision"),
+  int64Spec("min_create_revision"),
+  int64Spec("max_create_revision"),
+];
+
 /** etcdserverpb.RangeRequest, as proto-loader decodes it. */
 export function decodeRangeRequest(buf: Buffer): Record<string, unknown> {
   const m: Record<string, unknown> = {
@@ -151,65 +218,19 @@ export function decodeRangeRequest(buf: Buffer): Record<string, unknown> {
     min_create_revision: "0",
     max_create_revision: "0",
   };
-  const r = new Reader(buf);
-  while (!r.done) {
-    const key = r.uint32();
-    const field = key >>> 3;
-    const wt = key & 7;
-    switch (field) {
-      case 1:
-        expectWireType(wt, 2, field);
-        m.key = r.bytes();
-        break;
-      case 2:
-        expectWireType(wt, 2, field);
-        m.range_end = r.bytes();
-        break;
-      case 3:
-      case 4:
-      case 10:
-      case 11:
-      case 12:
-      case 13: {
-        expectWireType(wt, 0, field);
-        m[RANGE_INT64_FIELDS[field] as string] = int64Text(r.varint());
-        break;
-      }
-      case 5:
-        expectWireType(wt, 0, field);
-        m.sort_order = enumText(SORT_ORDERS, r.varint());
-        break;
-      case 6:
-        expectWireType(wt, 0, field);
-        m.sort_target = enumText(SORT_TARGETS, r.varint());
-        break;
-      case 7:
-        expectWireType(wt, 0, field);
-        m.serializable = boolOf(r.varint());
-        break;
-      case 8:
-        expectWireType(wt, 0, field);
-        m.keys_only = boolOf(r.varint());
-        break;
-      case 9:
-        expectWireType(wt, 0, field);
-        m.count_only = boolOf(r.varint());
-        break;
-      default:
-        r.skip(wt);
-    }
-  }
-  return m;
+  return decodeFields(buf, m, RANGE_REQUEST_FIELDS);
 }
 
-const RANGE_INT64_FIELDS: Record<number, string> = {
-  3: "limit",
-  4: "revision",
-  10: "min_mod_revision",
-  11: "max_mod_revision",
-  12: "min_create_revision",
-  13: "max_create_revision",
-};
+/** etcdserverpb.PutRequest's fields, by number. */
+const PUT_REQUEST_FIELDS: readonly (FieldSpec | undefined)[] = [
+  undefined,
+  bytesSpec("key"),
+  bytesSpec("value"),
+  int64Spec("lease"),
+  boolSpec("prev_kv"),
+  boolSpec("ignore_value"),
+  boolSpec("ignore_lease"),
+];
 
 /** etcdserverpb.PutRequest, as proto-loader decodes it. */
 export function decodePutRequest(buf: Buffer): Record<string, unknown> {
@@ -221,41 +242,7 @@ export function decodePutRequest(buf: Buffer): Record<string, unknown> {
     ignore_value: false,
     ignore_lease: false,
   };
-  const r = new Reader(buf);
-  while (!r.done) {
-    const key = r.uint32();
-    const field = key >>> 3;
-    const wt = key & 7;
-    switch (field) {
-      case 1:
-        expectWireType(wt, 2, field);
-        m.key = r.bytes();
-        break;
-      case 2:
-        expectWireType(wt, 2, field);
-        m.value = r.bytes();
-        break;
-      case 3:
-        expectWireType(wt, 0, field);
-        m.lease = int64Text(r.varint());
-        break;
-      case 4:
-        expectWireType(wt, 0, field);
-        m.prev_kv = boolOf(r.varint());
-        break;
-      case 5:
-        expectWireType(wt, 0, field);
-        m.ignore_value = boolOf(r.varint());
-        break;
-      case 6:
-        expectWireType(wt, 0, field);
-        m.ignore_lease = boolOf(r.varint());
-        break;
-      default:
-        r.skip(wt);
-    }
-  }
-  return m;
+  return decodeFields(buf, m, PUT_REQUEST_FIELDS);
 }
 
 // ---- encoding ------------------------------------------------------------------------------

@@ -229,99 +229,36 @@ export function httpGatewayHandler(
   if (!Number.isSafeInteger(bodyBytesMax) || bodyBytesMax <= 0) {
     throw new RangeError("http-gateway: bodyBytesMax must be a positive integer");
   }
+  const reportInternal = (path: string, error: unknown): void => {
+    try {
+      options.onInternalError?.(path, error);
+    } catch {
+      // A logger's failure must not turn into the caller's.
+    }
+  };
   const rpcContext = {
     lookup: options.grpc,
     bodyBytesMax,
     ...(options.grpcObserver !== undefined ? { observer: options.grpcObserver } : {}),
-    onInternalError: (path: string, error: unknown) => {
-      try {
-        options.onInternalError?.(path, error);
-      } catch {
-        // A logger's failure must not turn into the caller's.
-      }
-    },
+    onInternalError: reportInternal,
   };
-
-  const fail = (res: ServerResponse, path: string, error: unknown): void => {
-    if (res.headersSent) {
-      // A stream that failed after its head went out: end it, there is no other answer left.
-      if (!res.writableEnded) res.end();
-      return;
-    }
-    if (error instanceof HttpError) {
-      sendJson(res, error.httpStatus, errorBody(error.grpcCode, error.message));
-      return;
-    }
-    const status = statusOf(error);
-    if (status.code === grpc.status.INTERNAL) {
-      try {
-        options.onInternalError?.(path, error);
-      } catch {
-        // A logger's failure must not turn into the caller's.
-      }
-    }
-    sendJson(res, httpStatusOfGrpc(status.code), errorBody(status.code, status.details));
-  };
-
-  const serveHealth = (res: ServerResponse): void => {
-    const a = assessHealth(options.health(), options.thresholds);
-    if (a.healthy) sendJson(res, 200, { health: "true", reason: "" });
-    else sendJson(res, 503, { health: "false", reason: a.reasons.join("; ") });
-  };
-
-  const serveStatus = (res: ServerResponse): void => sendJson(res, 200, statusBody(options));
-
-  const serveMetrics = async (res: ServerResponse): Promise<void> => {
-    if (options.metrics === undefined) {
-      sendJson(res, 404, errorBody(grpc.status.NOT_FOUND, "metrics are not enabled"));
-      return;
-    }
-    send(res, 200, await options.metrics.text(), options.metrics.contentType);
-  };
-
-  const getRoutes = new Map<string, (res: ServerResponse) => void | Promise<void>>([
-    ["/health", serveHealth],
-    ["/status", serveStatus],
-    ["/metrics", serveMetrics],
-    [
-      "/version",
-      // etcd's two fields (the same version Maintenance.Status reports), and Ordo's own.
-      (res) =>
-        sendJson(res, 200, {
-          etcdserver: ORDO_VERSION,
-          etcdcluster: ORDO_VERSION,
-          ordo: ORDO_RELEASE,
-        }),
-    ],
-  ]);
+  const getRoutes = getRoutesOf(options);
 
   const serve = async (req: IncomingMessage, res: ServerResponse, path: string) => {
     if (path === "/ordo/v1/session") {
-      if (req.method !== "POST") {
-        res.setHeader("allow", "POST");
-        throw new HttpError(405, grpc.status.UNIMPLEMENTED, `${path} takes POST`);
-      }
-      const register = options.backend.registerSession;
-      if (register === undefined)
-        throw new HttpError(404, grpc.status.NOT_FOUND, "sessions are not enabled");
-      sendJson(res, 200, { id: await register.call(options.backend) });
+      allowOnly(req, res, path, "POST");
+      await serveSession(res, options.backend);
       return;
     }
     const rpc = gatewayRouteOf(path);
     if (rpc !== undefined) {
-      if (req.method !== "POST") {
-        res.setHeader("allow", "POST");
-        throw new HttpError(405, grpc.status.UNIMPLEMENTED, `${path} takes POST`);
-      }
+      allowOnly(req, res, path, "POST");
       await serveRpc(req, res, path, rpc, rpcContext);
       return;
     }
     const get = getRoutes.get(path);
     if (get !== undefined) {
-      if (req.method !== "GET" && req.method !== "HEAD") {
-        res.setHeader("allow", "GET, HEAD");
-        throw new HttpError(405, grpc.status.UNIMPLEMENTED, `${path} takes GET`);
-      }
+      allowOnly(req, res, path, "GET");
       await get(res);
       return;
     }
@@ -334,7 +271,7 @@ export function httpGatewayHandler(
     req.on("error", () => req.destroy());
     const path = (req.url ?? "/").split("?", 1)[0] ?? "/";
     serve(req, res, path)
-      .catch((error: unknown) => fail(res, path, error))
+      .catch((error: unknown) => fail(res, path, error, reportInternal))
       .catch(() => res.destroy())
       .finally(() => {
         // A body we did not read (an early 404, 405 or 413) is drained, not kept; a stream
@@ -342,6 +279,80 @@ export function httpGatewayHandler(
         if (!req.complete && res.writableEnded) req.resume();
       });
   };
+}
+
+/** 405 with `allow` unless the request's method is `method` (GET: or HEAD). */
+function allowOnly(
+  req: IncomingMessage,
+  res: ServerResponse,
+  path: string,
+  method: "GET" | "POST",
+): void {
+  if (req.method === method || (method === "GET" && req.method === "HEAD")) return;
+  res.setHeader("allow", method === "GET" ? "GET, HEAD" : "POST");
+  throw new HttpError(405, grpc.status.UNIMPLEMENTED, `${path} takes ${method}`);
+}
+
+/** POST /ordo/v1/session: a new exactly-once write session, registered through the log. */
+async function serveSession(res: ServerResponse, backend: KvBackend): Promise<void> {
+  const register = backend.registerSession;
+  if (register === undefined)
+    throw new HttpError(404, grpc.status.NOT_FOUND, "sessions are not enabled");
+  sendJson(res, 200, { id: await register.call(backend) });
+}
+
+/** A failed request's answer: etcd's gateway error body, or the end of a stream already begun. */
+function fail(
+  res: ServerResponse,
+  path: string,
+  error: unknown,
+  reportInternal: (path: string, error: unknown) => void,
+): void {
+  if (res.headersSent) {
+    // A stream that failed after its head went out: end it, there is no other answer left.
+    if (!res.writableEnded) res.end();
+    return;
+  }
+  if (error instanceof HttpError) {
+    sendJson(res, error.httpStatus, errorBody(error.grpcCode, error.message));
+    return;
+  }
+  const status = statusOf(error);
+  if (status.code === grpc.status.INTERNAL) reportInternal(path, error);
+  sendJson(res, httpStatusOfGrpc(status.code), errorBody(status.code, status.details));
+}
+
+/** The GET endpoints: /health, /status, /metrics and /version. */
+function getRoutesOf(
+  options: HttpGatewayOptions,
+): ReadonlyMap<string, (res: ServerResponse) => void | Promise<void>> {
+  const serveHealth = (res: ServerResponse): void => {
+    const a = assessHealth(options.health(), options.thresholds);
+    if (a.healthy) sendJson(res, 200, { health: "true", reason: "" });
+    else sendJson(res, 503, { health: "false", reason: a.reasons.join("; ") });
+  };
+  const serveMetrics = async (res: ServerResponse): Promise<void> => {
+    if (options.metrics === undefined) {
+      sendJson(res, 404, errorBody(grpc.status.NOT_FOUND, "metrics are not enabled"));
+      return;
+    }
+    send(res, 200, await options.metrics.text(), options.metrics.contentType);
+  };
+  return new Map<string, (res: ServerResponse) => void | Promise<void>>([
+    ["/health", serveHealth],
+    ["/status", (res) => sendJson(res, 200, statusBody(options))],
+    ["/metrics", serveMetrics],
+    [
+      "/version",
+      // etcd's two fields (the same version Maintenance.Status reports), and Ordo's own.
+      (res) =>
+        sendJson(res, 200, {
+          etcdserver: ORDO_VERSION,
+          etcdcluster: ORDO_VERSION,
+          ordo: ORDO_RELEASE,
+        }),
+    ],
+  ]);
 }
 
 /**

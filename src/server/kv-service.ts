@@ -280,13 +280,15 @@ type Handle = (
 ) => Promise<object>;
 
 /**
- * A unary handler around `handle`: every outcome reaches `callback` exactly once, and nothing
+ * A unary handler around `answer`: every outcome reaches `callback` exactly once, and nothing
  * escapes (no throw into grpc-js, no unhandled rejection), whatever the request or backend do.
+ * Failures are sent as statusOf gives them; INTERNAL ones are told to onInternalError. Every
+ * unary service (KV, Auth, Lease) is served through this one wrapper.
  */
-export function unary(
+export function unaryCall(
   method: string,
-  handle: Handle,
-  options: KvServiceOptions,
+  answer: (call: grpc.ServerUnaryCall<unknown, object>) => Promise<object>,
+  options: Pick<KvServiceOptions, "onInternalError">,
 ): grpc.handleUnaryCall<unknown, object> {
   const fail = (callback: grpc.sendUnaryData<object>, error: unknown): void => {
     const status = statusOf(error);
@@ -307,11 +309,7 @@ export function unary(
     const run = async (): Promise<void> => {
       let response: object;
       try {
-        const gate = options.auth;
-        // Auth off (the common case): no credentials read from the call at all.
-        const info =
-          gate === undefined || !gate.enabled ? undefined : gate.authInfo(credentialsOfCall(call));
-        response = await handle(call.request, sessionOfCall(call), info);
+        response = await answer(call);
       } catch (e) {
         fail(callback, e);
         return;
@@ -326,14 +324,35 @@ export function unary(
   };
 }
 
+/** Who the call is, as options.auth says; auth off (the common case) reads no credentials. */
+export function callerOf(
+  call: grpc.ServerUnaryCall<unknown, object>,
+  gate: AuthGate | undefined,
+): AuthInfo | undefined {
+  return gate === undefined || !gate.enabled ? undefined : gate.authInfo(credentialsOfCall(call));
+}
+
 /**
- * The KV service's handlers, for `server.addService(serviceDefinition("KV"), ...)`. Serve them
- * with grpcReceiveBytesMax() so the gRPC layer's own receive limit matches requestBytesMax.
+ * A unary handler around `handle`, given the call's request, write session and caller: see
+ * unaryCall.
  */
-export function kvServiceHandlers(
-  backend: KvBackend,
-  options: KvServiceOptions = {},
-): grpc.UntypedServiceImplementation {
+export function unary(
+  method: string,
+  handle: Handle,
+  options: KvServiceOptions,
+): grpc.handleUnaryCall<unknown, object> {
+  return unaryCall(
+    method,
+    (call) => {
+      const info = callerOf(call, options.auth);
+      return handle(call.request, sessionOfCall(call), info);
+    },
+    options,
+  );
+}
+
+/** How KV calls reach the backend: size-checked, quota-checked proposals and reads. */
+function kvAccess(backend: KvBackend, options: KvServiceOptions) {
   const requestBytesMax = options.requestBytesMax ?? DEFAULT_KV_LIMITS.requestBytesMax;
   if (!Number.isSafeInteger(requestBytesMax) || requestBytesMax <= 0) {
     throw new RangeError(`kv-service: requestBytesMax must be a positive integer`);
@@ -363,7 +382,19 @@ export function kvServiceHandlers(
     const encoded = checkSize(encodeQuery(query));
     return responseOf(await backend.read(encoded, mode), query.type);
   };
+  return { requestBytesMax, limits, propose, read };
+}
 
+/**
+ * The KV service's handlers, for `server.addService(serviceDefinition("KV"), ...)`. Serve them
+ * with grpcReceiveBytesMax() so the gRPC layer's own receive limit matches requestBytesMax.
+ */
+export function kvServiceHandlers(
+  backend: KvBackend,
+  options: KvServiceOptions = {},
+): grpc.UntypedServiceImplementation {
+  const { requestBytesMax, limits, propose, read } = kvAccess(backend, options);
+  const gate = options.auth;
   const direct = backend.range;
   const range: Handle = async (message, _session, auth) => {
     const request = rangeRequestFromEtcd(message);

@@ -17,9 +17,22 @@ import {
   type KvQuery,
   type PlainKvCommand,
 } from "../kv/index.js";
-import { type AuthGate, credentialsOfCall } from "./auth-gate.js";
-import { headerToEtcd, int64FromEtcd, int64ToEtcd } from "./etcd-mapping.js";
-import { type KvBackend, type ResponseOf, responseOf, statusOf } from "./kv-service.js";
+import type { AuthGate } from "./auth-gate.js";
+import {
+  boolFromEtcd,
+  headerToEtcd,
+  int64FromEtcd,
+  int64ToEtcd,
+  messageFromEtcd,
+} from "./etcd-mapping.js";
+import {
+  callerOf,
+  type KvBackend,
+  type ResponseOf,
+  responseOf,
+  statusOf,
+  unaryCall,
+} from "./kv-service.js";
 import type { SpaceQuota } from "./space-quota.js";
 
 export interface LeaseServiceOptions {
@@ -42,23 +55,178 @@ const KEEPALIVE_QUEUE_MAX = 16;
 
 type Message = Readonly<Record<string, unknown>>;
 
-function messageOf(value: unknown): Message {
-  if (value === undefined || value === null) return {};
-  if (typeof value !== "object" || Array.isArray(value) || value instanceof Uint8Array) {
-    throw new KvError("INVALID_ARGUMENT", "etcdserver: request must be a message");
-  }
-  return value as Message;
-}
-
-function boolOf(value: unknown, name: string): boolean {
-  if (value === undefined || value === null) return false;
-  if (typeof value !== "boolean") {
-    throw new KvError("INVALID_ARGUMENT", `etcdserver: ${name} must be a boolean`);
-  }
-  return value;
-}
+const messageOf = (value: unknown): Message => messageFromEtcd(value, "request");
 
 const idOf = (message: unknown): number => int64FromEtcd(messageOf(message).ID, "ID");
+
+/** How Lease calls reach the backend, with etcd's response header. */
+interface LeaseAccess {
+  readonly now: () => number;
+  header(revision: number): object;
+  propose<T extends PlainKvCommand["type"]>(
+    command: PlainKvCommand & { type: T },
+    auth?: AuthInfo,
+  ): Promise<ResponseOf<T>>;
+  read<T extends KvQuery["type"]>(query: KvQuery & { type: T }): Promise<ResponseOf<T>>;
+}
+
+function leaseAccess(backend: KvBackend, options: LeaseServiceOptions): LeaseAccess {
+  return {
+    now: options.now ?? Date.now,
+    header: (revision) => headerToEtcd({ revision }, backend.header()),
+    propose: async (command, auth) => {
+      const gate = options.auth;
+      const wrapped = gate === undefined ? command : gate.withAuth(command, auth);
+      const encoded = encodeCommand(wrapped);
+      await options.quota?.check(command);
+      return responseOf(await backend.propose(encoded), command.type);
+    },
+    read: async (query) =>
+      responseOf(await backend.read(encodeQuery(query), "linearizable"), query.type),
+  };
+}
+
+async function grant(lease: LeaseAccess, message: unknown, auth?: AuthInfo): Promise<object> {
+  const m = messageOf(message);
+  const ttl = int64FromEtcd(m.TTL, "TTL");
+  const id = int64FromEtcd(m.ID, "ID");
+  const r = await lease.propose({ type: "LeaseGrant", request: { ttl, id } }, auth);
+  return {
+    header: lease.header(r.header.revision),
+    ID: int64ToEtcd(r.id, "ID"),
+    TTL: int64ToEtcd(r.ttl, "TTL"),
+    error: "",
+  };
+}
+
+async function revoke(lease: LeaseAccess, message: unknown, auth?: AuthInfo): Promise<object> {
+  const r = await lease.propose({ type: "LeaseRevoke", request: { id: idOf(message) } }, auth);
+  return { header: lease.header(r.header.revision) };
+}
+
+async function timeToLive(lease: LeaseAccess, message: unknown): Promise<object> {
+  const m = messageOf(message);
+  const id = int64FromEtcd(m.ID, "ID");
+  const request = { id, keys: boolFromEtcd(m.keys, "keys"), nowMs: lease.now() };
+  const r = await lease.read({ type: "LeaseTimeToLive", request });
+  return {
+    header: lease.header(r.header.revision),
+    ID: int64ToEtcd(r.id, "ID"),
+    TTL: int64ToEtcd(r.ttl, "TTL"),
+    grantedTTL: int64ToEtcd(r.grantedTtl, "grantedTTL"),
+    keys: r.keys.map((k) => Buffer.from(k.buffer, k.byteOffset, k.byteLength)),
+  };
+}
+
+async function leases(lease: LeaseAccess): Promise<object> {
+  const r = await lease.read({ type: "LeaseLeases" });
+  return {
+    header: lease.header(r.header.revision),
+    leases: r.leases.map((l) => ({ ID: int64ToEtcd(l.id, "ID") })),
+  };
+}
+
+/** One keep-alive: TTL 0 for a missing lease, as etcd. */
+async function keepAliveOnce(lease: LeaseAccess, message: unknown): Promise<object> {
+  const id = idOf(message);
+  try {
+    const r = await lease.propose({ type: "LeaseKeepAlive", request: { id } });
+    return {
+      header: lease.header(r.header.revision),
+      ID: int64ToEtcd(r.id, "ID"),
+      TTL: int64ToEtcd(r.ttl, "TTL"),
+    };
+  } catch (e) {
+    if (!(e instanceof KvError && e.code === "LEASE_NOT_FOUND")) throw e;
+    return { header: lease.header(0), ID: int64ToEtcd(id, "ID"), TTL: "0" };
+  }
+}
+
+/**
+ * One LeaseKeepAlive stream. Requests are answered one at a time, in order. While one is in
+ * flight the call is paused, so at most KEEPALIVE_QUEUE_MAX requests wait here; gRPC flow
+ * control holds the rest.
+ */
+class KeepAliveStream {
+  private readonly queue: unknown[] = [];
+  private busy = false;
+  private clientDone = false;
+  private done = false;
+
+  constructor(
+    private readonly call: grpc.ServerDuplexStream<unknown, object>,
+    private readonly answer: (message: unknown) => Promise<object>,
+    private readonly reportInternal: (error: unknown) => void,
+  ) {
+    call.on("data", (message: unknown) => {
+      if (this.done) return;
+      this.queue.push(message);
+      if (this.queue.length >= KEEPALIVE_QUEUE_MAX) call.pause();
+      this.next();
+    });
+    call.on("end", () => {
+      this.clientDone = true;
+      this.next();
+    });
+    call.on("cancelled", () => this.drop());
+    call.on("error", () => this.drop());
+  }
+
+  /** The call is gone: nothing more is answered. */
+  private drop(): void {
+    this.done = true;
+    this.queue.length = 0;
+  }
+
+  private finish(error?: unknown): void {
+    if (this.done) return;
+    this.drop();
+    try {
+      if (error === undefined) {
+        this.call.end();
+      } else {
+        this.reportInternal(error);
+        const status = statusOf(error);
+        this.call.emit("error", { code: status.code, details: status.details });
+      }
+    } catch {
+      // The call is already gone.
+    }
+  }
+
+  private readonly next = (): void => {
+    if (this.done || this.busy) return;
+    const message = this.queue.shift();
+    if (message === undefined) {
+      if (this.clientDone) this.finish();
+      else this.call.resume();
+      return;
+    }
+    this.busy = true;
+    this.answer(message).then(
+      (response) => {
+        this.busy = false;
+        if (!this.done) this.send(response);
+      },
+      (error: unknown) => {
+        this.busy = false;
+        this.finish(error);
+      },
+    );
+  };
+
+  private send(response: object): void {
+    let more: boolean;
+    try {
+      more = this.call.write(response);
+    } catch (e) {
+      this.finish(e);
+      return;
+    }
+    if (more) this.next();
+    else this.call.once("drain", this.next); // a client that does not read stops being read
+  }
+}
 
 /**
  * The Lease service's handlers, for `server.addService(serviceDefinition("Lease"), ...)`.
@@ -69,185 +237,27 @@ export function leaseServiceHandlers(
   backend: KvBackend,
   options: LeaseServiceOptions = {},
 ): grpc.UntypedServiceImplementation {
-  const now = options.now ?? Date.now;
-  const reportInternal = (method: string, error: unknown): void => {
+  const lease = leaseAccess(backend, options);
+  const unary = (
+    method: string,
+    handle: (message: unknown, auth?: AuthInfo) => Promise<object>,
+  ): grpc.handleUnaryCall<unknown, object> =>
+    unaryCall(method, async (call) => handle(call.request, callerOf(call, options.auth)), options);
+  const reportInternal = (error: unknown): void => {
     if (statusOf(error).code !== grpc.status.INTERNAL) return;
     try {
-      options.onInternalError?.(method, error);
+      options.onInternalError?.("LeaseKeepAlive", error);
     } catch {
       // A logger's failure must not become the caller's.
     }
   };
-  const header = (revision: number) => headerToEtcd({ revision }, backend.header());
-  const propose = async <T extends PlainKvCommand["type"]>(
-    command: PlainKvCommand & { type: T },
-    auth?: AuthInfo,
-  ): Promise<ResponseOf<T>> => {
-    const gate = options.auth;
-    const wrapped = gate === undefined ? command : gate.withAuth(command, auth);
-    const encoded = encodeCommand(wrapped);
-    await options.quota?.check(command);
-    return responseOf(await backend.propose(encoded), command.type);
-  };
-  const read = async <T extends KvQuery["type"]>(
-    query: KvQuery & { type: T },
-  ): Promise<ResponseOf<T>> =>
-    responseOf(await backend.read(encodeQuery(query), "linearizable"), query.type);
-
-  const grant = async (message: unknown, auth?: AuthInfo): Promise<object> => {
-    const m = messageOf(message);
-    const ttl = int64FromEtcd(m.TTL, "TTL");
-    const id = int64FromEtcd(m.ID, "ID");
-    const r = await propose({ type: "LeaseGrant", request: { ttl, id } }, auth);
-    return {
-      header: header(r.header.revision),
-      ID: int64ToEtcd(r.id, "ID"),
-      TTL: int64ToEtcd(r.ttl, "TTL"),
-      error: "",
-    };
-  };
-  const revoke = async (message: unknown, auth?: AuthInfo): Promise<object> => {
-    const r = await propose({ type: "LeaseRevoke", request: { id: idOf(message) } }, auth);
-    return { header: header(r.header.revision) };
-  };
-  const timeToLive = async (message: unknown): Promise<object> => {
-    const m = messageOf(message);
-    const request = { id: int64FromEtcd(m.ID, "ID"), keys: boolOf(m.keys, "keys"), nowMs: now() };
-    const r = await read({ type: "LeaseTimeToLive", request });
-    return {
-      header: header(r.header.revision),
-      ID: int64ToEtcd(r.id, "ID"),
-      TTL: int64ToEtcd(r.ttl, "TTL"),
-      grantedTTL: int64ToEtcd(r.grantedTtl, "grantedTTL"),
-      keys: r.keys.map((k) => Buffer.from(k.buffer, k.byteOffset, k.byteLength)),
-    };
-  };
-  const leases = async (): Promise<object> => {
-    const r = await read({ type: "LeaseLeases" });
-    return {
-      header: header(r.header.revision),
-      leases: r.leases.map((l) => ({ ID: int64ToEtcd(l.id, "ID") })),
-    };
-  };
-  /** One keep-alive: TTL 0 for a missing lease, as etcd. */
-  const keepAliveOnce = async (message: unknown): Promise<object> => {
-    const id = idOf(message);
-    try {
-      const r = await propose({ type: "LeaseKeepAlive", request: { id } });
-      return {
-        header: header(r.header.revision),
-        ID: int64ToEtcd(r.id, "ID"),
-        TTL: int64ToEtcd(r.ttl, "TTL"),
-      };
-    } catch (e) {
-      if (!(e instanceof KvError && e.code === "LEASE_NOT_FOUND")) throw e;
-      return { header: header(0), ID: int64ToEtcd(id, "ID"), TTL: "0" };
-    }
-  };
-
-  const unary =
-    (method: string, handle: (message: unknown, auth?: AuthInfo) => Promise<object>) =>
-    (call: grpc.ServerUnaryCall<unknown, object>, callback: grpc.sendUnaryData<object>): void => {
-      const gate = options.auth;
-      const run = async (): Promise<object> =>
-        handle(call.request, gate?.authInfo(credentialsOfCall(call)));
-      run().then(
-        (response) => {
-          try {
-            callback(null, response);
-          } catch {
-            // The call is already lost.
-          }
-        },
-        (error: unknown) => {
-          reportInternal(method, error);
-          const status = statusOf(error);
-          try {
-            callback({ code: status.code, details: status.details });
-          } catch {
-            // The call is already lost.
-          }
-        },
-      );
-    };
-
-  const keepAlive: grpc.handleBidiStreamingCall<unknown, object> = (call) => {
-    // Requests are answered one at a time, in order. While one is in flight the call is
-    // paused, so at most KEEPALIVE_QUEUE_MAX requests wait here; gRPC flow control holds the rest.
-    const queue: unknown[] = [];
-    let busy = false;
-    let clientDone = false;
-    let done = false;
-    const finish = (error?: unknown): void => {
-      if (done) return;
-      done = true;
-      queue.length = 0;
-      try {
-        if (error === undefined) {
-          call.end();
-        } else {
-          reportInternal("LeaseKeepAlive", error);
-          const status = statusOf(error);
-          call.emit("error", { code: status.code, details: status.details });
-        }
-      } catch {
-        // The call is already gone.
-      }
-    };
-    const next = (): void => {
-      if (done || busy) return;
-      const message = queue.shift();
-      if (message === undefined) {
-        if (clientDone) finish();
-        else call.resume();
-        return;
-      }
-      busy = true;
-      keepAliveOnce(message).then(
-        (response) => {
-          busy = false;
-          if (done) return;
-          let more: boolean;
-          try {
-            more = call.write(response);
-          } catch (e) {
-            finish(e);
-            return;
-          }
-          if (more) next();
-          else call.once("drain", next); // a client that does not read stops being read
-        },
-        (error: unknown) => {
-          busy = false;
-          finish(error);
-        },
-      );
-    };
-    call.on("data", (message: unknown) => {
-      if (done) return;
-      queue.push(message);
-      if (queue.length >= KEEPALIVE_QUEUE_MAX) call.pause();
-      next();
-    });
-    call.on("end", () => {
-      clientDone = true;
-      next();
-    });
-    call.on("cancelled", () => {
-      done = true;
-      queue.length = 0;
-    });
-    call.on("error", () => {
-      done = true;
-      queue.length = 0;
-    });
-  };
-
   return {
-    LeaseGrant: unary("LeaseGrant", grant),
-    LeaseRevoke: unary("LeaseRevoke", revoke),
-    LeaseTimeToLive: unary("LeaseTimeToLive", timeToLive),
-    LeaseLeases: unary("LeaseLeases", leases),
-    LeaseKeepAlive: keepAlive,
+    LeaseGrant: unary("LeaseGrant", (m, auth) => grant(lease, m, auth)),
+    LeaseRevoke: unary("LeaseRevoke", (m, auth) => revoke(lease, m, auth)),
+    LeaseTimeToLive: unary("LeaseTimeToLive", (m) => timeToLive(lease, m)),
+    LeaseLeases: unary("LeaseLeases", () => leases(lease)),
+    LeaseKeepAlive: ((call) => {
+      new KeepAliveStream(call, (m) => keepAliveOnce(lease, m), reportInternal);
+    }) satisfies grpc.handleBidiStreamingCall<unknown, object>,
   };
 }

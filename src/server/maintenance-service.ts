@@ -238,130 +238,152 @@ async function streamSnapshot(
   if (!gone) call.end();
 }
 
+type UnaryHandler = (
+  call: grpc.ServerUnaryCall<unknown, unknown>,
+  callback: grpc.sendUnaryData<unknown>,
+) => void;
+
+/** A unary handler answered at once; what `answer` throws is the call's status (failure). */
+function syncUnary(answer: (request: unknown) => object): UnaryHandler {
+  return (call, callback) => {
+    let response: object;
+    try {
+      response = answer(call.request);
+    } catch (e) {
+      callback(failure(e));
+      return;
+    }
+    callback(null, response);
+  };
+}
+
+/** A unary handler answered by a promise; a rejection is the call's status, by `statusOfError`. */
+function asyncUnary(
+  answer: (request: unknown) => Promise<object>,
+  statusOfError: (e: unknown) => Partial<grpc.StatusObject> = failure,
+): UnaryHandler {
+  return (call, callback) => {
+    const run = async (): Promise<object> => answer(call.request);
+    run().then(
+      (response) => callback(null, response),
+      (e: unknown) => callback(statusOfError(e)),
+    );
+  };
+}
+
+function statusResponse(backend: MaintenanceBackend): object {
+  const s = backend.status();
+  return {
+    header: headerOf(s),
+    version: ORDO_VERSION,
+    dbSize: String(s.dbSize),
+    leader: s.leaderId,
+    raftIndex: String(s.raftIndex),
+    raftTerm: String(s.raftTerm),
+    raftAppliedIndex: String(s.raftAppliedIndex),
+    errors: [...s.errors, ...(s.alarms ?? []).map(alarmErrorText)],
+    dbSizeInUse: String(s.dbSizeInUse ?? s.dbSize),
+    isLearner: s.isLearner === true,
+  };
+}
+
+function hashResponse(backend: MaintenanceBackend): object {
+  if (backend.hash === undefined) throw new UnimplementedError();
+  const s = backend.status();
+  const hash = backend.hash() >>> 0;
+  return { header: headerOf(s), hash };
+}
+
+function hashKvResponse(backend: MaintenanceBackend, request: unknown): object {
+  if (backend.hashKV === undefined) throw new UnimplementedError();
+  const revision = revisionOf(request);
+  const s = backend.status();
+  const r = backend.hashKV(revision);
+  return {
+    header: headerOf({ ...s, revision: r.revision }),
+    hash: r.hash >>> 0,
+    compact_revision: String(r.compactRevision),
+  };
+}
+
+// GET answers from this member's applied state: the replicated alarms of the asked type (NONE:
+// all) and, as CORRUPT, this member's divergence alarm. ACTIVATE and DEACTIVATE go through the
+// log (only NOSPACE lives there; clearing CORRUPT finds nothing: the runtime owns it), so every
+// member applies them in order.
+async function alarmResponse(backend: MaintenanceBackend, message: unknown): Promise<object> {
+  const request = alarmRequestOf(message);
+  if (request.action === "GET") {
+    const s = backend.status();
+    const wanted = (a: AlarmType): boolean => request.alarm === "NONE" || request.alarm === a;
+    const replicated = (s.alarms ?? []).filter((a) => wanted(a.alarm));
+    const corrupt: AlarmMember[] =
+      s.errors.length > 0 && wanted("CORRUPT") ? [{ memberId: s.memberId, alarm: "CORRUPT" }] : [];
+    return { header: headerOf(s), alarms: [...replicated, ...corrupt].map(alarmToEtcd) };
+  }
+  if (backend.alarm === undefined) throw new UnimplementedError();
+  const r = await backend.alarm(request);
+  return {
+    header: headerOf({ ...backend.status(), revision: r.header.revision }),
+    alarms: r.alarms.map(alarmToEtcd),
+  };
+}
+
+function snapshotHandler(backend: MaintenanceBackend) {
+  return (call: grpc.ServerWritableStream<unknown, unknown>): void => {
+    let data: Uint8Array;
+    let header: object;
+    try {
+      if (backend.snapshot === undefined) throw new UnimplementedError();
+      header = headerOf(backend.status());
+      data = snapshotStreamData(backend.snapshot());
+    } catch (e) {
+      call.emit("error", failure(e));
+      return;
+    }
+    streamSnapshot(call, data, header).catch((e: unknown) => {
+      try {
+        call.emit("error", failure(e));
+      } catch {
+        // The call is already gone.
+      }
+    });
+  };
+}
+
+async function moveLeaderResponse(backend: MaintenanceBackend, request: unknown): Promise<object> {
+  if (backend.moveLeader === undefined) throw new UnimplementedError();
+  await backend.moveLeader(memberIdOf(request, "targetID"));
+  return { header: headerOf(backend.status()) };
+}
+
+/**
+ * A leadership transfer fails like a membership change (clusterStatusOf): the runtime's
+ * refusals read as etcd's named errors (no leader, leader changed, member not found).
+ */
+function moveLeaderFailure(e: unknown): Partial<grpc.StatusObject> {
+  return e instanceof UnimplementedError || e instanceof EtcdError
+    ? failure(e)
+    : clusterStatusOf(e);
+}
+
 export function maintenanceHandlers(
   backend: MaintenanceBackend,
 ): grpc.UntypedServiceImplementation {
   const unimplemented = (_call: unknown, callback: grpc.sendUnaryData<unknown>): void =>
     callback({ code: grpc.status.UNIMPLEMENTED, details: UNIMPLEMENTED });
-  const unary =
-    (answer: (request: unknown) => object) =>
-    (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
-      let response: object;
-      try {
-        response = answer(call.request);
-      } catch (e) {
-        callback(failure(e));
-        return;
-      }
-      callback(null, response);
-    };
   return {
-    Status: unary(() => {
-      const s = backend.status();
-      return {
-        header: headerOf(s),
-        version: ORDO_VERSION,
-        dbSize: String(s.dbSize),
-        leader: s.leaderId,
-        raftIndex: String(s.raftIndex),
-        raftTerm: String(s.raftTerm),
-        raftAppliedIndex: String(s.raftAppliedIndex),
-        errors: [...s.errors, ...(s.alarms ?? []).map(alarmErrorText)],
-        dbSizeInUse: String(s.dbSizeInUse ?? s.dbSize),
-        isLearner: s.isLearner === true,
-      };
-    }),
-    Hash: unary(() => {
-      if (backend.hash === undefined) throw new UnimplementedError();
-      const s = backend.status();
-      const hash = backend.hash() >>> 0;
-      return { header: headerOf(s), hash };
-    }),
-    HashKV: unary((request) => {
-      if (backend.hashKV === undefined) throw new UnimplementedError();
-      const revision = revisionOf(request);
-      const s = backend.status();
-      const r = backend.hashKV(revision);
-      return {
-        header: headerOf({ ...s, revision: r.revision }),
-        hash: r.hash >>> 0,
-        compact_revision: String(r.compactRevision),
-      };
-    }),
-    // GET answers from this member's applied state: the replicated alarms of the asked type
-    // (NONE: all) and, as CORRUPT, this member's divergence alarm. ACTIVATE and DEACTIVATE go
-    // through the log (only NOSPACE lives there; clearing CORRUPT finds nothing: the runtime
-    // owns it), so every member applies them in order.
-    Alarm: (
-      call: grpc.ServerUnaryCall<unknown, unknown>,
-      callback: grpc.sendUnaryData<unknown>,
-    ) => {
-      const run = async (): Promise<object> => {
-        const request = alarmRequestOf(call.request);
-        if (request.action === "GET") {
-          const s = backend.status();
-          const wanted = (a: AlarmType): boolean => request.alarm === "NONE" || request.alarm === a;
-          const replicated = (s.alarms ?? []).filter((a) => wanted(a.alarm));
-          const corrupt: AlarmMember[] =
-            s.errors.length > 0 && wanted("CORRUPT")
-              ? [{ memberId: s.memberId, alarm: "CORRUPT" }]
-              : [];
-          return { header: headerOf(s), alarms: [...replicated, ...corrupt].map(alarmToEtcd) };
-        }
-        if (backend.alarm === undefined) throw new UnimplementedError();
-        const r = await backend.alarm(request);
-        return {
-          header: headerOf({ ...backend.status(), revision: r.header.revision }),
-          alarms: r.alarms.map(alarmToEtcd),
-        };
-      };
-      run().then(
-        (response) => callback(null, response),
-        (e: unknown) => callback(failure(e)),
-      );
-    },
+    Status: syncUnary(() => statusResponse(backend)),
+    Hash: syncUnary(() => hashResponse(backend)),
+    HashKV: syncUnary((request) => hashKvResponse(backend, request)),
+    Alarm: asyncUnary((request) => alarmResponse(backend, request)),
     // Ordo's store lives in memory, with nothing to move: defragmenting brings dbSize down to
     // what is in use (DbSize).
-    Defragment: unary(() => {
+    Defragment: syncUnary(() => {
       backend.defragment?.();
       return { header: headerOf(backend.status()) };
     }),
-    Snapshot: (call: grpc.ServerWritableStream<unknown, unknown>) => {
-      let data: Uint8Array;
-      let header: object;
-      try {
-        if (backend.snapshot === undefined) throw new UnimplementedError();
-        header = headerOf(backend.status());
-        data = snapshotStreamData(backend.snapshot());
-      } catch (e) {
-        call.emit("error", failure(e));
-        return;
-      }
-      streamSnapshot(call, data, header).catch((e: unknown) => {
-        try {
-          call.emit("error", failure(e));
-        } catch {
-          // The call is already gone.
-        }
-      });
-    },
-    MoveLeader: (
-      call: grpc.ServerUnaryCall<unknown, unknown>,
-      callback: grpc.sendUnaryData<unknown>,
-    ) => {
-      const run = async (): Promise<object> => {
-        if (backend.moveLeader === undefined) throw new UnimplementedError();
-        await backend.moveLeader(memberIdOf(call.request, "targetID"));
-        return { header: headerOf(backend.status()) };
-      };
-      run().then(
-        (response) => callback(null, response),
-        (e: unknown) => {
-          if (e instanceof UnimplementedError || e instanceof EtcdError) callback(failure(e));
-          else callback(clusterStatusOf(e));
-        },
-      );
-    },
+    Snapshot: snapshotHandler(backend),
+    MoveLeader: asyncUnary((request) => moveLeaderResponse(backend, request), moveLeaderFailure),
     Downgrade: unimplemented,
   };
 }

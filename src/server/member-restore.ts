@@ -118,10 +118,10 @@ async function isEmptyDir(dir: string): Promise<"missing" | "empty" | "full"> {
   }
 }
 
-export async function restoreMember(o: RestoreOptions): Promise<RestoreResult> {
-  const progress = o.onProgress ?? (() => {});
-  const self = o.initialCluster.find((p) => p.name === o.name);
-  if (self === undefined) throw new RestoreError(`--name ${o.name} is not in --initial-cluster`);
+type Progress = (phase: string, done: number, total: number) => void;
+
+/** --initial-advertise-peer-urls, when given, must be this member's --initial-cluster URL. */
+function checkAdvertisedUrls(o: RestoreOptions, self: PeerSpec): void {
   const own = canonicalUrl(peerUrlOf(self));
   for (const url of o.advertisePeerUrls ?? []) {
     let canonical: string;
@@ -135,6 +135,74 @@ export async function restoreMember(o: RestoreOptions): Promise<RestoreResult> {
         `--initial-advertise-peer-urls ${url} does not match --initial-cluster ${o.name}=${own}`,
       );
   }
+}
+
+const WRITE_STEPS = 4;
+
+/** The WAL: the snapshot installed at index 1, term 1, with every --initial-cluster voter. */
+async function writeWal(
+  walDir: string,
+  o: RestoreOptions,
+  snapshot: Uint8Array,
+  progress: Progress,
+): Promise<void> {
+  const wal = await WalStorage.open(walDir);
+  try {
+    await wal.load();
+    const installed: Snapshot = {
+      meta: {
+        index: asIndex(1),
+        term: asTerm(1),
+        confState: {
+          voters: o.initialCluster.map((p) => asNodeId(p.name)),
+          votersOutgoing: [],
+          learners: [],
+        },
+      },
+      data: initialRuntimeSnapshot(snapshot),
+    };
+    await wal.installSnapshot(installed);
+    progress("write", 3, WRITE_STEPS);
+    await wal.append([], { term: asTerm(1), vote: NO_NODE, commit: asIndex(1) });
+  } finally {
+    await wal.close();
+  }
+}
+
+/** The new data directory; on failure, nothing half-built is left. */
+async function writeDataDir(
+  o: RestoreOptions,
+  state: "missing" | "empty",
+  member: MemberFile & { readonly incarnation: string },
+  snapshot: Uint8Array,
+  progress: Progress,
+): Promise<void> {
+  try {
+    await mkdir(o.dataDir, { recursive: true });
+    // member.json before the WAL, in the order `ordo serve` writes a new data directory.
+    await writeMemberFile(o.dataDir, member);
+    progress("write", 1, WRITE_STEPS);
+    const walDir = join(o.dataDir, "wal");
+    await mkdir(walDir, { recursive: true });
+    await writeIncarnationMarker(walDir, member.incarnation);
+    progress("write", 2, WRITE_STEPS);
+    await writeWal(walDir, o, snapshot, progress);
+    progress("write", 4, WRITE_STEPS);
+  } catch (e) {
+    // Leave nothing half-built: the directory was missing or empty before.
+    if (state === "missing") await rm(o.dataDir, { recursive: true, force: true });
+    else
+      for (const f of await readdir(o.dataDir).catch(() => []))
+        await rm(join(o.dataDir, f), { recursive: true, force: true });
+    throw e;
+  }
+}
+
+export async function restoreMember(o: RestoreOptions): Promise<RestoreResult> {
+  const progress = o.onProgress ?? (() => {});
+  const self = o.initialCluster.find((p) => p.name === o.name);
+  if (self === undefined) throw new RestoreError(`--name ${o.name} is not in --initial-cluster`);
+  checkAdvertisedUrls(o, self);
   progress("verify", 0, 1);
   const { kv, snapshot } = loadSnapshot(o.file);
   progress("verify", 1, 1);
@@ -145,7 +213,7 @@ export async function restoreMember(o: RestoreOptions): Promise<RestoreResult> {
     );
   const clusterId = clusterIdOf(o.initialCluster, o.clusterToken);
   const incarnation = newIncarnation();
-  const member: MemberFile = {
+  const member: MemberFile & { readonly incarnation: string } = {
     clusterId,
     nodeId: asNodeId(o.name),
     memberId: "",
@@ -153,46 +221,7 @@ export async function restoreMember(o: RestoreOptions): Promise<RestoreResult> {
     peers: o.initialCluster.map((p) => ({ nodeId: asNodeId(p.name), peerURLs: [peerUrlOf(p)] })),
     incarnation,
   };
-  const steps = 4;
-  try {
-    await mkdir(o.dataDir, { recursive: true });
-    // member.json before the WAL, in the order `ordo serve` writes a new data directory.
-    await writeMemberFile(o.dataDir, member);
-    progress("write", 1, steps);
-    const walDir = join(o.dataDir, "wal");
-    await mkdir(walDir, { recursive: true });
-    await writeIncarnationMarker(walDir, incarnation);
-    progress("write", 2, steps);
-    const wal = await WalStorage.open(walDir);
-    try {
-      await wal.load();
-      const installed: Snapshot = {
-        meta: {
-          index: asIndex(1),
-          term: asTerm(1),
-          confState: {
-            voters: o.initialCluster.map((p) => asNodeId(p.name)),
-            votersOutgoing: [],
-            learners: [],
-          },
-        },
-        data: initialRuntimeSnapshot(snapshot),
-      };
-      await wal.installSnapshot(installed);
-      progress("write", 3, steps);
-      await wal.append([], { term: asTerm(1), vote: NO_NODE, commit: asIndex(1) });
-    } finally {
-      await wal.close();
-    }
-    progress("write", 4, steps);
-  } catch (e) {
-    // Leave nothing half-built: the directory was missing or empty before.
-    if (state === "missing") await rm(o.dataDir, { recursive: true, force: true });
-    else
-      for (const f of await readdir(o.dataDir).catch(() => []))
-        await rm(join(o.dataDir, f), { recursive: true, force: true });
-    throw e;
-  }
+  await writeDataDir(o, state, member, snapshot, progress);
   const s = kv.store.status();
   return {
     dataDir: o.dataDir,

@@ -18,14 +18,7 @@ import type { Server as HttpServer } from "node:http";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import type { SecureContextOptions } from "node:tls";
-import { serviceDefinition } from "../api/index.js";
-import {
-  decodeResult,
-  encodeCommand,
-  KvStateMachine,
-  kvErrorOf,
-  quotaBytesOf,
-} from "../kv/index.js";
+import { decodeResult, encodeCommand, KvStateMachine, kvErrorOf } from "../kv/index.js";
 import type { NodeId } from "../raft/index.js";
 import { type Logger, type Membership, RsmNode } from "../rsm/index.js";
 import {
@@ -41,14 +34,10 @@ import {
   type PeerTls,
   TcpTransport,
 } from "../transport/index.js";
-import { AuthGate } from "./auth-gate.js";
-import { adminOnly, authServiceHandlers } from "./auth-service.js";
 import { type AutoCompaction, AutoCompactor } from "./auto-compaction.js";
 import { ClientListener, type ClientListenerTls } from "./client-listener.js";
 import { type PeerSpec, stableId } from "./cluster-config.js";
-import { clusterHandlers } from "./cluster-service.js";
 import { type Dashboard, memberDashboard } from "./dashboard.js";
-import { kvServiceDefinition } from "./etcd-wire.js";
 import type { GrpcServer } from "./grpc/server.js";
 import { createHttpGateway, type HealthInput } from "./http-gateway.js";
 import {
@@ -56,9 +45,6 @@ import {
   readIncarnationMarker,
   writeIncarnationMarker,
 } from "./incarnation-file.js";
-import { grpcReceiveBytesMax, type KvBackend, kvServiceHandlers } from "./kv-service.js";
-import { leaseServiceHandlers } from "./lease-service.js";
-import { DbSize, maintenanceHandlers } from "./maintenance-service.js";
 import { type MemberFile, writeMemberFile } from "./member-file.js";
 import {
   clusterIdOf,
@@ -75,12 +61,11 @@ import {
   recordConflict,
   recordToPublish,
 } from "./member-records.js";
-import { memberServices } from "./member-services.js";
+import { type MemberServices, memberServices } from "./member-services.js";
 import { ClusterMembership } from "./membership.js";
 import { ClientMetrics } from "./metrics.js";
-import { proposeAlarm, SpaceQuota } from "./space-quota.js";
 import type { TlsMaterial } from "./tls-files.js";
-import { type WatchService, watchService } from "./watch-service.js";
+import type { WatchService } from "./watch-service.js";
 
 /**
  * Faults a member can be started with on purpose, to prove the chaos checks catch them (never
@@ -400,39 +385,9 @@ export class Member {
     const late: LateBound = { clientUrl: "", clusterInfo: () => undefined };
     const core = await openCore(options, self, cleanups, late);
     const { runtime, kv, identity } = core;
-    const services = memberServices({
-      name: options.name,
-      nodeId: core.nodeId,
-      clusterId: core.clusterId,
-      recordedMemberId: identity.memberId,
-      runtime,
-      kv,
-      cluster: core.cluster,
-      members: () => core.sync.current,
-      requestBytesMax: core.requestBytesMax,
-      quotaBackendBytes: options.quotaBackendBytes ?? 0,
-      authTokenTtlSeconds: options.authTokenTtlSeconds,
-      bcryptCost: options.bcryptCost,
-      clientCertAuth: options.clientTls?.clientCertAuth === true,
-      unsafeLocalReads: options.unsafeTestingFault === "serializable-as-linearizable",
-      metrics: () => late.metrics,
-      log,
-    });
+    const services = servicesOf(options, core, late);
     const health = healthOf(options, core);
-    const metrics = new ClientMetrics(
-      {
-        metrics: () => runtime.metrics,
-        status: () => runtime.status(),
-        peerStats: () => core.transport.stats(),
-        incarnationRefusals: () => core.transport.transportCounters().incarnationRefusals,
-        peerTlsHandshakeFailures: () => core.transport.transportCounters().tlsHandshakesRefused,
-        dbSize: () => services.dbSize.sample(),
-        quotaBackendBytes: services.quota.quotaBytes ?? options.quotaBackendBytes ?? 0,
-        keys: () => kv.store.status().keys,
-        pendingProposals: () => runtime.pendingProposals,
-      },
-      { labels: { member: options.name } },
-    );
+    const metrics = metricsOf(options, core, services);
     late.metrics = metrics;
     const { dashboard, statusExtra } = memberDashboard({
       nodeId: core.nodeId,
@@ -448,21 +403,11 @@ export class Member {
       }),
       onError: (what, error) => log("warn", "dashboard error", { what, error: String(error) }),
     });
-    const httpServer = createHttpGateway({
-      extraRoutes: dashboard.handle,
-      backend: services.backend,
-      // The JSON gateway's /v3/ routes run the gRPC handlers (their auth checks and limits).
-      grpc: (path) => services.grpcServer.method(path),
-      grpcObserver: metrics.grpcObserver,
-      // JSON with base64 bytes is larger than the request it encodes.
-      ...(options.requestBytesMax !== undefined
-        ? { bodyBytesMax: Math.ceil(core.requestBytesMax * 1.5) + 64 * 1024 }
-        : {}),
+    const httpServer = gatewayOf(options, core, services, {
+      dashboard,
       health,
       metrics,
       statusExtra,
-      onInternalError: (path, error) =>
-        log("error", "internal error serving an HTTP client", { path, error: String(error) }),
     });
     const listener = await listenForClients(options, services.grpcServer, httpServer, dashboard);
     const member = new Member(
@@ -854,6 +799,82 @@ function clusterInfoOf(
       };
     }),
   };
+}
+
+/** The gRPC server and etcd's services over this member's runtime and store. */
+function servicesOf(options: MemberOptions, core: MemberCore, late: LateBound): MemberServices {
+  return memberServices({
+    name: options.name,
+    nodeId: core.nodeId,
+    clusterId: core.clusterId,
+    recordedMemberId: core.identity.memberId,
+    runtime: core.runtime,
+    kv: core.kv,
+    cluster: core.cluster,
+    members: () => core.sync.current,
+    requestBytesMax: core.requestBytesMax,
+    quotaBackendBytes: options.quotaBackendBytes ?? 0,
+    authTokenTtlSeconds: options.authTokenTtlSeconds,
+    bcryptCost: options.bcryptCost,
+    clientCertAuth: options.clientTls?.clientCertAuth === true,
+    unsafeLocalReads: options.unsafeTestingFault === "serializable-as-linearizable",
+    metrics: () => late.metrics,
+    log: options.logger,
+  });
+}
+
+/** /metrics: the runtime's counters and status, the transport's, the store's and the quota's. */
+function metricsOf(
+  options: MemberOptions,
+  core: MemberCore,
+  services: MemberServices,
+): ClientMetrics {
+  const { runtime, kv, transport } = core;
+  return new ClientMetrics(
+    {
+      metrics: () => runtime.metrics,
+      status: () => runtime.status(),
+      peerStats: () => transport.stats(),
+      incarnationRefusals: () => transport.transportCounters().incarnationRefusals,
+      peerTlsHandshakeFailures: () => transport.transportCounters().tlsHandshakesRefused,
+      dbSize: () => services.dbSize.sample(),
+      quotaBackendBytes: services.quota.quotaBytes ?? options.quotaBackendBytes ?? 0,
+      keys: () => kv.store.status().keys,
+      pendingProposals: () => runtime.pendingProposals,
+    },
+    { labels: { member: options.name } },
+  );
+}
+
+/** The client port's HTTP side: the JSON gateway, /health, /status, /metrics, the dashboard. */
+function gatewayOf(
+  options: MemberOptions,
+  core: MemberCore,
+  services: MemberServices,
+  parts: {
+    readonly dashboard: Dashboard;
+    readonly health: () => HealthInput;
+    readonly metrics: ClientMetrics;
+    readonly statusExtra: () => Record<string, unknown>;
+  },
+): HttpServer {
+  const log = options.logger;
+  return createHttpGateway({
+    extraRoutes: parts.dashboard.handle,
+    backend: services.backend,
+    // The JSON gateway's /v3/ routes run the gRPC handlers (their auth checks and limits).
+    grpc: (path) => services.grpcServer.method(path),
+    grpcObserver: parts.metrics.grpcObserver,
+    // JSON with base64 bytes is larger than the request it encodes.
+    ...(options.requestBytesMax !== undefined
+      ? { bodyBytesMax: Math.ceil(core.requestBytesMax * 1.5) + 64 * 1024 }
+      : {}),
+    health: parts.health,
+    metrics: parts.metrics,
+    statusExtra: parts.statusExtra,
+    onInternalError: (path, error) =>
+      log("error", "internal error serving an HTTP client", { path, error: String(error) }),
+  });
 }
 
 /** /health's and /status's view of this member: role, indexes, who it heard from and when. */

@@ -154,6 +154,218 @@ const RUNTIME_COUNTERS: readonly (readonly [keyof RsmMetrics, string, string])[]
   ],
 ];
 
+/** A gauge that reads its value when scraped. */
+function pulledGauge(registers: Registry[], name: string, help: string, read: () => number): void {
+  new Gauge({
+    name,
+    help,
+    registers,
+    collect() {
+      this.set(read());
+    },
+  });
+}
+
+/** A counter that reads its total when scraped (the source keeps the count). */
+function pulledCounter(
+  registers: Registry[],
+  name: string,
+  help: string,
+  read: () => number,
+): void {
+  new Counter({
+    name,
+    help,
+    registers,
+    collect() {
+      this.reset();
+      this.inc(read());
+    },
+  });
+}
+
+/** grpc_server_started_total and grpc_server_handled_total, as etcd's go-grpc-prometheus. */
+function grpcCallObserver(registers: Registry[]): CallObserver {
+  const started = new Counter({
+    name: "grpc_server_started_total",
+    help: "Total number of RPCs started on the server.",
+    labelNames: ["grpc_type", "grpc_service", "grpc_method"],
+    registers,
+  });
+  const handled = new Counter({
+    name: "grpc_server_handled_total",
+    help: "Total number of RPCs completed on the server, regardless of success or failure.",
+    labelNames: ["grpc_type", "grpc_service", "grpc_method", "grpc_code"],
+    registers,
+  });
+  // Every call passes here twice: the labelled children are looked up once per method and
+  // code, not hashed from their labels on every call.
+  const startedOf = new Map<string, { inc(): void }>();
+  const handledOf = new Map<string, { inc(): void }>();
+  return {
+    started: (path: string, type: GrpcType) => {
+      const key = `${type} ${path}`;
+      let child = startedOf.get(key);
+      if (child === undefined) {
+        const [grpc_service, grpc_method] = serviceAndMethod(path);
+        child = started.labels({ grpc_type: type, grpc_service, grpc_method });
+        startedOf.set(key, child);
+      }
+      child.inc();
+    },
+    handled: (path: string, type: GrpcType, code: number) => {
+      const key = `${type} ${path} ${code}`;
+      let child = handledOf.get(key);
+      if (child === undefined) {
+        const [grpc_service, grpc_method] = serviceAndMethod(path);
+        const grpc_code = GRPC_CODES[code] ?? `Code(${code})`;
+        child = handled.labels({ grpc_type: type, grpc_service, grpc_method, grpc_code });
+        handledOf.set(key, child);
+      }
+      child.inc();
+    },
+  };
+}
+
+/** etcd_server_*: leadership and proposals, under etcd's names and types. */
+function etcdServerMetrics(source: MetricsSource, registers: Registry[]): void {
+  const gauge = (name: string, help: string, read: () => number): void =>
+    pulledGauge(registers, name, help, read);
+  const counter = (name: string, help: string, read: () => number): void =>
+    pulledCounter(registers, name, help, read);
+  gauge(
+    "etcd_server_has_leader",
+    "Whether or not a leader exists. 1 is existence, 0 is not.",
+    () => (source.status().leader === "" ? 0 : 1),
+  );
+  gauge(
+    "etcd_server_is_leader",
+    "Whether or not this member is a leader. 1 if is, 0 otherwise.",
+    () => (source.status().role === "Leader" ? 1 : 0),
+  );
+  gauge(
+    "etcd_server_is_learner",
+    "Whether or not this member is a learner. 1 if is, 0 otherwise.",
+    () => {
+      const s = source.status();
+      return s.confState.learners.includes(s.id) ? 1 : 0;
+    },
+  );
+  counter(
+    "etcd_server_leader_changes_seen_total",
+    "The number of leader changes seen.",
+    () => source.metrics().leaderChanges,
+  );
+  // etcd's types: committed and applied are gauges (the indexes), pending a gauge.
+  gauge(
+    "etcd_server_proposals_committed_total",
+    "The total number of consensus proposals committed.",
+    () => source.status().commit,
+  );
+  gauge(
+    "etcd_server_proposals_applied_total",
+    "The total number of consensus proposals applied.",
+    () => source.status().applied,
+  );
+  const pending = source.pendingProposals;
+  if (pending !== undefined)
+    gauge(
+      "etcd_server_proposals_pending",
+      "The current number of pending proposals to commit.",
+      pending,
+    );
+  counter(
+    "etcd_server_proposals_failed_total",
+    "The total number of failed proposals seen.",
+    () => source.metrics().proposalsFailed,
+  );
+}
+
+/** etcd_mvcc_*, the quota and the key count: what the source can tell of the store. */
+function etcdBackendMetrics(source: MetricsSource, registers: Registry[]): void {
+  const gauge = (name: string, help: string, read: () => number): void =>
+    pulledGauge(registers, name, help, read);
+  const dbSize = source.dbSize;
+  if (dbSize !== undefined) {
+    gauge(
+      "etcd_mvcc_db_total_size_in_bytes",
+      "Total size of the underlying database physically allocated in bytes (Ordo: the store's size at its largest since the last defragment).",
+      () => dbSize().size,
+    );
+    gauge(
+      "etcd_mvcc_db_total_size_in_use_in_bytes",
+      "Total size of the underlying database logically in use in bytes.",
+      () => dbSize().inUse,
+    );
+  }
+  const quotaBytes = source.quotaBackendBytes;
+  if (quotaBytes !== undefined) {
+    gauge(
+      "etcd_server_quota_backend_bytes",
+      "Current backend storage quota size in bytes.",
+      () => quotaBytes,
+    );
+  }
+  const keys = source.keys;
+  if (keys !== undefined) gauge("etcd_debugging_mvcc_keys_total", "Total number of keys.", keys);
+}
+
+/** ordo_*: the runtime's counters, its Raft state and configuration, refused peers. */
+function ordoMetrics(source: MetricsSource, registers: Registry[]): void {
+  for (const [field, name, help] of RUNTIME_COUNTERS) {
+    pulledCounter(registers, name, help, () => source.metrics()[field]);
+  }
+  const gauge = (name: string, help: string, read: () => number): void =>
+    pulledGauge(registers, name, help, read);
+  gauge("ordo_is_leader", "1 when this member is the leader.", () =>
+    source.status().role === "Leader" ? 1 : 0,
+  );
+  gauge("ordo_has_leader", "1 when this member knows a leader.", () =>
+    source.status().leader === "" ? 0 : 1,
+  );
+  gauge("ordo_term", "The member's current Raft term.", () => source.status().term);
+  gauge("ordo_last_index", "The last index of the member's log.", () => source.status().lastIndex);
+  gauge("ordo_commit_index", "The member's commit index.", () => source.status().commit);
+  gauge("ordo_applied_index", "The member's applied index.", () => source.status().applied);
+  gauge(
+    "ordo_voters",
+    "Voters in the configuration this member applied (the incoming set while joint).",
+    () => source.status().confState.voters.length,
+  );
+  gauge(
+    "ordo_learners",
+    "Learners in the configuration this member applied.",
+    () => source.status().confState.learners.length,
+  );
+  gauge(
+    "ordo_joint_configuration",
+    "1 while the configuration is joint (a change of several voters in progress).",
+    () => (source.status().confState.votersOutgoing.length > 0 ? 1 : 0),
+  );
+  gauge("ordo_is_learner", "1 when this member is a learner.", () => {
+    const s = source.status();
+    return s.confState.learners.includes(s.id) ? 1 : 0;
+  });
+  const refusals = source.incarnationRefusals;
+  if (refusals !== undefined) {
+    pulledCounter(
+      registers,
+      "ordo_peer_incarnation_refusals_total",
+      "Peer connections refused because the peer's data directory incarnation was not the one remembered for its id (its durable state went backwards: wiped or replaced).",
+      refusals,
+    );
+  }
+  const tlsFailures = source.peerTlsHandshakeFailures;
+  if (tlsFailures !== undefined) {
+    pulledCounter(
+      registers,
+      "ordo_peer_tls_handshake_failures_total",
+      "Inbound peer connections refused at the TLS handshake (no certificate, one the peer CA did not sign, garbage, or too slow).",
+      tlsFailures,
+    );
+  }
+}
+
 export class ClientMetrics {
   readonly registry = new Registry();
   /** etcd's names, grpc_server_* and process_*: no default labels (see the top). */
@@ -214,221 +426,14 @@ export class ClientMetrics {
       buckets: DISK_BUCKETS,
       registers: etcd,
     });
-    const started = new Counter({
-      name: "grpc_server_started_total",
-      help: "Total number of RPCs started on the server.",
-      labelNames: ["grpc_type", "grpc_service", "grpc_method"],
-      registers: etcd,
-    });
-    const handled = new Counter({
-      name: "grpc_server_handled_total",
-      help: "Total number of RPCs completed on the server, regardless of success or failure.",
-      labelNames: ["grpc_type", "grpc_service", "grpc_method", "grpc_code"],
-      registers: etcd,
-    });
-    // Every call passes here twice: the labelled children are looked up once per method and
-    // code, not hashed from their labels on every call.
-    const startedOf = new Map<string, { inc(): void }>();
-    const handledOf = new Map<string, { inc(): void }>();
-    this.grpcObserver = {
-      started: (path: string, type: GrpcType) => {
-        const key = `${type} ${path}`;
-        let child = startedOf.get(key);
-        if (child === undefined) {
-          const [grpc_service, grpc_method] = serviceAndMethod(path);
-          child = started.labels({ grpc_type: type, grpc_service, grpc_method });
-          startedOf.set(key, child);
-        }
-        child.inc();
-      },
-      handled: (path: string, type: GrpcType, code: number) => {
-        const key = `${type} ${path} ${code}`;
-        let child = handledOf.get(key);
-        if (child === undefined) {
-          const [grpc_service, grpc_method] = serviceAndMethod(path);
-          const grpc_code = GRPC_CODES[code] ?? `Code(${code})`;
-          child = handled.labels({ grpc_type: type, grpc_service, grpc_method, grpc_code });
-          handledOf.set(key, child);
-        }
-        child.inc();
-      },
-    };
-    this.etcdMetrics(source, etcd);
+    this.grpcObserver = grpcCallObserver(etcd);
+    etcdServerMetrics(source, etcd);
+    etcdBackendMetrics(source, etcd);
     const registers = [this.registry];
     if (options.labels !== undefined) this.registry.setDefaultLabels({ ...options.labels });
-    for (const [field, name, help] of RUNTIME_COUNTERS) {
-      new Counter({
-        name,
-        help,
-        registers,
-        collect() {
-          this.reset();
-          this.inc(source.metrics()[field]);
-        },
-      });
-    }
-    const gauge = (name: string, help: string, read: () => number): void => {
-      new Gauge({
-        name,
-        help,
-        registers,
-        collect() {
-          this.set(read());
-        },
-      });
-    };
-    gauge("ordo_is_leader", "1 when this member is the leader.", () =>
-      source.status().role === "Leader" ? 1 : 0,
-    );
-    gauge("ordo_has_leader", "1 when this member knows a leader.", () =>
-      source.status().leader === "" ? 0 : 1,
-    );
-    gauge("ordo_term", "The member's current Raft term.", () => source.status().term);
-    gauge(
-      "ordo_last_index",
-      "The last index of the member's log.",
-      () => source.status().lastIndex,
-    );
-    gauge("ordo_commit_index", "The member's commit index.", () => source.status().commit);
-    gauge("ordo_applied_index", "The member's applied index.", () => source.status().applied);
-    gauge(
-      "ordo_voters",
-      "Voters in the configuration this member applied (the incoming set while joint).",
-      () => source.status().confState.voters.length,
-    );
-    gauge(
-      "ordo_learners",
-      "Learners in the configuration this member applied.",
-      () => source.status().confState.learners.length,
-    );
-    gauge(
-      "ordo_joint_configuration",
-      "1 while the configuration is joint (a change of several voters in progress).",
-      () => (source.status().confState.votersOutgoing.length > 0 ? 1 : 0),
-    );
-    gauge("ordo_is_learner", "1 when this member is a learner.", () => {
-      const s = source.status();
-      return s.confState.learners.includes(s.id) ? 1 : 0;
-    });
-    const refusals = source.incarnationRefusals;
-    if (refusals !== undefined) {
-      new Counter({
-        name: "ordo_peer_incarnation_refusals_total",
-        help: "Peer connections refused because the peer's data directory incarnation was not the one remembered for its id (its durable state went backwards: wiped or replaced).",
-        registers,
-        collect() {
-          this.reset();
-          this.inc(refusals());
-        },
-      });
-    }
-    const tlsFailures = source.peerTlsHandshakeFailures;
-    if (tlsFailures !== undefined) {
-      new Counter({
-        name: "ordo_peer_tls_handshake_failures_total",
-        help: "Inbound peer connections refused at the TLS handshake (no certificate, one the peer CA did not sign, garbage, or too slow).",
-        registers,
-        collect() {
-          this.reset();
-          this.inc(tlsFailures());
-        },
-      });
-    }
+    ordoMetrics(source, registers);
     this.peerMetrics(source, registers);
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.etcdRegistry });
-  }
-
-  private etcdMetrics(source: MetricsSource, registers: Registry[]): void {
-    const gauge = (name: string, help: string, read: () => number): void => {
-      new Gauge({
-        name,
-        help,
-        registers,
-        collect() {
-          this.set(read());
-        },
-      });
-    };
-    const counter = (name: string, help: string, read: () => number): void => {
-      new Counter({
-        name,
-        help,
-        registers,
-        collect() {
-          this.reset();
-          this.inc(read());
-        },
-      });
-    };
-    gauge(
-      "etcd_server_has_leader",
-      "Whether or not a leader exists. 1 is existence, 0 is not.",
-      () => (source.status().leader === "" ? 0 : 1),
-    );
-    gauge(
-      "etcd_server_is_leader",
-      "Whether or not this member is a leader. 1 if is, 0 otherwise.",
-      () => (source.status().role === "Leader" ? 1 : 0),
-    );
-    gauge(
-      "etcd_server_is_learner",
-      "Whether or not this member is a learner. 1 if is, 0 otherwise.",
-      () => {
-        const s = source.status();
-        return s.confState.learners.includes(s.id) ? 1 : 0;
-      },
-    );
-    counter(
-      "etcd_server_leader_changes_seen_total",
-      "The number of leader changes seen.",
-      () => source.metrics().leaderChanges,
-    );
-    // etcd's types: committed and applied are gauges (the indexes), pending a gauge.
-    gauge(
-      "etcd_server_proposals_committed_total",
-      "The total number of consensus proposals committed.",
-      () => source.status().commit,
-    );
-    gauge(
-      "etcd_server_proposals_applied_total",
-      "The total number of consensus proposals applied.",
-      () => source.status().applied,
-    );
-    const pending = source.pendingProposals;
-    if (pending !== undefined)
-      gauge(
-        "etcd_server_proposals_pending",
-        "The current number of pending proposals to commit.",
-        pending,
-      );
-    counter(
-      "etcd_server_proposals_failed_total",
-      "The total number of failed proposals seen.",
-      () => source.metrics().proposalsFailed,
-    );
-    const dbSize = source.dbSize;
-    if (dbSize !== undefined) {
-      gauge(
-        "etcd_mvcc_db_total_size_in_bytes",
-        "Total size of the underlying database physically allocated in bytes (Ordo: the store's size at its largest since the last defragment).",
-        () => dbSize().size,
-      );
-      gauge(
-        "etcd_mvcc_db_total_size_in_use_in_bytes",
-        "Total size of the underlying database logically in use in bytes.",
-        () => dbSize().inUse,
-      );
-    }
-    const quotaBytes = source.quotaBackendBytes;
-    if (quotaBytes !== undefined) {
-      gauge(
-        "etcd_server_quota_backend_bytes",
-        "Current backend storage quota size in bytes.",
-        () => quotaBytes,
-      );
-    }
-    const keys = source.keys;
-    if (keys !== undefined) gauge("etcd_debugging_mvcc_keys_total", "Total number of keys.", keys);
   }
 
   private peerMetrics(source: MetricsSource, registers: Registry[]): void {

@@ -36,6 +36,7 @@ import {
 import { bytesEqual, compareBytes, EMPTY_BYTES } from "../lib/index.js";
 import { type AuthGate, credentialsOfCall } from "./auth-gate.js";
 import {
+  boolFromEtcd,
   headerToEtcd,
   int64FromEtcd,
   int64ToEtcd,
@@ -140,14 +141,6 @@ function bytesOf(value: unknown, name: string): Uint8Array {
     throw new KvError("INVALID_ARGUMENT", `etcdserver: ${name} must be bytes`);
   }
   return Uint8Array.from(value); // kept for the watch's life: never a view of the message buffer
-}
-
-function boolOf(value: unknown, name: string): boolean {
-  if (value === undefined || value === null) return false;
-  if (typeof value !== "boolean") {
-    throw new KvError("INVALID_ARGUMENT", `etcdserver: ${name} must be a boolean`);
-  }
-  return value;
 }
 
 function filterOf(value: unknown): Filter {
@@ -350,8 +343,8 @@ class WatchStream {
       startRevision = int64FromEtcd(m.start_revision, "start_revision");
       const requestedId = int64FromEtcd(m.watch_id, "watch_id");
       const filters = Array.isArray(m.filters) ? m.filters.map(filterOf) : [];
-      const prevKv = boolOf(m.prev_kv, "prev_kv");
-      const progressNotify = boolOf(m.progress_notify, "progress_notify");
+      const prevKv = boolFromEtcd(m.prev_kv, "prev_kv");
+      const progressNotify = boolFromEtcd(m.progress_notify, "progress_notify");
       const openEnded = rangeEnd.length === 1 && rangeEnd[0] === 0;
       if (rangeEnd.length > 0 && !openEnded && compareBytes(key, rangeEnd) >= 0) {
         throw new KvError("INVALID_ARGUMENT", "mvcc: watcher range is empty");
@@ -677,15 +670,8 @@ class WatchStream {
   }
 }
 
-/**
- * The Watch service's handlers, for `server.addService(serviceDefinition("Watch"),
- * service.handlers)`. Call close() before shutting the server down: open watch streams
- * otherwise keep a graceful shutdown waiting.
- */
-export function watchService(
-  backend: WatchBackend,
-  options: WatchServiceOptions = {},
-): WatchService {
+/** The options' limits, with defaults; each must be a positive integer. */
+function limitsOf(options: WatchServiceOptions): Limits {
   const limits: Limits = {
     progressNotifyIntervalMs:
       options.progressNotifyIntervalMs ?? DEFAULT_PROGRESS_NOTIFY_INTERVAL_MS,
@@ -699,6 +685,41 @@ export function watchService(
       throw new RangeError(`watch-service: ${name} must be a positive integer`);
     }
   }
+  return limits;
+}
+
+/**
+ * The stream's range check, run for each watch it creates (the caller read from the call each
+ * time); any auth failure is refused as etcd 3.4 refuses it, PERMISSION_DENIED. Undefined
+ * without a gate: nothing is checked.
+ */
+function authorizerOf(
+  call: grpc.ServerDuplexStream<unknown, object>,
+  gate: AuthGate | undefined,
+): ((key: Uint8Array, rangeEnd: Uint8Array) => void) | undefined {
+  if (gate === undefined) return undefined;
+  return (key, rangeEnd) => {
+    try {
+      gate.checkRange(gate.authInfo(credentialsOfCall(call)), key, rangeEnd);
+    } catch (e) {
+      if (e instanceof KvError && e.code.startsWith("AUTH_")) {
+        throw authError("AUTH_PERMISSION_DENIED");
+      }
+      throw e;
+    }
+  };
+}
+
+/**
+ * The Watch service's handlers, for `server.addService(serviceDefinition("Watch"),
+ * service.handlers)`. Call close() before shutting the server down: open watch streams
+ * otherwise keep a graceful shutdown waiting.
+ */
+export function watchService(
+  backend: WatchBackend,
+  options: WatchServiceOptions = {},
+): WatchService {
+  const limits = limitsOf(options);
   const internalError = (what: string, error: unknown): void => {
     try {
       options.onInternalError?.(what, error);
@@ -714,20 +735,7 @@ export function watchService(
       call.emit("error", { code: grpc.status.UNAVAILABLE, details: "etcdserver: server stopped" });
       return;
     }
-    const gate = options.auth;
-    const authorize =
-      gate === undefined
-        ? undefined
-        : (key: Uint8Array, rangeEnd: Uint8Array): void => {
-            try {
-              gate.checkRange(gate.authInfo(credentialsOfCall(call)), key, rangeEnd);
-            } catch (e) {
-              if (e instanceof KvError && e.code.startsWith("AUTH_")) {
-                throw authError("AUTH_PERMISSION_DENIED");
-              }
-              throw e;
-            }
-          };
+    const authorize = authorizerOf(call, options.auth);
     try {
       streams.add(
         new WatchStream(
