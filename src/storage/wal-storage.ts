@@ -144,6 +144,16 @@ export interface WalStats {
   readonly deferredHardStates: number;
 }
 
+/** How an append's entries join the open batch (WalStorage.planAppend). */
+interface AppendPlan {
+  /** The Entries records of an append too large for one; undefined when it fits one. */
+  readonly parts: WalRecord[] | undefined;
+  /** Whether the entries extend the Entries record that ends the open batch. */
+  readonly extend: boolean;
+  /** Their bytes in the batch. */
+  readonly bytes: number;
+}
+
 /**
  * One write in the making: the records of every append made until the flusher takes it, written
  * with one write() and one fdatasync(). Its appends share `done`, settled once for all of them.
@@ -368,31 +378,8 @@ export class WalStorage implements LogStorage {
     let skip = 0;
     while (skip < entries.length && entries[skip]!.index <= this.snapshotIndex) skip++;
     const kept = skip === 0 ? entries : entries.slice(skip);
-    let entriesBytes = this.checkedAppendBytes(kept, hardState);
-    // An append beyond one record's payload limit (rare) is split over several Entries records,
-    // exactly as entriesRecords() splits it.
-    let parts: WalRecord[] | undefined;
-    if (entriesBytes - RECORD_HEADER_BYTES > entriesRecordBytesMax) {
-      parts = entriesRecords(kept);
-      entriesBytes = 0;
-      for (const record of parts) entriesBytes += checkedRecordBytes(record);
-    }
-    // Entries that continue the Entries record ending the open batch extend that record, so
-    // concurrent one-entry appends cost one checksum per batch, not one each (the layout is the
-    // same: a run of consecutive entries; the batch is atomic on disk either way).
-    const open = this.openBatch;
-    let extend = false;
-    if (parts === undefined && kept.length > 0 && open !== undefined) {
-      const run = open.records[open.records.length - 1];
-      if (Array.isArray(run)) {
-        const runLast = (run as readonly Entry[])[run.length - 1]!;
-        extend =
-          runLast.index + 1 === kept[0]!.index &&
-          open.runPayloadBytes + entriesBytes - ENTRIES_RECORD_OVERHEAD_BYTES <=
-            entriesRecordBytesMax;
-        if (extend) entriesBytes -= ENTRIES_RECORD_OVERHEAD_BYTES;
-      }
-    }
+    const plan = this.planAppend(kept, hardState);
+    const entriesBytes = plan.bytes;
     const written = hardState ?? this.deferredHardState;
     const bytes = entriesBytes + (written === undefined ? 0 : checkedHardStateRecordBytes(written));
     const overload = this.overloaded(bytes);
@@ -400,23 +387,8 @@ export class WalStorage implements LogStorage {
     this.deferredHardState = undefined;
     this.recoveredState = undefined;
     const batch = this.batchToJoin();
+    this.queueEntries(batch, kept, plan);
     const records = batch.records;
-    if (parts !== undefined) {
-      for (const record of parts) records.push(record);
-    } else if (extend) {
-      // The first extension copies the caller's array: entries arrays are never modified.
-      let run = batch.ownedRun;
-      if (run === undefined || run !== records[records.length - 1]) {
-        run = (records.pop() as readonly Entry[]).slice();
-        records.push(run);
-        batch.ownedRun = run;
-      }
-      for (let i = 0; i < kept.length; i++) run.push(kept[i]!);
-      batch.runPayloadBytes += entriesBytes;
-    } else if (kept.length > 0) {
-      records.push(kept);
-      batch.runPayloadBytes = entriesBytes - RECORD_HEADER_BYTES;
-    }
     if (written !== undefined) {
       records.push(written);
       batch.hardState = written;
@@ -432,6 +404,58 @@ export class WalStorage implements LogStorage {
     this.counters.appends++;
     this.kick();
     return batch.done;
+  }
+
+  /**
+   * How `kept` goes into the open batch, and its bytes there: split over several Entries
+   * records when one record's payload limit is too small (rare, exactly as entriesRecords()
+   * splits it), or extending the Entries record that ends the open batch when they continue
+   * it, so concurrent one-entry appends cost one checksum per batch, not one each (the layout
+   * is the same: a run of consecutive entries; the batch is atomic on disk either way).
+   */
+  private planAppend(kept: readonly Entry[], hardState: HardState | undefined): AppendPlan {
+    let entriesBytes = this.checkedAppendBytes(kept, hardState);
+    let parts: WalRecord[] | undefined;
+    if (entriesBytes - RECORD_HEADER_BYTES > entriesRecordBytesMax) {
+      parts = entriesRecords(kept);
+      entriesBytes = 0;
+      for (const record of parts) entriesBytes += checkedRecordBytes(record);
+    }
+    const open = this.openBatch;
+    let extend = false;
+    if (parts === undefined && kept.length > 0 && open !== undefined) {
+      const run = open.records[open.records.length - 1];
+      if (Array.isArray(run)) {
+        const runLast = (run as readonly Entry[])[run.length - 1]!;
+        extend =
+          runLast.index + 1 === kept[0]!.index &&
+          open.runPayloadBytes + entriesBytes - ENTRIES_RECORD_OVERHEAD_BYTES <=
+            entriesRecordBytesMax;
+        if (extend) entriesBytes -= ENTRIES_RECORD_OVERHEAD_BYTES;
+      }
+    }
+    return { parts, extend, bytes: entriesBytes };
+  }
+
+  /** Puts `kept` into `batch` as planned (the records, the run's payload bytes). */
+  private queueEntries(batch: PendingBatch, kept: readonly Entry[], plan: AppendPlan): void {
+    const records = batch.records;
+    if (plan.parts !== undefined) {
+      for (const record of plan.parts) records.push(record);
+    } else if (plan.extend) {
+      // The first extension copies the caller's array: entries arrays are never modified.
+      let run = batch.ownedRun;
+      if (run === undefined || run !== records[records.length - 1]) {
+        run = (records.pop() as readonly Entry[]).slice();
+        records.push(run);
+        batch.ownedRun = run;
+      }
+      for (let i = 0; i < kept.length; i++) run.push(kept[i]!);
+      batch.runPayloadBytes += plan.bytes;
+    } else if (kept.length > 0) {
+      records.push(kept);
+      batch.runPayloadBytes = plan.bytes - RECORD_HEADER_BYTES;
+    }
   }
 
   private deferHardState(
