@@ -11,6 +11,7 @@ import {
   parseFaultKinds,
   runChaos,
 } from "../chaos/index.js";
+import { positiveInt } from "./int-flags.js";
 import type { Output } from "./output.js";
 import { commandProgress } from "./progress.js";
 
@@ -27,14 +28,6 @@ export const CHAOS_USAGE = `usage: ordo chaos [--nodes 3|5] [--duration S] [--se
   --json           print the report as JSON on the last line
   --progress       a progress line for the fault phase on stderr also when it is not a
                    terminal (on a terminal it is shown unless --json)`;
-
-function positiveInt(text: string | undefined, flag: string, fallback: number): number {
-  if (text === undefined) return fallback;
-  const n = Number(text);
-  if (!Number.isSafeInteger(n) || n <= 0)
-    throw new Error(`${flag} must be a positive integer, not "${text}"`);
-  return n;
-}
 
 export function formatSummary(r: ChaosReport): string {
   const lines: string[] = [];

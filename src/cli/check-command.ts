@@ -8,7 +8,8 @@
 import { randomBytes } from "node:crypto";
 import { parseArgs } from "node:util";
 import type { KvClient } from "../client/index.js";
-import { client, common, nonNegative } from "./kv-commands.js";
+import { nonNegative } from "./int-flags.js";
+import { client, common } from "./kv-commands.js";
 import type { Output } from "./output.js";
 
 const MODELS = {

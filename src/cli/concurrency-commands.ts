@@ -8,7 +8,8 @@
 import { spawn } from "node:child_process";
 import { parseArgs } from "node:util";
 import { Election, type KeyValue, Mutex, Session } from "../client/index.js";
-import { client, common, nonNegative } from "./kv-commands.js";
+import { nonNegative } from "./int-flags.js";
+import { client, common } from "./kv-commands.js";
 import type { Output } from "./output.js";
 
 export const LOCK_USAGE = "usage: ordo lock NAME [COMMAND ARGS...] [--ttl SECONDS]";

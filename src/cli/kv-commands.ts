@@ -16,6 +16,7 @@ import {
   leaseIdFromHex,
 } from "../client/index.js";
 import { ArgBytes, bytesFromHex, hexOf } from "./argv-bytes.js";
+import { nonNegative } from "./int-flags.js";
 import type { Output } from "./output.js";
 import {
   base64,
@@ -29,6 +30,9 @@ import {
   writeOutOf,
   writeOutOptions,
 } from "./write-out.js";
+
+// Its old home: still exported here (the integer flags are in int-flags.ts now).
+export { nonNegative };
 
 const ENDPOINTS_DEFAULT = "127.0.0.1:2379,127.0.0.1:22379,127.0.0.1:32379";
 
@@ -221,13 +225,6 @@ function quietIpServernameWarning(): void {
     if (c === "DEP0123") return;
     emit(warning, ...rest);
   }) as typeof process.emitWarning;
-}
-
-export function nonNegative(text: string | undefined, flag: string): number | undefined {
-  if (text === undefined) return undefined;
-  const n = Number(text);
-  if (!Number.isSafeInteger(n) || n < 0) throw new Error(`${flag} must be a non-negative integer`);
-  return n;
 }
 
 // ---- etcdctl's shapes of a key-value pair ----------------------------------------------------

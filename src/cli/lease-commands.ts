@@ -7,7 +7,8 @@
 //   ordo lease list
 import { parseArgs } from "node:util";
 import { KvClient, leaseIdFromHex, leaseIdToHex } from "../client/index.js";
-import { client, common, nonNegative } from "./kv-commands.js";
+import { nonNegative } from "./int-flags.js";
+import { client, common } from "./kv-commands.js";
 import type { Output } from "./output.js";
 import {
   base64,

@@ -14,7 +14,8 @@
 //   ordo snapshot save | status | restore   see snapshot-commands.ts
 import { parseArgs } from "node:util";
 import type { EndpointStatus, KvClient, MemberInfo, RawHeader } from "../client/index.js";
-import { client, common, nonNegative } from "./kv-commands.js";
+import { nonNegative } from "./int-flags.js";
+import { client, common } from "./kv-commands.js";
 import type { Output } from "./output.js";
 import {
   field,

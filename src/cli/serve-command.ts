@@ -26,6 +26,7 @@ import {
   UNSAFE_TESTING_FAULTS,
   type UnsafeTestingFault,
 } from "../server/index.js";
+import { positiveInt } from "./int-flags.js";
 import type { Output } from "./output.js";
 
 export const SERVE_USAGE = `usage: ordo serve --name NAME --data-dir DIR --initial-cluster NAME=URL,... [options]
@@ -73,14 +74,6 @@ Transport security (as etcd; https:// URLs serve and dial TLS):
   --peer-client-cert-auth        refuse peers without a certificate the peer CA signed
   --peer-auto-tls                self-signed peer certificates, not verified (development only)
   Certificate files are read again when they change (checked at most once a second).`;
-
-function positiveInt(text: string | undefined, flag: string, fallback: number): number {
-  if (text === undefined) return fallback;
-  const n = Number(text);
-  if (!Number.isSafeInteger(n) || n <= 0)
-    throw new Error(`${flag} must be a positive integer, not "${text}"`);
-  return n;
-}
 
 /** An integer flag that may be 0 or negative (etcd's int64 flags). */
 function anyInt(text: string | undefined, flag: string, fallback: number): number {
