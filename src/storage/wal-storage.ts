@@ -315,24 +315,7 @@ export class WalStorage implements LogStorage {
         position: last.validBytes,
       };
     }
-    const report: RecoveryReport = {
-      segments: segments.length,
-      batches: recovered.batches,
-      records: recovered.records,
-      snapshot:
-        recovered.state.snapshot === undefined
-          ? undefined
-          : recovered.snapshots.find((s) => s.index === recovered.state.snapshot?.meta.index),
-      tornTail: recovered.tornTail,
-      repair: recovered.repair,
-      damagedSnapshots: recovered.damagedSnapshots.map((d) => ({
-        file: d.error.file,
-        offset: d.error.offset,
-        reason: d.error.reason,
-      })),
-      tempFilesRemoved,
-      droppedAfterSnapshot: recovered.droppedAfterSnapshot,
-    };
+    const report = recoveryReport(recovered, segments.length, tempFilesRemoved);
     const wal = new WalStorage(dir, config, recovered, segments, active, report);
     wal.lock = lock;
     const state = recovered.state;
@@ -888,6 +871,32 @@ function resolveOptions(options: WalOptions): Config {
   };
 }
 
+/** What open found and did, for WalStorage.recovery. */
+function recoveryReport(
+  recovered: Recovered,
+  segments: number,
+  tempFilesRemoved: RecoveryReport["tempFilesRemoved"],
+): RecoveryReport {
+  return {
+    segments,
+    batches: recovered.batches,
+    records: recovered.records,
+    snapshot:
+      recovered.state.snapshot === undefined
+        ? undefined
+        : recovered.snapshots.find((s) => s.index === recovered.state.snapshot?.meta.index),
+    tornTail: recovered.tornTail,
+    repair: recovered.repair,
+    damagedSnapshots: recovered.damagedSnapshots.map((d) => ({
+      file: d.error.file,
+      offset: d.error.offset,
+      reason: d.error.reason,
+    })),
+    tempFilesRemoved,
+    droppedAfterSnapshot: recovered.droppedAfterSnapshot,
+  };
+}
+
 /**
  * Carries out what recovery found: removes temp files, sets damaged snapshots aside, drops
  * segments (newest first, so a crash part-way leaves a contiguous run), cuts the last segment
@@ -898,24 +907,8 @@ async function applyRecovery(
   recovered: Recovered,
   logger: WalLogger,
 ): Promise<string[]> {
-  const tempFilesRemoved: string[] = [];
-  let changed = false;
-  for (const name of recovered.listing.tempFiles) {
-    await unlink(join(dir, name));
-    tempFilesRemoved.push(name);
-    changed = true;
-    logger("info", "removed a file left over by a crash", { file: join(dir, name) });
-  }
-  for (const { name, error } of recovered.damagedSnapshots) {
-    await rename(join(dir, name), join(dir, name + BROKEN_SUFFIX));
-    changed = true;
-    logger("warn", "damaged snapshot set aside; using an older one", {
-      file: error.file,
-      offset: error.offset,
-      reason: error.reason,
-      renamedTo: name + BROKEN_SUFFIX,
-    });
-  }
+  const tempFilesRemoved = await removeLeftovers(dir, recovered, logger);
+  const changed = tempFilesRemoved.length > 0 || recovered.damagedSnapshots.length > 0;
   const repair = recovered.repair;
   if (repair !== undefined) {
     logger("error", "wal repaired: data after the first bad record was dropped", {
@@ -933,19 +926,7 @@ async function applyRecovery(
     await fsyncDirectory(dir);
   }
   const last = recovered.segments[recovered.segments.length - 1];
-  if (last !== undefined) {
-    const handle = await open(join(dir, last.name), "r+");
-    try {
-      const { size } = await handle.stat();
-      if (size !== last.validBytes) {
-        assert(size > last.validBytes, "recovery: valid bytes beyond the file");
-        await handle.truncate(last.validBytes);
-        await handle.sync();
-      }
-    } finally {
-      await handle.close();
-    }
-  }
+  if (last !== undefined) await cutToValidBytes(join(dir, last.name), last.validBytes);
   if (recovered.tornTail !== undefined) {
     const t = recovered.tornTail;
     logger("warn", "cut a torn write at the end of the log", {
@@ -962,6 +943,45 @@ async function applyRecovery(
   }
   if (changed) await fsyncDirectory(dir);
   return tempFilesRemoved;
+}
+
+/** Removes the temp files a crash left and sets damaged snapshots aside; the temp files. */
+async function removeLeftovers(
+  dir: string,
+  recovered: Recovered,
+  logger: WalLogger,
+): Promise<string[]> {
+  const tempFilesRemoved: string[] = [];
+  for (const name of recovered.listing.tempFiles) {
+    await unlink(join(dir, name));
+    tempFilesRemoved.push(name);
+    logger("info", "removed a file left over by a crash", { file: join(dir, name) });
+  }
+  for (const { name, error } of recovered.damagedSnapshots) {
+    await rename(join(dir, name), join(dir, name + BROKEN_SUFFIX));
+    logger("warn", "damaged snapshot set aside; using an older one", {
+      file: error.file,
+      offset: error.offset,
+      reason: error.reason,
+      renamedTo: name + BROKEN_SUFFIX,
+    });
+  }
+  return tempFilesRemoved;
+}
+
+/** Cuts the last segment to its valid length (a torn tail, or what a repair dropped). */
+async function cutToValidBytes(path: string, validBytes: number): Promise<void> {
+  const handle = await open(path, "r+");
+  try {
+    const { size } = await handle.stat();
+    if (size !== validBytes) {
+      assert(size > validBytes, "recovery: valid bytes beyond the file");
+      await handle.truncate(validBytes);
+      await handle.sync();
+    }
+  } finally {
+    await handle.close();
+  }
 }
 
 /** Creates segment (seq, firstIndex) durably; its first batch is its header, the hard state, `records`. */
