@@ -502,7 +502,18 @@ function resolveConfig(options: TcpTransportOptions): Config {
     incarnations: options.peerIncarnations ?? new MemoryIncarnations(),
     tls: options.tls,
   };
-  ensure(isValidId(self) && self !== "", "id must be 1 to 255 bytes of well-formed text");
+  checkConfig(config);
+  return config;
+}
+
+/** Every option in range, or INVALID_ARGUMENT naming the first that is not. */
+function checkConfig(config: Config): void {
+  const { frameBytesMax, snapshotChunkBytes, reconnectBackoffMinMs, reconnectBackoffMaxMs } =
+    config;
+  ensure(
+    isValidId(config.self) && config.self !== "",
+    "id must be 1 to 255 bytes of well-formed text",
+  );
   ensure(isValidId(config.clusterId), "clusterId must be at most 255 bytes of well-formed text");
   ensure(
     isValidId(config.incarnation),
@@ -534,7 +545,6 @@ function resolveConfig(options: TcpTransportOptions): Config {
     isPositive(config.inboundConnectionsMax),
     "inboundConnectionsMax must be a positive integer",
   );
-  return config;
 }
 
 function checkAddress(id: NodeId, address: PeerAddress): void {
