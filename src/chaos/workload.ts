@@ -160,33 +160,37 @@ export class KvWorker {
           output: null,
         });
         return;
-      case "cas": {
-        const expected = this.seen.get(key) ?? null;
-        const r = await this.client.txn({
-          compare: [
-            expected === null
-              ? { key, target: "version", op: "==", value: 0 }
-              : { key, target: "value", op: "==", value: expected },
-          ],
-          success: [{ type: "put", key, value }],
-        });
-        const complete = wallMs();
-        const output = r.succeeded;
-        this.record({
-          client,
-          op: "cas",
-          key,
-          value,
-          expected,
-          invoke,
-          complete,
-          status: "ok",
-          output,
-        });
-        if (r.succeeded) this.acked.push({ key, value, revision: r.revision });
-        return;
-      }
+      case "cas":
+        return this.compareAndSet(key, value, invoke);
     }
+  }
+
+  /** A put if the key still holds what this client last saw (or is absent, if it saw none). */
+  private async compareAndSet(key: string, value: string, invoke: number): Promise<void> {
+    const expected = this.seen.get(key) ?? null;
+    const r = await this.client.txn({
+      compare: [
+        expected === null
+          ? { key, target: "version", op: "==", value: 0 }
+          : { key, target: "value", op: "==", value: expected },
+      ],
+      success: [{ type: "put", key, value }],
+    });
+    const complete = wallMs();
+    const client = this.o.id;
+    const output = r.succeeded;
+    this.record({
+      client,
+      op: "cas",
+      key,
+      value,
+      expected,
+      invoke,
+      complete,
+      status: "ok",
+      output,
+    });
+    if (r.succeeded) this.acked.push({ key, value, revision: r.revision });
   }
 
   private recordFailure(
