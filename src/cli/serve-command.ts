@@ -320,6 +320,26 @@ function serveFlags(values: ServeValues) {
   };
 }
 
+/**
+ * The one scheme of the peer URLs (--initial-cluster, unless this member joins and is not in
+ * it, and --listen-peer-urls): http unless they say https; refused when they mix both.
+ */
+function peerSchemeOf(
+  f: ReturnType<typeof serveFlags>,
+  initialCluster: ReturnType<typeof parseInitialCluster>,
+  selfListed: boolean,
+): TlsFlags["scheme"] {
+  const peerSchemes = [
+    ...(f.state === "existing" && !selfListed ? [] : initialCluster.map((p) => p.scheme ?? "http")),
+    ...(f.listenPeerText !== undefined ? [schemeOf(f.listenPeerText)] : []),
+  ];
+  if (new Set(peerSchemes).size > 1)
+    throw new Error(
+      "--initial-cluster and --listen-peer-urls mix http:// and https:// peer URLs: every member of a cluster speaks one of them",
+    );
+  return peerSchemes[0] ?? "http";
+}
+
 /** Client and peer TLS from etcd's flags, after checking the URLs agree on one scheme. */
 async function serveTls(
   values: ServeValues,
@@ -328,16 +348,7 @@ async function serveTls(
   logger: ReturnType<typeof createLogger>,
 ) {
   const self = initialCluster.find((p) => p.name === f.name);
-  const peerSchemes = [
-    ...(f.state === "existing" && self === undefined
-      ? []
-      : initialCluster.map((p) => p.scheme ?? "http")),
-    ...(f.listenPeerText !== undefined ? [schemeOf(f.listenPeerText)] : []),
-  ];
-  if (new Set(peerSchemes).size > 1)
-    throw new Error(
-      "--initial-cluster and --listen-peer-urls mix http:// and https:// peer URLs: every member of a cluster speaks one of them",
-    );
+  const peerScheme = peerSchemeOf(f, initialCluster, self !== undefined);
   const clientTls = await tlsOf(
     {
       scheme: schemeOf(f.clientUrl),
@@ -357,7 +368,7 @@ async function serveTls(
   );
   const peerTls = await tlsOf(
     {
-      scheme: peerSchemes[0] ?? "http",
+      scheme: peerScheme,
       what: "peer URLs (--initial-cluster, --listen-peer-urls)",
       certFile: values["peer-cert-file"],
       keyFile: values["peer-key-file"],
