@@ -27,6 +27,65 @@ export interface MemberProcessOptions {
   readonly env?: Readonly<Record<string, string>>;
 }
 
+/** The member's `ordo serve` command line. */
+function serveArgs(o: MemberProcessOptions): string[] {
+  return [
+    ORDO,
+    "serve",
+    "--name",
+    o.name,
+    "--data-dir",
+    o.dataDir,
+    "--listen-client-urls",
+    `127.0.0.1:${o.clientPort}`,
+    "--listen-peer-urls",
+    `127.0.0.1:${o.peerPort}`,
+    "--initial-cluster",
+    o.initialCluster,
+    "--tick-ms",
+    String(o.tickMs),
+    "--log-level",
+    "warn",
+    ...(o.extraArgs ?? []),
+  ];
+}
+
+/**
+ * Resolves when the child prints its "serving clients" line; rejects when it exits first or
+ * does not serve within READY_TIMEOUT_MS (with the tail of its stderr). Both streams go to
+ * the member's log.
+ */
+function servingSignal(child: ChildProcess, log: WriteStream, name: string): Promise<void> {
+  let out = "";
+  let errTail = "";
+  const said = (): string => (errTail.trim() === "" ? "" : `; it said: ${errTail.trim()}`);
+  const ready = new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`${name} did not serve within ${READY_TIMEOUT_MS} ms${said()}`)),
+      READY_TIMEOUT_MS,
+    );
+    child.stdout?.on("data", (c: Buffer) => {
+      log.write(c);
+      if (out.length < 4096) {
+        out += c.toString();
+        if (READY_LINE.test(out)) {
+          clearTimeout(timer);
+          resolve();
+        }
+      }
+    });
+    child.once("exit", (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`${name} exited before serving (${signal ?? `code ${code}`})${said()}`));
+    });
+  });
+  child.stderr?.on("data", (c: Buffer) => {
+    log.write(c);
+    errTail = (errTail + c.toString()).slice(-1000);
+  });
+  return ready;
+}
+
 export class MemberProcess {
   private child: ChildProcess | undefined;
   private exited: Promise<void> = Promise.resolve();
@@ -58,26 +117,7 @@ export class MemberProcess {
     if (this.state !== "down") throw new Error(`${this.name} is already running`);
     const o = this.options;
     this.log ??= createWriteStream(join(o.logDir, `${o.name}.log`), { flags: "a" });
-    const args = [
-      ORDO,
-      "serve",
-      "--name",
-      o.name,
-      "--data-dir",
-      o.dataDir,
-      "--listen-client-urls",
-      `127.0.0.1:${o.clientPort}`,
-      "--listen-peer-urls",
-      `127.0.0.1:${o.peerPort}`,
-      "--initial-cluster",
-      o.initialCluster,
-      "--tick-ms",
-      String(o.tickMs),
-      "--log-level",
-      "warn",
-      ...(o.extraArgs ?? []),
-    ];
-    const child = spawn(process.execPath, args, {
+    const child = spawn(process.execPath, serveArgs(o), {
       stdio: ["ignore", "pipe", "pipe"],
       env: { ...process.env, ...o.env },
     });
@@ -87,33 +127,7 @@ export class MemberProcess {
     this.expectingExit = false;
     const log = this.log;
     log.write(`--- start #${this.starts} pid ${child.pid} ${new Date().toISOString()}\n`);
-    let out = "";
-    let errTail = "";
-    const said = (): string => (errTail.trim() === "" ? "" : `; it said: ${errTail.trim()}`);
-    const ready = new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new Error(`${o.name} did not serve within ${READY_TIMEOUT_MS} ms${said()}`)),
-        READY_TIMEOUT_MS,
-      );
-      child.stdout?.on("data", (c: Buffer) => {
-        log.write(c);
-        if (out.length < 4096) {
-          out += c.toString();
-          if (READY_LINE.test(out)) {
-            clearTimeout(timer);
-            resolve();
-          }
-        }
-      });
-      child.once("exit", (code, signal) => {
-        clearTimeout(timer);
-        reject(new Error(`${o.name} exited before serving (${signal ?? `code ${code}`})${said()}`));
-      });
-    });
-    child.stderr?.on("data", (c: Buffer) => {
-      log.write(c);
-      errTail = (errTail + c.toString()).slice(-1000);
-    });
+    const ready = servingSignal(child, log, o.name);
     this.exited = new Promise<void>((resolve) =>
       child.once("exit", (code, signal) => {
         log.write(`--- exit ${signal ?? `code ${code}`} ${new Date().toISOString()}\n`);

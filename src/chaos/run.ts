@@ -176,6 +176,9 @@ function partitionPairs(
   }
 }
 
+/** What an injected fault did, and what the judge then expects of each member (if anything). */
+type Injected = { applied: string; judge?: { expect: (m: MemberProcess) => boolean } };
+
 class FaultRunner {
   readonly samples: VerdictSample[] = [];
   readonly applied: { atMs: number; description: string; applied: string }[] = [];
@@ -263,9 +266,7 @@ class FaultRunner {
     for (const [a, b] of pairs) this.cluster.network.setLink(a, b, fault);
   }
 
-  private async inject(
-    step: FaultStep,
-  ): Promise<{ applied: string; judge?: { expect: (m: MemberProcess) => boolean } }> {
+  private async inject(step: FaultStep): Promise<Injected> {
     const c = this.cluster;
     const minority = Math.floor((c.members.length - 1) / 2);
     const noCut = this.quorumOf(() => false);
@@ -295,43 +296,11 @@ class FaultRunner {
           judge: { expect: noCut },
         };
       }
-      case "partition": {
-        const [t] = await this.resolve([step.target], 1);
-        const target = (t as MemberProcess).name;
-        const { pairs, judged, text } = partitionPairs(step, c.names, target, minority);
-        this.setLinks(pairs, { cut: step.mode });
-        const cutSet = new Set(pairs.map(([a, b]) => `${a}>${b}`));
-        return {
-          applied: `partition ${text} (${step.mode})`,
-          ...(judged
-            ? { judge: { expect: this.quorumOf((a, b) => cutSet.has(`${a}>${b}`)) } }
-            : {}),
-        };
-      }
+      case "partition":
+        return this.partition(step, minority);
       case "slow":
-      case "lossy": {
-        const [t] = await this.resolve([step.target], 1);
-        const target = (t as MemberProcess).name;
-        const pairs = c.names
-          .filter((n) => n !== target)
-          .flatMap((o): [string, string][] => [
-            [target, o],
-            [o, target],
-          ]);
-        const fault: LinkFault =
-          step.kind === "slow"
-            ? { delayMs: step.delayMs, jitterMs: step.jitterMs }
-            : { cutChance: step.cutChance, delayMs: step.delayMs };
-        this.setLinks(pairs, fault);
-        return step.kind === "slow"
-          ? {
-              applied: `slow links of ${target} (${step.delayMs}±${step.jitterMs} ms)`,
-              judge: { expect: noCut },
-            }
-          : {
-              applied: `lossy links of ${target} (reset ${Math.round(step.cutChance * 100)}% of chunks)`,
-            };
-      }
+      case "lossy":
+        return this.degradeLinks(step, noCut);
       case "transfer":
         return { applied: await this.transfer(step.to) };
       case "restart": {
@@ -342,6 +311,49 @@ class FaultRunner {
         return { applied: `restart ${member.name} (SIGTERM, start)` };
       }
     }
+  }
+
+  private async partition(
+    step: Extract<FaultStep, { kind: "partition" }>,
+    minority: number,
+  ): Promise<Injected> {
+    const [t] = await this.resolve([step.target], 1);
+    const target = (t as MemberProcess).name;
+    const { pairs, judged, text } = partitionPairs(step, this.cluster.names, target, minority);
+    this.setLinks(pairs, { cut: step.mode });
+    const cutSet = new Set(pairs.map(([a, b]) => `${a}>${b}`));
+    return {
+      applied: `partition ${text} (${step.mode})`,
+      ...(judged ? { judge: { expect: this.quorumOf((a, b) => cutSet.has(`${a}>${b}`)) } } : {}),
+    };
+  }
+
+  /** Slow or lossy links, both ways, between one member and every other. */
+  private async degradeLinks(
+    step: Extract<FaultStep, { kind: "slow" | "lossy" }>,
+    noCut: (m: MemberProcess) => boolean,
+  ): Promise<Injected> {
+    const [t] = await this.resolve([step.target], 1);
+    const target = (t as MemberProcess).name;
+    const pairs = this.cluster.names
+      .filter((n) => n !== target)
+      .flatMap((o): [string, string][] => [
+        [target, o],
+        [o, target],
+      ]);
+    const fault: LinkFault =
+      step.kind === "slow"
+        ? { delayMs: step.delayMs, jitterMs: step.jitterMs }
+        : { cutChance: step.cutChance, delayMs: step.delayMs };
+    this.setLinks(pairs, fault);
+    return step.kind === "slow"
+      ? {
+          applied: `slow links of ${target} (${step.delayMs}±${step.jitterMs} ms)`,
+          judge: { expect: noCut },
+        }
+      : {
+          applied: `lossy links of ${target} (reset ${Math.round(step.cutChance * 100)}% of chunks)`,
+        };
   }
 
   /** Moves leadership to the member at `toIndex` (the next one if it leads already). */
@@ -735,48 +747,82 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
       : {}),
   });
   const forgetExitHandlers = killMembersOnExit(cluster);
-  const checks: CheckResult[] = [];
-  let load: Load | undefined;
+  const state: RunState = { checks: [], load: undefined, history: [] };
   const faults = new FaultRunner(cluster, progress);
-  let history: HistoryOp[] = [];
   try {
     progress(`starting ${o.nodes} members in ${outDir}`);
-    await cluster.startAll();
-    const up = await cluster.waitHealthy(STARTUP_TIMEOUT_MS);
-    if (!up.ok) throw new Error("the cluster did not become healthy at the start");
-    const probe = new KvClient(cluster.endpoints, { timeoutMs: 3000 });
-    const startRevision =
-      (await probe.get(KEY_PREFIX, { prefix: true, countOnly: true })).revision + 1;
-    probe.close();
-    load = startLoad(cluster, o, startRevision);
-    await runSchedule(o, schedule, faults, load, progress);
-
-    progress("healing; waiting for recovery");
-    checks.push(await heal(cluster));
-    // The clients run on a little against the healed cluster, then stop (in-flight ops end).
-    await sleep(1000);
-    await Promise.all(load.workers.map((w) => w.stop()));
-    await load.leaseWorker.stop();
-    history = load.workers.flatMap((w) => w.history);
-
-    // Converge: every member at the same revision; then judge at that revision.
-    const converged = await converge(cluster, o.nodes);
-    if (converged.failed !== undefined) checks.push(converged.failed);
-    const revisions = { start: startRevision, final: converged.revision };
-    checks.push(...(await judge(cluster, o, load, faults, history, revisions, progress)));
+    await runPhases(cluster, o, schedule, faults, state, progress);
   } catch (e) {
-    checks.push({ name: "run completed", passed: false, detail: String((e as Error).stack ?? e) });
+    const detail = String((e as Error).stack ?? e);
+    state.checks.push({ name: "run completed", passed: false, detail });
   } finally {
+    const load = state.load;
     for (const w of load?.workers ?? []) await w.stop().catch(() => {});
     await load?.leaseWorker.stop().catch(() => {});
     await Promise.all((load?.watchers ?? []).map((w) => w.close().catch(() => {})));
     await cluster.close().catch(() => cluster.killAll());
     forgetExitHandlers();
   }
-  const workers = load?.workers ?? [];
-  const leaseWorker = load?.leaseWorker;
+  return writeReport(o, outDir, cluster, faults, state, began);
+}
+
+/** What a run gathers as it goes, kept when it is cut short. */
+interface RunState {
+  readonly checks: CheckResult[];
+  load: Load | undefined;
+  history: HistoryOp[];
+}
+
+/** Start, load, faults, heal, converge, judge: the checks go into `state`. */
+async function runPhases(
+  cluster: ChaosCluster,
+  o: ChaosOptions,
+  schedule: ReturnType<typeof buildSchedule>,
+  faults: FaultRunner,
+  state: RunState,
+  progress: (line: string) => void,
+): Promise<void> {
+  const { checks } = state;
+  await cluster.startAll();
+  const up = await cluster.waitHealthy(STARTUP_TIMEOUT_MS);
+  if (!up.ok) throw new Error("the cluster did not become healthy at the start");
+  const probe = new KvClient(cluster.endpoints, { timeoutMs: 3000 });
+  const startRevision =
+    (await probe.get(KEY_PREFIX, { prefix: true, countOnly: true })).revision + 1;
+  probe.close();
+  const load = startLoad(cluster, o, startRevision);
+  state.load = load;
+  await runSchedule(o, schedule, faults, load, progress);
+
+  progress("healing; waiting for recovery");
+  checks.push(await heal(cluster));
+  // The clients run on a little against the healed cluster, then stop (in-flight ops end).
+  await sleep(1000);
+  await Promise.all(load.workers.map((w) => w.stop()));
+  await load.leaseWorker.stop();
+  state.history = load.workers.flatMap((w) => w.history);
+
+  // Converge: every member at the same revision; then judge at that revision.
+  const converged = await converge(cluster, o.nodes);
+  if (converged.failed !== undefined) checks.push(converged.failed);
+  const revisions = { start: startRevision, final: converged.revision };
+  checks.push(...(await judge(cluster, o, load, faults, state.history, revisions, progress)));
+}
+
+/** history.json, report.json and verdicts.json; the data removed after a passing run. */
+async function writeReport(
+  o: ChaosOptions,
+  outDir: string,
+  cluster: ChaosCluster,
+  faults: FaultRunner,
+  state: RunState,
+  began: number,
+): Promise<ChaosReport> {
+  const { checks } = state;
+  const workers = state.load?.workers ?? [];
+  const leaseWorker = state.load?.leaseWorker;
   // Written whatever happened: a run cut short still leaves what the clients saw.
-  if (history.length === 0) history = workers.flatMap((w) => w.history);
+  const history = state.history.length === 0 ? workers.flatMap((w) => w.history) : state.history;
   const historyFile = join(outDir, "history.json");
   await writeFile(historyFile, `${JSON.stringify(history)}\n`);
   const passed = checks.length > 0 && checks.every((c) => c.passed);

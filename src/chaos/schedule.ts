@@ -153,41 +153,45 @@ function distinct(nodes: number, count: number, prng: Xoshiro128): number[] {
   ).slice(0, count);
 }
 
+/** The members to kill or pause: a minority, the first of them the leader at times. */
+function drawTargets(nodes: number, minority: number, prng: Xoshiro128): Target[] {
+  const count = prng.range(1, minority);
+  const first = target(nodes, prng, 0.4);
+  // Further targets by index; one that turns out the same member as another (the leader
+  // may be one of them) is replaced at run time by the next member not chosen yet.
+  const rest = distinct(nodes, count, prng).map((member) => ({ member }));
+  return [first, ...rest].slice(0, count);
+}
+
+function drawPartition(nodes: number, minority: number, prng: Xoshiro128): FaultStep {
+  const shapes: PartitionShape[] = ["isolate", "split", "one-way-out", "one-way-in"];
+  if (nodes >= 5) shapes.push("bridge");
+  const shape = prng.pick(shapes);
+  const t = target(nodes, prng, 0.5);
+  const others = shape === "split" ? distinct(nodes, minority, prng) : [];
+  return {
+    kind: "partition",
+    shape,
+    target: t,
+    others,
+    mode: prng.chance(0.5) ? "stall" : "reset",
+    holdMs: prng.range(4500, 6500),
+  };
+}
+
 function drawStep(kind: FaultKind, nodes: number, prng: Xoshiro128): FaultStep {
   const minority = Math.floor((nodes - 1) / 2);
   switch (kind) {
     case "kill": {
-      const count = prng.range(1, minority);
-      const first = target(nodes, prng, 0.4);
-      // Further targets by index; one that turns out the same member as another (the leader
-      // may be one of them) is replaced at run time by the next member not chosen yet.
-      const rest = distinct(nodes, count, prng).map((member) => ({ member }));
-      const targets = [first, ...rest].slice(0, count);
+      const targets = drawTargets(nodes, minority, prng);
       return { kind, targets, holdMs: prng.range(3000, 5000) };
     }
     case "pause": {
-      const count = prng.range(1, minority);
-      const targets = [
-        target(nodes, prng, 0.4),
-        ...distinct(nodes, count, prng).map((member) => ({ member })),
-      ].slice(0, count);
+      const targets = drawTargets(nodes, minority, prng);
       return { kind, targets, holdMs: prng.range(3000, 4500) };
     }
-    case "partition": {
-      const shapes: PartitionShape[] = ["isolate", "split", "one-way-out", "one-way-in"];
-      if (nodes >= 5) shapes.push("bridge");
-      const shape = prng.pick(shapes);
-      const t = target(nodes, prng, 0.5);
-      const others = shape === "split" ? distinct(nodes, minority, prng) : [];
-      return {
-        kind,
-        shape,
-        target: t,
-        others,
-        mode: prng.chance(0.5) ? "stall" : "reset",
-        holdMs: prng.range(4500, 6500),
-      };
-    }
+    case "partition":
+      return drawPartition(nodes, minority, prng);
     case "slow":
       return {
         kind,

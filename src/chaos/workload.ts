@@ -60,6 +60,9 @@ export interface KvWorkerOptions {
   readonly readOnly?: boolean;
 }
 
+/** The operations a KV worker draws: 40% get, 30% put, 10% delete, 20% compare-and-set. */
+type KvOpKind = "get" | "put" | "delete" | "cas";
+
 export class KvWorker {
   readonly history: HistoryOp[] = [];
   readonly acked: AckedWrite[] = [];
@@ -106,29 +109,46 @@ export class KvWorker {
   private async one(): Promise<boolean> {
     const key = `${KV_PREFIX}${this.prng.int(this.o.keys)}`;
     const roll = this.o.readOnly === true ? 0 : this.prng.int(100);
+    const op: KvOpKind = roll < 40 ? "get" : roll < 70 ? "put" : roll < 80 ? "delete" : "cas";
     const value = `${this.o.id}-${++this.seq}`;
-    const client = this.o.id;
     const invoke = wallMs();
     try {
-      if (roll < 40) {
+      await this.attempt(op, key, value, invoke);
+      return true;
+    } catch (e) {
+      this.recordFailure(op, key, value, invoke, e as KvClientError);
+      return false;
+    }
+  }
+
+  /** Runs one operation and records its success; throws what the client threw. */
+  private async attempt(op: KvOpKind, key: string, value: string, invoke: number): Promise<void> {
+    const client = this.o.id;
+    switch (op) {
+      case "get": {
         const r = await this.client.get(key);
         const output = r.kvs[0]?.value ?? null;
         this.seen.set(key, output);
         this.record({ client, op: "get", key, invoke, complete: wallMs(), status: "ok", output });
-      } else if (roll < 70) {
+        return;
+      }
+      case "put": {
         const r = await this.client.put(key, value);
+        const complete = wallMs();
         this.record({
           client,
           op: "put",
           key,
           value,
           invoke,
-          complete: wallMs(),
+          complete,
           status: "ok",
           output: null,
         });
         this.acked.push({ key, value, revision: r.revision });
-      } else if (roll < 80) {
+        return;
+      }
+      case "delete":
         await this.client.delete(key);
         this.record({
           client,
@@ -139,59 +159,73 @@ export class KvWorker {
           status: "ok",
           output: null,
         });
-      } else {
-        const expected = this.seen.get(key) ?? null;
-        const r = await this.client.txn({
-          compare: [
-            expected === null
-              ? { key, target: "version", op: "==", value: 0 }
-              : { key, target: "value", op: "==", value: expected },
-          ],
-          success: [{ type: "put", key, value }],
-        });
-        this.record({
-          client,
-          op: "cas",
-          key,
-          value,
-          expected,
-          invoke,
-          complete: wallMs(),
-          status: "ok",
-          output: r.succeeded,
-        });
-        if (r.succeeded) this.acked.push({ key, value, revision: r.revision });
-      }
-      return true;
-    } catch (e) {
-      const err = e as KvClientError;
-      // A session client retries on its own: a refusal of a later attempt says nothing of an
-      // earlier one that timed out, so only a single-attempt client's refusal is certain.
-      const status =
-        !this.o.exactlyOnce && err.name === "KvClientError" && certainlyNotApplied(err)
-          ? "fail"
-          : "unknown";
-      const complete = status === "fail" ? wallMs() : null;
-      if (roll < 40)
-        this.record({ client, op: "get", key, invoke, complete, status, output: null });
-      else if (roll < 70)
-        this.record({ client, op: "put", key, value, invoke, complete, status, output: null });
-      else if (roll < 80)
-        this.record({ client, op: "delete", key, invoke, complete, status, output: null });
-      else
-        this.record({
-          client,
-          op: "cas",
-          key,
-          value,
-          expected: this.seen.get(key) ?? null,
-          invoke,
-          complete,
-          status,
-          output: null,
-        });
-      return false;
+        return;
+      case "cas":
+        return this.compareAndSet(key, value, invoke);
     }
+  }
+
+  /** A put if the key still holds what this client last saw (or is absent, if it saw none). */
+  private async compareAndSet(key: string, value: string, invoke: number): Promise<void> {
+    const expected = this.seen.get(key) ?? null;
+    const r = await this.client.txn({
+      compare: [
+        expected === null
+          ? { key, target: "version", op: "==", value: 0 }
+          : { key, target: "value", op: "==", value: expected },
+      ],
+      success: [{ type: "put", key, value }],
+    });
+    const complete = wallMs();
+    const client = this.o.id;
+    const output = r.succeeded;
+    this.record({
+      client,
+      op: "cas",
+      key,
+      value,
+      expected,
+      invoke,
+      complete,
+      status: "ok",
+      output,
+    });
+    if (r.succeeded) this.acked.push({ key, value, revision: r.revision });
+  }
+
+  private recordFailure(
+    op: KvOpKind,
+    key: string,
+    value: string,
+    invoke: number,
+    err: KvClientError,
+  ): void {
+    const client = this.o.id;
+    // A session client retries on its own: a refusal of a later attempt says nothing of an
+    // earlier one that timed out, so only a single-attempt client's refusal is certain.
+    const status =
+      !this.o.exactlyOnce && err.name === "KvClientError" && certainlyNotApplied(err)
+        ? "fail"
+        : "unknown";
+    const complete = status === "fail" ? wallMs() : null;
+    if (op === "get")
+      this.record({ client, op: "get", key, invoke, complete, status, output: null });
+    else if (op === "put")
+      this.record({ client, op: "put", key, value, invoke, complete, status, output: null });
+    else if (op === "delete")
+      this.record({ client, op: "delete", key, invoke, complete, status, output: null });
+    else
+      this.record({
+        client,
+        op: "cas",
+        key,
+        value,
+        expected: this.seen.get(key) ?? null,
+        invoke,
+        complete,
+        status,
+        output: null,
+      });
   }
 
   private record(op: HistoryOp): void {

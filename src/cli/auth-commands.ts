@@ -53,97 +53,84 @@ function need(positionals: string[], count: number, usage: string): string[] {
   return positionals;
 }
 
+/** What one command asks of the Auth service, and the text it prints. */
+type AuthJob = (c: AuthClient) => Promise<string>;
+
+const userOptions = {
+  ...common,
+  "new-user-password": { type: "string" },
+  "no-password": { type: "boolean", default: false },
+} as const;
+
 export async function runUser(args: string[], out: Output): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
-    options: {
-      ...common,
-      "new-user-password": { type: "string" },
-      "no-password": { type: "boolean", default: false },
-    },
+    options: userOptions,
     allowPositionals: true,
     strict: true,
   });
   const [sub, ...rest] = positionals;
+  // The arguments are checked before a client is made.
+  const job = userJob(sub, rest, values["new-user-password"], values["no-password"]);
+  return withClient(values, job, out);
+}
+
+function userJob(
+  sub: string | undefined,
+  rest: string[],
+  newPassword: string | undefined,
+  noPassword: boolean,
+): AuthJob {
   switch (sub) {
     case "add": {
       const [spec] = need(rest, 1, USER_USAGE) as [string];
       const colon = spec.indexOf(":");
       const name = colon < 0 ? spec : spec.slice(0, colon);
-      const noPassword = values["no-password"];
-      const password = colon < 0 ? values["new-user-password"] : spec.slice(colon + 1);
+      const password = colon < 0 ? newPassword : spec.slice(colon + 1);
       if (!noPassword && password === undefined) {
         throw new Error("ordo user add: give NAME:PASSWORD, --new-user-password or --no-password");
       }
-      return withClient(
-        values,
-        async (c) => {
-          await c.userAdd(name, password ?? "", { noPassword });
-          return `User ${name} created\n`;
-        },
-        out,
-      );
+      return async (c) => {
+        await c.userAdd(name, password ?? "", { noPassword });
+        return `User ${name} created\n`;
+      };
     }
     case "get": {
       const [name] = need(rest, 1, USER_USAGE) as [string];
-      return withClient(
-        values,
-        async (c) => `User: ${name}\nRoles: ${(await c.userGet(name)).join(" ")}\n`,
-        out,
-      );
+      return async (c) => `User: ${name}\nRoles: ${(await c.userGet(name)).join(" ")}\n`;
     }
     case "list":
       need(rest, 0, USER_USAGE);
-      return withClient(
-        values,
-        async (c) => (await c.userList()).map((u) => `${u}\n`).join(""),
-        out,
-      );
+      return async (c) => (await c.userList()).map((u) => `${u}\n`).join("");
     case "delete": {
       const [name] = need(rest, 1, USER_USAGE) as [string];
-      return withClient(
-        values,
-        async (c) => {
-          await c.userDelete(name);
-          return `User ${name} deleted\n`;
-        },
-        out,
-      );
+      return async (c) => {
+        await c.userDelete(name);
+        return `User ${name} deleted\n`;
+      };
     }
     case "passwd": {
       const [name] = need(rest, 1, USER_USAGE) as [string];
-      const password = values["new-user-password"];
+      const password = newPassword;
       if (password === undefined) throw new Error("ordo user passwd: give --new-user-password");
-      return withClient(
-        values,
-        async (c) => {
-          await c.userChangePassword(name, password);
-          return "Password updated\n";
-        },
-        out,
-      );
+      return async (c) => {
+        await c.userChangePassword(name, password);
+        return "Password updated\n";
+      };
     }
     case "grant-role": {
       const [name, role] = need(rest, 2, USER_USAGE) as [string, string];
-      return withClient(
-        values,
-        async (c) => {
-          await c.userGrantRole(name, role);
-          return `Role ${role} is granted to user ${name}\n`;
-        },
-        out,
-      );
+      return async (c) => {
+        await c.userGrantRole(name, role);
+        return `Role ${role} is granted to user ${name}\n`;
+      };
     }
     case "revoke-role": {
       const [name, role] = need(rest, 2, USER_USAGE) as [string, string];
-      return withClient(
-        values,
-        async (c) => {
-          await c.userRevokeRole(name, role);
-          return `Role ${role} is revoked from user ${name}\n`;
-        },
-        out,
-      );
+      return async (c) => {
+        await c.userRevokeRole(name, role);
+        return `Role ${role} is revoked from user ${name}\n`;
+      };
     }
     default:
       throw new Error(USER_USAGE);
@@ -173,63 +160,52 @@ function describePermission(key: string, end: string | Buffer): string {
   return `[${key}, ${rangeEnd})`;
 }
 
+const roleOptions = {
+  ...common,
+  prefix: { type: "boolean", default: false },
+  "from-key": { type: "boolean", default: false },
+} as const;
+
 export async function runRole(args: string[], out: Output): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
-    options: {
-      ...common,
-      prefix: { type: "boolean", default: false },
-      "from-key": { type: "boolean", default: false },
-    },
+    options: roleOptions,
     allowPositionals: true,
     strict: true,
   });
   const [sub, ...rest] = positionals;
+  // The arguments are checked before a client is made.
+  const job = roleJob(sub, rest, values.prefix, values["from-key"]);
+  return withClient(values, job, out);
+}
+
+function roleJob(
+  sub: string | undefined,
+  rest: string[],
+  prefix: boolean,
+  fromKey: boolean,
+): AuthJob {
   switch (sub) {
     case "add": {
       const [name] = need(rest, 1, ROLE_USAGE) as [string];
-      return withClient(
-        values,
-        async (c) => {
-          await c.roleAdd(name);
-          return `Role ${name} created\n`;
-        },
-        out,
-      );
+      return async (c) => {
+        await c.roleAdd(name);
+        return `Role ${name} created\n`;
+      };
     }
     case "get": {
       const [name] = need(rest, 1, ROLE_USAGE) as [string];
-      return withClient(
-        values,
-        async (c) => {
-          const perms = await c.roleGet(name);
-          const of = (t: PermissionType) =>
-            perms
-              .filter((p) => p.permType === t || p.permType === "readwrite")
-              .map((p) => `\t${describePermission(p.key, p.rangeEnd)}\n`)
-              .join("");
-          return `Role ${name}\nKV Read:\n${of("read")}KV Write:\n${of("write")}`;
-        },
-        out,
-      );
+      return async (c) => roleText(name, await c.roleGet(name));
     }
     case "list":
       need(rest, 0, ROLE_USAGE);
-      return withClient(
-        values,
-        async (c) => (await c.roleList()).map((r) => `${r}\n`).join(""),
-        out,
-      );
+      return async (c) => (await c.roleList()).map((r) => `${r}\n`).join("");
     case "delete": {
       const [name] = need(rest, 1, ROLE_USAGE) as [string];
-      return withClient(
-        values,
-        async (c) => {
-          await c.roleDelete(name);
-          return `Role ${name} deleted\n`;
-        },
-        out,
-      );
+      return async (c) => {
+        await c.roleDelete(name);
+        return `Role ${name} deleted\n`;
+      };
     }
     case "grant-permission": {
       if (rest.length < 3 || rest.length > 4) throw new Error(ROLE_USAGE);
@@ -237,32 +213,34 @@ export async function runRole(args: string[], out: Output): Promise<number> {
       if (type !== "read" && type !== "write" && type !== "readwrite") {
         throw new Error(`permission type must be read, write or readwrite, not "${type}"`);
       }
-      const range = rangeOf(key, end, values.prefix, values["from-key"]);
-      return withClient(
-        values,
-        async (c) => {
-          await c.roleGrantPermission(role, { permType: type, ...range });
-          return `Role ${role} updated\n`;
-        },
-        out,
-      );
+      const range = rangeOf(key, end, prefix, fromKey);
+      return async (c) => {
+        await c.roleGrantPermission(role, { permType: type, ...range });
+        return `Role ${role} updated\n`;
+      };
     }
     case "revoke-permission": {
       if (rest.length < 2 || rest.length > 3) throw new Error(ROLE_USAGE);
       const [role, key, end] = rest as [string, string, string | undefined];
-      const range = rangeOf(key, end, values.prefix, values["from-key"]);
-      return withClient(
-        values,
-        async (c) => {
-          await c.roleRevokePermission(role, range.key, range.rangeEnd);
-          return `Permission of range ${describePermission(range.key, range.rangeEnd)} is revoked from role ${role}\n`;
-        },
-        out,
-      );
+      const range = rangeOf(key, end, prefix, fromKey);
+      return async (c) => {
+        await c.roleRevokePermission(role, range.key, range.rangeEnd);
+        return `Permission of range ${describePermission(range.key, range.rangeEnd)} is revoked from role ${role}\n`;
+      };
     }
     default:
       throw new Error(ROLE_USAGE);
   }
+}
+
+/** etcdctl's role get: the role's read and write ranges (readwrite in both). */
+function roleText(name: string, perms: Awaited<ReturnType<AuthClient["roleGet"]>>): string {
+  const of = (t: PermissionType) =>
+    perms
+      .filter((p) => p.permType === t || p.permType === "readwrite")
+      .map((p) => `\t${describePermission(p.key, p.rangeEnd)}\n`)
+      .join("");
+  return `Role ${name}\nKV Read:\n${of("read")}KV Write:\n${of("write")}`;
 }
 
 export async function runAuth(args: string[], out: Output): Promise<number> {

@@ -11,6 +11,7 @@ import {
   parseFaultKinds,
   runChaos,
 } from "../chaos/index.js";
+import { positiveInt } from "./int-flags.js";
 import type { Output } from "./output.js";
 import { commandProgress } from "./progress.js";
 
@@ -27,14 +28,6 @@ export const CHAOS_USAGE = `usage: ordo chaos [--nodes 3|5] [--duration S] [--se
   --json           print the report as JSON on the last line
   --progress       a progress line for the fault phase on stderr also when it is not a
                    terminal (on a terminal it is shown unless --json)`;
-
-function positiveInt(text: string | undefined, flag: string, fallback: number): number {
-  if (text === undefined) return fallback;
-  const n = Number(text);
-  if (!Number.isSafeInteger(n) || n <= 0)
-    throw new Error(`${flag} must be a positive integer, not "${text}"`);
-  return n;
-}
 
 export function formatSummary(r: ChaosReport): string {
   const lines: string[] = [];
@@ -60,23 +53,25 @@ export function formatSummary(r: ChaosReport): string {
   return `${lines.join("\n")}\n`;
 }
 
+const chaosOptions = {
+  nodes: { type: "string" },
+  duration: { type: "string" },
+  seed: { type: "string" },
+  faults: { type: "string", default: "all" },
+  clients: { type: "string" },
+  "tick-ms": { type: "string" },
+  out: { type: "string" },
+  "keep-data": { type: "boolean", default: false },
+  json: { type: "boolean", default: false },
+  progress: { type: "boolean", default: false },
+  "unsafe-testing-fault": { type: "string" },
+  help: { type: "boolean", short: "h", default: false },
+} as const;
+
 export async function runChaosCommand(args: string[], out: Output): Promise<number> {
   const { values } = parseArgs({
     args,
-    options: {
-      nodes: { type: "string" },
-      duration: { type: "string" },
-      seed: { type: "string" },
-      faults: { type: "string", default: "all" },
-      clients: { type: "string" },
-      "tick-ms": { type: "string" },
-      out: { type: "string" },
-      "keep-data": { type: "boolean", default: false },
-      json: { type: "boolean", default: false },
-      progress: { type: "boolean", default: false },
-      "unsafe-testing-fault": { type: "string" },
-      help: { type: "boolean", short: "h", default: false },
-    },
+    options: chaosOptions,
     strict: true,
   });
   if (values.help) {
@@ -116,18 +111,21 @@ export async function runChaosCommand(args: string[], out: Output): Promise<numb
     progress: (line) => bar.log(`[chaos] ${line}`),
     ...(barShown
       ? {
-          onPhase: (p: ChaosPhaseProgress) => {
-            bar.update(
-              p.elapsedMs / 1000,
-              p.durationMs / 1000,
-              `fault ${p.faultsDone}/${p.faultsTotal}, ops ${p.ops.total} (ok ${p.ops.ok}, unknown ${p.ops.unknown}, fail ${p.ops.fail})`,
-            );
-            if (p.done) bar.done(`${p.faultsDone} faults in ${Math.round(p.elapsedMs / 1000)}s`);
-          },
+          onPhase: (p: ChaosPhaseProgress) => showPhase(bar, p),
         }
       : {}),
   });
   out.stdout(formatSummary(report));
   if (json) out.stdout(`${JSON.stringify(report)}\n`);
   return report.passed ? 0 : 1;
+}
+
+/** The fault phase on the progress line: seconds done of all, faults, operations. */
+function showPhase(bar: ReturnType<typeof commandProgress>, p: ChaosPhaseProgress): void {
+  bar.update(
+    p.elapsedMs / 1000,
+    p.durationMs / 1000,
+    `fault ${p.faultsDone}/${p.faultsTotal}, ops ${p.ops.total} (ok ${p.ops.ok}, unknown ${p.ops.unknown}, fail ${p.ops.fail})`,
+  );
+  if (p.done) bar.done(`${p.faultsDone} faults in ${Math.round(p.elapsedMs / 1000)}s`);
 }

@@ -7,7 +7,9 @@
 // compacts at that revision, --auto-defrag defragments every endpoint).
 import { randomBytes } from "node:crypto";
 import { parseArgs } from "node:util";
-import { client, common, nonNegative } from "./kv-commands.js";
+import type { KvClient } from "../client/index.js";
+import { nonNegative } from "./int-flags.js";
+import { client, common } from "./kv-commands.js";
 import type { Output } from "./output.js";
 
 const MODELS = {
@@ -33,17 +35,19 @@ const DURATION_S_DEFAULT = 60;
 export const CHECK_USAGE =
   "usage: ordo check perf [--load s|m|l|xl] [--prefix P] [--auto-compact] [--auto-defrag] [--duration SECONDS]";
 
+const checkOptions = {
+  ...common,
+  load: { type: "string", default: "s" },
+  prefix: { type: "string", default: "/etcdctl-check-perf/" },
+  "auto-compact": { type: "boolean", default: false },
+  "auto-defrag": { type: "boolean", default: false },
+  duration: { type: "string" },
+} as const;
+
 export async function runCheck(args: string[], out: Output): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
-    options: {
-      ...common,
-      load: { type: "string", default: "s" },
-      prefix: { type: "string", default: "/etcdctl-check-perf/" },
-      "auto-compact": { type: "boolean", default: false },
-      "auto-defrag": { type: "boolean", default: false },
-      duration: { type: "string" },
-    },
+    options: checkOptions,
     allowPositionals: true,
     strict: true,
   });
@@ -61,35 +65,7 @@ export async function runCheck(args: string[], out: Output): Promise<number> {
       throw new Error(
         `prefix "${prefix}" has keys. Delete with 'ordo del --prefix ${prefix}' first`,
       );
-    const value = Buffer.alloc(VALUE_BYTES);
-    const latenciesS: number[] = [];
-    const errors = new Map<string, number>();
-    const inFlight = new Set<Promise<void>>();
-    const started = performance.now();
-    const endAt = started + durationS * 1000;
-    // A token bucket of burst 1: request i is due at started + i / limit seconds.
-    for (let i = 0; ; i++) {
-      const due = started + (i * 1000) / limit;
-      if (due >= endAt) break;
-      const wait = due - performance.now();
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-      while (inFlight.size >= clients) await Promise.race(inFlight);
-      const key = Buffer.concat([Buffer.from(prefix), randomBytes(8), Buffer.alloc(KEY_BYTES - 8)]);
-      const t0 = performance.now();
-      const p: Promise<void> = c.put(key, value).then(
-        () => {
-          latenciesS.push((performance.now() - t0) / 1000);
-        },
-        (e: unknown) => {
-          const why = e instanceof Error ? e.message : String(e);
-          errors.set(why, (errors.get(why) ?? 0) + 1);
-        },
-      );
-      const tracked = p.finally(() => inFlight.delete(tracked));
-      inFlight.add(tracked);
-    }
-    await Promise.all(inFlight);
-    const totalS = (performance.now() - started) / 1000;
+    const load = await writeLoad(c, prefix, limit, clients, durationS);
     const deleted = await c.delete(prefix, { prefix: true });
     if (values["auto-compact"]) {
       await c.compact(deleted.revision, { physical: true });
@@ -100,33 +76,84 @@ export async function runCheck(args: string[], out: Output): Promise<number> {
         await c.defragment(i);
         out.stdout(`Finished defragmenting etcd member[${endpoint}]\n`);
       }
-    const rps = latenciesS.length / totalS;
-    const slowest = latenciesS.length === 0 ? 0 : Math.max(...latenciesS);
-    const mean = latenciesS.reduce((a, b) => a + b, 0) / Math.max(latenciesS.length, 1);
-    const stddev = Math.sqrt(
-      latenciesS.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(latenciesS.length, 1),
-    );
-    let ok = true;
-    if (errors.size > 0) {
-      out.stdout("FAIL: too many errors\n");
-      for (const [why, n] of errors) out.stdout(`FAIL: ERROR(${why}) -> ${n}\n`);
-      ok = false;
-    }
-    if (rps / limit <= 0.9) {
-      out.stdout(`FAIL: Throughput too low: ${Math.floor(rps) + 1} writes/s\n`);
-      ok = false;
-    } else out.stdout(`PASS: Throughput is ${Math.floor(rps) + 1} writes/s\n`);
-    if (slowest > 0.5) {
-      out.stdout(`Slowest request took too long: ${slowest.toFixed(6)}s\n`);
-      ok = false;
-    } else out.stdout(`PASS: Slowest request took ${slowest.toFixed(6)}s\n`);
-    if (stddev > 0.1) {
-      out.stdout(`Stddev too high: ${stddev.toFixed(6)}s\n`);
-      ok = false;
-    } else out.stdout(`PASS: Stddev is ${stddev.toFixed(6)}s\n`);
-    out.stdout(ok ? "PASS\n" : "FAIL\n");
-    return ok ? 0 : 1;
+    return verdict(load, limit, out) ? 0 : 1;
   } finally {
     c.close();
   }
+}
+
+/** What the load saw: each acknowledged write's latency, the errors by message, its length. */
+interface LoadResult {
+  readonly latenciesS: number[];
+  readonly errors: Map<string, number>;
+  readonly totalS: number;
+}
+
+/** The paced writes: at most `limit` a second, at most `clients` in flight, for durationS. */
+async function writeLoad(
+  c: KvClient,
+  prefix: string,
+  limit: number,
+  clients: number,
+  durationS: number,
+): Promise<LoadResult> {
+  const value = Buffer.alloc(VALUE_BYTES);
+  const latenciesS: number[] = [];
+  const errors = new Map<string, number>();
+  const inFlight = new Set<Promise<void>>();
+  const started = performance.now();
+  const endAt = started + durationS * 1000;
+  // A token bucket of burst 1: request i is due at started + i / limit seconds.
+  for (let i = 0; ; i++) {
+    const due = started + (i * 1000) / limit;
+    if (due >= endAt) break;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    while (inFlight.size >= clients) await Promise.race(inFlight);
+    const key = Buffer.concat([Buffer.from(prefix), randomBytes(8), Buffer.alloc(KEY_BYTES - 8)]);
+    const t0 = performance.now();
+    const p: Promise<void> = c.put(key, value).then(
+      () => {
+        latenciesS.push((performance.now() - t0) / 1000);
+      },
+      (e: unknown) => {
+        const why = e instanceof Error ? e.message : String(e);
+        errors.set(why, (errors.get(why) ?? 0) + 1);
+      },
+    );
+    const tracked = p.finally(() => inFlight.delete(tracked));
+    inFlight.add(tracked);
+  }
+  await Promise.all(inFlight);
+  return { latenciesS, errors, totalS: (performance.now() - started) / 1000 };
+}
+
+/** etcdctl's verdict lines; true when every one passed. */
+function verdict({ latenciesS, errors, totalS }: LoadResult, limit: number, out: Output): boolean {
+  const rps = latenciesS.length / totalS;
+  const slowest = latenciesS.length === 0 ? 0 : Math.max(...latenciesS);
+  const mean = latenciesS.reduce((a, b) => a + b, 0) / Math.max(latenciesS.length, 1);
+  const stddev = Math.sqrt(
+    latenciesS.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(latenciesS.length, 1),
+  );
+  let ok = true;
+  if (errors.size > 0) {
+    out.stdout("FAIL: too many errors\n");
+    for (const [why, n] of errors) out.stdout(`FAIL: ERROR(${why}) -> ${n}\n`);
+    ok = false;
+  }
+  if (rps / limit <= 0.9) {
+    out.stdout(`FAIL: Throughput too low: ${Math.floor(rps) + 1} writes/s\n`);
+    ok = false;
+  } else out.stdout(`PASS: Throughput is ${Math.floor(rps) + 1} writes/s\n`);
+  if (slowest > 0.5) {
+    out.stdout(`Slowest request took too long: ${slowest.toFixed(6)}s\n`);
+    ok = false;
+  } else out.stdout(`PASS: Slowest request took ${slowest.toFixed(6)}s\n`);
+  if (stddev > 0.1) {
+    out.stdout(`Stddev too high: ${stddev.toFixed(6)}s\n`);
+    ok = false;
+  } else out.stdout(`PASS: Stddev is ${stddev.toFixed(6)}s\n`);
+  out.stdout(ok ? "PASS\n" : "FAIL\n");
+  return ok;
 }

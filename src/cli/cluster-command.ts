@@ -57,26 +57,42 @@ function ports(text: string, flag: string): number[] {
   return list;
 }
 
+const CLUSTER_OPTIONS = {
+  "data-dir": { type: "string", default: "data" },
+  "client-ports": { type: "string", default: "2379,22379,32379" },
+  "read-mode": { type: "string", default: "index" },
+  "peer-ports": { type: "string", default: "2380,22380,32380" },
+  host: { type: "string", default: "127.0.0.1" },
+  "log-level": { type: "string", default: "warn" },
+  "no-restart": { type: "boolean", default: false },
+  "restart-backoff-ms": { type: "string", default: "500" },
+  tls: { type: "boolean", default: false },
+  "quota-backend-bytes": { type: "string" },
+  help: { type: "boolean", short: "h", default: false },
+} as const;
+
+/** What `ordo cluster` starts: the flags read, and the addresses they give each member. */
+interface ClusterLayout {
+  host: string;
+  clientPorts: number[];
+  dataDir: string;
+  backoffMs: number;
+  restart: boolean;
+  logLevel: string;
+  readMode: string;
+  quotaBackendBytes: string | undefined;
+  names: string[];
+  tls: ClusterCertificates | undefined;
+  scheme: string;
+  initialCluster: string;
+  endpoints: string;
+  clientFlags: string;
+}
+
 export async function runClusterCommand(args: string[], out: Output): Promise<number> {
   if (args[0] !== undefined && CONTROL_COMMANDS.has(args[0]))
     return runControlCommand(args[0], args.slice(1), out);
-  const { values } = parseArgs({
-    args,
-    options: {
-      "data-dir": { type: "string", default: "data" },
-      "client-ports": { type: "string", default: "2379,22379,32379" },
-      "read-mode": { type: "string", default: "index" },
-      "peer-ports": { type: "string", default: "2380,22380,32380" },
-      host: { type: "string", default: "127.0.0.1" },
-      "log-level": { type: "string", default: "warn" },
-      "no-restart": { type: "boolean", default: false },
-      "restart-backoff-ms": { type: "string", default: "500" },
-      tls: { type: "boolean", default: false },
-      "quota-backend-bytes": { type: "string" },
-      help: { type: "boolean", short: "h", default: false },
-    },
-    strict: true,
-  });
+  const { values } = parseArgs({ args, options: CLUSTER_OPTIONS, strict: true });
   if (values.help) {
     out.stdout(`${CLUSTER_USAGE}\n`);
     return 0;
@@ -100,18 +116,80 @@ export async function runClusterCommand(args: string[], out: Output): Promise<nu
   const tls =
     values.tls === true ? await clusterCertificates(join(dataDir, "tls"), names, host) : undefined;
   const scheme = tls !== undefined ? "https" : "http";
-  const initialCluster = names.map((n, i) => `${n}=${scheme}://${host}:${peerPorts[i]}`).join(",");
-  const endpoints = clientPorts
-    .map((p) => `${tls !== undefined ? "https://" : ""}${host}:${p}`)
-    .join(",");
-  const clientFlags =
-    tls === undefined
-      ? ""
-      : ` --cacert ${tls.caFile} --cert ${tls.clientCertFile} --key ${tls.clientKeyFile}`;
-  const ordo = fileURLToPath(new URL("../../../bin/ordo.js", import.meta.url));
-  const supervisor = new Supervisor({
+  const layout: ClusterLayout = {
+    host,
+    clientPorts,
     dataDir,
+    backoffMs,
     restart: !values["no-restart"],
+    logLevel: values["log-level"] as string,
+    readMode: values["read-mode"] as string,
+    quotaBackendBytes: values["quota-backend-bytes"] as string | undefined,
+    names,
+    tls,
+    scheme,
+    initialCluster: names.map((n, i) => `${n}=${scheme}://${host}:${peerPorts[i]}`).join(","),
+    endpoints: clientPorts
+      .map((p) => `${tls !== undefined ? "https://" : ""}${host}:${p}`)
+      .join(","),
+    clientFlags:
+      tls === undefined
+        ? ""
+        : ` --cacert ${tls.caFile} --cert ${tls.clientCertFile} --key ${tls.clientKeyFile}`,
+  };
+  return superviseCluster(layout, out);
+}
+
+/** The `ordo serve` arguments of member `i`. */
+function memberServeArgs(layout: ClusterLayout, name: string, i: number): string[] {
+  const ordo = fileURLToPath(new URL("../../../bin/ordo.js", import.meta.url));
+  const { host, clientPorts, dataDir, scheme, tls, quotaBackendBytes } = layout;
+  return [
+    ordo,
+    "serve",
+    "--name",
+    name,
+    "--data-dir",
+    join(dataDir, name),
+    "--listen-client-urls",
+    `${scheme}://${host}:${clientPorts[i]}`,
+    "--initial-cluster",
+    layout.initialCluster,
+    "--log-level",
+    layout.logLevel,
+    "--read-mode",
+    layout.readMode,
+    ...(tls === undefined ? [] : tlsServeArgs(tls, name)),
+    ...(quotaBackendBytes === undefined ? [] : [`--quota-backend-bytes=${quotaBackendBytes}`]),
+  ];
+}
+
+/** The banner printed at start: where the members are and how to reach them. */
+function clusterBanner(layout: ClusterLayout): string {
+  const { host, clientPorts, dataDir, tls, endpoints, clientFlags } = layout;
+  return (
+    `ordo: local 3-member cluster, data under ${dataDir}\n` +
+    `  client endpoints: ${endpoints}\n` +
+    `  peers:            ${layout.initialCluster}\n` +
+    (tls !== undefined
+      ? `  TLS: certificates under ${tls.dir} (CA ${tls.caFile}); clients need a certificate it signed\n` +
+        `  etcdctl flags:    --endpoints=${endpoints}${clientFlags}\n`
+      : "") +
+    `  dashboard:        ${tls !== undefined ? "https" : "http"}://${host.includes(":") ? `[${host}]` : host}:${clientPorts[0]}/dashboard (every member serves one on its client port)\n` +
+    `  try: npx ordo put greeting hello --endpoints ${tls !== undefined ? "https://" : ""}${host}:${clientPorts[0]}${clientFlags}\n` +
+    `       ETCDCTL_API=3 etcdctl --endpoints=${endpoints}${clientFlags} get greeting\n` +
+    `  members are restarted when they exit${!layout.restart ? " (not: --no-restart)" : ""}; ` +
+    "ordo cluster status | stop NAME | start NAME | restart NAME\n" +
+    "  Ctrl-C stops it; the next start recovers from disk.\n"
+  );
+}
+
+/** Starts the three members and supervises them until Ctrl-C (twice: SIGKILL) or the end. */
+async function superviseCluster(layout: ClusterLayout, out: Output): Promise<number> {
+  const { host, clientPorts, backoffMs } = layout;
+  const supervisor = new Supervisor({
+    dataDir: layout.dataDir,
+    restart: layout.restart,
     backoffMs,
     maxBackoffMs: Math.max(backoffMs, 10_000),
     stableMs: 30_000,
@@ -119,29 +197,10 @@ export async function runClusterCommand(args: string[], out: Output): Promise<nu
     crashWindowMs: 60_000,
     stdout: (t) => out.stdout(t),
     stderr: (t) => out.stderr(t),
-    members: names.map((name, i) => ({
+    members: layout.names.map((name, i) => ({
       name,
       endpoint: `${host}:${clientPorts[i]}`,
-      args: [
-        ordo,
-        "serve",
-        "--name",
-        name,
-        "--data-dir",
-        join(dataDir, name),
-        "--listen-client-urls",
-        `${scheme}://${host}:${clientPorts[i]}`,
-        "--initial-cluster",
-        initialCluster,
-        "--log-level",
-        values["log-level"] as string,
-        "--read-mode",
-        values["read-mode"] as string,
-        ...(tls === undefined ? [] : tlsServeArgs(tls, name)),
-        ...(values["quota-backend-bytes"] === undefined
-          ? []
-          : [`--quota-backend-bytes=${values["quota-backend-bytes"] as string}`]),
-      ],
+      args: memberServeArgs(layout, name, i),
     })),
   });
   let signals = 0;
@@ -156,21 +215,7 @@ export async function runClusterCommand(args: string[], out: Output): Promise<nu
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
-  out.stdout(
-    `ordo: local 3-member cluster, data under ${dataDir}\n` +
-      `  client endpoints: ${endpoints}\n` +
-      `  peers:            ${initialCluster}\n` +
-      (tls !== undefined
-        ? `  TLS: certificates under ${tls.dir} (CA ${tls.caFile}); clients need a certificate it signed\n` +
-          `  etcdctl flags:    --endpoints=${endpoints}${clientFlags}\n`
-        : "") +
-      `  dashboard:        ${tls !== undefined ? "https" : "http"}://${host.includes(":") ? `[${host}]` : host}:${clientPorts[0]}/dashboard (every member serves one on its client port)\n` +
-      `  try: npx ordo put greeting hello --endpoints ${tls !== undefined ? "https://" : ""}${host}:${clientPorts[0]}${clientFlags}\n` +
-      `       ETCDCTL_API=3 etcdctl --endpoints=${endpoints}${clientFlags} get greeting\n` +
-      `  members are restarted when they exit${values["no-restart"] ? " (not: --no-restart)" : ""}; ` +
-      "ordo cluster status | stop NAME | start NAME | restart NAME\n" +
-      "  Ctrl-C stops it; the next start recovers from disk.\n",
-  );
+  out.stdout(clusterBanner(layout));
   try {
     await supervisor.start();
     out.stdout(`supervisor: pid ${process.pid}, control in ${supervisor.controlFile}\n`);

@@ -8,7 +8,8 @@
 import { spawn } from "node:child_process";
 import { parseArgs } from "node:util";
 import { Election, type KeyValue, Mutex, Session } from "../client/index.js";
-import { client, common, nonNegative } from "./kv-commands.js";
+import { nonNegative } from "./int-flags.js";
+import { client, common } from "./kv-commands.js";
 import type { Output } from "./output.js";
 
 export const LOCK_USAGE = "usage: ordo lock NAME [COMMAND ARGS...] [--ttl SECONDS]";
@@ -34,7 +35,6 @@ function splitCommand(args: readonly string[]): { own: string[]; command: string
   return { own, command: [] };
 }
 
-/** Resolves on Ctrl-C or SIGTERM; the handlers go with `off`. */
 /**
  * Holds what the session holds until Ctrl-C, then gives it up (`release`) and exits 0; if the
  * session ends first (its lease lost), says why and exits 1, as etcdctl does.
@@ -55,20 +55,44 @@ async function holdUntilInterrupted(
   return 0;
 }
 
-function signalled(): { done: Promise<void>; off: () => void } {
+/**
+ * Resolves `done` and aborts `signal` on Ctrl-C or SIGTERM (a lock or campaign waiting is given
+ * up); the handlers go with `off`.
+ */
+function signalled(): { done: Promise<void>; signal: AbortSignal; off: () => void } {
   let onSignal: () => void = () => {};
   const done = new Promise<void>((resolve) => {
     onSignal = () => resolve();
   });
+  const abort = new AbortController();
+  void done.then(() => abort.abort(new Error("interrupted")));
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
   return {
     done,
+    signal: abort.signal,
     off: () => {
       process.off("SIGINT", onSignal);
       process.off("SIGTERM", onSignal);
     },
   };
+}
+
+/** Waits for a lock or a campaign; false when Ctrl-C gave it up. */
+async function acquired(waiting: Promise<unknown>, signal: AbortSignal): Promise<boolean> {
+  try {
+    await waiting;
+    return true;
+  } catch (e) {
+    if (signal.aborted) return false;
+    throw e;
+  }
+}
+
+function positiveTtl(text: string | undefined): number {
+  const ttl = nonNegative(text, "--ttl");
+  if (ttl === undefined || ttl === 0) throw new Error("--ttl must be positive");
+  return ttl;
 }
 
 const printKv = (out: Output, kv: KeyValue): void =>
@@ -83,22 +107,14 @@ export async function runLock(args: string[], out: Output): Promise<number> {
     strict: true,
   });
   if (positionals.length !== 1) throw new Error(LOCK_USAGE);
-  const ttl = nonNegative(values.ttl, "--ttl");
-  if (ttl === undefined || ttl === 0) throw new Error("--ttl must be positive");
+  const ttl = positiveTtl(values.ttl);
   const c = client(values);
   const stop = signalled();
-  const abort = new AbortController();
-  void stop.done.then(() => abort.abort(new Error("interrupted")));
   let session: Session | undefined;
   try {
     session = await Session.open(c, ttl);
     const mutex = new Mutex(session, positionals[0] as string);
-    try {
-      await mutex.lock(abort.signal);
-    } catch (e) {
-      if (abort.signal.aborted) return 1;
-      throw e;
-    }
+    if (!(await acquired(mutex.lock(stop.signal), stop.signal))) return 1;
     if (command.length > 0) {
       const code = await new Promise<number>((resolve, reject) => {
         const child = spawn(command[0] as string, command.slice(1), {
@@ -146,26 +162,19 @@ export async function runElect(args: string[], out: Output): Promise<number> {
     throw new Error("no proposal argument but -l not set");
   if (positionals.length === 2 && values.listen) throw new Error("proposal given but -l is set");
   const name = positionals[0] as string;
-  const ttl = nonNegative(values.ttl, "--ttl");
-  if (ttl === undefined || ttl === 0) throw new Error("--ttl must be positive");
+  const ttl = positiveTtl(values.ttl);
   const c = client(values);
   const stop = signalled();
-  const abort = new AbortController();
-  void stop.done.then(() => abort.abort(new Error("interrupted")));
   let session: Session | undefined;
   try {
     if (values.listen) {
-      for await (const kv of Election.observe(c, name, abort.signal)) printKv(out, kv);
-      return abort.signal.aborted ? 0 : 1;
+      for await (const kv of Election.observe(c, name, stop.signal)) printKv(out, kv);
+      return stop.signal.aborted ? 0 : 1;
     }
     session = await Session.open(c, ttl);
     const election = new Election(session, name);
-    try {
-      await election.campaign(positionals[1] as string, abort.signal);
-    } catch (e) {
-      if (abort.signal.aborted) return 1;
-      throw e;
-    }
+    const campaign = election.campaign(positionals[1] as string, stop.signal);
+    if (!(await acquired(campaign, stop.signal))) return 1;
     const leader = (await c.get(election.key)).kvs[0];
     if (leader !== undefined) printKv(out, leader);
     return await holdUntilInterrupted(stop, session, out, "elect", () => election.resign());

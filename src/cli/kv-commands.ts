@@ -7,7 +7,7 @@
 // Keys and values are bytes: taken from the command line as typed (argv-bytes.ts; with
 // --hex-input as hexadecimal) and written to stdout exactly as stored (with --hex as etcdctl's
 // \xNN escapes).
-import { parseArgs } from "node:util";
+import { type ParseArgsConfig, parseArgs } from "node:util";
 import {
   type AuthOptions,
   type ClientTlsOptions,
@@ -16,6 +16,7 @@ import {
   leaseIdFromHex,
 } from "../client/index.js";
 import { ArgBytes, bytesFromHex, hexOf } from "./argv-bytes.js";
+import { nonNegative } from "./int-flags.js";
 import type { Output } from "./output.js";
 import {
   base64,
@@ -29,6 +30,9 @@ import {
   writeOutOf,
   writeOutOptions,
 } from "./write-out.js";
+
+// Its old home: still exported here (the integer flags are in int-flags.ts now).
+export { nonNegative };
 
 const ENDPOINTS_DEFAULT = "127.0.0.1:2379,127.0.0.1:22379,127.0.0.1:32379";
 
@@ -50,6 +54,47 @@ const bytesOptions = {
   hex: { type: "boolean", default: false },
   "hex-input": { type: "boolean", default: false },
 } as const;
+
+/** put, get and del: the client's flags, the byte flags, then each command's own. */
+const putOptions = {
+  ...common,
+  ...bytesOptions,
+  lease: { type: "string" },
+  "prev-kv": { type: "boolean", default: false },
+} as const;
+const rangeOptions = {
+  prefix: { type: "boolean", default: false },
+  "from-key": { type: "boolean", default: false },
+} as const;
+const getOptions = {
+  ...common,
+  ...bytesOptions,
+  ...rangeOptions,
+  "range-end": { type: "string" },
+  limit: { type: "string" },
+  rev: { type: "string" },
+  "sort-by": { type: "string" },
+  order: { type: "string" },
+  "keys-only": { type: "boolean", default: false },
+  "print-value-only": { type: "boolean", default: false },
+  "count-only": { type: "boolean", default: false },
+  serializable: { type: "boolean", default: false },
+  consistency: { type: "string", default: "l" },
+} as const;
+const delOptions = {
+  ...common,
+  ...bytesOptions,
+  ...rangeOptions,
+  "prev-kv": { type: "boolean", default: false },
+} as const;
+
+/** A parse with its tokens, which positionalBytes matches to the raw argv bytes. */
+function parseKvArgs<T extends NonNullable<ParseArgsConfig["options"]>>(
+  args: string[],
+  options: T,
+) {
+  return parseArgs({ args, options, allowPositionals: true, strict: true, tokens: true });
+}
 
 /**
  * The positional arguments of a parse as bytes: as typed on the command line, or decoded from
@@ -182,13 +227,6 @@ function quietIpServernameWarning(): void {
   }) as typeof process.emitWarning;
 }
 
-export function nonNegative(text: string | undefined, flag: string): number | undefined {
-  if (text === undefined) return undefined;
-  const n = Number(text);
-  if (!Number.isSafeInteger(n) || n < 0) throw new Error(`${flag} must be a non-negative integer`);
-  return n;
-}
-
 // ---- etcdctl's shapes of a key-value pair ----------------------------------------------------
 
 export function kvJson(kv: KeyValue): object {
@@ -218,18 +256,7 @@ export const PUT_USAGE =
   "usage: ordo put KEY VALUE [--lease ID] [--prev-kv] [-w simple|json|fields]";
 
 export async function runPut(args: string[], out: Output): Promise<number> {
-  const parsed = parseArgs({
-    args,
-    options: {
-      ...common,
-      ...bytesOptions,
-      lease: { type: "string" },
-      "prev-kv": { type: "boolean", default: false },
-    },
-    allowPositionals: true,
-    strict: true,
-    tokens: true,
-  });
+  const parsed = parseKvArgs(args, putOptions);
   const { values, positionals } = parsed;
   if (positionals.length !== 2) throw new Error(PUT_USAGE);
   const format = writeOutOf(values);
@@ -317,28 +344,7 @@ function rangeOf(
 }
 
 export async function runGet(args: string[], out: Output): Promise<number> {
-  const parsed = parseArgs({
-    args,
-    options: {
-      ...common,
-      ...bytesOptions,
-      prefix: { type: "boolean", default: false },
-      "from-key": { type: "boolean", default: false },
-      "range-end": { type: "string" },
-      limit: { type: "string" },
-      rev: { type: "string" },
-      "sort-by": { type: "string" },
-      order: { type: "string" },
-      "keys-only": { type: "boolean", default: false },
-      "print-value-only": { type: "boolean", default: false },
-      "count-only": { type: "boolean", default: false },
-      serializable: { type: "boolean", default: false },
-      consistency: { type: "string", default: "l" },
-    },
-    allowPositionals: true,
-    strict: true,
-    tokens: true,
-  });
+  const parsed = parseKvArgs(args, getOptions);
   const { values, positionals } = parsed;
   if (positionals.length !== 1 && positionals.length !== 2) throw new Error(GET_USAGE);
   const format = writeOutOf(values);
@@ -388,19 +394,7 @@ export const DEL_USAGE =
   "usage: ordo del KEY [RANGE_END] [--prefix | --from-key] [--prev-kv] [-w simple|json|fields]";
 
 export async function runDel(args: string[], out: Output): Promise<number> {
-  const parsed = parseArgs({
-    args,
-    options: {
-      ...common,
-      ...bytesOptions,
-      prefix: { type: "boolean", default: false },
-      "from-key": { type: "boolean", default: false },
-      "prev-kv": { type: "boolean", default: false },
-    },
-    allowPositionals: true,
-    strict: true,
-    tokens: true,
-  });
+  const parsed = parseKvArgs(args, delOptions);
   const { values, positionals } = parsed;
   if (positionals.length !== 1 && positionals.length !== 2) throw new Error(DEL_USAGE);
   const format = writeOutOf(values);

@@ -7,7 +7,8 @@
 //   ordo lease list
 import { parseArgs } from "node:util";
 import { KvClient, leaseIdFromHex, leaseIdToHex } from "../client/index.js";
-import { client, common, nonNegative } from "./kv-commands.js";
+import { nonNegative } from "./int-flags.js";
+import { client, common } from "./kv-commands.js";
 import type { Output } from "./output.js";
 import {
   base64,
@@ -27,15 +28,17 @@ export const LEASE_USAGE =
 
 const KEEPALIVE_INTERVAL_MS_MIN = 500;
 
+const leaseOptions = {
+  ...common,
+  once: { type: "boolean", default: false },
+  keys: { type: "boolean", default: false },
+  count: { type: "string" },
+} as const;
+
 export async function runLease(args: string[], out: Output): Promise<number> {
   const { values, positionals } = parseArgs({
     args,
-    options: {
-      ...common,
-      once: { type: "boolean", default: false },
-      keys: { type: "boolean", default: false },
-      count: { type: "string" },
-    },
+    options: leaseOptions,
     allowPositionals: true,
     strict: true,
   });
@@ -44,8 +47,7 @@ export async function runLease(args: string[], out: Output): Promise<number> {
   if (sub !== "list" && arg === undefined) throw new Error(LEASE_USAGE);
   const format = writeOutOf(values);
   const c = client(values);
-  /** One answer: the simple line, etcdctl's JSON object, or its fields. */
-  const print = (human: string, json: object, fields: string): void =>
+  const print: Print = (human, json, fields) =>
     out.stdout(
       format === "json" ? `${toJson(json)}\n` : format === "fields" ? fields : `${human}\n`,
     );
@@ -74,50 +76,12 @@ export async function runLease(args: string[], out: Output): Promise<number> {
         return 0;
       }
       case "ttl":
-      case "timetolive": {
-        const id = leaseIdFromHex(arg as string);
-        const r = await c.leaseTimeToLive(id, { keys: values.keys ?? false });
-        const hex = leaseIdToHex(id);
-        const keyBytes = r.keyBytes ?? r.keys.map((k) => Buffer.from(k));
-        const json = {
-          ...headerJson(r.header),
-          id: num(r.id),
-          ttl: num(r.ttl),
-          "granted-ttl": num(r.grantedTtl),
-          keys: keyBytes.length === 0 ? null : keyBytes.map(base64),
-        };
-        const fields =
-          headerFields(r.header) +
-          field("ID", r.id) +
-          field("TTL", r.ttl) +
-          field("GrantedTTL", r.grantedTtl) +
-          keyBytes.map((k) => field("Key", goQuote(k))).join("");
-        if (r.ttl < 0) {
-          print(`lease ${hex} already expired`, json, fields);
-          return 0;
-        }
-        const keys = values.keys ? `, attached keys([${r.keys.join(" ")}])` : "";
-        print(
-          `lease ${hex} granted with TTL(${r.grantedTtl}s), remaining(${r.ttl}s)${keys}`,
-          json,
-          fields,
-        );
+      case "timetolive":
+        await leaseTtl(c, leaseIdFromHex(arg as string), values.keys ?? false, print);
         return 0;
-      }
-      case "list": {
-        const { ids, header } = await c.leaseLeases();
-        if (format === "json")
-          out.stdout(
-            `${toJson({ ...headerJson(header), leases: omitEmpty(ids.map((id) => ({ id: num(id) }))) })}\n`,
-          );
-        else if (format === "fields")
-          out.stdout(headerFields(header) + ids.map((id) => field("ID", id)).join(""));
-        else
-          out.stdout(
-            `found ${ids.length} leases\n${ids.map((id) => `${leaseIdToHex(id)}\n`).join("")}`,
-          );
+      case "list":
+        out.stdout(leaseListText(format, await c.leaseLeases()));
         return 0;
-      }
       case "keep-alive":
       case "keepalive":
         return await keepAlive(c, leaseIdFromHex(arg as string), values, format, out);
@@ -127,6 +91,50 @@ export async function runLease(args: string[], out: Output): Promise<number> {
   } finally {
     c.close();
   }
+}
+
+/** One answer: the simple line, etcdctl's JSON object, or its fields. */
+type Print = (human: string, json: object, fields: string) => void;
+
+/** `ordo lease ttl ID [--keys]`: etcdctl's lease timetolive. */
+async function leaseTtl(c: KvClient, id: string, withKeys: boolean, print: Print): Promise<void> {
+  const r = await c.leaseTimeToLive(id, { keys: withKeys });
+  const hex = leaseIdToHex(id);
+  const keyBytes = r.keyBytes ?? r.keys.map((k) => Buffer.from(k));
+  const json = {
+    ...headerJson(r.header),
+    id: num(r.id),
+    ttl: num(r.ttl),
+    "granted-ttl": num(r.grantedTtl),
+    keys: keyBytes.length === 0 ? null : keyBytes.map(base64),
+  };
+  const fields =
+    headerFields(r.header) +
+    field("ID", r.id) +
+    field("TTL", r.ttl) +
+    field("GrantedTTL", r.grantedTtl) +
+    keyBytes.map((k) => field("Key", goQuote(k))).join("");
+  if (r.ttl < 0) {
+    print(`lease ${hex} already expired`, json, fields);
+    return;
+  }
+  const keys = withKeys ? `, attached keys([${r.keys.join(" ")}])` : "";
+  print(
+    `lease ${hex} granted with TTL(${r.grantedTtl}s), remaining(${r.ttl}s)${keys}`,
+    json,
+    fields,
+  );
+}
+
+/** `ordo lease list` in each of etcdctl's formats. */
+function leaseListText(
+  format: WriteOut,
+  { ids, header }: Awaited<ReturnType<KvClient["leaseLeases"]>>,
+): string {
+  if (format === "json")
+    return `${toJson({ ...headerJson(header), leases: omitEmpty(ids.map((id) => ({ id: num(id) }))) })}\n`;
+  if (format === "fields") return headerFields(header) + ids.map((id) => field("ID", id)).join("");
+  return `found ${ids.length} leases\n${ids.map((id) => `${leaseIdToHex(id)}\n`).join("")}`;
 }
 
 async function keepAlive(

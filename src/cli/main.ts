@@ -50,6 +50,44 @@ ${SIM_USAGE}`;
 const isProcessArgv = (args: readonly string[]): boolean =>
   args.length === process.argv.length - 2 && args.every((a, i) => a === process.argv[i + 2]);
 
+type Runner = (args: string[], out: Output) => Promise<number>;
+
+/**
+ * Each subcommand and how to load it: the modules are imported when their command runs, so
+ * `ordo put` does not load the server, the simulator or the chaos harness.
+ */
+const COMMANDS: ReadonlyMap<string, () => Promise<Runner>> = new Map<string, () => Promise<Runner>>(
+  [
+    ["sim", async () => runSimCommand],
+    ["chaos", async () => (await import("./chaos-command.js")).runChaosCommand],
+    ["cluster", async () => (await import("./cluster-command.js")).runClusterCommand],
+    ["serve", async () => (await import("./serve-command.js")).runServeCommand],
+    ["put", async () => (await import("./kv-commands.js")).runPut],
+    ["get", async () => (await import("./kv-commands.js")).runGet],
+    ["del", async () => (await import("./kv-commands.js")).runDel],
+    ["txn", async () => (await import("./txn-command.js")).runTxn],
+    ["watch", async () => (await import("./watch-command.js")).runWatch],
+    ["lease", async () => (await import("./lease-commands.js")).runLease],
+    ["member", async () => (await import("./maintenance-commands.js")).runMember],
+    ["leader", async () => (await import("./maintenance-commands.js")).runLeader],
+    ["endpoint", async () => (await import("./maintenance-commands.js")).runEndpoint],
+    ["compact", async () => (await import("./maintenance-commands.js")).runCompact],
+    ["compaction", async () => (await import("./maintenance-commands.js")).runCompact],
+    ["lock", async () => (await import("./concurrency-commands.js")).runLock],
+    ["elect", async () => (await import("./concurrency-commands.js")).runElect],
+    ["check", async () => (await import("./check-command.js")).runCheck],
+    ["alarm", async () => (await import("./maintenance-commands.js")).runAlarm],
+    ["defrag", async () => (await import("./maintenance-commands.js")).runDefrag],
+    ["snapshot", async () => (await import("./snapshot-commands.js")).runSnapshot],
+    ["user", async () => (await import("./auth-commands.js")).runUser],
+    ["role", async () => (await import("./auth-commands.js")).runRole],
+    ["auth", async () => (await import("./auth-commands.js")).runAuth],
+    ["wal", async () => (await import("./wal.js")).runWal],
+  ],
+);
+
+const HELP = new Set(["help", "--help", "-h"]);
+
 export async function run(
   args: string[],
   out: Output = processOutput(isProcessArgv(args) ? processArgvBytes() : undefined),
@@ -58,104 +96,43 @@ export async function run(
   // The subcommand sees its own arguments, and their bytes, index for index.
   out = { ...out, argvBytes: out.argvBytes?.slice(1) };
   try {
-    switch (command) {
-      case "sim":
-        return await runSimCommand(rest, out);
-      case "chaos": {
-        const { runChaosCommand } = await import("./chaos-command.js");
-        return await runChaosCommand(rest, out);
-      }
-      case "cluster": {
-        const { runClusterCommand } = await import("./cluster-command.js");
-        return await runClusterCommand(rest, out);
-      }
-      case "serve": {
-        const { runServeCommand } = await import("./serve-command.js");
-        return await runServeCommand(rest, out);
-      }
-      case "put":
-        return await (await import("./kv-commands.js")).runPut(rest, out);
-      case "get":
-        return await (await import("./kv-commands.js")).runGet(rest, out);
-      case "del":
-        return await (await import("./kv-commands.js")).runDel(rest, out);
-      case "txn":
-        return await (await import("./txn-command.js")).runTxn(rest, out);
-      case "watch":
-        return await (await import("./watch-command.js")).runWatch(rest, out);
-      case "lease":
-        return await (await import("./lease-commands.js")).runLease(rest, out);
-      case "member":
-        return await (await import("./maintenance-commands.js")).runMember(rest, out);
-      case "leader":
-        return await (await import("./maintenance-commands.js")).runLeader(rest, out);
-      case "endpoint":
-        return await (await import("./maintenance-commands.js")).runEndpoint(rest, out);
-      case "compact":
-      case "compaction":
-        return await (await import("./maintenance-commands.js")).runCompact(rest, out);
-      case "lock":
-        return await (await import("./concurrency-commands.js")).runLock(rest, out);
-      case "elect":
-        return await (await import("./concurrency-commands.js")).runElect(rest, out);
-      case "check":
-        return await (await import("./check-command.js")).runCheck(rest, out);
-      case "alarm":
-        return await (await import("./maintenance-commands.js")).runAlarm(rest, out);
-      case "defrag":
-        return await (await import("./maintenance-commands.js")).runDefrag(rest, out);
-      case "snapshot":
-        return await (await import("./snapshot-commands.js")).runSnapshot(rest, out);
-      case "user":
-        return await (await import("./auth-commands.js")).runUser(rest, out);
-      case "role":
-        return await (await import("./auth-commands.js")).runRole(rest, out);
-      case "auth":
-        return await (await import("./auth-commands.js")).runAuth(rest, out);
-      case "wal": {
-        const { runWal } = await import("./wal.js");
-        return await runWal(rest, out);
-      }
-      case undefined:
-      case "help":
-      case "--help":
-      case "-h":
-        out.stdout(`${USAGE}\n`);
-        return command === undefined ? 2 : 0;
-      default:
-        out.stderr(`ordo: unknown command "${command}"\n${USAGE}\n`);
-        return 2;
+    const load = command === undefined ? undefined : COMMANDS.get(command);
+    if (load !== undefined) return await (await load())(rest, out);
+    if (command === undefined || HELP.has(command)) {
+      out.stdout(`${USAGE}\n`);
+      return command === undefined ? 2 : 0;
     }
+    out.stderr(`ordo: unknown command "${command}"\n${USAGE}\n`);
+    return 2;
   } catch (e) {
-    if (
-      e instanceof Error &&
-      (e.constructor === Error || ("code" in e && String(e.code).startsWith("ERR_PARSE_ARGS")))
-    ) {
-      out.stderr(`ordo ${command}: ${e.message}\n`);
-      return 2;
-    }
-    if (e instanceof Error && (e.name === "MemberStartError" || e.name === "MemberFileError")) {
-      // A member that must not start as asked: the message says why and what to do.
-      out.stderr(`ordo ${command}: ${e.message}\n`);
-      return 1;
-    }
-    if (
-      e instanceof Error &&
-      (e.name === "SnapshotFileError" ||
-        e.name === "RestoreError" ||
-        e.name === "StorageError" ||
-        e.name === "CorruptionError" ||
-        typeof (e as NodeJS.ErrnoException).syscall === "string")
-    ) {
-      // A snapshot file that is not one, a restore refused (nothing was written), or the file
-      // system or the network said no (a missing directory, a permission): one line.
-      out.stderr(`ordo ${command}: ${e.message}\n`);
-      return 1;
-    }
-    if (e instanceof Error && e.name === "KvClientError") {
-      out.stderr(`ordo ${command}: ${e.message}\n`);
-      return 1;
-    }
-    throw e;
+    const code = exitCodeOf(e);
+    if (code === undefined) throw e;
+    out.stderr(`ordo ${command}: ${(e as Error).message}\n`);
+    return code;
   }
+}
+
+/**
+ * The exit code of an error a command may end with, told in one line; undefined for any other
+ * (a bug: it is thrown on, with its stack).
+ */
+function exitCodeOf(e: unknown): number | undefined {
+  if (!(e instanceof Error)) return undefined;
+  // Bad arguments.
+  if (e.constructor === Error || ("code" in e && String(e.code).startsWith("ERR_PARSE_ARGS")))
+    return 2;
+  // A member that must not start as asked: the message says why and what to do.
+  if (e.name === "MemberStartError" || e.name === "MemberFileError") return 1;
+  // A snapshot file that is not one, a restore refused (nothing was written), or the file
+  // system or the network said no (a missing directory, a permission): one line.
+  if (
+    e.name === "SnapshotFileError" ||
+    e.name === "RestoreError" ||
+    e.name === "StorageError" ||
+    e.name === "CorruptionError" ||
+    typeof (e as NodeJS.ErrnoException).syscall === "string"
+  )
+    return 1;
+  if (e.name === "KvClientError") return 1;
+  return undefined;
 }

@@ -13,8 +13,9 @@
 //   ordo alarm list | disarm  the cluster's alarms (NOSPACE, CORRUPT), as etcdctl prints them
 //   ordo snapshot save | status | restore   see snapshot-commands.ts
 import { parseArgs } from "node:util";
-import type { EndpointStatus, KvClient, MemberInfo } from "../client/index.js";
-import { client, common, nonNegative } from "./kv-commands.js";
+import type { EndpointStatus, KvClient, MemberInfo, RawHeader } from "../client/index.js";
+import { nonNegative } from "./int-flags.js";
+import { client, common } from "./kv-commands.js";
 import type { Output } from "./output.js";
 import {
   field,
@@ -26,6 +27,7 @@ import {
   omitEmpty,
   table,
   toJson,
+  type WriteOut,
   writeOutOf,
 } from "./write-out.js";
 
@@ -109,78 +111,86 @@ export async function runMember(args: string[], out: Output): Promise<number> {
     if (sub === "list") {
       const format = writeOutOf(values, ["simple", "json", "fields", "table"]);
       const { members, header } = await c.memberList();
-      if (format === "json")
-        out.stdout(
-          `${toJson({
-            header: headerJson(header),
-            members: members.map((m) => ({
-              ID: num(m.id),
-              name: omitEmpty(m.name),
-              peerURLs: omitEmpty(m.peerUrls),
-              clientURLs: omitEmpty(m.clientUrls),
-              isLearner: omitEmpty(m.isLearner),
-            })),
-          })}\n`,
-        );
-      else if (format === "fields")
-        out.stdout(
-          headerFields(header) +
-            members
-              .map(
-                (m) =>
-                  `${field("ID", m.id)}${field("Name", goQuote(m.name))}${m.peerUrls.map((u) => field("PeerURL", goQuote(u))).join("")}${m.clientUrls.map((u) => field("ClientURL", goQuote(u))).join("")}${field("IsLearner", m.isLearner)}\n`,
-              )
-              .join(""),
-        );
-      else if (format === "table")
-        out.stdout(
-          table(
-            ["ID", "STATUS", "NAME", "PEER ADDRS", "CLIENT ADDRS", "IS LEARNER"],
-            members.map((m) => [
-              hex(m.id),
-              memberStatus(m),
-              m.name,
-              m.peerUrls.join(","),
-              m.clientUrls.join(","),
-              String(m.isLearner),
-            ]),
-          ),
-        );
-      else for (const m of members) out.stdout(`${memberLine(m)}\n`);
+      out.stdout(memberListText(format, members, header));
       return 0;
     }
     const name = target as string;
+    const peerUrls = values["peer-urls"];
     if (sub === "add") {
-      const res = await c.memberAdd(peerUrlList(values["peer-urls"]), {
-        learner: values.learner,
-        name,
-      });
-      if (values.json) {
-        out.stdout(`${JSON.stringify(res)}\n`);
-        return 0;
-      }
-      out.stdout(addedText(name, res.member, res.members, res.header.cluster_id));
+      const res = await c.memberAdd(peerUrlList(peerUrls), { learner: values.learner, name });
+      if (values.json) out.stdout(`${JSON.stringify(res)}\n`);
+      else out.stdout(addedText(name, res.member, res.members, res.header.cluster_id));
       return 0;
     }
-    const member = await findMember(c, name);
-    let members: MemberInfo[];
-    let verb: string;
-    if (sub === "remove") {
-      members = await c.memberRemove(member.id);
-      verb = "removed from";
-    } else if (sub === "promote") {
-      members = await c.memberPromote(member.id);
-      verb = "promoted in";
-    } else {
-      members = await c.memberUpdate(member.id, peerUrlList(values["peer-urls"]));
-      verb = "updated in";
-    }
-    if (values.json) out.stdout(`${JSON.stringify({ member: member.id, members })}\n`);
-    else out.stdout(`Member ${hex(member.id)} ${verb} the cluster\n`);
+    await changeMember(c, sub as "remove" | "promote" | "update", name, peerUrls, values.json, out);
     return 0;
   } finally {
     c.close();
   }
+}
+
+/** etcdctl's member list in each of its formats. */
+function memberListText(format: WriteOut, members: MemberInfo[], header: RawHeader): string {
+  if (format === "json")
+    return `${toJson({
+      header: headerJson(header),
+      members: members.map((m) => ({
+        ID: num(m.id),
+        name: omitEmpty(m.name),
+        peerURLs: omitEmpty(m.peerUrls),
+        clientURLs: omitEmpty(m.clientUrls),
+        isLearner: omitEmpty(m.isLearner),
+      })),
+    })}\n`;
+  if (format === "fields")
+    return (
+      headerFields(header) +
+      members
+        .map(
+          (m) =>
+            `${field("ID", m.id)}${field("Name", goQuote(m.name))}${m.peerUrls.map((u) => field("PeerURL", goQuote(u))).join("")}${m.clientUrls.map((u) => field("ClientURL", goQuote(u))).join("")}${field("IsLearner", m.isLearner)}\n`,
+        )
+        .join("")
+    );
+  if (format === "table")
+    return table(
+      ["ID", "STATUS", "NAME", "PEER ADDRS", "CLIENT ADDRS", "IS LEARNER"],
+      members.map((m) => [
+        hex(m.id),
+        memberStatus(m),
+        m.name,
+        m.peerUrls.join(","),
+        m.clientUrls.join(","),
+        String(m.isLearner),
+      ]),
+    );
+  return members.map((m) => `${memberLine(m)}\n`).join("");
+}
+
+/** member remove | promote | update of the member named. */
+async function changeMember(
+  c: KvClient,
+  sub: "remove" | "promote" | "update",
+  name: string,
+  peerUrls: string | undefined,
+  json: boolean | undefined,
+  out: Output,
+): Promise<void> {
+  const member = await findMember(c, name);
+  let members: MemberInfo[];
+  let verb: string;
+  if (sub === "remove") {
+    members = await c.memberRemove(member.id);
+    verb = "removed from";
+  } else if (sub === "promote") {
+    members = await c.memberPromote(member.id);
+    verb = "promoted in";
+  } else {
+    members = await c.memberUpdate(member.id, peerUrlList(peerUrls));
+    verb = "updated in";
+  }
+  if (json) out.stdout(`${JSON.stringify({ member: member.id, members })}\n`);
+  else out.stdout(`Member ${hex(member.id)} ${verb} the cluster\n`);
 }
 
 /**
@@ -270,108 +280,127 @@ export async function runEndpoint(args: string[], out: Output): Promise<number> 
       const results = await c.status();
       const ok = results.flatMap((r) => (r.ok ? [r.value] : []));
       for (const r of results) if (!r.ok) out.stderr(`${r.endpoint}: ${r.error}\n`);
-      const header = (s: EndpointStatus) => ({
-        cluster_id: s.clusterId,
-        member_id: s.memberId,
-        revision: String(s.revision),
-        raft_term: String(s.raftTerm),
-      });
-      if (format === "json")
-        out.stdout(
-          `${toJson(
-            ok.map((s) => ({
-              Endpoint: s.endpoint,
-              Status: {
-                header: headerJson(header(s)),
-                version: omitEmpty(s.version),
-                dbSize: omitEmpty(num(s.dbSize)),
-                leader: omitEmpty(num(s.leaderId)),
-                raftIndex: omitEmpty(num(s.raftIndex)),
-                raftTerm: omitEmpty(num(s.raftTerm)),
-                raftAppliedIndex: omitEmpty(num(s.raftAppliedIndex)),
-                errors: omitEmpty(s.errors),
-                dbSizeInUse: omitEmpty(num(s.dbSizeInUse)),
-                isLearner: omitEmpty(s.isLearner),
-              },
-            })),
-          )}\n`,
-        );
-      else if (format === "fields")
-        for (const s of ok)
-          out.stdout(
-            `${headerFields(header(s))}${field("Version", goQuote(s.version))}${field("DBSize", s.dbSize)}${field("Leader", s.leaderId)}${field("IsLearner", s.isLearner)}${field("RaftIndex", s.raftIndex)}${field("RaftTerm", s.raftTerm)}${field("RaftAppliedIndex", s.raftAppliedIndex)}${field("Errors", `[${s.errors.join(" ")}]`)}${field("Endpoint", goQuote(s.endpoint))}\n`,
-          );
-      else if (format === "table")
-        out.stdout(
-          table(
-            [
-              "ENDPOINT",
-              "ID",
-              "VERSION",
-              "DB SIZE",
-              "IS LEADER",
-              "IS LEARNER",
-              "RAFT TERM",
-              "RAFT INDEX",
-              "RAFT APPLIED INDEX",
-              "ERRORS",
-            ],
-            ok.map((s) => [
-              s.endpoint,
-              hex(s.memberId),
-              s.version,
-              formatBytes(s.dbSize),
-              String(s.isLeader),
-              String(s.isLearner),
-              String(s.raftTerm),
-              String(s.raftIndex),
-              String(s.raftAppliedIndex),
-              s.errors.join(", "),
-            ]),
-          ),
-        );
-      else
-        for (const s of ok)
-          out.stdout(
-            `${s.endpoint}, ${hex(s.memberId)}, ${s.version}, ${formatBytes(s.dbSize)}, ${s.isLeader}, ${s.isLearner}, ${s.raftTerm}, ${s.raftIndex}, ${s.raftAppliedIndex}, ${s.errors.join(", ")}\n`,
-          );
+      writeEndpointStatus(format, ok, out);
       return results.every((r) => r.ok) ? 0 : 1;
     }
     const results = await c.health();
-    const rows = results.map((r) => ({
-      endpoint: r.endpoint,
-      health: r.ok,
-      took: r.ok ? goDuration(r.value.tookMs) : "",
-      error: r.ok ? "" : `failed to commit proposal: ${r.error}`,
-    }));
-    if (format === "json")
-      out.stdout(
-        `${toJson(rows.map((h) => ({ endpoint: h.endpoint, health: h.health, took: h.took, error: omitEmpty(h.error) })))}\n`,
-      );
-    else if (format === "fields")
-      for (const h of rows)
-        out.stdout(
-          `${field("Endpoint", goQuote(h.endpoint))}${field("Health", h.health)}${field("Took", h.took)}${field("Error", h.error)}\n`,
-        );
-    else if (format === "table")
-      out.stdout(
-        table(
-          ["ENDPOINT", "HEALTH", "TOOK", "ERROR"],
-          rows.map((h) => [h.endpoint, String(h.health), h.took, h.error]),
-        ),
-      );
-    else
-      for (const h of rows) {
-        if (h.health)
-          out.stdout(
-            `${h.endpoint} is healthy: successfully committed proposal: took = ${h.took}\n`,
-          );
-        else out.stderr(`${h.endpoint} is unhealthy: ${h.error}\n`);
-      }
+    writeEndpointHealth(
+      format,
+      results.map((r) => ({
+        endpoint: r.endpoint,
+        health: r.ok,
+        took: r.ok ? goDuration(r.value.tookMs) : "",
+        error: r.ok ? "" : `failed to commit proposal: ${r.error}`,
+      })),
+      out,
+    );
     return results.every((r) => r.ok) ? 0 : 1;
   } finally {
     c.close();
   }
+}
+
+const statusHeader = (s: EndpointStatus) => ({
+  cluster_id: s.clusterId,
+  member_id: s.memberId,
+  revision: String(s.revision),
+  raft_term: String(s.raftTerm),
+});
+
+/** etcdctl's endpoint status of the endpoints that answered, in each of its formats. */
+function writeEndpointStatus(format: WriteOut, ok: EndpointStatus[], out: Output): void {
+  if (format === "json")
+    out.stdout(
+      `${toJson(
+        ok.map((s) => ({
+          Endpoint: s.endpoint,
+          Status: {
+            header: headerJson(statusHeader(s)),
+            version: omitEmpty(s.version),
+            dbSize: omitEmpty(num(s.dbSize)),
+            leader: omitEmpty(num(s.leaderId)),
+            raftIndex: omitEmpty(num(s.raftIndex)),
+            raftTerm: omitEmpty(num(s.raftTerm)),
+            raftAppliedIndex: omitEmpty(num(s.raftAppliedIndex)),
+            errors: omitEmpty(s.errors),
+            dbSizeInUse: omitEmpty(num(s.dbSizeInUse)),
+            isLearner: omitEmpty(s.isLearner),
+          },
+        })),
+      )}\n`,
+    );
+  else if (format === "fields")
+    for (const s of ok)
+      out.stdout(
+        `${headerFields(statusHeader(s))}${field("Version", goQuote(s.version))}${field("DBSize", s.dbSize)}${field("Leader", s.leaderId)}${field("IsLearner", s.isLearner)}${field("RaftIndex", s.raftIndex)}${field("RaftTerm", s.raftTerm)}${field("RaftAppliedIndex", s.raftAppliedIndex)}${field("Errors", `[${s.errors.join(" ")}]`)}${field("Endpoint", goQuote(s.endpoint))}\n`,
+      );
+  else if (format === "table")
+    out.stdout(
+      table(
+        [
+          "ENDPOINT",
+          "ID",
+          "VERSION",
+          "DB SIZE",
+          "IS LEADER",
+          "IS LEARNER",
+          "RAFT TERM",
+          "RAFT INDEX",
+          "RAFT APPLIED INDEX",
+          "ERRORS",
+        ],
+        ok.map((s) => [
+          s.endpoint,
+          hex(s.memberId),
+          s.version,
+          formatBytes(s.dbSize),
+          String(s.isLeader),
+          String(s.isLearner),
+          String(s.raftTerm),
+          String(s.raftIndex),
+          String(s.raftAppliedIndex),
+          s.errors.join(", "),
+        ]),
+      ),
+    );
+  else
+    for (const s of ok)
+      out.stdout(
+        `${s.endpoint}, ${hex(s.memberId)}, ${s.version}, ${formatBytes(s.dbSize)}, ${s.isLeader}, ${s.isLearner}, ${s.raftTerm}, ${s.raftIndex}, ${s.raftAppliedIndex}, ${s.errors.join(", ")}\n`,
+      );
+}
+
+interface HealthRow {
+  endpoint: string;
+  health: boolean;
+  took: string;
+  error: string;
+}
+
+/** etcdctl's endpoint health in each of its formats (simple: the unhealthy on stderr). */
+function writeEndpointHealth(format: WriteOut, rows: HealthRow[], out: Output): void {
+  if (format === "json")
+    out.stdout(
+      `${toJson(rows.map((h) => ({ endpoint: h.endpoint, health: h.health, took: h.took, error: omitEmpty(h.error) })))}\n`,
+    );
+  else if (format === "fields")
+    for (const h of rows)
+      out.stdout(
+        `${field("Endpoint", goQuote(h.endpoint))}${field("Health", h.health)}${field("Took", h.took)}${field("Error", h.error)}\n`,
+      );
+  else if (format === "table")
+    out.stdout(
+      table(
+        ["ENDPOINT", "HEALTH", "TOOK", "ERROR"],
+        rows.map((h) => [h.endpoint, String(h.health), h.took, h.error]),
+      ),
+    );
+  else
+    for (const h of rows) {
+      if (h.health)
+        out.stdout(`${h.endpoint} is healthy: successfully committed proposal: took = ${h.took}\n`);
+      else out.stderr(`${h.endpoint} is unhealthy: ${h.error}\n`);
+    }
 }
 
 export const COMPACT_USAGE = "usage: ordo compact REVISION [--physical]   (etcdctl: compaction)";

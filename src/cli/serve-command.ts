@@ -26,6 +26,7 @@ import {
   UNSAFE_TESTING_FAULTS,
   type UnsafeTestingFault,
 } from "../server/index.js";
+import { positiveInt } from "./int-flags.js";
 import type { Output } from "./output.js";
 
 export const SERVE_USAGE = `usage: ordo serve --name NAME --data-dir DIR --initial-cluster NAME=URL,... [options]
@@ -73,14 +74,6 @@ Transport security (as etcd; https:// URLs serve and dial TLS):
   --peer-client-cert-auth        refuse peers without a certificate the peer CA signed
   --peer-auto-tls                self-signed peer certificates, not verified (development only)
   Certificate files are read again when they change (checked at most once a second).`;
-
-function positiveInt(text: string | undefined, flag: string, fallback: number): number {
-  if (text === undefined) return fallback;
-  const n = Number(text);
-  if (!Number.isSafeInteger(n) || n <= 0)
-    throw new Error(`${flag} must be a positive integer, not "${text}"`);
-  return n;
-}
 
 /** An integer flag that may be 0 or negative (etcd's int64 flags). */
 function anyInt(text: string | undefined, flag: string, fallback: number): number {
@@ -327,6 +320,26 @@ function serveFlags(values: ServeValues) {
   };
 }
 
+/**
+ * The one scheme of the peer URLs (--initial-cluster, unless this member joins and is not in
+ * it, and --listen-peer-urls): http unless they say https; refused when they mix both.
+ */
+function peerSchemeOf(
+  f: ReturnType<typeof serveFlags>,
+  initialCluster: ReturnType<typeof parseInitialCluster>,
+  selfListed: boolean,
+): TlsFlags["scheme"] {
+  const peerSchemes = [
+    ...(f.state === "existing" && !selfListed ? [] : initialCluster.map((p) => p.scheme ?? "http")),
+    ...(f.listenPeerText !== undefined ? [schemeOf(f.listenPeerText)] : []),
+  ];
+  if (new Set(peerSchemes).size > 1)
+    throw new Error(
+      "--initial-cluster and --listen-peer-urls mix http:// and https:// peer URLs: every member of a cluster speaks one of them",
+    );
+  return peerSchemes[0] ?? "http";
+}
+
 /** Client and peer TLS from etcd's flags, after checking the URLs agree on one scheme. */
 async function serveTls(
   values: ServeValues,
@@ -335,16 +348,7 @@ async function serveTls(
   logger: ReturnType<typeof createLogger>,
 ) {
   const self = initialCluster.find((p) => p.name === f.name);
-  const peerSchemes = [
-    ...(f.state === "existing" && self === undefined
-      ? []
-      : initialCluster.map((p) => p.scheme ?? "http")),
-    ...(f.listenPeerText !== undefined ? [schemeOf(f.listenPeerText)] : []),
-  ];
-  if (new Set(peerSchemes).size > 1)
-    throw new Error(
-      "--initial-cluster and --listen-peer-urls mix http:// and https:// peer URLs: every member of a cluster speaks one of them",
-    );
+  const peerScheme = peerSchemeOf(f, initialCluster, self !== undefined);
   const clientTls = await tlsOf(
     {
       scheme: schemeOf(f.clientUrl),
@@ -364,7 +368,7 @@ async function serveTls(
   );
   const peerTls = await tlsOf(
     {
-      scheme: peerSchemes[0] ?? "http",
+      scheme: peerScheme,
       what: "peer URLs (--initial-cluster, --listen-peer-urls)",
       certFile: values["peer-cert-file"],
       keyFile: values["peer-key-file"],

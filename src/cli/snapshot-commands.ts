@@ -54,92 +54,97 @@ function size(n: number): string {
   return `${(n / 1_000_000).toFixed(1)} MB`;
 }
 
+const parse = (args: string[]) =>
+  parseArgs({ args, options, allowPositionals: true, strict: true });
+type SnapshotValues = ReturnType<typeof parse>["values"];
+
 export async function runSnapshot(args: string[], out: Output): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    options,
-    allowPositionals: true,
-    strict: true,
-  });
+  const { values, positionals } = parse(args);
   const [sub, path] = positionals;
   if (positionals.length !== 2 || path === undefined) throw new Error(SNAPSHOT_USAGE);
-  if (sub === "save") {
-    const c = client(values);
-    const progress = commandProgress(out, values, "snapshot save", "bytes");
-    try {
-      const info = await c.snapshotSave(path, {
-        onProgress: (bytes, total) => progress.update(bytes, total),
-      });
-      progress.done(`revision ${info.revision}`);
-      out.stdout(values.json ? `${JSON.stringify(info)}\n` : `Snapshot saved at ${info.path}\n`);
-      return 0;
-    } finally {
-      c.close();
-    }
-  }
-  if (sub === "status") {
-    const { snapshotStatus } = await import("../server/member-restore.js");
-    const status = snapshotStatus(await readFile(path));
-    if (values.json) out.stdout(`${JSON.stringify({ integrity: "ok", ...status })}\n`);
-    else
-      out.stdout(
-        table(
-          ["HASH", "REVISION", "TOTAL KEYS", "TOTAL SIZE", "LEASES", "INTEGRITY"],
-          [
-            status.hash,
-            String(status.revision),
-            String(status.keys),
-            size(status.fileBytes),
-            String(status.leases),
-            "ok (sha256)",
-          ],
-        ),
-      );
-    return 0;
-  }
-  if (sub === "restore") {
-    const { restoreMember } = await import("../server/member-restore.js");
-    const { parseInitialCluster } = await import("../server/index.js");
-    const name = values.name;
-    const dataDir = values["data-dir"];
-    const clusterText = values["initial-cluster"];
-    if (name === undefined) throw new Error("--name is required");
-    if (dataDir === undefined) throw new Error("--data-dir is required");
-    if (clusterText === undefined) throw new Error("--initial-cluster is required");
-    const initialCluster = parseInitialCluster(clusterText);
-    const advertise = values["initial-advertise-peer-urls"];
-    const progress = commandProgress(out, values, `snapshot restore ${name}`);
-    const file = await readFile(path);
-    const r = await restoreMember({
-      file,
-      name,
-      dataDir,
-      initialCluster,
-      ...(advertise !== undefined
-        ? {
-            advertisePeerUrls: advertise
-              .split(",")
-              .map((u) => u.trim())
-              .filter((u) => u !== ""),
-          }
-        : {}),
-      clusterToken: values["initial-cluster-token"],
-      onProgress: (phase, done, total) => progress.update(done, total, phase),
-    });
-    progress.done(`revision ${r.revision}`);
-    if (values.json) {
-      out.stdout(`${JSON.stringify(r)}\n`);
-      return 0;
-    }
-    const hex = (d: string): string => BigInt(d).toString(16);
-    out.stdout(
-      `restored snapshot (revision ${r.revision}, ${r.keys} keys, ${r.leases} leases) into ${r.dataDir}\n` +
-        `member ${r.name} (id ${hex(r.memberId)}) of a new cluster ${hex(r.clusterId)}: ` +
-        r.members.map((m) => `${m.name}=${hex(m.id)}`).join(", ") +
-        `\nstart it with:\n  ordo serve --name ${r.name} --data-dir ${r.dataDir} --initial-cluster ${clusterText}` +
-        `${values["initial-cluster-token"] !== "ordo-cluster" ? ` --initial-cluster-token ${values["initial-cluster-token"]}` : ""} --listen-client-urls URL\n`,
-    );
-    return 0;
-  }
+  if (sub === "save") return snapshotSave(values, path, out);
+  if (sub === "status") return snapshotStatus(values, path, out);
+  if (sub === "restore") return snapshotRestore(values, path, out);
   throw new Error(SNAPSHOT_USAGE);
+}
+
+async function snapshotSave(values: SnapshotValues, path: string, out: Output): Promise<number> {
+  const c = client(values);
+  const progress = commandProgress(out, values, "snapshot save", "bytes");
+  try {
+    const info = await c.snapshotSave(path, {
+      onProgress: (bytes, total) => progress.update(bytes, total),
+    });
+    progress.done(`revision ${info.revision}`);
+    out.stdout(values.json ? `${JSON.stringify(info)}\n` : `Snapshot saved at ${info.path}\n`);
+    return 0;
+  } finally {
+    c.close();
+  }
+}
+
+async function snapshotStatus(values: SnapshotValues, path: string, out: Output): Promise<number> {
+  const { snapshotStatus } = await import("../server/member-restore.js");
+  const status = snapshotStatus(await readFile(path));
+  if (values.json) out.stdout(`${JSON.stringify({ integrity: "ok", ...status })}\n`);
+  else
+    out.stdout(
+      table(
+        ["HASH", "REVISION", "TOTAL KEYS", "TOTAL SIZE", "LEASES", "INTEGRITY"],
+        [
+          status.hash,
+          String(status.revision),
+          String(status.keys),
+          size(status.fileBytes),
+          String(status.leases),
+          "ok (sha256)",
+        ],
+      ),
+    );
+  return 0;
+}
+
+async function snapshotRestore(values: SnapshotValues, path: string, out: Output): Promise<number> {
+  const { restoreMember } = await import("../server/member-restore.js");
+  const { parseInitialCluster } = await import("../server/index.js");
+  const name = values.name;
+  const dataDir = values["data-dir"];
+  const clusterText = values["initial-cluster"];
+  if (name === undefined) throw new Error("--name is required");
+  if (dataDir === undefined) throw new Error("--data-dir is required");
+  if (clusterText === undefined) throw new Error("--initial-cluster is required");
+  const initialCluster = parseInitialCluster(clusterText);
+  const advertise = values["initial-advertise-peer-urls"];
+  const progress = commandProgress(out, values, `snapshot restore ${name}`);
+  const file = await readFile(path);
+  const r = await restoreMember({
+    file,
+    name,
+    dataDir,
+    initialCluster,
+    ...(advertise !== undefined
+      ? {
+          advertisePeerUrls: advertise
+            .split(",")
+            .map((u) => u.trim())
+            .filter((u) => u !== ""),
+        }
+      : {}),
+    clusterToken: values["initial-cluster-token"],
+    onProgress: (phase, done, total) => progress.update(done, total, phase),
+  });
+  progress.done(`revision ${r.revision}`);
+  if (values.json) {
+    out.stdout(`${JSON.stringify(r)}\n`);
+    return 0;
+  }
+  const hex = (d: string): string => BigInt(d).toString(16);
+  out.stdout(
+    `restored snapshot (revision ${r.revision}, ${r.keys} keys, ${r.leases} leases) into ${r.dataDir}\n` +
+      `member ${r.name} (id ${hex(r.memberId)}) of a new cluster ${hex(r.clusterId)}: ` +
+      r.members.map((m) => `${m.name}=${hex(m.id)}`).join(", ") +
+      `\nstart it with:\n  ordo serve --name ${r.name} --data-dir ${r.dataDir} --initial-cluster ${clusterText}` +
+      `${values["initial-cluster-token"] !== "ordo-cluster" ? ` --initial-cluster-token ${values["initial-cluster-token"]}` : ""} --listen-client-urls URL\n`,
+  );
+  return 0;
 }

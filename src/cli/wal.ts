@@ -113,6 +113,17 @@ interface Finding {
   readonly message: string;
 }
 
+/** What verify has seen so far, and how far it got (for the progress line). */
+interface VerifyTally {
+  readonly findings: Finding[];
+  records: number;
+  batches: number;
+  checkedBytes: number;
+  readonly totalBytes: number;
+  /** Each segment's and then each snapshot file's size, in the listing's order. */
+  readonly sizes: readonly number[];
+}
+
 async function verify(
   dir: string,
   json: boolean,
@@ -120,9 +131,6 @@ async function verify(
   progress: Progress,
 ): Promise<number> {
   const listing = await listDataDir(dir);
-  const findings: Finding[] = [];
-  let records = 0;
-  let batches = 0;
   // Bytes to check: every segment and snapshot file, read once each.
   const sizes = await Promise.all(
     [...listing.segments, ...listing.snapshots].map((f) =>
@@ -132,72 +140,19 @@ async function verify(
       ),
     ),
   );
-  const totalBytes = sizes.reduce((a, b) => a + b, 0);
-  let checkedBytes = 0;
-  // Every segment on its own: the first bad record of each file, even past the first bad file.
-  for (let i = 0; i < listing.segments.length; i++) {
-    const name = listing.segments[i]!.name;
-    const bytes = await readFile(join(dir, name));
-    const scan = scanSegment(bytes, i === listing.segments.length - 1);
-    let next = scan.next();
-    for (let n = 0; n <= bytes.length && next.done !== true; n++) {
-      batches++;
-      records += next.value.records.length;
-      if ((n & 1023) === 0)
-        progress.update(
-          checkedBytes + next.value.end,
-          totalBytes,
-          `segment ${i + 1}/${listing.segments.length}`,
-        );
-      next = scan.next();
-    }
-    checkedBytes += bytes.length;
-    progress.update(checkedBytes, totalBytes, `segment ${i + 1}/${listing.segments.length}`);
-    if (next.done === true) {
-      const end = next.value;
-      if (end.kind === "corrupt")
-        findings.push({
-          severity: "error",
-          file: join(dir, name),
-          offset: end.offset,
-          message: end.reason,
-        });
-      if (end.kind === "torn") {
-        const message = `torn last write (${bytes.length - end.offset} bytes; cut when the store opens): ${end.reason}`;
-        findings.push({ severity: "warning", file: join(dir, name), offset: end.offset, message });
-      }
-    }
-  }
-  for (const [k, s] of listing.snapshots.entries()) {
-    try {
-      await readSnapshotFile(dir, s.name);
-    } catch (e) {
-      if (!(e instanceof CorruptionError)) throw e;
-      findings.push({ severity: "error", file: e.file, offset: e.offset, message: e.reason });
-    }
-    checkedBytes += sizes[listing.segments.length + k] ?? 0;
-    progress.update(checkedBytes, totalBytes, `snapshot ${k + 1}/${listing.snapshots.length}`);
-  }
+  const tally: VerifyTally = {
+    findings: [],
+    records: 0,
+    batches: 0,
+    checkedBytes: 0,
+    totalBytes: sizes.reduce((a, b) => a + b, 0),
+    sizes,
+  };
+  await verifySegments(dir, listing, tally, progress);
+  await verifySnapshots(dir, listing, tally, progress);
+  const { findings } = tally;
   notes(dir, listing, findings);
-  // Then the whole directory as the store would open it: gaps, missing segments, cross-checks.
-  let summary = "";
-  try {
-    const r = await recoverDataDir(dir, { repair: false });
-    const snapshotIndex = r.state.snapshot?.meta.index ?? 0;
-    const last = snapshotIndex + r.state.entries.length;
-    const hs = r.state.hardState;
-    summary =
-      `${listing.segments.length} segments, ${batches} batches, ${records} records, ${listing.snapshots.length} snapshots; ` +
-      `snapshot ${snapshotIndex}, log ${r.state.entries.length === 0 ? "empty" : `${snapshotIndex + 1}..${last}`}; ` +
-      `hard state term=${hs.term} vote=${hs.vote === "" ? "-" : hs.vote} commit=${hs.commit}`;
-  } catch (e) {
-    if (!(e instanceof CorruptionError)) throw e;
-    if (
-      !findings.some((f) => f.severity === "error" && f.file === e.file && f.offset === e.offset)
-    ) {
-      findings.push({ severity: "error", file: e.file, offset: e.offset, message: e.reason });
-    }
-  }
+  const summary = await recoverySummary(dir, listing, tally);
   const errors = findings.filter((f) => f.severity === "error");
   progress.done(errors.length === 0 ? "ok" : `${errors.length} damaged`);
   for (const f of findings) {
@@ -211,11 +166,116 @@ async function verify(
       `${errors.length} damaged ${errors.length === 1 ? "place" : "places"} in ${dir}; the store will refuse to open it\n`,
     );
   if (json) {
+    const { batches, records } = tally;
     out.stdout(
       `${JSON.stringify({ dir, ok: errors.length === 0, segments: listing.segments.length, batches, records, snapshots: listing.snapshots.length, findings })}\n`,
     );
   }
   return errors.length === 0 ? 0 : 1;
+}
+
+/** Every segment on its own: the first bad record of each file, even past the first bad file. */
+async function verifySegments(
+  dir: string,
+  listing: DataDirListing,
+  tally: VerifyTally,
+  progress: Progress,
+): Promise<void> {
+  for (let i = 0; i < listing.segments.length; i++) {
+    const name = listing.segments[i]!.name;
+    const bytes = await readFile(join(dir, name));
+    const scan = scanSegment(bytes, i === listing.segments.length - 1);
+    let next = scan.next();
+    for (let n = 0; n <= bytes.length && next.done !== true; n++) {
+      tally.batches++;
+      tally.records += next.value.records.length;
+      if ((n & 1023) === 0)
+        progress.update(
+          tally.checkedBytes + next.value.end,
+          tally.totalBytes,
+          `segment ${i + 1}/${listing.segments.length}`,
+        );
+      next = scan.next();
+    }
+    tally.checkedBytes += bytes.length;
+    progress.update(
+      tally.checkedBytes,
+      tally.totalBytes,
+      `segment ${i + 1}/${listing.segments.length}`,
+    );
+    if (next.done === true) {
+      const end = next.value;
+      if (end.kind === "corrupt")
+        tally.findings.push({
+          severity: "error",
+          file: join(dir, name),
+          offset: end.offset,
+          message: end.reason,
+        });
+      if (end.kind === "torn") {
+        const message = `torn last write (${bytes.length - end.offset} bytes; cut when the store opens): ${end.reason}`;
+        tally.findings.push({
+          severity: "warning",
+          file: join(dir, name),
+          offset: end.offset,
+          message,
+        });
+      }
+    }
+  }
+}
+
+async function verifySnapshots(
+  dir: string,
+  listing: DataDirListing,
+  tally: VerifyTally,
+  progress: Progress,
+): Promise<void> {
+  for (const [k, s] of listing.snapshots.entries()) {
+    try {
+      await readSnapshotFile(dir, s.name);
+    } catch (e) {
+      if (!(e instanceof CorruptionError)) throw e;
+      tally.findings.push({ severity: "error", file: e.file, offset: e.offset, message: e.reason });
+    }
+    tally.checkedBytes += tally.sizes[listing.segments.length + k] ?? 0;
+    progress.update(
+      tally.checkedBytes,
+      tally.totalBytes,
+      `snapshot ${k + 1}/${listing.snapshots.length}`,
+    );
+  }
+}
+
+/**
+ * Then the whole directory as the store would open it: gaps, missing segments, cross-checks.
+ * The summary line of what it holds, or "" with the damage found added to the findings.
+ */
+async function recoverySummary(
+  dir: string,
+  listing: DataDirListing,
+  tally: VerifyTally,
+): Promise<string> {
+  try {
+    const r = await recoverDataDir(dir, { repair: false });
+    const snapshotIndex = r.state.snapshot?.meta.index ?? 0;
+    const last = snapshotIndex + r.state.entries.length;
+    const hs = r.state.hardState;
+    return (
+      `${listing.segments.length} segments, ${tally.batches} batches, ${tally.records} records, ${listing.snapshots.length} snapshots; ` +
+      `snapshot ${snapshotIndex}, log ${r.state.entries.length === 0 ? "empty" : `${snapshotIndex + 1}..${last}`}; ` +
+      `hard state term=${hs.term} vote=${hs.vote === "" ? "-" : hs.vote} commit=${hs.commit}`
+    );
+  } catch (e) {
+    if (!(e instanceof CorruptionError)) throw e;
+    const { findings } = tally;
+    if (
+      !findings.some((f) => f.severity === "error" && f.file === e.file && f.offset === e.offset)
+    ) {
+      findings.push({ severity: "error", file: e.file, offset: e.offset, message: e.reason });
+    }
+    return "";
+  }
 }
 
 function notes(dir: string, listing: DataDirListing, findings: Finding[]): void {

@@ -5,7 +5,8 @@
 // resumes on another endpoint from the next revision).
 import { parseArgs } from "node:util";
 import type { WatchEvent } from "../client/index.js";
-import { client, common, nonNegative } from "./kv-commands.js";
+import { nonNegative } from "./int-flags.js";
+import { client, common } from "./kv-commands.js";
 import type { Output } from "./output.js";
 
 export const WATCH_USAGE =

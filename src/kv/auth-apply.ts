@@ -15,7 +15,7 @@
 //   LeaseGrant, LeaseKeepAlive, LeaseExpire, LeaseRenewAll, Authenticate: nothing
 import { assertNever, EMPTY_BYTES } from "../lib/index.js";
 import type { AuthRequest, AuthResponse } from "./auth-codec.js";
-import type { AuthInfo } from "./auth-store.js";
+import type { AuthInfo, AuthStore } from "./auth-store.js";
 import type { PlainKvCommand } from "./codec.js";
 import { authError } from "./errors.js";
 import type { KvStore } from "./kv-store.js";
@@ -131,75 +131,121 @@ export function executeAuth(
   index: number,
 ): AuthResponse {
   const auth = store.auth;
-  let token = "";
-  let names: readonly string[] = [];
-  let permissions: AuthResponse["permissions"] = [];
-  switch (req.op) {
-    case "AuthEnable":
-      auth.authEnable();
-      break;
-    case "AuthDisable":
-      auth.authDisable();
-      break;
-    case "Authenticate":
-      token = `${req.token}.${index}`;
-      auth.authenticate(req.name, token, req.checkedRevision);
-      break;
-    case "UserAdd":
-      auth.userAdd(req.name, req.passwordHash, req.noPassword);
-      break;
-    case "UserGet": {
-      const user = auth.user(req.name);
-      if (user === undefined) throw authUserNotFound();
-      names = [...user.roles];
-      break;
-    }
-    case "UserList":
-      names = auth.userNames();
-      break;
-    case "UserDelete":
-      auth.userDelete(req.name);
-      break;
-    case "UserChangePassword":
-      auth.userChangePassword(req.name, req.passwordHash);
-      break;
-    case "UserGrantRole":
-      auth.userGrantRole(req.user, req.role);
-      break;
-    case "UserRevokeRole":
-      auth.userRevokeRole(req.name, req.role);
-      break;
-    case "RoleAdd":
-      auth.roleAdd(req.name);
-      break;
-    case "RoleGet": {
-      const role = auth.role(req.role);
-      if (role === undefined) throw authRoleNotFound();
-      permissions = [...role.permissions];
-      break;
-    }
-    case "RoleList":
-      names = auth.roleNames();
-      break;
-    case "RoleDelete":
-      auth.roleDelete(req.role);
-      break;
-    case "RoleGrantPermission":
-      auth.roleGrantPermission(req.name, req.perm);
-      break;
-    case "RoleRevokePermission":
-      auth.roleRevokePermission(req.role, req.key, req.rangeEnd);
-      break;
-    default:
-      assertNever(req, "auth op");
-  }
+  const output = applyAuthOp(auth, req, index);
   return {
     header: { revision: store.revision },
     authRevision: auth.revision,
-    token,
-    names,
-    permissions,
+    token: output.token ?? "",
+    names: output.names ?? [],
+    permissions: output.permissions ?? [],
   };
+}
+
+/** What an auth command answers besides the revisions: a token, names or permissions. */
+interface AuthOutput {
+  readonly token?: string;
+  readonly names?: readonly string[];
+  readonly permissions?: AuthResponse["permissions"];
+}
+
+type UserOp = "UserAdd" | "UserGet" | "UserList" | "UserDelete" | "UserChangePassword";
+type RoleOp =
+  | "UserGrantRole"
+  | "UserRevokeRole"
+  | "RoleAdd"
+  | "RoleGet"
+  | "RoleList"
+  | "RoleDelete"
+  | "RoleGrantPermission"
+  | "RoleRevokePermission";
+
+function applyAuthOp(auth: AuthStore, req: AuthRequest, index: number): AuthOutput {
+  switch (req.op) {
+    case "AuthEnable":
+      auth.authEnable();
+      return {};
+    case "AuthDisable":
+      auth.authDisable();
+      return {};
+    case "Authenticate": {
+      const token = `${req.token}.${index}`;
+      auth.authenticate(req.name, token, req.checkedRevision);
+      return { token };
+    }
+    case "UserAdd":
+    case "UserGet":
+    case "UserList":
+    case "UserDelete":
+    case "UserChangePassword":
+      return applyUserOp(auth, req);
+    case "UserGrantRole":
+    case "UserRevokeRole":
+    case "RoleAdd":
+    case "RoleGet":
+    case "RoleList":
+    case "RoleDelete":
+    case "RoleGrantPermission":
+    case "RoleRevokePermission":
+      return applyRoleOp(auth, req);
+    default:
+      return assertNever(req, "auth op");
+  }
+}
+
+function applyUserOp(auth: AuthStore, req: Extract<AuthRequest, { op: UserOp }>): AuthOutput {
+  switch (req.op) {
+    case "UserAdd":
+      auth.userAdd(req.name, req.passwordHash, req.noPassword);
+      return {};
+    case "UserGet": {
+      const user = auth.user(req.name);
+      if (user === undefined) throw authUserNotFound();
+      return { names: [...user.roles] };
+    }
+    case "UserList":
+      return { names: auth.userNames() };
+    case "UserDelete":
+      auth.userDelete(req.name);
+      return {};
+    case "UserChangePassword":
+      auth.userChangePassword(req.name, req.passwordHash);
+      return {};
+    default:
+      return assertNever(req, "auth op");
+  }
+}
+
+/** The role commands, and granting and revoking a user's roles. */
+function applyRoleOp(auth: AuthStore, req: Extract<AuthRequest, { op: RoleOp }>): AuthOutput {
+  switch (req.op) {
+    case "UserGrantRole":
+      auth.userGrantRole(req.user, req.role);
+      return {};
+    case "UserRevokeRole":
+      auth.userRevokeRole(req.name, req.role);
+      return {};
+    case "RoleAdd":
+      auth.roleAdd(req.name);
+      return {};
+    case "RoleGet": {
+      const role = auth.role(req.role);
+      if (role === undefined) throw authRoleNotFound();
+      return { permissions: [...role.permissions] };
+    }
+    case "RoleList":
+      return { names: auth.roleNames() };
+    case "RoleDelete":
+      auth.roleDelete(req.role);
+      return {};
+    case "RoleGrantPermission":
+      auth.roleGrantPermission(req.name, req.perm);
+      return {};
+    case "RoleRevokePermission":
+      auth.roleRevokePermission(req.role, req.key, req.rangeEnd);
+      return {};
+    default:
+      return assertNever(req, "auth op");
+  }
 }
 
 const authUserNotFound = () => authError("AUTH_USER_NOT_FOUND");

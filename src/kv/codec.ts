@@ -342,21 +342,54 @@ function encodeResultUnmapped(result: KvResult): Uint8Array {
       break;
     case "LeaseGrant":
     case "LeaseKeepAlive":
-      writeHeader(w, r.response.header);
+    case "LeaseExpire":
+    case "LeaseRenewAll":
+    case "LeaseTimeToLive":
+    case "LeaseLeases":
+      writeLeaseResponse(w, r);
+      break;
+    case "HashKV":
+    case "Status":
+    case "Events":
+    case "Alarm":
+      writeStateResponse(w, r);
+      break;
+    case "Auth":
+      writeAuthResponse(w, r.response);
+      break;
+    default:
+      assertNever(r, "response");
+  }
+  return w.finishExact();
+}
+
+/** The lease responses with a body (LeaseRevoke has only its header). */
+type LeaseBodyType =
+  | "LeaseGrant"
+  | "LeaseKeepAlive"
+  | "LeaseExpire"
+  | "LeaseRenewAll"
+  | "LeaseTimeToLive"
+  | "LeaseLeases";
+/** The responses about the store as a whole: its hash, counts, history and alarms. */
+type StateType = "HashKV" | "Status" | "Events" | "Alarm";
+
+function writeLeaseResponse(w: ByteWriter, r: Extract<KvResponse, { type: LeaseBodyType }>): void {
+  writeHeader(w, r.response.header);
+  switch (r.type) {
+    case "LeaseGrant":
+    case "LeaseKeepAlive":
       w.sint(r.response.id);
       w.sint(r.response.ttl);
       break;
     case "LeaseExpire":
-      writeHeader(w, r.response.header);
       w.uvarint(r.response.revoked.length);
       for (const id of r.response.revoked) w.sint(id);
       break;
     case "LeaseRenewAll":
-      writeHeader(w, r.response.header);
       w.uvarint(r.response.renewed);
       break;
     case "LeaseTimeToLive":
-      writeHeader(w, r.response.header);
       w.sint(r.response.id);
       w.sint(r.response.ttl);
       w.sint(r.response.grantedTtl);
@@ -364,40 +397,39 @@ function encodeResultUnmapped(result: KvResult): Uint8Array {
       for (const key of r.response.keys) w.bytesVarint(key);
       break;
     case "LeaseLeases":
-      writeHeader(w, r.response.header);
       w.uvarint(r.response.leases.length);
       for (const lease of r.response.leases) w.sint(lease.id);
       break;
+    default:
+      assertNever(r, "response");
+  }
+}
+
+function writeStateResponse(w: ByteWriter, r: Extract<KvResponse, { type: StateType }>): void {
+  writeHeader(w, r.response.header);
+  switch (r.type) {
     case "HashKV":
-      writeHeader(w, r.response.header);
       w.uvarint(r.response.hash);
       w.uvarint(r.response.compactRevision);
       w.uvarint(r.response.hashRevision);
       break;
     case "Status":
-      writeHeader(w, r.response.header);
       w.uvarint(r.response.compactRevision);
       w.uvarint(r.response.keys);
       w.uvarint(r.response.leases);
       break;
     case "Events":
-      writeHeader(w, r.response.header);
       w.uvarint(r.response.events.length);
       for (const event of r.response.events) writeEvent(w, event);
       w.uvarint(r.response.nextRevision);
       break;
-    case "Auth":
-      writeAuthResponse(w, r.response);
-      break;
     case "Alarm":
-      writeHeader(w, r.response.header);
       w.uvarint(r.response.alarms.length);
       for (const a of r.response.alarms) writeAlarmMember(w, a);
       break;
     default:
       assertNever(r, "response");
   }
-  return w.finishExact();
 }
 
 function enumIndex<T>(values: readonly T[], value: T, what: string): number {
@@ -748,10 +780,6 @@ function readResponse(r: ByteReader, type: KvMessageType): KvResponse {
   switch (type) {
     case "Auth":
       return { type, response: readAuthResponse(r) };
-    case "Alarm": {
-      const header = readHeader(r);
-      return { type, response: { header, alarms: readList(r, 3, () => readAlarmMember(r)) } };
-    }
     case "Range":
       return { type, response: readRangeResponse(r) };
     case "Put":
@@ -763,6 +791,25 @@ function readResponse(r: ByteReader, type: KvMessageType): KvResponse {
     case "Compaction":
     case "LeaseRevoke":
       return { type, response: { header: readHeader(r) } };
+    case "LeaseGrant":
+    case "LeaseKeepAlive":
+    case "LeaseExpire":
+    case "LeaseRenewAll":
+    case "LeaseTimeToLive":
+    case "LeaseLeases":
+      return readLeaseResponse(r, type);
+    case "HashKV":
+    case "Status":
+    case "Events":
+    case "Alarm":
+      return readStateResponse(r, type);
+    default:
+      return assertNever(type, "response type");
+  }
+}
+
+function readLeaseResponse(r: ByteReader, type: LeaseBodyType): KvResponse {
+  switch (type) {
     case "LeaseGrant":
     case "LeaseKeepAlive":
       return { type, response: { header: readHeader(r), id: r.sint(), ttl: r.sint() } };
@@ -785,6 +832,17 @@ function readResponse(r: ByteReader, type: KvMessageType): KvResponse {
       const header = readHeader(r);
       const leases = readList(r, 2, () => ({ id: r.sint() }));
       return { type, response: { header, leases } };
+    }
+    default:
+      return assertNever(type, "response type");
+  }
+}
+
+function readStateResponse(r: ByteReader, type: StateType): KvResponse {
+  switch (type) {
+    case "Alarm": {
+      const header = readHeader(r);
+      return { type, response: { header, alarms: readList(r, 3, () => readAlarmMember(r)) } };
     }
     case "HashKV":
       return {

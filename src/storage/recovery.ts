@@ -158,26 +158,19 @@ export async function recoverDataDir(dir: string, options: RecoverOptions): Prom
     segments,
     replayer,
   );
-  const segmentsToRemove: string[] = [];
-  let repair: RepairReport | undefined;
-  if (problem !== undefined) {
-    repair = await planRepair(
-      dir,
-      segments,
-      segmentSizes,
-      survivors,
-      problem,
-      replayer.lastIndex(),
-      options.repair,
-    );
-    segmentsToRemove.push(...repair.filesDropped);
-  }
-  // A last segment whose first write never completed holds nothing: it goes.
-  const last = survivors[survivors.length - 1];
-  if (last !== undefined && last.validBytes === 0) {
-    survivors.pop();
-    segmentsToRemove.push(join(dir, last.name));
-  }
+  const repair =
+    problem === undefined
+      ? undefined
+      : await planRepair(
+          dir,
+          segments,
+          segmentSizes,
+          survivors,
+          problem,
+          replayer.lastIndex(),
+          options.repair,
+        );
+  const segmentsToRemove = [...(repair?.filesDropped ?? []), ...dropEmptyLast(dir, survivors)];
   if (survivors.length === 0 && listing.snapshots.length > 0) {
     throw new CorruptionError(
       dir,
@@ -200,6 +193,17 @@ export async function recoverDataDir(dir: string, options: RecoverOptions): Prom
     records: replayer.records,
     droppedAfterSnapshot: droppedAfterBase,
   };
+}
+
+/**
+ * A last segment whose first write never completed holds nothing: it goes (taken off
+ * `survivors`; its path, or none).
+ */
+function dropEmptyLast(dir: string, survivors: RecoveredSegment[]): string[] {
+  const last = survivors[survivors.length - 1];
+  if (last === undefined || last.validBytes !== 0) return [];
+  survivors.pop();
+  return [join(dir, last.name)];
 }
 
 /**

@@ -14,6 +14,7 @@
 import { assert } from "../lib/index.js";
 import type { Entry, HardState, Index, Term } from "../raft/index.js";
 import { asIndex, asTerm, NO_NODE } from "../raft/index.js";
+import type { WalRecord } from "./record-codec.js";
 import type { ScannedBatch } from "./segment-scanner.js";
 
 export interface ReplayFailure {
@@ -108,31 +109,8 @@ export class Replayer {
       }
       switch (record.type) {
         case "SegmentHeader": {
-          if (record.seq !== segment.seq || record.firstIndex !== segment.firstIndex) {
-            return {
-              offset,
-              reason: `header says segment ${record.seq} from index ${record.firstIndex}; the file name disagrees`,
-            };
-          }
-          if (this.nextSeq !== undefined && record.seq !== this.nextSeq) {
-            return {
-              offset,
-              reason: `segment ${this.nextSeq} is missing before segment ${record.seq}`,
-            };
-          }
-          // With entries above the base replayed, the segment must continue right after them;
-          // with none, the snapshot must reach the segment's start.
-          const expected =
-            last > base ? record.firstIndex === last + 1 : record.firstIndex <= base + 1;
-          if (!expected) {
-            return {
-              offset,
-              reason:
-                last > base
-                  ? `segment continues at index ${record.firstIndex} but the log before it ends at ${last}`
-                  : `entries ${base + 1}..${record.firstIndex - 1} are missing (log starts at ${record.firstIndex}, snapshot ends at ${base})`,
-            };
-          }
+          const reason = this.checkSegmentHeader(record, segment, last);
+          if (reason !== undefined) return { offset, reason };
           break;
         }
         case "Entries":
@@ -157,6 +135,26 @@ export class Replayer {
       }
     }
     return undefined;
+  }
+
+  /** What is wrong with a segment's header, given the last index replayed before it. */
+  private checkSegmentHeader(
+    header: Extract<WalRecord, { type: "SegmentHeader" }>,
+    segment: { readonly seq: number; readonly firstIndex: number },
+    last: number,
+  ): string | undefined {
+    const base = this.base.index;
+    if (header.seq !== segment.seq || header.firstIndex !== segment.firstIndex)
+      return `header says segment ${header.seq} from index ${header.firstIndex}; the file name disagrees`;
+    if (this.nextSeq !== undefined && header.seq !== this.nextSeq)
+      return `segment ${this.nextSeq} is missing before segment ${header.seq}`;
+    // With entries above the base replayed, the segment must continue right after them;
+    // with none, the snapshot must reach the segment's start.
+    const expected = last > base ? header.firstIndex === last + 1 : header.firstIndex <= base + 1;
+    if (expected) return undefined;
+    return last > base
+      ? `segment continues at index ${header.firstIndex} but the log before it ends at ${last}`
+      : `entries ${base + 1}..${header.firstIndex - 1} are missing (log starts at ${header.firstIndex}, snapshot ends at ${base})`;
   }
 
   private applyEntry(entry: Entry): void {

@@ -144,6 +144,16 @@ export interface WalStats {
   readonly deferredHardStates: number;
 }
 
+/** How an append's entries join the open batch (WalStorage.planAppend). */
+interface AppendPlan {
+  /** The Entries records of an append too large for one; undefined when it fits one. */
+  readonly parts: WalRecord[] | undefined;
+  /** Whether the entries extend the Entries record that ends the open batch. */
+  readonly extend: boolean;
+  /** Their bytes in the batch. */
+  readonly bytes: number;
+}
+
 /**
  * One write in the making: the records of every append made until the flusher takes it, written
  * with one write() and one fdatasync(). Its appends share `done`, settled once for all of them.
@@ -305,24 +315,7 @@ export class WalStorage implements LogStorage {
         position: last.validBytes,
       };
     }
-    const report: RecoveryReport = {
-      segments: segments.length,
-      batches: recovered.batches,
-      records: recovered.records,
-      snapshot:
-        recovered.state.snapshot === undefined
-          ? undefined
-          : recovered.snapshots.find((s) => s.index === recovered.state.snapshot?.meta.index),
-      tornTail: recovered.tornTail,
-      repair: recovered.repair,
-      damagedSnapshots: recovered.damagedSnapshots.map((d) => ({
-        file: d.error.file,
-        offset: d.error.offset,
-        reason: d.error.reason,
-      })),
-      tempFilesRemoved,
-      droppedAfterSnapshot: recovered.droppedAfterSnapshot,
-    };
+    const report = recoveryReport(recovered, segments.length, tempFilesRemoved);
     const wal = new WalStorage(dir, config, recovered, segments, active, report);
     wal.lock = lock;
     const state = recovered.state;
@@ -368,31 +361,8 @@ export class WalStorage implements LogStorage {
     let skip = 0;
     while (skip < entries.length && entries[skip]!.index <= this.snapshotIndex) skip++;
     const kept = skip === 0 ? entries : entries.slice(skip);
-    let entriesBytes = this.checkedAppendBytes(kept, hardState);
-    // An append beyond one record's payload limit (rare) is split over several Entries records,
-    // exactly as entriesRecords() splits it.
-    let parts: WalRecord[] | undefined;
-    if (entriesBytes - RECORD_HEADER_BYTES > entriesRecordBytesMax) {
-      parts = entriesRecords(kept);
-      entriesBytes = 0;
-      for (const record of parts) entriesBytes += checkedRecordBytes(record);
-    }
-    // Entries that continue the Entries record ending the open batch extend that record, so
-    // concurrent one-entry appends cost one checksum per batch, not one each (the layout is the
-    // same: a run of consecutive entries; the batch is atomic on disk either way).
-    const open = this.openBatch;
-    let extend = false;
-    if (parts === undefined && kept.length > 0 && open !== undefined) {
-      const run = open.records[open.records.length - 1];
-      if (Array.isArray(run)) {
-        const runLast = (run as readonly Entry[])[run.length - 1]!;
-        extend =
-          runLast.index + 1 === kept[0]!.index &&
-          open.runPayloadBytes + entriesBytes - ENTRIES_RECORD_OVERHEAD_BYTES <=
-            entriesRecordBytesMax;
-        if (extend) entriesBytes -= ENTRIES_RECORD_OVERHEAD_BYTES;
-      }
-    }
+    const plan = this.planAppend(kept, hardState);
+    const entriesBytes = plan.bytes;
     const written = hardState ?? this.deferredHardState;
     const bytes = entriesBytes + (written === undefined ? 0 : checkedHardStateRecordBytes(written));
     const overload = this.overloaded(bytes);
@@ -400,23 +370,8 @@ export class WalStorage implements LogStorage {
     this.deferredHardState = undefined;
     this.recoveredState = undefined;
     const batch = this.batchToJoin();
+    this.queueEntries(batch, kept, plan);
     const records = batch.records;
-    if (parts !== undefined) {
-      for (const record of parts) records.push(record);
-    } else if (extend) {
-      // The first extension copies the caller's array: entries arrays are never modified.
-      let run = batch.ownedRun;
-      if (run === undefined || run !== records[records.length - 1]) {
-        run = (records.pop() as readonly Entry[]).slice();
-        records.push(run);
-        batch.ownedRun = run;
-      }
-      for (let i = 0; i < kept.length; i++) run.push(kept[i]!);
-      batch.runPayloadBytes += entriesBytes;
-    } else if (kept.length > 0) {
-      records.push(kept);
-      batch.runPayloadBytes = entriesBytes - RECORD_HEADER_BYTES;
-    }
     if (written !== undefined) {
       records.push(written);
       batch.hardState = written;
@@ -432,6 +387,58 @@ export class WalStorage implements LogStorage {
     this.counters.appends++;
     this.kick();
     return batch.done;
+  }
+
+  /**
+   * How `kept` goes into the open batch, and its bytes there: split over several Entries
+   * records when one record's payload limit is too small (rare, exactly as entriesRecords()
+   * splits it), or extending the Entries record that ends the open batch when they continue
+   * it, so concurrent one-entry appends cost one checksum per batch, not one each (the layout
+   * is the same: a run of consecutive entries; the batch is atomic on disk either way).
+   */
+  private planAppend(kept: readonly Entry[], hardState: HardState | undefined): AppendPlan {
+    let entriesBytes = this.checkedAppendBytes(kept, hardState);
+    let parts: WalRecord[] | undefined;
+    if (entriesBytes - RECORD_HEADER_BYTES > entriesRecordBytesMax) {
+      parts = entriesRecords(kept);
+      entriesBytes = 0;
+      for (const record of parts) entriesBytes += checkedRecordBytes(record);
+    }
+    const open = this.openBatch;
+    let extend = false;
+    if (parts === undefined && kept.length > 0 && open !== undefined) {
+      const run = open.records[open.records.length - 1];
+      if (Array.isArray(run)) {
+        const runLast = (run as readonly Entry[])[run.length - 1]!;
+        extend =
+          runLast.index + 1 === kept[0]!.index &&
+          open.runPayloadBytes + entriesBytes - ENTRIES_RECORD_OVERHEAD_BYTES <=
+            entriesRecordBytesMax;
+        if (extend) entriesBytes -= ENTRIES_RECORD_OVERHEAD_BYTES;
+      }
+    }
+    return { parts, extend, bytes: entriesBytes };
+  }
+
+  /** Puts `kept` into `batch` as planned (the records, the run's payload bytes). */
+  private queueEntries(batch: PendingBatch, kept: readonly Entry[], plan: AppendPlan): void {
+    const records = batch.records;
+    if (plan.parts !== undefined) {
+      for (const record of plan.parts) records.push(record);
+    } else if (plan.extend) {
+      // The first extension copies the caller's array: entries arrays are never modified.
+      let run = batch.ownedRun;
+      if (run === undefined || run !== records[records.length - 1]) {
+        run = (records.pop() as readonly Entry[]).slice();
+        records.push(run);
+        batch.ownedRun = run;
+      }
+      for (let i = 0; i < kept.length; i++) run.push(kept[i]!);
+      batch.runPayloadBytes += plan.bytes;
+    } else if (kept.length > 0) {
+      records.push(kept);
+      batch.runPayloadBytes = plan.bytes - RECORD_HEADER_BYTES;
+    }
   }
 
   private deferHardState(
@@ -864,6 +871,32 @@ function resolveOptions(options: WalOptions): Config {
   };
 }
 
+/** What open found and did, for WalStorage.recovery. */
+function recoveryReport(
+  recovered: Recovered,
+  segments: number,
+  tempFilesRemoved: RecoveryReport["tempFilesRemoved"],
+): RecoveryReport {
+  return {
+    segments,
+    batches: recovered.batches,
+    records: recovered.records,
+    snapshot:
+      recovered.state.snapshot === undefined
+        ? undefined
+        : recovered.snapshots.find((s) => s.index === recovered.state.snapshot?.meta.index),
+    tornTail: recovered.tornTail,
+    repair: recovered.repair,
+    damagedSnapshots: recovered.damagedSnapshots.map((d) => ({
+      file: d.error.file,
+      offset: d.error.offset,
+      reason: d.error.reason,
+    })),
+    tempFilesRemoved,
+    droppedAfterSnapshot: recovered.droppedAfterSnapshot,
+  };
+}
+
 /**
  * Carries out what recovery found: removes temp files, sets damaged snapshots aside, drops
  * segments (newest first, so a crash part-way leaves a contiguous run), cuts the last segment
@@ -874,24 +907,8 @@ async function applyRecovery(
   recovered: Recovered,
   logger: WalLogger,
 ): Promise<string[]> {
-  const tempFilesRemoved: string[] = [];
-  let changed = false;
-  for (const name of recovered.listing.tempFiles) {
-    await unlink(join(dir, name));
-    tempFilesRemoved.push(name);
-    changed = true;
-    logger("info", "removed a file left over by a crash", { file: join(dir, name) });
-  }
-  for (const { name, error } of recovered.damagedSnapshots) {
-    await rename(join(dir, name), join(dir, name + BROKEN_SUFFIX));
-    changed = true;
-    logger("warn", "damaged snapshot set aside; using an older one", {
-      file: error.file,
-      offset: error.offset,
-      reason: error.reason,
-      renamedTo: name + BROKEN_SUFFIX,
-    });
-  }
+  const tempFilesRemoved = await removeLeftovers(dir, recovered, logger);
+  const changed = tempFilesRemoved.length > 0 || recovered.damagedSnapshots.length > 0;
   const repair = recovered.repair;
   if (repair !== undefined) {
     logger("error", "wal repaired: data after the first bad record was dropped", {
@@ -909,19 +926,7 @@ async function applyRecovery(
     await fsyncDirectory(dir);
   }
   const last = recovered.segments[recovered.segments.length - 1];
-  if (last !== undefined) {
-    const handle = await open(join(dir, last.name), "r+");
-    try {
-      const { size } = await handle.stat();
-      if (size !== last.validBytes) {
-        assert(size > last.validBytes, "recovery: valid bytes beyond the file");
-        await handle.truncate(last.validBytes);
-        await handle.sync();
-      }
-    } finally {
-      await handle.close();
-    }
-  }
+  if (last !== undefined) await cutToValidBytes(join(dir, last.name), last.validBytes);
   if (recovered.tornTail !== undefined) {
     const t = recovered.tornTail;
     logger("warn", "cut a torn write at the end of the log", {
@@ -938,6 +943,45 @@ async function applyRecovery(
   }
   if (changed) await fsyncDirectory(dir);
   return tempFilesRemoved;
+}
+
+/** Removes the temp files a crash left and sets damaged snapshots aside; the temp files. */
+async function removeLeftovers(
+  dir: string,
+  recovered: Recovered,
+  logger: WalLogger,
+): Promise<string[]> {
+  const tempFilesRemoved: string[] = [];
+  for (const name of recovered.listing.tempFiles) {
+    await unlink(join(dir, name));
+    tempFilesRemoved.push(name);
+    logger("info", "removed a file left over by a crash", { file: join(dir, name) });
+  }
+  for (const { name, error } of recovered.damagedSnapshots) {
+    await rename(join(dir, name), join(dir, name + BROKEN_SUFFIX));
+    logger("warn", "damaged snapshot set aside; using an older one", {
+      file: error.file,
+      offset: error.offset,
+      reason: error.reason,
+      renamedTo: name + BROKEN_SUFFIX,
+    });
+  }
+  return tempFilesRemoved;
+}
+
+/** Cuts the last segment to its valid length (a torn tail, or what a repair dropped). */
+async function cutToValidBytes(path: string, validBytes: number): Promise<void> {
+  const handle = await open(path, "r+");
+  try {
+    const { size } = await handle.stat();
+    if (size !== validBytes) {
+      assert(size > validBytes, "recovery: valid bytes beyond the file");
+      await handle.truncate(validBytes);
+      await handle.sync();
+    }
+  } finally {
+    await handle.close();
+  }
 }
 
 /** Creates segment (seq, firstIndex) durably; its first batch is its header, the hard state, `records`. */

@@ -132,7 +132,14 @@ export function writeEnvelope(w: ByteWriter, from: NodeId, to: NodeId, term: Ter
   w.uvarint(term);
 }
 
-export function readEnvelope(r: ByteReader): { from: NodeId; to: NodeId; term: Term } {
+/** Who sent a message, to whom, in which term: what every message starts with. */
+interface Envelope {
+  readonly from: NodeId;
+  readonly to: NodeId;
+  readonly term: Term;
+}
+
+export function readEnvelope(r: ByteReader): Envelope {
   const from = asNodeId(r.stringVarint("from", idBytesMax));
   const to = asNodeId(r.stringVarint("to", idBytesMax));
   const term = asTerm(r.uvarint("term"));
@@ -221,36 +228,14 @@ function writeBody(w: ByteWriter, m: Message): void {
 function readMessage(r: ByteReader): Message {
   const tag = r.u8("message tag");
   if (!knownTags.has(tag)) r.fail(`unknown message tag ${tag}`);
-  const { from, to, term } = readEnvelope(r);
+  const envelope = readEnvelope(r);
+  const { from, to, term } = envelope;
   switch (tag) {
-    case messageTags.VoteRequest: {
-      const preVote = r.bool("preVote");
-      const lastLogIndex = asIndex(r.uvarint("lastLogIndex"));
-      const lastLogTerm = asTerm(r.uvarint("lastLogTerm"));
-      const transfer = r.bool("transfer");
-      return { type: "VoteRequest", from, to, term, preVote, lastLogIndex, lastLogTerm, transfer };
-    }
-    case messageTags.VoteResponse: {
-      const preVote = r.bool("preVote");
-      const granted = r.bool("granted");
-      const commit = asIndex(r.uvarint("commit"));
-      const commitTerm = asTerm(r.uvarint("commitTerm"));
-      return { type: "VoteResponse", from, to, term, preVote, granted, commit, commitTerm };
-    }
-    case messageTags.AppendRequest: {
-      const prevLogIndex = asIndex(r.uvarint("prevLogIndex"));
-      const prevLogTerm = asTerm(r.uvarint("prevLogTerm"));
-      const commit = asIndex(r.uvarint("commit"));
-      const entries = readEntries(r);
-      return { type: "AppendRequest", from, to, term, prevLogIndex, prevLogTerm, entries, commit };
-    }
-    case messageTags.AppendResponse: {
-      const success = r.bool("success");
-      const index = asIndex(r.uvarint("index"));
-      const hintIndex = asIndex(r.uvarint("hintIndex"));
-      const hintTerm = asTerm(r.uvarint("hintTerm"));
-      return { type: "AppendResponse", from, to, term, success, index, hintIndex, hintTerm };
-    }
+    case messageTags.VoteRequest:
+    case messageTags.VoteResponse:
+    case messageTags.AppendRequest:
+    case messageTags.AppendResponse:
+      return readVoteOrAppend(r, tag, envelope);
     case messageTags.Heartbeat: {
       const commit = asIndex(r.uvarint("commit"));
       const context = r.stringVarint("context", contextBytesMax);
@@ -287,6 +272,43 @@ function readMessage(r: ByteReader): Message {
       return { type: "TimeoutNow", from, to, term };
     case messageTags.ProposalForward:
       return { type: "ProposalForward", from, to, term, proposals: readProposals(r) };
+    default:
+      return r.fail(`unknown message tag ${tag}`);
+  }
+}
+
+/** Raft's election and replication messages, after their envelope. */
+function readVoteOrAppend(r: ByteReader, tag: number, envelope: Envelope): Message {
+  const { from, to, term } = envelope;
+  switch (tag) {
+    case messageTags.VoteRequest: {
+      const preVote = r.bool("preVote");
+      const lastLogIndex = asIndex(r.uvarint("lastLogIndex"));
+      const lastLogTerm = asTerm(r.uvarint("lastLogTerm"));
+      const transfer = r.bool("transfer");
+      return { type: "VoteRequest", from, to, term, preVote, lastLogIndex, lastLogTerm, transfer };
+    }
+    case messageTags.VoteResponse: {
+      const preVote = r.bool("preVote");
+      const granted = r.bool("granted");
+      const commit = asIndex(r.uvarint("commit"));
+      const commitTerm = asTerm(r.uvarint("commitTerm"));
+      return { type: "VoteResponse", from, to, term, preVote, granted, commit, commitTerm };
+    }
+    case messageTags.AppendRequest: {
+      const prevLogIndex = asIndex(r.uvarint("prevLogIndex"));
+      const prevLogTerm = asTerm(r.uvarint("prevLogTerm"));
+      const commit = asIndex(r.uvarint("commit"));
+      const entries = readEntries(r);
+      return { type: "AppendRequest", from, to, term, prevLogIndex, prevLogTerm, entries, commit };
+    }
+    case messageTags.AppendResponse: {
+      const success = r.bool("success");
+      const index = asIndex(r.uvarint("index"));
+      const hintIndex = asIndex(r.uvarint("hintIndex"));
+      const hintTerm = asTerm(r.uvarint("hintTerm"));
+      return { type: "AppendResponse", from, to, term, success, index, hintIndex, hintTerm };
+    }
     default:
       return r.fail(`unknown message tag ${tag}`);
   }

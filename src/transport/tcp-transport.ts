@@ -321,43 +321,8 @@ export class TcpTransport {
   private async listen(): Promise<void> {
     const { listenHost, listenPort } = this.config;
     const tls = this.config.tls;
-    let server: Server;
-    if (tls === undefined) {
-      server = createServer((socket) => this.onConnection(socket));
-    } else {
-      const tlsServer = createTlsServer(
-        { ...tls.server(), handshakeTimeout: this.config.handshakeTimeoutMs },
-        (socket) => this.onConnection(socket),
-      );
-      // Handshakes in progress count too: a flood of hellos that never finish is bounded.
-      tlsServer.maxConnections = this.config.inboundConnectionsMax * 2;
-      tlsServer.on("connection", (socket: Socket) => {
-        // The listener node adds first has already taken this socket into TLS; whatever
-        // error the raw socket meets is that one connection's.
-        socket.on("error", () => socket.destroy());
-        const reloaded = tls.reloaded?.();
-        if (reloaded === undefined) return;
-        try {
-          tlsServer.setSecureContext(reloaded);
-          this.config.logger("info", "peer TLS certificates reloaded", {});
-        } catch (error) {
-          this.config.logger("warn", "peer TLS certificates not reloaded", {
-            error: String(error),
-          });
-        }
-      });
-      // A dialer without a certificate the peer CA signed, a garbage or timed-out handshake:
-      // node has closed that socket; it never reaches the Raft handshake.
-      tlsServer.on("tlsClientError", (error, socket) => {
-        this.tlsHandshakesRefused++;
-        this.config.logger("warn", "refused a peer connection at the TLS handshake", {
-          remote: `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? "?"}`,
-          error: error.message,
-        });
-        socket.destroy();
-      });
-      server = tlsServer;
-    }
+    const server =
+      tls === undefined ? createServer((socket) => this.onConnection(socket)) : this.tlsServer(tls);
     this.server = server;
     try {
       await new Promise<void>((resolve, reject) => {
@@ -390,6 +355,42 @@ export class TcpTransport {
       port: this.boundPort,
       peers: [...this.senders.keys()],
     });
+  }
+
+  /** The mutual-TLS peer listener: certificates reloaded per connection, refusals counted. */
+  private tlsServer(tls: PeerTls): Server {
+    const tlsServer = createTlsServer(
+      { ...tls.server(), handshakeTimeout: this.config.handshakeTimeoutMs },
+      (socket) => this.onConnection(socket),
+    );
+    // Handshakes in progress count too: a flood of hellos that never finish is bounded.
+    tlsServer.maxConnections = this.config.inboundConnectionsMax * 2;
+    tlsServer.on("connection", (socket: Socket) => {
+      // The listener node adds first has already taken this socket into TLS; whatever
+      // error the raw socket meets is that one connection's.
+      socket.on("error", () => socket.destroy());
+      const reloaded = tls.reloaded?.();
+      if (reloaded === undefined) return;
+      try {
+        tlsServer.setSecureContext(reloaded);
+        this.config.logger("info", "peer TLS certificates reloaded", {});
+      } catch (error) {
+        this.config.logger("warn", "peer TLS certificates not reloaded", {
+          error: String(error),
+        });
+      }
+    });
+    // A dialer without a certificate the peer CA signed, a garbage or timed-out handshake:
+    // node has closed that socket; it never reaches the Raft handshake.
+    tlsServer.on("tlsClientError", (error, socket) => {
+      this.tlsHandshakesRefused++;
+      this.config.logger("warn", "refused a peer connection at the TLS handshake", {
+        remote: `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? "?"}`,
+        error: error.message,
+      });
+      socket.destroy();
+    });
+    return tlsServer;
   }
 
   private onConnection(socket: Socket): void {
@@ -501,7 +502,18 @@ function resolveConfig(options: TcpTransportOptions): Config {
     incarnations: options.peerIncarnations ?? new MemoryIncarnations(),
     tls: options.tls,
   };
-  ensure(isValidId(self) && self !== "", "id must be 1 to 255 bytes of well-formed text");
+  checkConfig(config);
+  return config;
+}
+
+/** Every option in range, or INVALID_ARGUMENT naming the first that is not. */
+function checkConfig(config: Config): void {
+  const { frameBytesMax, snapshotChunkBytes, reconnectBackoffMinMs, reconnectBackoffMaxMs } =
+    config;
+  ensure(
+    isValidId(config.self) && config.self !== "",
+    "id must be 1 to 255 bytes of well-formed text",
+  );
   ensure(isValidId(config.clusterId), "clusterId must be at most 255 bytes of well-formed text");
   ensure(
     isValidId(config.incarnation),
@@ -533,7 +545,6 @@ function resolveConfig(options: TcpTransportOptions): Config {
     isPositive(config.inboundConnectionsMax),
     "inboundConnectionsMax must be a positive integer",
   );
-  return config;
 }
 
 function checkAddress(id: NodeId, address: PeerAddress): void {
