@@ -78,12 +78,11 @@ async function waitDeletes(
     if (older.length === 0) return;
     const last = older.reduce((a, b) => (b.createRevision > a.createRevision ? b : a));
     const watch = client.watch(last.keyBytes, { startRevision: res.revision + 1, noPut: true });
-    const abort = (): void => watch.close();
-    signal?.addEventListener("abort", abort, { once: true });
+    const off = closeOnAbort(watch, signal);
     try {
       for await (const e of watch) if (e.type === "delete") break;
     } finally {
-      signal?.removeEventListener("abort", abort);
+      off();
       watch.close();
     }
   }
@@ -205,15 +204,14 @@ export class Election {
       yield leader;
       // Every proclamation of this leader, until its key is deleted.
       const watch = client.watch(leader.keyBytes, { startRevision: from });
-      const abort = (): void => watch.close();
-      signal?.addEventListener("abort", abort, { once: true });
+      const off = closeOnAbort(watch, signal);
       try {
         for await (const e of watch) {
           if (e.type === "delete") break;
           yield e.kv;
         }
       } finally {
-        signal?.removeEventListener("abort", abort);
+        off();
         watch.close();
       }
     }
@@ -228,13 +226,29 @@ async function firstEvent(
   type: "put" | "delete",
 ): Promise<KeyValue | undefined> {
   const watch = client.watch(key, options);
-  const abort = (): void => watch.close();
-  signal?.addEventListener("abort", abort, { once: true });
+  const off = closeOnAbort(watch, signal);
   try {
     for await (const e of watch) if (e.type === type) return e.kv;
     return undefined;
   } finally {
-    signal?.removeEventListener("abort", abort);
+    off();
     watch.close();
   }
+}
+
+/**
+ * Closes `watch` when `signal` aborts — at once if it already has: a signal that aborted while
+ * the caller awaited something else (a get) fires no "abort" event for a listener added after,
+ * and the watch would wait on for good (ordo elect -l hung on Ctrl-C when the leader resigned
+ * just before). Returns the listener's removal.
+ */
+function closeOnAbort(watch: { close(): void }, signal: AbortSignal | undefined): () => void {
+  if (signal === undefined) return () => {};
+  const abort = (): void => watch.close();
+  if (signal.aborted) {
+    abort();
+    return () => {};
+  }
+  signal.addEventListener("abort", abort, { once: true });
+  return () => signal.removeEventListener("abort", abort);
 }
