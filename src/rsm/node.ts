@@ -1186,6 +1186,11 @@ export class RsmNode {
 
   // ───────────────────────────── invariants ─────────────────────────────
 
+  /** The divergence alarms raised so far (status().divergence, without building a status). */
+  get divergenceAlarms(): readonly DivergenceAlarm[] {
+    return this.divergence.alarms;
+  }
+
   /**
    * What must always hold between the runtime and its core, checked after every Ready round
    * when options.checkInvariants is on (the simulator, tests, ORDO_CHECK_INVARIANTS=1 for a
@@ -1194,11 +1199,6 @@ export class RsmNode {
    * well-formed; member contexts only for members, and no member among the removed ids.
    * Throws an Error naming the first broken rule (the node then stops: failFatally).
    */
-  /** The divergence alarms raised so far (status().divergence, without building a status). */
-  get divergenceAlarms(): readonly DivergenceAlarm[] {
-    return this.divergence.alarms;
-  }
-
   checkInvariants(): void {
     const fail = (message: string): never => {
       throw new Error(`runtime invariant broken on ${this.id}: ${message}`);
