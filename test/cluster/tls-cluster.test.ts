@@ -256,6 +256,14 @@ describe("a 3-member cluster with TLS everywhere (processes)", {
       if (Date.now() > deadline) throw new Error(`no leader: ${JSON.stringify(all)}`);
       await new Promise((r) => setTimeout(r, TEST_TICK_MS));
     }
+    // And once every member has published its client URL (through the log, after it sees the
+    // leader): until then the member list shows it without one (a CI run caught that).
+    for (;;) {
+      const { members: listed } = await client.memberList();
+      if (listed.length === 3 && listed.every((m) => m.clientUrls.length > 0)) break;
+      if (Date.now() > deadline) throw new Error(`not published: ${JSON.stringify(listed)}`);
+      await new Promise((r) => setTimeout(r, TEST_TICK_MS));
+    }
   });
 
   after(() => {
