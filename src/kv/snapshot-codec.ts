@@ -71,16 +71,21 @@ function encodeSnapshotUnmapped(state: MvccState): Uint8Array {
       w.bytesVarint(r.value);
     }
   }
-  const leases = state.lessor.sorted();
+  encodeLeases(w, state.lessor);
+  if (withAuth) state.auth.encode(w);
+  if (withAlarms) state.alarms.encode(w);
+  return w.finishExact(); // kept: the runtime stores and sends it
+}
+
+/** The leases by id: count { id ttlSeconds expiryMs } (the snapshot's and the digest's). */
+export function encodeLeases(w: ByteWriter, lessor: Lessor): void {
+  const leases = lessor.sorted();
   w.uvarint(leases.length);
   for (const lease of leases) {
     w.uvarint(lease.id);
     w.uvarint(lease.ttlSeconds);
     w.uvarint(lease.expiryMs);
   }
-  if (withAuth) state.auth.encode(w);
-  if (withAlarms) state.alarms.encode(w);
-  return w.finishExact(); // kept: the runtime stores and sends it
 }
 
 /** Throws KvError CORRUPT_SNAPSHOT for bytes encodeSnapshot could not have produced. */

@@ -8,7 +8,7 @@
 //             leaseCount { id ttlSeconds expiryMs } authFlag [auth state]
 //             alarmFlag [alarms (alarm-store.ts AlarmStore.encode)]
 import { ByteWriter } from "../lib/index.js";
-import type { MvccState } from "./snapshot-codec.js";
+import { encodeLeases, type MvccState } from "./snapshot-codec.js";
 
 const magic = [0x4f, 0x4b, 0x44]; // "OKD"
 const digestVersion = 1;
@@ -24,13 +24,7 @@ export function encodeStateDigest(state: MvccState): Uint8Array {
   w.uvarint(index.storedBytes);
   w.u32(index.recordDigest.crc);
   w.u32(index.recordDigest.fnv);
-  const leases = state.lessor.sorted();
-  w.uvarint(leases.length);
-  for (const lease of leases) {
-    w.uvarint(lease.id);
-    w.uvarint(lease.ttlSeconds);
-    w.uvarint(lease.expiryMs);
-  }
+  encodeLeases(w, state.lessor);
   w.bool(!state.auth.pristine);
   if (!state.auth.pristine) state.auth.encode(w);
   w.bool(!state.alarms.pristine);
