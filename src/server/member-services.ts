@@ -23,7 +23,6 @@ import { type WatchService, watchService } from "./watch-service.js";
 
 /** What the services need from the member's durable and peer half. */
 export interface ServiceInputs {
-  readonly name: string;
   readonly nodeId: NodeId;
   readonly clusterId: string;
   /** member.json's member id ("" for a bootstrap member that has none recorded). */

@@ -804,7 +804,6 @@ function clusterInfoOf(
 /** The gRPC server and etcd's services over this member's runtime and store. */
 function servicesOf(options: MemberOptions, core: MemberCore, late: LateBound): MemberServices {
   return memberServices({
-    name: options.name,
     nodeId: core.nodeId,
     clusterId: core.clusterId,
     recordedMemberId: core.identity.memberId,
