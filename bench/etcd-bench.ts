@@ -47,7 +47,15 @@ import {
   type TlsFiles,
   type Tools,
 } from "./etcd/clusters.js";
-import { cpuSeconds, killAll, liveChildren, rssBytes, runCommand, tail } from "./etcd/processes.js";
+import {
+  cpuSeconds,
+  killAll,
+  liveChildren,
+  rssBytes,
+  runCommand,
+  tail,
+  which,
+} from "./etcd/processes.js";
 import { markdownTable, opt, type Run, ratio, summarize } from "./etcd/report.js";
 import {
   KEY_BYTES,
@@ -162,16 +170,6 @@ const stepDone = (note: string): void => {
 const log = (line: string): void => {
   progress.log(`[bench:etcd ${new Date().toISOString().slice(11, 19)}] ${line}`);
 };
-
-function which(name: string): string {
-  try {
-    return execFileSync("sh", ["-c", `command -v ${name}`])
-      .toString()
-      .trim();
-  } catch {
-    throw new Error(`${name} not found; run bash bench/etcd/install.sh`);
-  }
-}
 
 function findTools(): Tools {
   const candidates = [

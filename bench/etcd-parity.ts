@@ -13,7 +13,7 @@
 // and the count; the last line of stdout is one JSON object {same, total, differ: [ids]}. Full
 // outputs go to bench/results/parity-<date>.json. Everything it starts is stopped by PID and its
 // temporary folder removed.
-import { execFileSync, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -21,7 +21,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { Cluster, type Ports, type SystemName } from "./etcd/clusters.js";
 import { CHECKS, type Check, type Context, type Step } from "./etcd/parity-checks.js";
-import { killAll, runCommand } from "./etcd/processes.js";
+import { killAll, runCommand, which } from "./etcd/processes.js";
 
 const { values } = parseArgs({
   options: {
@@ -41,16 +41,6 @@ const PORTS: Record<SystemName, Ports> = {
   ordo: { client: [26791, 26792, 26793], peer: [26801, 26802, 26803] },
   etcd: { client: [27791, 27792, 27793], peer: [27801, 27802, 27803] },
 };
-
-function which(name: string): string {
-  try {
-    return execFileSync("sh", ["-c", `command -v ${name}`])
-      .toString()
-      .trim();
-  } catch {
-    throw new Error(`${name} not found; run bash bench/etcd/install.sh`);
-  }
-}
 
 interface Run {
   readonly code: number | null;
@@ -107,18 +97,11 @@ function normalizer(ctx: Context, cluster: string): (text: string) => string {
   };
 }
 
-async function runStep(etcdctl: string, ctx: Context, step: Step): Promise<Run> {
+function runStep(etcdctl: string, ctx: Context, step: Step): Promise<Run> {
   const endpoints = step.endpoint === "one" ? [ctx.endpoints[0] as string] : ctx.endpoints;
   const args = [`--endpoints=${endpoints.join(",")}`, "--command-timeout=5s", ...step.args];
   const killAfter = step.killAfterMs;
-  const r = await runWithInput(
-    etcdctl,
-    args,
-    step.input,
-    killAfter ?? 60_000,
-    killAfter !== undefined,
-  );
-  return r;
+  return runWithInput(etcdctl, args, step.input, killAfter ?? 60_000, killAfter !== undefined);
 }
 
 /** etcdctl with stdin; a step with killAfterMs is expected to run until it is killed. */

@@ -79,6 +79,17 @@ export async function runChecked(
   return r.stdout;
 }
 
+/** The path of a command on PATH; a clear error naming the installer when it is missing. */
+export function which(name: string): string {
+  try {
+    return execFileSync("sh", ["-c", `command -v ${name}`])
+      .toString()
+      .trim();
+  } catch {
+    throw new Error(`${name} not found; run bash bench/etcd/install.sh`);
+  }
+}
+
 /** A long-running child (a cluster member), tracked until it exits. */
 export function startDaemon(
   command: string,
