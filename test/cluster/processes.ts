@@ -199,10 +199,6 @@ export interface ProcessCluster {
 }
 
 /**
- * Starts `size` members and returns once every one of them serves clients and they all agree
- * on a leader.
- */
-/**
  * Waits until the member list names every member with its client URL: each member publishes
  * its name and URL through the log once it sees a leader, and until then etcdctl's `--cluster`
  * forms (which dial the listed client URLs) do not reach it.
@@ -215,28 +211,40 @@ export async function waitForPublished(
     clientPorts.map((p) => `127.0.0.1:${p}`),
     { timeoutMs: 1000, attempts: 1 },
   );
-  const deadline = Date.now() + boundMs;
-  let last = "";
   try {
-    for (;;) {
-      try {
-        const { members } = await client.memberList();
-        last = JSON.stringify(members.map((m) => [m.name, m.clientUrls]));
-        if (members.length === clientPorts.length && members.every((m) => m.clientUrls.length > 0))
-          return;
-      } catch (e) {
-        last = String(e);
-      }
-      if (Date.now() > deadline)
-        throw new Error(`not every member published its client URL within ${boundMs} ms: ${last}`);
-      // Between two polls of a signal (not a wait for time to pass): a tenth of an election.
-      await new Promise((r) => setTimeout(r, TEST_TICK_MS));
-    }
+    await waitForPublishedBy(client, clientPorts.length, boundMs);
   } finally {
     client.close();
   }
 }
 
+/** waitForPublished through a client of the caller's (a TLS cluster's), for `size` members. */
+export async function waitForPublishedBy(
+  client: KvClient,
+  size: number,
+  boundMs = LEADER_BOUND_MS,
+): Promise<void> {
+  const deadline = Date.now() + boundMs;
+  let last = "";
+  for (;;) {
+    try {
+      const { members } = await client.memberList();
+      last = JSON.stringify(members.map((m) => [m.name, m.clientUrls]));
+      if (members.length === size && members.every((m) => m.clientUrls.length > 0)) return;
+    } catch (e) {
+      last = String(e);
+    }
+    if (Date.now() > deadline)
+      throw new Error(`not every member published its client URL within ${boundMs} ms: ${last}`);
+    // Between two polls of a signal (not a wait for time to pass): a tenth of an election.
+    await new Promise((r) => setTimeout(r, TEST_TICK_MS));
+  }
+}
+
+/**
+ * Starts `size` members and returns once every one of them serves clients and they all agree
+ * on a leader.
+ */
 export async function startProcessCluster(
   size = 3,
   extraArgs: string[] = [],

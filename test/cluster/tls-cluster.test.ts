@@ -27,7 +27,13 @@ import {
 import { encodeFrame, encodeHello } from "../../src/transport/index.js";
 import { etcdctl, etcdctlMissing, outputUntil, spawnEtcdctl } from "./etcdctl.js";
 import { freePort } from "./ports.js";
-import { launchMember, type MemberProcess, SERVING_LINE, TEST_TICK_MS } from "./processes.js";
+import {
+  launchMember,
+  type MemberProcess,
+  SERVING_LINE,
+  TEST_TICK_MS,
+  waitForPublishedBy,
+} from "./processes.js";
 
 interface Files {
   ca: string;
@@ -258,12 +264,7 @@ describe("a 3-member cluster with TLS everywhere (processes)", {
     }
     // And once every member has published its client URL (through the log, after it sees the
     // leader): until then the member list shows it without one (a CI run caught that).
-    for (;;) {
-      const { members: listed } = await client.memberList();
-      if (listed.length === 3 && listed.every((m) => m.clientUrls.length > 0)) break;
-      if (Date.now() > deadline) throw new Error(`not published: ${JSON.stringify(listed)}`);
-      await new Promise((r) => setTimeout(r, TEST_TICK_MS));
-    }
+    await waitForPublishedBy(client, 3, Math.max(0, deadline - Date.now()));
   });
 
   after(() => {
