@@ -21,7 +21,13 @@ test("/metrics: etcd's names and types beside Ordo's; etcdctl check datascale pa
     const puts = 5;
     for (let i = 0; i < puts; i++)
       assert.equal((await etcdctl(endpoint, ["put", `k${i}`, "v"])).code, 0);
-    const text = await (await fetch(`${endpoint}/metrics`)).text();
+    // The member proposes on its own too (LeaseRenewAll once it leads, its record): scrape
+    // once nothing is in flight, polled with a deadline, so the pending gauge reads at rest.
+    const scrape = async () => (await fetch(`${endpoint}/metrics`)).text();
+    const atRest = (t: string) => /^etcd_server_proposals_pending 0$/m.test(t);
+    const deadline = Date.now() + 10_000;
+    let text = await scrape();
+    while (!atRest(text) && Date.now() < deadline) text = await scrape();
     const families = new Map(parsePrometheusTextFormat(text).map((f) => [f.name, f]));
     const family = (name: string, type: string) => {
       const f = families.get(name);
